@@ -1,0 +1,1 @@
+"""ELECTRA pre-training and fine-tuning. Depends only on torch, transformers, numpy, pyarrow, safetensors."""
