@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/foundry demo
+	$(BIN)/foundry run demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

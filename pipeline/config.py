@@ -136,7 +136,9 @@ class TaskSettings(_Strict):
     type: TaskType
     format: Literal["conllu", "glue", "tsv", "jsonl", "conll"]
     train: str
-    dev: str
+    dev: str | None = Field(None, description="scored split; when omitted, a seeded dev_fraction of train")
+    dev_fraction: float = Field(0.2, gt=0, lt=1)
+    split_seed: int = 0
     root: Literal["data", "project"] = "data"
     # glue/tsv/jsonl: column names (or indices for header-less TSV)
     text_a: str | int | None = None

@@ -1,0 +1,37 @@
+"""Shared test setup: quiet, offline tools; a per-run PREFECT_HOME; the shared data location."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
+
+os.environ.update({
+    "DVC_NO_ANALYTICS": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+})
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="foundry-prefect-"))
+
+
+def require_shared(*parts: str) -> Path:
+    """Path under the shared data; skip with a reason when absent (fail instead when CI=true)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        msg = f"shared data not found at {path} (set FOUNDRY_DATA_ROOT)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def shared() -> Path:
+    return require_shared()
