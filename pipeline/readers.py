@@ -1,0 +1,393 @@
+"""Streaming readers: every source a language's YAML names, as a stream of raw documents.
+
+``iter_documents(cfg, root)`` walks ``cfg.sources`` (files resolved by
+``pipeline.config.resolve_sources``, in that deterministic order) and yields ``RawDoc``s:
+
+- ``text``    (.txt, .txt.gz by suffix): one document per blank-line-separated block of lines.
+- ``jsonl``   one document per non-blank line, text in ``source.field`` (dotted paths reach nested keys).
+- ``parquet`` one document per row of column ``source.field``, read batch by batch.
+- ``conllu``  sentences from ``# text = ...`` (or rebuilt from the token lines); ``# newdoc`` starts a
+              document; a file without ``# newdoc`` markers is grouped into documents of
+              ``CONLLU_SENTENCES_PER_DOC`` sentences.
+
+Nothing reads a whole file into memory. A document longer than ``cfg.clean.max_chars`` is split at line
+boundaries into pieces of at most ``max_chars`` characters (``RawDoc.split`` is true for each piece). A
+single line longer than ``max_chars`` cannot be split: it is yielded on its own with ``overlong`` set
+(for text/jsonl/conllu files only its first ``max_chars`` characters are kept in memory; ``n_chars``
+holds its full length) so that the clean stage drops it as ``too_long``.
+
+Errors the user can fix raise ``StageError`` naming the file and line (row for Parquet).
+"""
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from pipeline.config import LanguageConfig, Source, data_root, resolve_sources
+from pipeline.errors import StageError
+
+CONLLU_SENTENCES_PER_DOC = 20
+PARQUET_BATCH_ROWS = 1024
+_READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RawDoc:
+    text: str
+    source: str          # path of the file relative to its root (data root or project)
+    line: int            # 1-based line where the document starts; 0-based row index for parquet
+    split: bool = False  # a piece of a block longer than clean.max_chars
+    overlong: bool = False  # a single line longer than max_chars (text may be truncated to max_chars)
+    n_chars: int = -1    # characters in the raw document (== len(text) unless overlong-truncated)
+
+    @property
+    def raw_chars(self) -> int:
+        return self.n_chars if self.n_chars >= 0 else len(self.text)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    source: Source
+    path: Path       # absolute path
+    rel: str         # path relative to its root, as recorded in the corpus
+
+
+def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
+    """Every input file, in deterministic order, with the path recorded in the corpus."""
+    out = []
+    for src, path in resolve_sources(cfg, root):
+        base = root if src.root == "project" else data_root(root)
+        try:
+            rel = path.resolve().relative_to(Path(base).resolve()).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        out.append(SourceFile(src, path, rel))
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_READ_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def iter_documents(cfg: LanguageConfig, root: Path) -> Iterator[RawDoc]:
+    """All documents of all sources, in source order."""
+    for sf in source_files(cfg, root):
+        yield from iter_file(sf, cfg.clean.max_chars)
+
+
+def iter_file(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+    fmt = sf.source.format
+    if fmt == "text":
+        return _read_text(sf, max_chars)
+    if fmt == "jsonl":
+        return _read_jsonl(sf, max_chars)
+    if fmt == "parquet":
+        return _read_parquet(sf, max_chars)
+    if fmt == "conllu":
+        return _read_conllu(sf, max_chars)
+    raise StageError(f"{sf.path}: unknown source format {fmt!r}")  # pragma: no cover (schema forbids)
+
+
+# --- line reading -------------------------------------------------------------------------------
+
+def _open_binary(path: Path):
+    try:
+        if path.name.endswith(".gz"):
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except OSError as e:
+        raise StageError(f"{path}: cannot open ({e.strerror or e})") from None
+
+
+def _utf8_error(path: Path, lineno: int, raw: bytes, err: UnicodeDecodeError) -> StageError:
+    col = len(raw[: err.start].decode("utf-8", errors="replace")) + 1
+    bad = raw[err.start: err.start + 1]
+    byte = f"byte 0x{bad[0]:02x}" if bad else "truncated sequence"
+    return StageError(f"{path} line {lineno}: not valid UTF-8 ({byte} at column {col}); "
+                      f"re-encode the file as UTF-8")
+
+
+def _iter_lines(path: Path, max_chars: int) -> Iterator[tuple[int, str, int]]:
+    """Yield ``(lineno, text, n_chars)`` for each line, without the line ending.
+
+    ``n_chars`` is -1 for an ordinary line. A line too long to hold (more than ~4 * max_chars bytes) is
+    read in chunks: only its first ``max_chars + 1`` characters are kept and ``n_chars`` is its full
+    length in characters.
+    """
+    limit = 4 * max_chars + 8  # bytes; a full chunk is certainly longer than max_chars characters
+    f = _open_binary(path)
+    lineno = 0
+    try:
+        with f:
+            while True:
+                try:
+                    raw = f.readline(limit)
+                except (OSError, EOFError, zlib.error) as e:
+                    raise StageError(f"{path} line {lineno + 1}: cannot read ({e}); "
+                                     f"is the file truncated or not gzip?") from None
+                if not raw:
+                    return
+                lineno += 1
+                if raw.endswith(b"\n") or len(raw) < limit:
+                    if raw.endswith(b"\n"):
+                        raw = raw[:-1]
+                    if raw.endswith(b"\r"):
+                        raw = raw[:-1]
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise _utf8_error(path, lineno, raw, e) from None
+                    yield lineno, line, -1
+                    continue
+                # an absurdly long line: stream through it, keep a prefix, count its characters
+                dec = codecs.getincrementaldecoder("utf-8")()
+                prefix = ""
+                n = 0
+                chunk = raw
+                while True:
+                    end = chunk.endswith(b"\n") or len(chunk) < limit  # newline or end of file
+                    body = chunk[:-1] if chunk.endswith(b"\n") else chunk
+                    try:
+                        s = dec.decode(body, final=end)
+                    except UnicodeDecodeError as e:
+                        col = n + len(body[: e.start].decode("utf-8", errors="replace")) + 1
+                        bad = f"byte 0x{body[e.start]:02x}" if e.start < len(body) else "truncated sequence"
+                        raise StageError(f"{path} line {lineno}: not valid UTF-8 ({bad} near column {col}); "
+                                         f"re-encode the file as UTF-8") from None
+                    if len(prefix) <= max_chars:
+                        prefix += s[: max_chars + 1 - len(prefix)]
+                    n += len(s)
+                    if end:
+                        break
+                    try:
+                        chunk = f.readline(limit)
+                    except (OSError, EOFError, zlib.error) as e:
+                        raise StageError(f"{path} line {lineno}: cannot read ({e})") from None
+                yield lineno, prefix, n
+    except gzip.BadGzipFile as e:
+        raise StageError(f"{path}: not a valid gzip file ({e})") from None
+
+
+class _Blocker:
+    """Accumulates lines into documents of at most max_chars characters."""
+
+    def __init__(self, rel: str, max_chars: int):
+        self.rel = rel
+        self.max_chars = max_chars
+        self.lines: list[str] = []
+        self.size = 0          # characters incl. joining newlines
+        self.start = 0
+        self.split = False     # current block already emitted a piece
+
+    def add(self, lineno: int, text: str, n_chars: int = -1) -> Iterator[RawDoc]:
+        length = n_chars if n_chars >= 0 else len(text)
+        if length > self.max_chars:
+            if self.lines:
+                yield self._emit(piece=True)
+            self.split = True
+            yield RawDoc(text, self.rel, lineno, split=False, overlong=True, n_chars=length)
+            return
+        if self.lines and self.size + 1 + length > self.max_chars:
+            yield self._emit(piece=True)
+            self.split = True
+        if not self.lines:
+            self.start = lineno
+            self.size = length
+        else:
+            self.size += 1 + length
+        self.lines.append(text)
+
+    def _emit(self, piece: bool) -> RawDoc:
+        doc = RawDoc("\n".join(self.lines), self.rel, self.start, split=self.split or piece)
+        self.lines = []
+        self.size = 0
+        return doc
+
+    def end(self) -> Iterator[RawDoc]:
+        if self.lines:
+            yield self._emit(piece=False)
+        self.split = False
+
+
+def _split_text(text: str, rel: str, line: int, max_chars: int) -> Iterator[RawDoc]:
+    """One in-memory document (jsonl/parquet), split at line boundaries if over max_chars."""
+    if len(text) <= max_chars:
+        yield RawDoc(text, rel, line)
+        return
+    b = _Blocker(rel, max_chars)
+    for ln in text.split("\n"):
+        for d in b.add(line, ln):
+            yield RawDoc(d.text, d.source, line, split=d.split, overlong=d.overlong, n_chars=d.n_chars)
+    for d in b.end():
+        yield RawDoc(d.text, d.source, line, split=True)
+
+
+# --- formats ------------------------------------------------------------------------------------
+
+def _read_text(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+    b = _Blocker(sf.rel, max_chars)
+    for lineno, text, n in _iter_lines(sf.path, max_chars):
+        if n < 0 and not text.strip():
+            yield from b.end()
+            continue
+        yield from b.add(lineno, text, n)
+    yield from b.end()
+
+
+def _get_field(obj, field: str):
+    if field in obj:
+        return True, obj[field]
+    cur = obj
+    for part in field.split("."):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        else:
+            return False, None
+    return True, cur
+
+
+def _read_jsonl(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+    field = sf.source.field
+    # a JSON line holds a whole document, so its limit is generous (escapes, markup)
+    for lineno, line, n in _iter_lines(sf.path, 4 * max_chars + 1024):
+        if n >= 0:
+            raise StageError(f"{sf.path} line {lineno}: JSON line of {n} characters is too long to read "
+                             f"(clean.max_chars is {max_chars})")
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise StageError(f"{sf.path} line {lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise StageError(f"{sf.path} line {lineno}: expected a JSON object, got {type(obj).__name__}")
+        found, val = _get_field(obj, field)
+        if not found:
+            keys = ", ".join(list(obj)[:10])
+            raise StageError(f"{sf.path} line {lineno}: no field {field!r} (fields: {keys or 'none'}); "
+                             f"set sources[].field in the language's YAML")
+        if val is None:
+            val = ""
+        if not isinstance(val, str):
+            raise StageError(f"{sf.path} line {lineno}: field {field!r} is {type(val).__name__}, not a string")
+        yield from _split_text(val, sf.rel, lineno, max_chars)
+
+
+def _read_parquet(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    field = sf.source.field
+    try:
+        pf = pq.ParquetFile(sf.path)
+        names = pf.schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise StageError(f"{sf.path}: not a readable Parquet file ({e})") from None
+    if field not in names:
+        raise StageError(f"{sf.path}: no column {field!r} (columns: {', '.join(names)}); "
+                         f"set sources[].field in the language's YAML")
+    typ = pf.schema_arrow.field(field).type
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)
+            or getattr(pa.types, "is_string_view", lambda t: False)(typ)):
+        raise StageError(f"{sf.path}: column {field!r} has type {typ}, expected string")
+    row = 0
+    try:
+        batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[field])
+        for batch in batches:
+            for val in batch.column(0).to_pylist():
+                yield from _split_text(val or "", sf.rel, row, max_chars)
+                row += 1
+    except (pa.ArrowException, OSError) as e:
+        raise StageError(f"{sf.path}: cannot read Parquet data near row {row} ({e})") from None
+
+
+def _conllu_sentence_from_tokens(tokens: list[list[str]]) -> str:
+    out = []
+    skip_until = 0
+    for cols in tokens:
+        tid = cols[0]
+        if "." in tid:          # empty nodes
+            continue
+        if "-" in tid:          # multiword token: its form, skip the words it covers
+            a, _, b = tid.partition("-")
+            try:
+                skip_until = int(b)
+            except ValueError:
+                skip_until = 0
+        else:
+            try:
+                if int(tid) <= skip_until:
+                    continue
+            except ValueError:
+                continue
+        form = cols[1] if len(cols) > 1 else ""
+        misc = cols[9] if len(cols) > 9 else "_"
+        out.append(form)
+        if "SpaceAfter=No" not in misc.split("|"):
+            out.append(" ")
+    return "".join(out).strip()
+
+
+def _read_conllu(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+    b = _Blocker(sf.rel, max_chars)
+    seen_newdoc = False
+    n_in_doc = 0
+    sent_text: str | None = None
+    sent_line = 0
+    tokens: list[list[str]] = []
+
+    def finish_sentence(lineno_end: int) -> Iterator[RawDoc]:
+        nonlocal sent_text, tokens, n_in_doc, sent_line
+        text = sent_text if sent_text is not None else (_conllu_sentence_from_tokens(tokens) if tokens else None)
+        if text is not None and text.strip():
+            if not seen_newdoc and n_in_doc >= CONLLU_SENTENCES_PER_DOC:
+                yield from b.end()
+                n_in_doc = 0
+            yield from b.add(sent_line or lineno_end, text)
+            n_in_doc += 1
+        sent_text = None
+        tokens = []
+        sent_line = 0
+
+    lineno = 0
+    for lineno, line, n in _iter_lines(sf.path, max_chars):
+        if n >= 0:
+            if line.startswith("#"):
+                raise StageError(f"{sf.path} line {lineno}: comment line of {n} characters is longer than "
+                                 f"clean.max_chars ({max_chars})")
+            tokens.append(["_"])  # unreadable token line; keep going
+            continue
+        s = line.strip()
+        if not s:
+            yield from finish_sentence(lineno)
+            continue
+        if s.startswith("#"):
+            body = s[1:].strip()
+            if body.startswith("newdoc"):
+                yield from finish_sentence(lineno)
+                seen_newdoc = True
+                yield from b.end()
+                n_in_doc = 0
+            elif body.startswith("text") and body[4:].lstrip().startswith("="):
+                sent_text = body[4:].lstrip()[1:].strip()
+                sent_line = lineno
+            continue
+        cols = s.split("\t")
+        if len(cols) < 2:
+            raise StageError(f"{sf.path} line {lineno}: not a CoNLL-U token line (expected 10 tab-separated "
+                             f"columns, got {len(cols)})")
+        if not sent_line:
+            sent_line = lineno
+        tokens.append(cols)
+    yield from finish_sentence(lineno)
+    yield from b.end()

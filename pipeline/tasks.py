@@ -1,0 +1,626 @@
+"""Fine-tuning task loaders and encoders for the evaluate stage.
+
+A task in ``corpora/<lang>.yaml`` (``evaluate.tasks[]``, see :class:`pipeline.config.TaskSettings`)
+names a train and a dev file, a ``format`` and a ``type``. :func:`load_task` reads both files into
+a :class:`TaskData`; :func:`encode` turns it into the feature dicts ``model.finetune.finetune``
+takes.
+
+Formats
+-------
+``glue``   The TSV layout written by GLUE's ``download_glue_data.py``. The task (CoLA, SST-2, MRPC,
+           STS-B, RTE, QNLI, WNLI, QQP, MNLI) is recognised from the task name, else from the file's
+           folder name, and fixes the columns and whether there is a header (CoLA has none). Any of
+           ``text_a``/``text_b``/``label`` (and ``skip_header``, when set explicitly) override it.
+``tsv``    Generic tab-separated file, read without quote handling (as GLUE files are). Columns are
+           header names or 0-based integer indices; ``skip_header`` says whether line 1 is a header.
+           Defaults: with a header, the first of ``sentence1|sentence|text_a|text|premise|question``
+           (also ``<name>_xx``, e.g. ``sentence1_sw``), ``sentence2|text_b|hypothesis|question2``
+           (only for pair tasks and regression) and ``label|gold_label|labels|score|category``;
+           without one, ``text_a=0, label=1`` (``text_a=0, text_b=1, label=2`` for pair tasks).
+``jsonl``  One JSON object a line; fields ``text_a``/``text_b``/``label`` (names overridable; when
+           absent, ``text``/``sentence``/``sentence1`` and ``sentence2`` are tried). Tagging: a
+           ``tokens`` list and a ``tags`` (or ``label``/``ner_tags``) list of strings.
+``conllu`` Universal Dependencies CoNLL-U: word lines with integer IDs (multi-word ranges ``1-2``
+           and empty nodes ``1.1`` are skipped); tokens = FORM, tags = UPOS (``label`` may name
+           another column: lemma/upos/xpos/feats/deprel or an index).
+``conll``  NER-style: ``token<TAB or spaces>tag`` a line, blank line between sentences,
+           ``-DOCSTART-`` lines ignored. The tag is the last column; the token the first, or the
+           second when the first column is a running index (WikiANN files: ``0<TAB>Hu<TAB>B-LOC``).
+
+Labels
+------
+Classification and tagging labels are strings; the label set is the sorted set of labels in the
+(capped) training examples, and a dev label outside it is an error naming the file and line. The
+exception is UPOS tagging from CoNLL-U, whose label set is the fixed 17-tag UD inventory (a rare tag
+may be absent from a small train split without being an error; a tag outside the inventory is).
+Regression labels are floats.
+
+Every malformed row raises :class:`pipeline.errors.StageError` naming the file and line.
+"""
+from __future__ import annotations
+
+import random
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipeline.config import TaskSettings, resolve_path
+from pipeline.errors import StageError
+
+UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
+             "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
+CONLLU_COLUMNS = {"id": 0, "form": 1, "lemma": 2, "upos": 3, "xpos": 4, "feats": 5, "head": 6,
+                  "deprel": 7, "deps": 8, "misc": 9}
+
+# GLUE conventions (download_glue_data.py layout). Columns by header name where there is a header.
+GLUE_TASKS: dict[str, dict[str, Any]] = {
+    "cola": dict(display="CoLA", type="classification", header=False, text_a=3, text_b=None, label=1),
+    "sst2": dict(display="SST-2", type="classification", header=True, text_a="sentence", text_b=None,
+                 label="label"),
+    "mrpc": dict(display="MRPC", type="pair_classification", header=True, text_a="#1 String",
+                 text_b="#2 String", label="Quality"),
+    "stsb": dict(display="STS-B", type="regression", header=True, text_a="sentence1", text_b="sentence2",
+                 label="score"),
+    "qqp": dict(display="QQP", type="pair_classification", header=True, text_a="question1",
+                text_b="question2", label="is_duplicate"),
+    "mnli": dict(display="MNLI", type="pair_classification", header=True, text_a="sentence1",
+                 text_b="sentence2", label="gold_label"),
+    "qnli": dict(display="QNLI", type="pair_classification", header=True, text_a="question",
+                 text_b="sentence", label="label"),
+    "rte": dict(display="RTE", type="pair_classification", header=True, text_a="sentence1",
+                text_b="sentence2", label="label"),
+    "wnli": dict(display="WNLI", type="pair_classification", header=True, text_a="sentence1",
+                 text_b="sentence2", label="label"),
+}
+
+_TEXT_A_NAMES = ("sentence1", "sentence", "text_a", "text", "premise", "question", "question1")
+_TEXT_B_NAMES = ("sentence2", "text_b", "hypothesis", "question2")
+_LABEL_NAMES = ("label", "gold_label", "labels", "score", "category", "is_duplicate")
+
+
+def normalize_task_name(name: str) -> str | None:
+    """GLUE key (``cola``, ``sst2``, ``stsb``...) for a task or folder name, or None."""
+    k = re.sub(r"[^a-z0-9]", "", str(name).lower())
+    for cand in (k, k.removeprefix("glue"), k.removesuffix("glue")):
+        if cand in GLUE_TASKS:
+            return cand
+    return None
+
+
+@dataclass
+class Example:
+    text_a: str
+    text_b: str | None = None
+    # str (classification), float (regression) or list[str] (tagging: one tag per token)
+    label: Any = None
+    tokens: list[str] | None = None
+    source: str = ""      # file it came from
+    line: int = 0         # 1-based line of the row (tagging: of the sentence's first token)
+
+
+@dataclass
+class TaskData:
+    name: str
+    type: str
+    labels: list[str] | None
+    train: list[Example]
+    dev: list[Example]
+    format: str = ""
+    train_path: str = ""
+    dev_path: str = ""
+    train_available: int = 0   # examples in the train file before max_train_examples
+    dev_available: int = 0     # examples in the dev file before max_eval_examples
+    glue_task: str | None = None   # GLUE key when the task follows a GLUE convention
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.type == "regression" else len(self.labels or [])
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 file without line ends; a leading BOM is dropped. Errors name the line."""
+    if not path.is_file():
+        raise StageError(f"{path}: file not found")
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    out = []
+    for i, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise StageError(f"{path}:{i}: not valid UTF-8 (byte {e.start} of the line)") from None
+        out.append(line[:-1] if line.endswith("\r") else line)
+    if out and out[-1] == "":
+        out.pop()
+    return out
+
+
+def _column(spec, header: list[str] | None, path: Path, what: str) -> int | None:
+    if spec is None:
+        return None
+    if isinstance(spec, bool):
+        raise StageError(f"{path}: column for {what} must be a name or an index, got {spec!r}")
+    if isinstance(spec, int):
+        if spec < 0 and header is not None:
+            return len(header) + spec
+        return spec
+    spec = str(spec)
+    if header is None:
+        if spec.lstrip("-").isdigit():
+            return int(spec)
+        raise StageError(f"{path}: {what} column {spec!r} is a name, but the file is read without a header "
+                         f"(skip_header is false); give a 0-based column index instead")
+    if spec in header:
+        return header.index(spec)
+    if spec.lstrip("-").isdigit():
+        return int(spec)
+    raise StageError(f"{path}:1: no column named {spec!r} for {what}; the header has: {', '.join(header)}")
+
+
+def _default_column(names: Iterable[str], header: list[str]) -> str | None:
+    for n in names:
+        if n in header:
+            return n
+    for n in names:
+        for h in header:
+            if h.startswith(n + "_"):
+                return h
+    return None
+
+
+def _parse_label(raw: str, task_type: str, path: Path, line: int):
+    raw = raw.strip()
+    if raw == "":
+        raise StageError(f"{path}:{line}: empty label")
+    if task_type == "regression":
+        try:
+            v = float(raw)
+        except ValueError:
+            raise StageError(f"{path}:{line}: label {raw!r} is not a number (regression task)") from None
+        if not math.isfinite(v):
+            raise StageError(f"{path}:{line}: label {raw!r} is not a finite number")
+        return v
+    return raw
+
+
+def _read_tsv(path: Path, task: TaskSettings, glue: dict | None) -> list[Example]:
+    lines = _read_lines(path)
+    conv = glue or {}
+    if glue is not None and "skip_header" not in task.model_fields_set:
+        has_header = glue["header"]
+    else:
+        has_header = task.skip_header
+    header = None
+    start = 0
+    if has_header:
+        if not lines:
+            raise StageError(f"{path}: empty file (expected a header line)")
+        header = [h.strip() for h in lines[0].split("\t")]
+        start = 1
+    pair = task.type == "pair_classification"
+    a_spec = task.text_a if task.text_a is not None else conv.get("text_a")
+    b_spec = task.text_b if task.text_b is not None else conv.get("text_b")
+    l_spec = task.label if task.label is not None else conv.get("label")
+    if glue is None:
+        if header is not None:
+            a_spec = a_spec if a_spec is not None else _default_column(_TEXT_A_NAMES, header)
+            if b_spec is None and task.type in ("pair_classification", "regression"):
+                b_spec = _default_column(_TEXT_B_NAMES, header)
+            l_spec = l_spec if l_spec is not None else _default_column(_LABEL_NAMES, header)
+            missing = [w for w, s in (("text_a", a_spec), ("label", l_spec)) if s is None]
+            if pair and b_spec is None:
+                missing.append("text_b")
+            if missing:
+                raise StageError(f"{path}:1: cannot tell which column is {' / '.join(missing)} from the header "
+                                 f"({', '.join(header)}); set evaluate.tasks[{task.name}].{missing[0]} "
+                                 f"to a column name")
+        else:
+            a_spec = 0 if a_spec is None else a_spec
+            if pair and b_spec is None:
+                b_spec = 1
+            l_spec = l_spec if l_spec is not None else (2 if b_spec is not None else 1)
+    if pair and b_spec is None:
+        raise StageError(f"{path}: task {task.name!r} is a pair task but has no text_b column")
+    ia = _column(a_spec, header, path, "text_a")
+    ib = _column(b_spec, header, path, "text_b")
+    il = _column(l_spec, header, path, "label")
+    ncols = len(header) if header is not None else None
+    out = []
+    for i in range(start, len(lines)):
+        line = lines[i]
+        lineno = i + 1
+        if line.strip() == "":
+            continue
+        cols = line.split("\t")
+        if ncols is None:
+            ncols = len(cols)
+        if len(cols) != ncols:
+            what = "the header has" if header is not None else "the first row has"
+            raise StageError(f"{path}:{lineno}: expected {ncols} tab-separated columns ({what} {ncols}), "
+                             f"found {len(cols)}")
+        need = max(x for x in (ia, ib, il) if x is not None)
+        if need >= len(cols) or min(x for x in (ia, ib, il) if x is not None) < -len(cols):
+            raise StageError(f"{path}:{lineno}: row has {len(cols)} columns, but column {need} is configured")
+        label = _parse_label(cols[il], task.type, path, lineno)
+        out.append(Example(text_a=cols[ia].strip(), text_b=cols[ib].strip() if ib is not None else None,
+                           label=label, source=str(path), line=lineno))
+    return out
+
+
+def _field(obj: dict, spec, fallbacks: tuple[str, ...]):
+    if spec is not None:
+        return str(spec), obj.get(str(spec))
+    for f in fallbacks:
+        if f in obj:
+            return f, obj[f]
+    return fallbacks[0], None
+
+
+def _read_jsonl(path: Path, task: TaskSettings) -> list[Example]:
+    out = []
+    for lineno, line in enumerate(_read_lines(path), 1):
+        if line.strip() == "":
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise StageError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise StageError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        if task.type == "tagging":
+            tname, tokens = _field(obj, task.text_a, ("tokens", "words"))
+            lname, tags = _field(obj, task.label, ("tags", "label", "labels", "ner_tags", "upos"))
+            if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+                raise StageError(f"{path}:{lineno}: field {tname!r} must be a list of strings")
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise StageError(f"{path}:{lineno}: field {lname!r} must be a list of tag strings")
+            if len(tokens) != len(tags):
+                raise StageError(f"{path}:{lineno}: {len(tokens)} tokens but {len(tags)} tags")
+            if not tokens:
+                continue
+            out.append(Example(text_a=" ".join(tokens), tokens=list(tokens), label=list(tags),
+                               source=str(path), line=lineno))
+            continue
+        aname, a = _field(obj, task.text_a, ("text_a", "text", "sentence", "sentence1"))
+        bname, b = _field(obj, task.text_b, ("text_b", "sentence2"))
+        lname, lab = _field(obj, task.label, ("label",))
+        if not isinstance(a, str):
+            raise StageError(f"{path}:{lineno}: field {aname!r} is missing or not a string")
+        if task.type == "pair_classification" and not isinstance(b, str):
+            raise StageError(f"{path}:{lineno}: field {bname!r} is missing or not a string (pair task)")
+        if b is not None and not isinstance(b, str):
+            raise StageError(f"{path}:{lineno}: field {bname!r} is not a string")
+        if lab is None or isinstance(lab, (list, dict)):
+            raise StageError(f"{path}:{lineno}: field {lname!r} is missing or not a scalar label")
+        if isinstance(lab, bool):
+            lab = str(int(lab))
+        label = _parse_label(str(lab), task.type, path, lineno)
+        out.append(Example(text_a=a.strip(), text_b=b.strip() if isinstance(b, str) else None, label=label,
+                           source=str(path), line=lineno))
+    return out
+
+
+def _read_conllu(path: Path, task: TaskSettings) -> tuple[list[Example], bool]:
+    """CoNLL-U sentences; returns (examples, label column is UPOS)."""
+    def col(spec, default):
+        if spec is None:
+            return default
+        if isinstance(spec, int):
+            return spec
+        s = str(spec).lower()
+        if s in CONLLU_COLUMNS:
+            return CONLLU_COLUMNS[s]
+        if s.isdigit():
+            return int(s)
+        raise StageError(f"{path}: unknown CoNLL-U column {spec!r}; use one of {', '.join(CONLLU_COLUMNS)} "
+                         f"or a 0-based index")
+    iform = col(task.text_a, 1)
+    itag = col(task.label, 3)
+    for i in (iform, itag):
+        if not 0 <= i < 10:
+            raise StageError(f"{path}: CoNLL-U column index {i} is out of range 0..9")
+    is_upos = itag == 3
+    out: list[Example] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    first = 0
+    expect = 1
+
+    def flush():
+        nonlocal tokens, tags, expect
+        if tokens:
+            out.append(Example(text_a=" ".join(tokens), tokens=tokens, label=tags, source=str(path), line=first))
+        tokens, tags, expect = [], [], 1
+
+    for lineno, line in enumerate(_read_lines(path), 1):
+        if line.strip() == "":
+            flush()
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10:
+            hint = ""
+            if len(cols) in (2, 3, 4):
+                hint = " (this looks like a CoNLL NER file: use format: conll)"
+            raise StageError(f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, found {len(cols)}{hint}")
+        wid = cols[0]
+        if re.fullmatch(r"\d+-\d+", wid) or re.fullmatch(r"\d+\.\d+", wid):
+            continue  # multi-word token range or empty node
+        if not wid.isdigit():
+            raise StageError(f"{path}:{lineno}: ID {wid!r} is not an integer, range (1-2) or empty node (1.1)")
+        if int(wid) != expect:
+            raise StageError(f"{path}:{lineno}: word ID {wid} out of sequence (expected {expect}); "
+                             f"is a blank line missing between sentences?")
+        expect += 1
+        form, tag = cols[iform], cols[itag]
+        if form == "":
+            raise StageError(f"{path}:{lineno}: empty FORM")
+        if tag in ("", "_"):
+            raise StageError(f"{path}:{lineno}: word {form!r} has no tag in column {itag} ({tag!r})")
+        if is_upos and tag not in UPOS_TAGS:
+            raise StageError(f"{path}:{lineno}: {tag!r} is not a Universal POS tag "
+                             f"(allowed: {', '.join(UPOS_TAGS)})")
+        if not tokens:
+            first = lineno
+        tokens.append(form)
+        tags.append(tag)
+    flush()
+    return out, is_upos
+
+
+def _read_conll(path: Path, task: TaskSettings) -> list[Example]:
+    rows: list[tuple[int, list[str]] | None] = []   # None = sentence break
+    ncols = None
+    for lineno, line in enumerate(_read_lines(path), 1):
+        s = line.strip()
+        if s == "":
+            rows.append(None)
+            continue
+        if s.startswith("-DOCSTART-"):
+            rows.append(None)
+            continue
+        cols = [c.strip() for c in line.split("\t")] if "\t" in line else s.split()
+        if len(cols) < 2:
+            raise StageError(f"{path}:{lineno}: expected 'token<TAB>tag' (or 'token tag'), found {len(cols)} column")
+        if ncols is None:
+            ncols = len(cols)
+        if len(cols) != ncols:
+            raise StageError(f"{path}:{lineno}: expected {ncols} columns like the first token line, found {len(cols)}")
+        if any(c == "" for c in cols):
+            raise StageError(f"{path}:{lineno}: empty column")
+        rows.append((lineno, cols))
+    rows.append(None)
+    # sentences
+    sents: list[list[tuple[int, list[str]]]] = []
+    cur: list[tuple[int, list[str]]] = []
+    for r in rows:
+        if r is None:
+            if cur:
+                sents.append(cur)
+            cur = []
+        else:
+            cur.append(r)
+    # a running index in column 0 (WikiANN): every sentence numbered 0..n-1 or 1..n
+    indexed = False
+    if ncols is not None and ncols >= 3 and task.text_a is None:
+        def numbered(sent):
+            ids = [c[0] for _, c in sent]
+            if not all(x.isdigit() for x in ids):
+                return False
+            start = int(ids[0])
+            return start in (0, 1) and [int(x) for x in ids] == list(range(start, start + len(ids)))
+        indexed = all(numbered(s) for s in sents)
+    def index(spec, what, default):
+        if spec is None:
+            return default
+        try:
+            return int(spec)
+        except (TypeError, ValueError):
+            raise StageError(f"{path}: format conll has no column names; give {what} as a 0-based column "
+                             f"index (got {spec!r})") from None
+    itok = index(task.text_a, "text_a (the token column)", 1 if indexed else 0)
+    itag = index(task.label, "label (the tag column)", -1)
+    out = []
+    for sent in sents:
+        for lineno, cols in sent:
+            if not -len(cols) <= itag < len(cols) or not 0 <= itok < len(cols):
+                raise StageError(f"{path}:{lineno}: column index out of range for a {len(cols)}-column line")
+        out.append(Example(text_a=" ".join(c[itok] for _, c in sent), tokens=[c[itok] for _, c in sent],
+                           label=[c[itag] for _, c in sent], source=str(path), line=sent[0][0]))
+    return out
+
+
+def read_examples(path: Path, task: TaskSettings, glue: dict | None = None) -> list[Example]:
+    """All examples of one file in the task's format (no capping, no label-set check)."""
+    fmt = task.format
+    if task.type == "tagging" and fmt in ("glue", "tsv"):
+        raise StageError(f"task {task.name!r}: tagging tasks need format conllu, conll or jsonl, not {fmt}")
+    if task.type != "tagging" and fmt in ("conllu", "conll"):
+        raise StageError(f"task {task.name!r}: format {fmt} holds tagged tokens; set type: tagging")
+    if fmt in ("glue", "tsv"):
+        return _read_tsv(path, task, glue)
+    if fmt == "jsonl":
+        return _read_jsonl(path, task)
+    if fmt == "conllu":
+        return _read_conllu(path, task)[0]
+    if fmt == "conll":
+        return _read_conll(path, task)
+    raise StageError(f"task {task.name!r}: unknown format {fmt!r}")
+
+
+def _glue_convention(task: TaskSettings, train_path: Path) -> tuple[str, dict]:
+    key = normalize_task_name(task.name) or normalize_task_name(train_path.parent.name)
+    if key is None:
+        known = ", ".join(v["display"] for v in GLUE_TASKS.values())
+        raise StageError(f"task {task.name!r}: format glue, but neither the task name nor the folder "
+                         f"{train_path.parent.name!r} is a GLUE task ({known}); use format: tsv with "
+                         f"text_a/text_b/label columns")
+    conv = GLUE_TASKS[key]
+    want = conv["type"]
+    ok = task.type == want or (want != "regression" and task.type in ("classification", "pair_classification"))
+    if not ok:
+        raise StageError(f"task {task.name!r}: GLUE {conv['display']} is a {want} task, but type is {task.type!r}")
+    return key, conv
+
+
+def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
+    """Read, cap and check a task's train and dev files."""
+    if isinstance(task, dict):
+        task = TaskSettings.model_validate(task)
+    root = Path(root)
+    train_path = resolve_path(task.train, task.root, root)
+    dev_path = resolve_path(task.dev, task.root, root) if task.dev else train_path
+    glue_key, conv = (None, None)
+    if task.format == "glue":
+        glue_key, conv = _glue_convention(task, train_path)
+    is_upos = False
+    if task.format == "conllu":
+        train, is_upos = _read_conllu(train_path, task)
+        dev = _read_conllu(dev_path, task)[0] if task.dev else []
+    else:
+        train = read_examples(train_path, task, conv)
+        dev = read_examples(dev_path, task, conv) if task.dev else []
+    split_note = None
+    if not task.dev:  # one file: a seeded split, the same for every model and seed
+        order = list(range(len(train)))
+        random.Random(task.split_seed).shuffle(order)
+        n_dev = max(1, int(round(len(train) * task.dev_fraction))) if len(train) > 1 else 0
+        dev_idx = set(order[:n_dev])
+        dev = [ex for i, ex in enumerate(train) if i in dev_idx]
+        train = [ex for i, ex in enumerate(train) if i not in dev_idx]
+        split_note = (f"one file: a seeded split (split_seed={task.split_seed}) scores "
+                      f"{task.dev_fraction:.0%} of {train_path.name} and trains on the rest")
+    if not train:
+        raise StageError(f"{train_path}: no examples (task {task.name!r})")
+    if not dev:
+        raise StageError(f"{dev_path}: no examples (task {task.name!r})")
+    n_train, n_dev = len(train), len(dev)
+    if task.max_train_examples:
+        train = train[: task.max_train_examples]
+    if task.max_eval_examples:
+        dev = dev[: task.max_eval_examples]
+    notes = [split_note] if split_note else []
+    if task.dev and train_path.resolve() == dev_path.resolve():
+        notes.append("train and dev are the same file: the dev score is not a held-out score")
+
+    labels: list[str] | None = None
+    if task.type != "regression":
+        capped = f" (after max_train_examples={task.max_train_examples})" if task.max_train_examples else ""
+        if task.type == "tagging":
+            seen = {t for ex in train for t in ex.label}
+        else:
+            seen = {ex.label for ex in train}
+        labels = sorted(UPOS_TAGS) if is_upos else sorted(seen)
+        if task.type != "tagging" and len(labels) < 2:
+            raise StageError(f"{train_path}: only one label ({labels[0]!r}) in the training examples{capped}; "
+                             f"a classifier needs at least two")
+        allowed = set(labels)
+        for ex in dev:
+            bad = [t for t in (ex.label if task.type == "tagging" else [ex.label]) if t not in allowed]
+            if bad:
+                shown = ", ".join(labels[:30]) + (" ..." if len(labels) > 30 else "")
+                raise StageError(f"{dev_path}:{ex.line}: label {bad[0]!r} does not occur in the training file "
+                                 f"{train_path}{capped}; labels seen there: {shown}")
+    return TaskData(name=task.name, type=task.type, labels=labels, train=train, dev=dev, format=task.format,
+                    train_path=str(train_path), dev_path=str(dev_path), train_available=n_train,
+                    dev_available=n_dev, glue_task=glue_key, notes=notes)
+
+
+# --- encoding --------------------------------------------------------------------------------
+
+def _type_ids(enc: dict, i: int, ids: list[int], sep_id: int | None) -> list[int]:
+    tt = enc.get("token_type_ids")
+    if tt is not None:
+        return list(tt[i])
+    # Tokenizer without token types: segment B starts after the first [SEP].
+    out, seg = [], 0
+    for t in ids:
+        out.append(seg)
+        if t == sep_id and seg == 0:
+            seg = 1
+    return out
+
+
+def encode(task: TaskData, tokenizer, max_length: int, batch_size: int = 1000) -> tuple[list[dict], list[dict]]:
+    """Feature dicts for ``model.finetune.finetune``: ``input_ids``, ``token_type_ids``, ``label``.
+
+    Pairs are truncated longest segment first. Tagging labels the first sub-token of each word and
+    gives -100 to the other sub-tokens and to [CLS]/[SEP]; words cut off by ``max_length`` are not
+    labelled (and so not scored).
+    """
+    return (_encode_split(task, task.train, tokenizer, max_length, batch_size),
+            _encode_split(task, task.dev, tokenizer, max_length, batch_size))
+
+
+def _encode_split(task: TaskData, examples: list[Example], tokenizer, max_length: int,
+                  batch_size: int) -> list[dict]:
+    sep_id = getattr(tokenizer, "sep_token_id", None)
+    feats: list[dict] = []
+    if task.type == "tagging":
+        if not getattr(tokenizer, "is_fast", False):
+            raise StageError("tagging tasks need a fast tokenizer (tokenizer.json) to align words and sub-tokens")
+        index = {t: i for i, t in enumerate(task.labels or [])}
+        for s in range(0, len(examples), batch_size):
+            chunk = examples[s:s + batch_size]
+            enc = tokenizer([ex.tokens for ex in chunk], is_split_into_words=True, truncation=True,
+                            max_length=max_length, return_token_type_ids=True)
+            for i, ex in enumerate(chunk):
+                ids = list(enc["input_ids"][i])
+                labels, prev = [], None
+                for w in enc.word_ids(i):
+                    if w is None or w == prev:
+                        labels.append(-100)
+                    else:
+                        labels.append(index[ex.label[w]])
+                    if w is not None:
+                        prev = w
+                feats.append({"input_ids": ids, "token_type_ids": _type_ids(enc, i, ids, sep_id), "label": labels})
+        return feats
+    index = {t: i for i, t in enumerate(task.labels or [])}
+    for s in range(0, len(examples), batch_size):
+        chunk = examples[s:s + batch_size]
+        a = [ex.text_a for ex in chunk]
+        has_b = [ex.text_b is not None for ex in chunk]
+        if any(has_b) and not all(has_b):
+            encs = [_encode_one(tokenizer, ex, max_length) for ex in chunk]
+            for ex, (ids, tt) in zip(chunk, encs):
+                feats.append({"input_ids": ids, "token_type_ids": tt, "label": _label_value(task, ex, index)})
+            continue
+        if all(has_b) and chunk:
+            enc = tokenizer(a, [ex.text_b for ex in chunk], truncation="longest_first", max_length=max_length,
+                            return_token_type_ids=True)
+        else:
+            enc = tokenizer(a, truncation=True, max_length=max_length, return_token_type_ids=True)
+        for i, ex in enumerate(chunk):
+            ids = list(enc["input_ids"][i])
+            feats.append({"input_ids": ids, "token_type_ids": _type_ids(enc, i, ids, sep_id),
+                          "label": _label_value(task, ex, index)})
+    return feats
+
+
+def _encode_one(tokenizer, ex: Example, max_length: int) -> tuple[list[int], list[int]]:
+    if ex.text_b is None:
+        enc = tokenizer(ex.text_a, truncation=True, max_length=max_length, return_token_type_ids=True)
+    else:
+        enc = tokenizer(ex.text_a, ex.text_b, truncation="longest_first", max_length=max_length,
+                        return_token_type_ids=True)
+    ids = list(enc["input_ids"])
+    tt = enc.get("token_type_ids")
+    if tt is None:
+        tt = _type_ids({"token_type_ids": None}, 0, ids, getattr(tokenizer, "sep_token_id", None))
+    return ids, list(tt)
+
+
+def _label_value(task: TaskData, ex: Example, index: dict[str, int]):
+    if task.type == "regression":
+        return float(ex.label)
+    return index[ex.label]

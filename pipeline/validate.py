@@ -1,0 +1,237 @@
+"""Validate stage: a Great Expectations suite over the cleaned corpus.
+
+Reads ``data/<lang>/clean/*.parquet`` into a pandas DataFrame, runs the suite below in an ephemeral GX
+context (no project folder, no network, no analytics), builds Data Docs into ``reports/<lang>/quality/``
+(swapped in whole) and writes ``data/<lang>/validation.json``.
+
+Expectations (``validate`` section of ``corpora/<lang>.yaml``; ``mostly`` = validate.mostly where marked):
+
+    row_count           table has >= validate.min_documents rows
+    columns             the clean stage's columns are all present
+    text_not_null       text is never null
+    id_unique           id is unique
+    text_unique         text is unique                                              (mostly)
+    n_chars_between     validate.min_chars <= n_chars <= validate.max_chars           (mostly)
+                        (defaults: clean.min_chars / clean.max_chars)
+    lid_score_between   validate.min_lid_score <= lid_score <= 1                      (mostly)
+    script_share_mean   mean(script_share) >= validate.min_script_share
+
+The stage returns normally when expectations fail (``passed`` is false); the vocab stage refuses to run
+then. ``validation.json`` holds no timestamps, so the same corpus and settings give the same file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+from pipeline.atomic import atomic_dir, write_json
+from pipeline.config import LanguageConfig, load_language
+from pipeline.errors import StageError
+from pipeline.layout import Layout
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["id", "text", "source", "lid_lang", "lid_score", "script_share", "n_chars"]
+SITE_NAME = "quality"
+
+
+def _quiet_gx():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def load_corpus(layout: Layout):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = layout.clean_files()
+    if not files:
+        raise StageError(f"{layout.clean_dir}: no cleaned corpus (part-*.parquet); run the clean stage first")
+    tables = []
+    for f in files:
+        try:
+            tables.append(pq.read_table(f))
+        except (pa.ArrowException, OSError) as e:
+            raise StageError(f"{f}: not a readable Parquet file ({e}); re-run the clean stage") from None
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as e:
+        raise StageError(f"{layout.clean_dir}: shards have different schemas ({e}); re-run the clean stage") from None
+    df = table.to_pandas()
+    return df if len(df.columns) else pd.DataFrame(columns=COLUMNS)
+
+
+def _specs(cfg: LanguageConfig):
+    """(name, GX expectation, threshold) for each check."""
+    import great_expectations.expectations as gxe
+
+    v = cfg.validation
+    vmin = v.min_chars if v.min_chars is not None else cfg.clean.min_chars
+    vmax = v.max_chars if v.max_chars is not None else cfg.clean.max_chars
+    m = v.mostly
+    return [
+        ("row_count", gxe.ExpectTableRowCountToBeBetween(min_value=v.min_documents),
+         {"min": v.min_documents}),
+        ("columns", gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=False),
+         {"required": COLUMNS}),
+        ("text_not_null", gxe.ExpectColumnValuesToNotBeNull(column="text"), {"mostly": 1.0}),
+        ("id_unique", gxe.ExpectColumnValuesToBeUnique(column="id"), {"mostly": 1.0}),
+        ("text_unique", gxe.ExpectColumnValuesToBeUnique(column="text", mostly=m), {"mostly": m}),
+        ("n_chars_between", gxe.ExpectColumnValuesToBeBetween(column="n_chars", min_value=vmin, max_value=vmax,
+                                                               mostly=m),
+         {"min": vmin, "max": vmax, "mostly": m}),
+        ("lid_score_between", gxe.ExpectColumnValuesToBeBetween(column="lid_score", min_value=v.min_lid_score,
+                                                                 max_value=1.0, mostly=m),
+         {"min": v.min_lid_score, "max": 1.0, "mostly": m}),
+        ("script_share_mean", gxe.ExpectColumnMeanToBeBetween(column="script_share",
+                                                              min_value=v.min_script_share, max_value=1.0),
+         {"min": v.min_script_share, "max": 1.0}),
+    ]
+
+
+def _num(x):
+    try:
+        import numpy as np
+        if isinstance(x, np.generic):
+            x = x.item()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(x, float):
+        return round(x, 6)
+    return x
+
+
+def _observed(name: str, df, result: dict):
+    """A compact observed value for validation.json (never the unexpected texts themselves)."""
+    if "observed_value" in result:
+        obs = result["observed_value"]
+        if isinstance(obs, (list, tuple)):
+            return sorted(str(o) for o in obs)
+        return _num(obs)
+    out = {}
+    if "unexpected_count" in result:
+        out["unexpected_count"] = int(result["unexpected_count"])
+        n = int(result.get("element_count") or 0)
+        out["unexpected_fraction"] = round(out["unexpected_count"] / n, 6) if n else 0.0
+    col = {"n_chars_between": "n_chars", "lid_score_between": "lid_score"}.get(name)
+    if col and col in df.columns and len(df):
+        out["min"] = _num(df[col].min())
+        out["max"] = _num(df[col].max())
+    return out
+
+
+def _metrics(df) -> dict:
+    if not len(df):
+        return {"documents": 0}
+    out = {"documents": int(len(df))}
+    if "n_chars" in df:
+        s = df["n_chars"]
+        out.update(chars=int(s.sum()), n_chars_mean=round(float(s.mean()), 2),
+                   n_chars_median=float(s.median()), n_chars_min=int(s.min()), n_chars_max=int(s.max()))
+    if "lid_score" in df:
+        s = df["lid_score"].astype("float64")
+        out.update(lid_score_mean=round(float(s.mean()), 4), lid_score_p10=round(float(s.quantile(0.1)), 4),
+                   lid_score_median=round(float(s.median()), 4))
+    if "script_share" in df:
+        out["script_share_mean"] = round(float(df["script_share"].astype("float64").mean()), 4)
+    if "lid_lang" in df:
+        vc = df["lid_lang"].value_counts()
+        out["lid_lang"] = {str(k): int(c) for k, c in sorted(vc.items(), key=lambda kv: (-kv[1], kv[0]))[:10]}
+    if "source" in df:
+        vc = df["source"].value_counts()
+        out["sources"] = {str(k): int(c) for k, c in sorted(vc.items())}
+    return out
+
+
+def run(lang: str, root: Path) -> dict:
+    root = Path(root)
+    cfg = load_language(lang, root)
+    layout = Layout(root, lang)
+    df = load_corpus(layout)
+    return validate_frame(cfg, df, layout)
+
+
+def validate_frame(cfg: LanguageConfig, df, layout: Layout) -> dict:
+    _quiet_gx()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+        from great_expectations.checkpoint import UpdateDataDocsAction
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+    lang = cfg.language
+    specs = _specs(cfg)
+    with atomic_dir(layout.quality_dir) as site, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        site_config = {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        ctx = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            data_docs_sites={SITE_NAME: site_config},
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+            analytics_enabled=False,
+        ))
+        batch_def = (ctx.data_sources.add_pandas(f"{lang}_corpus")
+                     .add_dataframe_asset("clean").add_batch_definition_whole_dataframe("all"))
+        suite = ctx.suites.add(gx.ExpectationSuite(name=f"{lang}_clean_corpus"))
+        for _, exp, _ in specs:
+            suite.add_expectation(exp)
+        vdef = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{lang}_clean", data=batch_def,
+                                                                      suite=suite))
+        checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+            name=f"{lang}_quality", validation_definitions=[vdef],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME])],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5}))
+        result = checkpoint.run(batch_parameters={"dataframe": df})
+        if not (site / "index.html").is_file():
+            raise StageError(f"{layout.quality_dir}: Great Expectations built no index.html")
+
+    (vres,) = list(result.run_results.values())
+    by_type: dict[tuple, object] = {}
+    for r in vres.results:
+        cfg_ = r.expectation_config
+        by_type[(cfg_.type, cfg_.kwargs.get("column"))] = r
+
+    expectations = []
+    for name, exp, threshold in specs:
+        r = by_type.get((exp.expectation_type, getattr(exp, "column", None)))
+        entry = {"name": name, "expectation": exp.expectation_type,
+                 "column": getattr(exp, "column", None), "threshold": threshold}
+        if r is None:  # pragma: no cover - GX returns one result per expectation
+            entry.update(passed=False, observed=None, error="no result from Great Expectations")
+        else:
+            entry["passed"] = bool(r.success)
+            entry["observed"] = _observed(name, df, dict(r.result or {}))
+            exc = r.exception_info or {}
+            if exc.get("raised_exception"):
+                entry["error"] = str(exc.get("exception_message"))[:500]
+        expectations.append(entry)
+
+    passed = all(e["passed"] for e in expectations)
+    report = {
+        "passed": passed,
+        "language": lang,
+        "expectations": expectations,
+        "failed": [e["name"] for e in expectations if not e["passed"]],
+        "metrics": _metrics(df),
+        "settings": cfg.validation.model_dump(mode="json"),
+        "data_docs": (layout.quality_dir / "index.html").relative_to(layout.root).as_posix(),
+    }
+    write_json(layout.validation, report)
+    if passed:
+        log.info("validate %s: all %d expectations passed", lang, len(expectations))
+    else:
+        log.warning("validate %s: failed %s", lang, ", ".join(report["failed"]))
+    return {"passed": passed, "failed": report["failed"], "documents": int(len(df)),
+            "validation": str(layout.validation), "data_docs": str(layout.quality_dir / "index.html")}
