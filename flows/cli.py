@@ -30,7 +30,7 @@ def _check_languages(root: Path, langs: list[str]) -> None:
         if lang not in registered:
             raise ConfigError(f"{root / 'params.yaml'}: language {lang!r} is not listed under `languages` "
                               f"(registered: {', '.join(registered)}); `foundry new-language {lang}` adds it")
-        load_language(lang, root)  # fail early, with the file and key, on a bad config
+        load_language(lang, root, strict=True)  # fail early, with the file and key, on a bad config
 
 
 def artifacts_table(root: Path, lang: str) -> str:

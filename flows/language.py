@@ -64,7 +64,7 @@ def run_stage(root: str, lang: str, stage: str) -> dict:
     else:
         rc, last, err = _run(rootp, stage, lang, logfile, log)
     if rc == USER_ERROR:
-        raise StageInputError(err.strip() or f"{addr} failed (see {logfile})")
+        raise StageInputError(err.strip().removeprefix("error: ") or f"{addr} failed (see {logfile})")
     if rc != 0:
         raise RuntimeError(f"{addr} exited with status {rc}; log: {logfile}\n{err[-2000:]}")
     dvcops.commit(rootp, addr)

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from pipeline.config import ConfigError, project_root
+from pipeline.config import ConfigError, load_language, project_root
 from pipeline.errors import StageError
 
 STAGES = ("clean", "validate", "vocab", "shard", "pretrain", "evaluate")
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     root = project_root()
     t0 = time.time()
     try:
+        load_language(args.lang, root, strict=True)  # fail before work DVC could not record
         module = importlib.import_module(f"pipeline.{args.stage}")
         summary = module.run(args.lang, root)
     except (StageError, ConfigError) as e:

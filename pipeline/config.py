@@ -23,6 +23,9 @@ from model.sizes import SIZES
 SCRIPTS = ("Latn", "Cyrl", "Arab", "Deva", "Hani", "Jpan", "Hang", "Kore", "Grek", "Hebr", "Thai",
            "Geor", "Taml", "Ethi", "Beng", "Armn")
 DEFAULT_DATA_ROOT = "../shared/data"
+# Top-level sections; each is a DVC param of the stage(s) that read it, so each must be present.
+SECTIONS = ("language", "script", "sources", "clean", "validate", "review", "vocab", "shard", "model",
+            "pretrain", "evaluate")
 
 
 class ConfigError(ValueError):
@@ -274,7 +277,7 @@ def _format_errors(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_language(lang: str, root: Path | None = None) -> LanguageConfig:
+def load_language(lang: str, root: Path | None = None, strict: bool = False) -> LanguageConfig:
     root = root or project_root()
     path = root / "corpora" / f"{lang}.yaml"
     if not path.is_file():
@@ -284,10 +287,17 @@ def load_language(lang: str, root: Path | None = None) -> LanguageConfig:
     return parse_language(path)
 
 
-def parse_language(path: Path) -> LanguageConfig:
+def parse_language(path: Path, strict: bool = False) -> LanguageConfig:
+    """Parse and validate one language file. ``strict`` also requires every section to be present
+    (the CLIs use it: DVC cannot track a parameter that is not in the file)."""
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(raw).__name__}")
+    missing = [k for k in SECTIONS if k not in raw]
+    if strict and missing and "language" in raw and "sources" in raw:
+        raise ConfigError(f"{path}: section(s) {', '.join(missing)} missing — dvc.yaml tracks every section as "
+                          f"a stage parameter, so each must be present (write e.g. `{missing[0]}: {{}}` to take "
+                          f"the defaults)")
     try:
         cfg = LanguageConfig.model_validate(raw)
     except ValidationError as e:

@@ -44,4 +44,4 @@ def run(lang: str, root: Path) -> dict:
         checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
         metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card,
     )
-    return {k: metrics[k] for k in ("disc_loss", "gen_loss", "disc_acc") if k in metrics}
+    return {k: metrics.get(k) for k in ("val_disc_loss", "val_gen_loss", "val_disc_acc", "tokens_per_second")}

@@ -150,6 +150,6 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
     text = render(code, name=name, script=script, sources=src, **kw)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, text)
-    parse_language(path)  # the scaffold must itself be valid
+    parse_language(path, strict=True)  # the scaffold must itself be valid
     register(root, code, raw=raw, eval_path=raw)
     return path

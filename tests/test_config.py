@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, languages, load_language, parse_language, resolve_sources
+from pipeline.config import SECTIONS, ConfigError, languages, load_language, parse_language, resolve_sources
 from pipeline.scaffold import new_language
 from tests.conftest import REPO, require_shared
 
@@ -31,6 +31,9 @@ def test_shipped_sources_resolve_to_real_files():
 
 
 def _write(tmp_path: Path, text: str, name="xx") -> Path:
+    """Write a config; sections the text does not set are added empty (their defaults)."""
+    present = set((yaml.safe_load(text) or {}) if not text.count("[1, 2") else {})
+    text += "".join(f"{k}: {{}}\n" for k in SECTIONS if k not in present and k not in ("language", "script", "sources"))
     (tmp_path / "corpora").mkdir(exist_ok=True)
     p = tmp_path / "corpora" / f"{name}.yaml"
     p.write_text(text, encoding="utf-8")
@@ -78,6 +81,15 @@ def test_missing_required_key(tmp_path):
     p = _write(tmp_path, "language: xx\nscript: Latn\n")
     with pytest.raises(ConfigError, match="sources: required key is missing"):
         parse_language(p)
+
+
+def test_missing_section_is_named(tmp_path):
+    p = tmp_path / "xx.yaml"
+    p.write_text(BASE + "vocab: {}\n")
+    parse_language(p)  # the stage functions take defaults
+    with pytest.raises(ConfigError, match=r"xx.yaml: section\(s\) clean, validate, review, shard, model, pretrain, "
+                                          r"evaluate missing .* `clean: \{\}`"):
+        parse_language(p, strict=True)
 
 
 def test_file_name_must_match_language(tmp_path):
