@@ -60,9 +60,13 @@ def run_stage(root: str, lang: str, stage: str) -> dict:
     t0 = time.time()
     if stage == "pretrain":
         with concurrency(PRETRAIN_LIMIT, occupy=1, strict=True):
+            started = time.time()
             rc, last, err = _run(rootp, stage, lang, logfile, log)
+            ended = time.time()
     else:
+        started = time.time()
         rc, last, err = _run(rootp, stage, lang, logfile, log)
+        ended = time.time()
     if rc == USER_ERROR:
         raise StageInputError(err.strip().removeprefix("error: ") or f"{addr} failed (see {logfile})")
     if rc != 0:
@@ -72,7 +76,8 @@ def run_stage(root: str, lang: str, stage: str) -> dict:
         summary = json.loads(last)
     except (json.JSONDecodeError, TypeError):
         summary = {}
-    return {"stage": stage, "ran": True, "seconds": round(time.time() - t0, 1), "summary": summary}
+    return {"stage": stage, "ran": True, "seconds": round(time.time() - t0, 1), "summary": summary,
+            "started": started, "ended": ended}
 
 
 def _run(root: Path, stage: str, lang: str, logfile: Path, log) -> tuple[int, str, str]:
@@ -142,6 +147,8 @@ def language_flow(lang: str, root: str) -> list[dict]:
         results.append(run_stage(root, lang, stage))
         if stage == "validate":
             gate(rootp, lang)
+    (rootp / "logs" / lang).mkdir(parents=True, exist_ok=True)
+    (rootp / "logs" / lang / "last_run.json").write_text(json.dumps(results, indent=1, default=str))
     create_markdown_artifact(key=f"foundry-run-{lang.lower()}", markdown=summary_markdown(lang, results, rootp),
                              description=f"ELECTRA Foundry run for {lang}")
     return results

@@ -160,3 +160,39 @@ def test_flow_end_to_end_noop_and_partial_reruns(tmp_path):
     assert "data validation failed" in r.stderr and "stopped before vocab" in r.stderr
     assert "Traceback" not in r.stderr.split("error:")[-1]
     assert json.loads((proj / "data/tr/validation.json").read_text())["passed"] is False
+
+
+SW_CONFIG = TR_CONFIG.replace("language: tr", "language: sw").replace("name: Turkish", "name: Swahili") \
+    .replace("small/text/tr/*.txt", "small/text/sw/*.txt").replace("min_score: 0.5", "min_score: 0.2") \
+    .replace("""    - name: upos
+      type: tagging
+      format: conllu
+      train: small/ud/UD_Turkish-IMST/tr_imst-ud-dev.conllu
+      dev: small/ud/UD_Turkish-IMST/tr_imst-ud-test.conllu""", """    - name: ner
+      type: tagging
+      format: conll
+      train: small/ner/masakhaner2/swa/test.txt
+      dev: small/ner/masakhaner2/swa/dev.txt""")
+
+
+def test_languages_in_parallel_pretrain_one_at_a_time(tmp_path):
+    require_shared("small")
+    shared = require_shared()
+    proj = make_project(tmp_path, shared, "tr", TR_CONFIG, "small/text/tr", "small/ud/UD_Turkish-IMST")
+    (proj / "corpora/sw.yaml").write_text(SW_CONFIG)
+    params = yaml.safe_load((proj / "params.yaml").read_text())
+    params["languages"]["sw"] = {"raw": str(shared / "small/text/sw"), "eval": str(shared / "small/ner/masakhaner2/swa")}
+    (proj / "params.yaml").write_text(yaml.safe_dump(params))
+
+    r = foundry(proj, "run", "--all", "--parallel", "2")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    import json
+    runs = {lang: {s["stage"]: s for s in json.loads((proj / f"logs/{lang}/last_run.json").read_text())}
+            for lang in ("tr", "sw")}
+    assert all(s["ran"] for lang in runs for s in runs[lang].values())
+    a, b = runs["tr"]["pretrain"], runs["sw"]["pretrain"]
+    assert a["ended"] <= b["started"] or b["ended"] <= a["started"], "pre-training overlapped"
+    # the data stages of the two languages did run side by side
+    assert runs["tr"]["clean"]["started"] < runs["sw"]["shard"]["ended"]
+    assert runs["sw"]["clean"]["started"] < runs["tr"]["shard"]["ended"]
+    assert (proj / "reports/sw/scorecard.md").is_file() and (proj / "reports/tr/scorecard.md").is_file()

@@ -15,6 +15,7 @@ import sentencepiece as spm
 import yaml
 
 from pipeline import shard, vocab
+from pipeline.shard import split_long
 from pipeline.errors import StageError
 
 SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
@@ -149,9 +150,10 @@ class SentenceIndex:
     def __init__(self, sp, docs):
         self.by_first: dict[int, list[tuple[int, tuple]]] = {}
         for d, (_, text) in enumerate(docs):
-            for ids in sp.encode(text.split("\n")):
-                if ids:
-                    self.by_first.setdefault(ids[0], []).append((d, tuple(ids[:MAX])))
+            for line in sp.encode(text.split("\n")):
+                for ids in split_long(line, MAX):  # long lines enter the builder as pieces
+                    if ids:
+                        self.by_first.setdefault(ids[0], []).append((d, tuple(ids[:MAX])))
 
     def owners(self, seg: list[int]) -> set[int]:
         seg = tuple(seg)
@@ -419,3 +421,11 @@ def test_missing_tokenizer_is_a_stage_error(tmp_path):
     root = make_project(tmp_path, "en", read_docs("en")[:5], parts=1)
     with pytest.raises(StageError, match=r"models/en/tokenizer/spm\.model"):
         shard.run("en", root)
+
+
+def test_long_lines_are_cut_into_pieces_not_truncated():
+    line = list(range(10, 10 + 300))
+    pieces = split_long(line, 64)
+    assert [len(p) for p in pieces] == [30] * 10
+    assert [t for p in pieces for t in p] == line  # nothing lost
+    assert split_long(line[:61], 64) == [line[:61]]
