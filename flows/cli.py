@@ -2,16 +2,21 @@
 
   foundry run LANG [LANG...] | --all [--parallel N]   run the pipeline (DVC skips what is up to date)
   foundry status [LANG...]                           which stages are stale, and why (from DVC)
+  foundry approve LANG [--comment C] [--reviewer R]  approve the reviewed corpus (and resume a paused run)
+  foundry reject LANG --reason R [--reviewer R]      reject it (and resume a paused run, which then stops)
   foundry new-language CODE [--source PATH...]       scaffold corpora/CODE.yaml with script-aware defaults
+  foundry evaluate LANG [--model PATH] [--task NAME...] [--seeds N] [--out DIR]   score any model folder
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
 from pipeline.config import ConfigError, languages, load_language, project_root
+from pipeline.errors import StageError
 from pipeline.layout import Layout
 
 
@@ -38,6 +43,7 @@ def artifacts_table(root: Path, lang: str) -> str:
     rows = [
         ("cleaned corpus", lay.clean_dir), ("cleaning stats", lay.clean_stats),
         ("validation", lay.validation), ("quality report (Data Docs)", lay.quality_dir / "index.html"),
+        ("review page", lay.quality_dir / "review.html"), ("review decision", lay.root / "data" / lang / "review.json"),
         ("tokenizer", lay.tokenizer_dir), ("pre-training shards", lay.shards_dir),
         ("ELECTRA model (HF)", lay.electra_dir), ("pre-training metrics", lay.pretrain_metrics),
         ("loss curve", lay.pretrain_curve), ("evaluation metrics", lay.eval_metrics),
@@ -77,10 +83,24 @@ def cmd_run(args) -> int:
             print(f"\nStages for {lang}:")
             for r in outcome[lang]:
                 print(f"  {r['stage']:<9} " + (f"ran ({r['seconds']} s)" if r["ran"] else "skipped (up to date)"))
+            print(_review_line(root, lang))
             print("\n" + artifacts_table(root, lang))
     for lang, e in failed.items():
         print(f"\nerror: {lang}: {e}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def _review_line(root: Path, lang: str) -> str:
+    from pipeline import review
+
+    try:
+        d = review.read_decision(Layout(root, lang))
+    except StageError as e:
+        return f"Review: {e}"
+    if not d:
+        return "Review: no decision recorded"
+    return (f"Review: {d['decision']} by {review.who(d)} (corpus {review.short(d.get('corpus'))})"
+            + (f": {d['comment']}" if d.get("comment") else ""))
 
 
 def cmd_status(args) -> int:
@@ -94,6 +114,88 @@ def cmd_status(args) -> int:
         print(f"{lang}:")
         for stage, state in language_status(root, lang).items():
             print(f"  {stage:<9} {state}")
+        print(f"  {'review':<9} {_review_state(root, lang)}")
+    return 0
+
+
+def _review_state(root: Path, lang: str) -> str:
+    """The review decision and whether it holds for the current corpus (never 'up to date')."""
+    from pipeline import review
+
+    lay = Layout(root, lang)
+    try:
+        d = review.read_decision(lay)
+        if not lay.clean_files():
+            return "no cleaned corpus yet"
+        corpus = review.corpus_hash(lay)
+        policy = load_language(lang, root).review.policy
+    except (StageError, ConfigError) as e:
+        return f"unreadable: {e}"
+    state = review.assess(d, corpus, policy)
+    if not d:
+        return f"no decision (policy {policy})"
+    if state == "void":
+        return f"void: {d['decision']} by {review.who(d)} was for corpus {review.short(d.get('corpus'))}, " \
+               f"now {review.short(corpus)} (policy {policy})"
+    if state == "none":
+        return f"waiting for a decision on corpus {review.short(corpus)} (policy {policy}): foundry approve {lang}"
+    return f"{d['decision']} by {review.who(d)} (corpus {review.short(corpus)})"
+
+
+def cmd_decide(args) -> int:
+    """`foundry approve` / `foundry reject`: record the decision, then resume a paused run if any."""
+    from pipeline import review
+
+    root = project_root()
+    _env(root)
+    lang = args.lang
+    _check_languages(root, [lang])
+    cfg = load_language(lang, root, strict=True)
+    lay = Layout(root, lang)
+    approve = args.command == "approve"
+    if not lay.validation.is_file():
+        raise StageError(f"{os.path.relpath(lay.validation)}: not found — nothing has been validated for {lang} yet; "
+                         f"run `foundry run {lang}` (it stops after validate with the review page) first")
+    try:
+        validation = json.loads(lay.validation.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise StageError(f"{os.path.relpath(lay.validation)}: not valid JSON ({e}); run `foundry run {lang}`") from None
+    corpus = review.corpus_hash(lay)
+    if validation.get("corpus") != corpus:
+        raise StageError(f"{os.path.relpath(lay.validation)} and the review page are not for the current corpus "
+                         f"(validated {review.short(validation.get('corpus'))}, data/{lang}/clean is now "
+                         f"{review.short(corpus)}); run `foundry run {lang}` to validate it and rebuild "
+                         f"reports/{lang}/quality/review.html, review that, then decide")
+    passed = bool(validation.get("passed"))
+    if approve and not passed:
+        raise StageError(f"{lang}: the corpus failed validation ({', '.join(validation.get('failed') or [])}), "
+                         f"which an approval cannot overrule; fix the data or corpora/{lang}.yaml (validate.*) "
+                         f"and run again (see reports/{lang}/quality/review.html)")
+    comment = (args.comment if approve else args.reason) or ""
+    reviewer = args.reviewer or review.default_reviewer()
+    decision = review.make_decision(lay, cfg, review.APPROVED if approve else review.REJECTED, corpus, passed,
+                                    comment=comment, reviewer=reviewer)
+    path = review.write_decision(lay, decision)
+    print(f"{lang}: corpus {review.short(corpus)} {decision['decision']} by {reviewer}"
+          + (f" ({comment})" if comment else "") + f"; recorded in {os.path.relpath(path)}")
+
+    from flows.language import api_url, resume_review
+
+    if not api_url():
+        print(f"No Prefect server is configured (PREFECT_API_URL), so there is no paused run to resume: "
+              f"`foundry run {lang}` " + ("continues from here." if approve else "will stop at the review gate."))
+        return 0
+    try:
+        resumed = resume_review(root, lang, "approve" if approve else "reject", comment, reviewer)
+    except Exception as e:  # the decision is recorded; the next run uses it
+        print(f"warning: could not reach the Prefect server at {api_url()} to resume a paused run ({e}); "
+              f"the decision is recorded, `foundry run {lang}` uses it", file=sys.stderr)
+        return 0
+    if resumed:
+        print("resumed " + ", ".join(resumed))
+    else:
+        print(f"No paused run of {lang} in this project; `foundry run {lang}` "
+              + ("continues from here." if approve else "will stop at the review gate."))
     return 0
 
 
@@ -108,6 +210,15 @@ def cmd_new_language(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    """`foundry evaluate LANG [--model PATH] [--task NAME ...] [--seeds N] [--out DIR]`: all of it lives in
+    pipeline.evaluate.cli_evaluate (its own argparse; `foundry evaluate --help`)."""
+    from pipeline import evaluate
+
+    _env(project_root())
+    return evaluate.cli_evaluate(list(args.evaluate_argv))
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="foundry", description="ELECTRA Foundry: raw text in a language -> "
                                  "cleaned corpus, quality review, tokenizer, ELECTRA model, scorecard.")
@@ -120,6 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="which stages are stale, and why (from DVC)")
     p.add_argument("langs", nargs="*")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("approve", help="approve the reviewed corpus (reports/LANG/quality/review.html); "
+                       "resumes a run paused for review")
+    p.add_argument("lang")
+    p.add_argument("--comment", default="", help="recorded with the decision")
+    p.add_argument("--reviewer", help="who decides (default: $FOUNDRY_REVIEWER or the login name)")
+    p.set_defaults(func=cmd_decide)
+    p = sub.add_parser("reject", help="reject the reviewed corpus; a run paused for review stops before vocab")
+    p.add_argument("lang")
+    p.add_argument("--reason", required=True, help="why (recorded, and shown when runs stop)")
+    p.add_argument("--reviewer", help="who decides (default: $FOUNDRY_REVIEWER or the login name)")
+    p.set_defaults(func=cmd_decide)
     p = sub.add_parser("new-language", help="scaffold corpora/CODE.yaml with script-aware defaults")
     p.add_argument("code", help="ISO 639 code, e.g. yo")
     p.add_argument("--source", action="append", help="raw text file or folder (repeatable); default text/CODE under the data root")
@@ -127,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="language name")
     p.add_argument("--force", action="store_true", help="overwrite an existing config")
     p.set_defaults(func=cmd_new_language)
+    # evaluate: every argument goes to pipeline.evaluate.cli_evaluate (no option parsing here)
+    p = sub.add_parser("evaluate", add_help=False, prefix_chars="\x00",
+                       help="fine-tune and score any model folder on a language's tasks: "
+                            "foundry evaluate LANG --model PATH [--task NAME ...] [--seeds N] [--out DIR]")
+    p.add_argument("evaluate_argv", nargs="*")
+    p.set_defaults(func=cmd_evaluate)
     return ap
 
 
@@ -134,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as e:
+    except (ConfigError, StageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # DVC's own errors (bad dvc.yaml, locked repo) without a traceback

@@ -2,28 +2,41 @@
 
 Flows are thin. For each stage they ask DVC whether it is stale, run ``python -m pipeline STAGE LANG``
 (the same command dvc.yaml declares) when it is, and ``dvc commit`` the result so dvc.lock and the
-cache record it. The data-quality gate sits between validate and vocab. Pre-training takes a slot of
-the Prefect global concurrency limit ``foundry-pretrain`` (one at a time), whatever runs in parallel.
+cache record it. The data-quality gate sits between validate and vocab: validation must pass, and the
+corpus needs a review decision (``data/<lang>/review.json``, see ``pipeline.review``). Under
+``review.policy: required`` the flow pauses for a person's decision when a Prefect server is configured
+(``pause_flow_run(wait_for_input=ReviewInput)``, resumed from the UI or by ``foundry approve/reject``),
+and stops with instructions when it runs on the ephemeral server. Pre-training takes a slot of the
+Prefect global concurrency limit ``foundry-pretrain`` (one at a time), whatever runs in parallel.
 """
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.concurrency.sync import concurrency
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import dvcops
 from flows.dvcops import STAGES
+from pipeline import review
+from pipeline.config import load_language
 from pipeline.layout import Layout
 
 PRETRAIN_LIMIT = "foundry-pretrain"
 USER_ERROR = 2  # exit status of `python -m pipeline` for a bad config or bad input
+FLOW_NAME = "foundry-language"
+REVIEW_POLL_SECONDS = 2  # how often a paused run asks the server whether it was resumed
 
 
 class StageInputError(RuntimeError):
@@ -106,11 +119,155 @@ def gate(root: Path, lang: str) -> None:
     path = Layout(root, lang).validation
     result = json.loads(path.read_text(encoding="utf-8"))
     if not result.get("passed"):
+        _sync_quietly(root, lang, result)
         failed = [e.get("name", "?") for e in result.get("expectations", []) if not e.get("passed")]
         raise GateClosed(
             f"{lang}: data validation failed ({', '.join(failed) or 'see report'}); stopped before vocab. "
-            f"Review reports/{lang}/quality/index.html and {path.relative_to(root)}, fix the corpus or "
-            f"corpora/{lang}.yaml (validate.*), then run again.")
+            f"Review reports/{lang}/quality/review.html (and index.html, {path.relative_to(root)}), fix the "
+            f"corpus or corpora/{lang}.yaml (validate.*), then run again.")
+
+
+def _sync_quietly(root: Path, lang: str, validation: dict) -> None:
+    """Record 'rejected-by-validation' (the validate stage normally did already)."""
+    try:
+        review.sync_decision(load_language(lang, root), Layout(root, lang), validation)
+    except Exception:  # the gate's own message matters more than this record
+        pass
+
+
+class ReviewInput(RunInput):
+    """What a reviewer answers when a `required` run pauses after validation (Prefect UI form or
+    `foundry approve/reject`, which resume the run with this input)."""
+    decision: Literal["approve", "reject"]
+    comment: str = ""
+    reviewer: str = ""
+
+
+def api_url() -> str | None:
+    """The Prefect API this process talks to, when one is configured (a persistent server that other
+    processes can reach); None means the ephemeral server inside this process."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
+
+
+def _publish_review(root: Path, lang: str, status: str) -> None:
+    md_path = Layout(root, lang).quality_dir / review.SUMMARY
+    md = md_path.read_text(encoding="utf-8") if md_path.is_file() else f"# Data review: {lang}\n"
+    try:
+        create_markdown_artifact(key=f"review-{_key(lang)}", markdown=md + f"\n**Decision:** {status}\n",
+                                 description=f"Data review for {lang} (reports/{lang}/quality/review.html)")
+    except Exception as e:  # an artifact is a convenience; never the reason a run stops
+        get_run_logger().warning("could not publish the review artifact: %s", e)
+
+
+def _key(lang: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in lang.lower())
+
+
+def review_gate(root: Path, lang: str) -> dict:
+    """Open the gate only for a corpus with a valid approval; pause for one when policy is `required`.
+
+    Returns the decision (review.json's content). Raises GateClosed on a rejection, on a timeout, or
+    when a decision is needed but this run cannot wait for one (no persistent Prefect server)."""
+    log = get_run_logger()
+    cfg = load_language(lang, root)
+    layout = Layout(root, lang)
+    validation = json.loads(layout.validation.read_text(encoding="utf-8"))
+    corpus = review.corpus_hash(layout)
+    decision = review.sync_decision(cfg, layout, validation, corpus)
+    state = review.assess(decision, corpus, cfg.review.policy)
+    if state == "approved":
+        log.info("%s: corpus %s %s by %s%s", lang, review.short(corpus), decision["decision"],
+                 review.who(decision), f": {decision['comment']}" if decision.get("comment") else "")
+        _publish_review(root, lang, f"{decision['decision']} by {review.who(decision)}")
+        return decision
+    if state in ("rejected", "rejected-by-validation"):
+        _publish_review(root, lang, f"{decision['decision']} by {review.who(decision)}")
+        raise GateClosed(review.gate_message(lang, cfg, decision, corpus, state))
+
+    # policy `required` and no valid decision for this corpus
+    message = review.gate_message(lang, cfg, decision, corpus, state)
+    if not api_url():
+        _publish_review(root, lang, "waiting for a review (run stopped)")
+        raise GateClosed(message + " (This run uses Prefect's ephemeral server, which no other process can "
+                                   "reach, so it stops instead of pausing; with a Prefect server — "
+                                   "PREFECT_API_URL — it pauses and waits.)")
+    if state == "void":
+        log.warning("%s: the %s decision by %s was for another corpus (%s); it is void for the current corpus (%s)",
+                    lang, decision.get("decision"), review.who(decision), review.short(decision.get("corpus")),
+                    review.short(corpus))
+    hours = cfg.review.timeout_hours
+    timeout = max(1, math.ceil(hours * 3600))
+    _publish_review(root, lang, f"waiting for a review (paused, up to {hours:g} h)")
+    log.warning("%s: waiting up to %g h for a review of reports/%s/quality/review.html (corpus %s): approve "
+                "or reject in the Prefect UI (Resume) or with `foundry approve %s --comment ...` / "
+                "`foundry reject %s --reason ...`", lang, hours, lang, review.short(corpus), lang, lang)
+    prompt = ReviewInput.with_initial_data(description=(
+        f"**Review of the {lang} corpus** `{review.short(corpus)}` before any vocabulary or GPU work: read "
+        f"`reports/{lang}/quality/review.html`, then choose approve or reject, with a comment (and your name)."))
+    try:
+        answer = pause_flow_run(wait_for_input=prompt, timeout=timeout, poll_interval=REVIEW_POLL_SECONDS)
+    except FlowPauseTimeout:
+        raise GateClosed(f"{lang}: no review decision within {hours:g} h (review.timeout_hours); stopped before "
+                         f"vocab. Review reports/{lang}/quality/review.html, then `foundry approve {lang}` (or "
+                         f"`foundry reject {lang} --reason ...`) and run again.") from None
+    except Exception as e:  # resumed without (valid) input, e.g. from the API
+        raise GateClosed(f"{lang}: the paused run was resumed without a review decision ({e}); stopped before "
+                         f"vocab. Decide with `foundry approve {lang}` or `foundry reject {lang} --reason ...` "
+                         f"and run again.") from None
+    wanted = review.APPROVED if answer.decision == "approve" else review.REJECTED
+    current = review.read_decision(layout)
+    if not (current and current.get("decision") == wanted and current.get("corpus") == corpus):
+        # resumed from the UI (the CLI writes the file before resuming)
+        current = review.make_decision(layout, cfg, wanted, corpus, bool(validation.get("passed")),
+                                       comment=answer.comment, reviewer=answer.reviewer or "prefect-ui")
+        review.write_decision(layout, current)
+    _publish_review(root, lang, f"{wanted} by {review.who(current)}")
+    if wanted == review.REJECTED:
+        raise GateClosed(review.gate_message(lang, cfg, current, corpus, "rejected"))
+    log.info("%s: corpus %s approved by %s", lang, review.short(corpus), review.who(current))
+    return current
+
+
+def paused_review_runs(root: Path, lang: str) -> list:
+    """Flow runs of this project and language paused at the review gate (needs a Prefect server)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.PAUSED]))),
+            sort=FlowRunSort.START_TIME_DESC, limit=200)
+    here = str(Path(root).resolve())
+    out = []
+    for r in runs:
+        params = r.parameters or {}
+        if params.get("lang") == lang and str(Path(str(params.get("root", ""))).resolve()) == here:
+            out.append(r)
+    return out
+
+
+def resume_review(root: Path, lang: str, decision: str, comment: str, reviewer: str) -> list[str]:
+    """Resume this language's paused runs with the decision; return the resumed flow run names."""
+    from prefect.flow_runs import resume_flow_run
+
+    resumed = []
+    for r in paused_review_runs(root, lang):
+        resume_flow_run(r.id, run_input={"decision": decision, "comment": comment, "reviewer": reviewer})
+        resumed.append(f"{r.name} ({r.id})")
+    return resumed
 
 
 def ensure_pretrain_limit() -> None:
@@ -132,12 +289,19 @@ def summary_markdown(lang: str, results: list[dict], root: Path) -> str:
         rows.append(f"| {r['stage']} | {'yes' if r['ran'] else 'no (up to date)'} | {r['seconds']} | "
                     f"{json.dumps(s, default=str)[:200] if s else ''} |")
     parts = [f"# ELECTRA Foundry run: {lang}", "", *rows, ""]
+    try:
+        d = review.read_decision(lay)
+    except Exception:
+        d = None
+    if d:
+        parts += [f"Review: **{d['decision']}** by {review.who(d)} (corpus `{review.short(d.get('corpus'))}`)"
+                  + (f": {d['comment']}" if d.get("comment") else ""), ""]
     if lay.scorecard.is_file():
         parts += ["## Scorecard", "", lay.scorecard.read_text(encoding="utf-8")]
     return "\n".join(parts)
 
 
-@flow(name="foundry-language", flow_run_name="foundry-{lang}", log_prints=True)
+@flow(name=FLOW_NAME, flow_run_name="foundry-{lang}", log_prints=True)
 def language_flow(lang: str, root: str) -> list[dict]:
     """Run every stage of one language in order; DVC skips what is up to date."""
     ensure_pretrain_limit()
@@ -147,6 +311,7 @@ def language_flow(lang: str, root: str) -> list[dict]:
         results.append(run_stage(root, lang, stage))
         if stage == "validate":
             gate(rootp, lang)
+            review_gate(rootp, lang)
     (rootp / "logs" / lang).mkdir(parents=True, exist_ok=True)
     (rootp / "logs" / lang / "last_run.json").write_text(json.dumps(results, indent=1, default=str))
     create_markdown_artifact(key=f"foundry-run-{lang.lower()}", markdown=summary_markdown(lang, results, rootp),

@@ -9,11 +9,24 @@ in memory at a time. The iterator's position is ``{"epoch": e, "offset": o}`` (e
 epoch ``e``); restoring it continues with exactly the batches an uninterrupted run would have seen.
 A batch that runs past the end of an epoch continues with the start of the next one.
 
+:class:`PretrainBatcher` is the pre-training loader. It walks the same order in *global steps* of
+``batch_size`` examples and gives each process (``rank`` of ``world_size``) its disjoint slice of every
+micro-batch (``grad_accum`` per step). It masks on the CPU, and all its randomness (which positions are
+masked, which become [MASK], the keys of the generator's Gumbel noise) is a pure function of
+``(seed, step, example index in the global batch, position)``: the same example is corrupted the same way
+however the batch is split over processes, micro-batches or packed rows, and resuming needs no RNG state.
+With ``pack=True`` the examples of a slice are packed first-fit-decreasing into rows of
+``max_seq_length`` (block-diagonal attention, per-example position ids), so no FLOPs go to padding.
+:class:`Prefetcher` runs it in a background thread (pinned memory when the target is CUDA).
+
 Imports only numpy, pyarrow, torch and the stdlib.
 """
 from __future__ import annotations
 
 import json
+import queue
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +34,7 @@ import pyarrow.parquet as pq
 import torch
 
 PAD_ID = 0
+SPECIAL_IDS = (0, 2, 3, 4)  # [PAD] [CLS] [SEP] [MASK]: never masked (as model.electra.SPECIAL_IDS)
 
 
 def read_index(shards_dir) -> dict:
@@ -49,6 +63,7 @@ class ShardSplit:
         self.sizes = [pq.ParquetFile(f).metadata.num_rows for f in self.files]
         self.num_examples = int(sum(self.sizes))
         self._cached: tuple[int, tuple] | None = None
+        self._stats = None
 
     def __len__(self) -> int:
         return self.num_examples
@@ -72,7 +87,16 @@ class ShardSplit:
         off = off - off[0]
         data = (ids_v, off, tt_v)
         self._cached = (i, data)
+        self._stats = None
         return data
+
+    def stats(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(lengths, special-token counts) of every row of shard ``i`` (for the loss normalisers and FLOPs)."""
+        ids, off, _ = self.load(i)
+        if getattr(self, "_stats", None) is None or self._stats[0] != i:
+            c = np.concatenate([[0], np.cumsum(np.isin(ids, SPECIAL_IDS))])
+            self._stats = (i, (np.diff(off), c[off[1:]] - c[off[:-1]]))
+        return self._stats[1]
 
     def example(self, shard: int, row: int) -> tuple[np.ndarray, np.ndarray]:
         ids, off, tt = self.load(shard)
@@ -135,8 +159,9 @@ class BatchIterator:
         self._starts = np.cumsum([0] + [len(r) for _, r in self._order])
         self._order_epoch = epoch
 
-    def _take(self, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        out = []
+    def _take_index(self, count: int) -> list[tuple[int, int]]:
+        """The next ``count`` examples as (shard, row) pairs (fewer at the end of a single pass)."""
+        out: list[tuple[int, int]] = []
         while len(out) < count:
             self._epoch_order(self.epoch)
             if self.offset >= self._starts[-1]:
@@ -149,10 +174,12 @@ class BatchIterator:
             shard, rows = self._order[j]
             k = self.offset - int(self._starts[j])
             m = min(count - len(out), len(rows) - k)
-            for r in rows[k:k + m]:
-                out.append(self.split.example(shard, int(r)))
+            out.extend((shard, int(r)) for r in rows[k:k + m])
             self.offset += m
         return out
+
+    def _take(self, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self.split.example(s, r) for s, r in self._take_index(count)]
 
     def next_batch(self) -> dict | None:
         """The next batch, or None when a non-shuffled (single-pass) iterator is exhausted."""
@@ -167,3 +194,212 @@ class BatchIterator:
             if b is None:
                 return
             yield b
+
+
+# --------------------------------------------------------------------------------------------------
+# the pre-training loader
+# --------------------------------------------------------------------------------------------------
+
+_M64 = (1 << 64) - 1
+
+
+def mix64(*xs: int) -> int:
+    """splitmix64-based mixing of integers into one 64-bit value (platform independent)."""
+    h = 0x243F6A8885A308D3
+    for x in xs:
+        z = ((h ^ (int(x) & _M64)) + 0x9E3779B97F4A7C15) & _M64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        h = z ^ (z >> 31)
+    return h
+
+
+_SALT_SCORE, _SALT_REPLACE, _SALT_GUMBEL = 0x3C6EF372, 0x1B873593, 0x68E31DA4
+
+
+def position_keys(seed: int, step: int, rows: torch.Tensor, length: int) -> torch.Tensor:
+    """int32 [len(rows), length]: the random key of each (global example index, position) of a step."""
+    from model.electra import GOLDEN, POS_STRIDE, as_int32, hash32
+    base = as_int32(mix64(seed, 0xE1EC7A, step))
+    row_keys = hash32(torch.tensor([as_int32(base + int(r) * GOLDEN) for r in rows.tolist()], dtype=torch.int32))
+    pos = torch.tensor([as_int32(p * POS_STRIDE) for p in range(length)], dtype=torch.int32)
+    return hash32(row_keys[:, None] + pos[None, :])
+
+
+def first_fit_decreasing(lengths, capacity: int) -> list[list[int]]:
+    """Pack items (by index) into bins of ``capacity``: longest first, each into the first bin it fits."""
+    order = sorted(range(len(lengths)), key=lambda i: (-int(lengths[i]), i))
+    room: list[int] = []
+    bins: list[list[int]] = []
+    for i in order:
+        n = int(lengths[i])
+        for b, r in enumerate(room):
+            if r >= n:
+                bins[b].append(i)
+                room[b] -= n
+                break
+        else:
+            bins.append([i])
+            room.append(capacity - n)
+    return bins
+
+
+@dataclass
+class StepBatch:
+    """One optimizer step for one process: its micro-batches plus totals over the whole global batch."""
+    micro: list[dict]
+    step: int
+    gen_denom: float        # masked positions in the global batch
+    disc_denom: float       # real (non-pad) tokens in the global batch
+    examples: int           # global examples
+    sum_len: int            # global sum of example lengths (= disc_denom)
+    sum_len_sq: int         # global sum of squared lengths (attention FLOPs)
+    state: dict = field(default_factory=dict)  # data position *after* this step
+
+
+class PretrainBatcher:
+    """Global batches of ``batch_size`` examples in the :class:`BatchIterator` order, masked on the CPU,
+    sliced for ``rank`` of ``world_size`` and split into ``grad_accum`` micro-batches.
+
+    Micro-batch ``j`` of a step holds global examples ``[j*m, (j+1)*m)`` (m = batch_size / grad_accum);
+    process ``r`` gets ``[j*m + r*s, j*m + (r+1)*s)`` of it (s = m / world_size).
+    """
+
+    def __init__(self, split: ShardSplit, batch_size: int, *, seed: int, mask_prob: float, max_seq_length: int,
+                 grad_accum: int = 1, world_size: int = 1, rank: int = 0, pack: bool = True,
+                 start_step: int = 0, position: dict | None = None, mask_id: int = 4,
+                 replace_prob: float = 0.85):
+        from model.electra import max_predictions
+        B, A, W = int(batch_size), int(grad_accum), int(world_size)
+        if B % (A * W):
+            raise ValueError(f"batch_size ({B}) must be a multiple of grad_accum x processes ({A} x {W})")
+        self.it = BatchIterator(split, B, seed=seed, shuffle=True, position=position)
+        self.split = split
+        self.B, self.A, self.W, self.rank = B, A, W, int(rank)
+        self.seed = int(seed)
+        self.mask_prob = float(mask_prob)
+        self.max_len = int(max_seq_length)
+        self.cap = max_predictions(self.mask_prob, self.max_len)
+        self.pack = bool(pack)
+        self.mask_id = int(mask_id)
+        self.replace_prob = float(replace_prob)
+        self.step = int(start_step)
+
+    def state(self) -> dict:
+        return self.it.state()
+
+    def next_step(self) -> StepBatch:
+        from model.electra import num_to_mask
+        index = self.it._take_index(self.B)
+        n = np.empty(self.B, dtype=np.int64)
+        nspec = np.empty(self.B, dtype=np.int64)
+        for i, (s, r) in enumerate(index):
+            lens, specs = self.split.stats(s)
+            n[i], nspec[i] = lens[r], specs[r]
+        k = num_to_mask(torch.from_numpy(n), torch.from_numpy(n - nspec), self.mask_prob, self.cap)
+        m, s = self.B // self.A, self.B // (self.A * self.W)
+        micro = []
+        for j in range(self.A):
+            lo = j * m + self.rank * s
+            rows = list(range(lo, lo + s))
+            micro.append(self._piece(rows, [self.split.example(*index[i]) for i in rows]))
+        out = StepBatch(micro=micro, step=self.step, gen_denom=float(k.sum()), disc_denom=float(n.sum()),
+                        examples=self.B, sum_len=int(n.sum()), sum_len_sq=int((n * n).sum()), state=self.state())
+        self.step += 1
+        return out
+
+    def _piece(self, rows: list[int], examples: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+        from model.electra import hash32, hash_uniform, mask_tokens, special_tokens_mask
+        b = collate(examples)
+        ids, att = b["input_ids"], b["attention_mask"]
+        keys = position_keys(self.seed, self.step, torch.tensor(rows), ids.shape[1])
+        special = special_tokens_mask(ids) | (att == 0)
+        masked_ids, masked = mask_tokens(
+            ids, special, self.mask_prob, self.mask_id, max_predictions_per_seq=self.cap,
+            replace_prob=self.replace_prob, scores=hash_uniform(hash32(keys ^ _SALT_SCORE)),
+            replace_u=hash_uniform(hash32(keys ^ _SALT_REPLACE)))
+        b.update(masked_input_ids=masked_ids, masked=masked, sample_keys=hash32(keys ^ _SALT_GUMBEL))
+        return pack_batch(b, self.max_len) if self.pack else b
+
+
+def pack_batch(b: dict, capacity: int) -> dict:
+    """Pack the rows of a padded batch into as few rows of ``capacity`` as first-fit-decreasing allows.
+
+    Adds ``position_ids`` (restarting at 0 for each example) and ``segment_ids`` (1, 2, ... for the
+    examples of a row, 0 for padding); every other [B, L] tensor is gathered into the packed layout
+    (padding positions: 0 / False)."""
+    att = b["attention_mask"]
+    B, L = att.shape
+    lens = att.sum(1).tolist()
+    bins = first_fit_decreasing(lens, capacity)
+    width = max(sum(lens[i] for i in bn) for bn in bins)
+    src = np.full((len(bins), width), -1, dtype=np.int64)
+    pos = np.zeros((len(bins), width), dtype=np.int64)
+    seg = np.zeros((len(bins), width), dtype=np.int64)
+    for r, bn in enumerate(bins):
+        c = 0
+        for j, i in enumerate(bn):
+            ln = lens[i]
+            src[r, c:c + ln] = i * L + np.arange(ln)
+            pos[r, c:c + ln] = np.arange(ln)
+            seg[r, c:c + ln] = j + 1
+            c += ln
+    src_t = torch.from_numpy(src)
+    valid = src_t >= 0
+    idx = src_t.clamp(min=0)
+    out = {}
+    for key, t in b.items():
+        g = t.reshape(-1)[idx]
+        out[key] = g.masked_fill(~valid, 0) if g.dtype != torch.bool else g & valid
+    out["position_ids"] = torch.from_numpy(pos)
+    out["segment_ids"] = torch.from_numpy(seg)
+    return out
+
+
+class Prefetcher:
+    """Runs ``produce()`` (e.g. ``PretrainBatcher.next_step``) in a daemon thread, ``depth`` items ahead.
+
+    With ``pin=True`` every tensor of the micro-batches is moved to pinned memory in the thread, so the
+    training loop's ``.to(device, non_blocking=True)`` copies overlap with compute. Items come out in
+    order; an exception in the thread is re-raised by :meth:`get`.
+    """
+
+    def __init__(self, produce, depth: int = 2, pin: bool = False):
+        self._produce = produce
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
+        self._stop = threading.Event()
+        self._pin = pin
+        self._thread = threading.Thread(target=self._run, name="pretrain-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                item = self._produce()
+                if self._pin:
+                    for mb in item.micro:
+                        for k, v in mb.items():
+                            mb[k] = v.pin_memory()
+                while not self._stop.is_set():
+                    try:
+                        self._q.put(("ok", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:  # surfaced by get()
+            self._q.put(("error", e))
+
+    def get(self):
+        kind, item = self._q.get()
+        if kind == "error":
+            raise item
+        return item
+
+    def close(self):
+        self._stop.set()
+        try:
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
+        self._thread.join(timeout=10)

@@ -1,18 +1,30 @@
 """ELECTRA replaced-token detection (Clark et al. 2020) and the BERT-style MLM baseline on HF Electra.
 
-* :func:`build_configs` turns the flat pretrain params into discriminator and generator ``ElectraConfig``.
-* :func:`mask_tokens` is the dynamic masking shared by both objectives.
+* :func:`build_configs` turns the flat pretrain params into discriminator and generator ``ElectraConfig``
+  (generator exactly as the official ``get_generator_config``).
+* :func:`mask_tokens` is the dynamic masking shared by both objectives (the pre-training loader calls it on
+  the CPU with per-step random numbers; the models call it themselves when given unmasked input).
+* :func:`gumbel_sample` is Gumbel-max sampling at temperature 1 in fp32; with ``keys`` the Gumbel noise comes
+  from a counter-based hash of (example, position, vocabulary id) rather than a stateful RNG, so the sample
+  of a token does not depend on how the batch was split over processes, micro-batches or packed rows.
 * :class:`ElectraPretrainer` holds ``discriminator`` (``ElectraForPreTraining``) and ``generator``
   (``ElectraForMaskedLM``) sharing one embedding module; :class:`MLMPretrainer` trains a
   discriminator-sized ``ElectraForMaskedLM`` with the same masking, for RTD-vs-MLM comparisons.
 
-Both pretrainers' ``forward(input_ids, attention_mask, token_type_ids, generator=None)`` return a dict
-of 0-dim tensors (no .item() calls): ``loss``, ``gen_loss``, ``disc_loss``, ``gen_correct``,
-``masked_count``, ``disc_correct``, ``token_count``, ``replaced_count`` (true replaced tokens),
-``predicted_replaced`` and ``true_positive`` (for replaced precision/recall), ``disc_acc``, plus the
-bool tensors ``masked`` and (ELECTRA only) ``labels`` (= masked & sampled != original) and
-``fake_input_ids`` (the discriminator's input). For the MLM objective the disc_* entries are zero
-tensors and ``loss == gen_loss``.
+Both pretrainers' ``forward(input_ids, attention_mask, token_type_ids, generator=None, **batch)`` return a
+dict of 0-dim tensors (no .item() calls): ``loss``, ``gen_loss``, ``disc_loss``, the sums ``gen_sum`` /
+``disc_sum`` they were normalised from, ``gen_correct``, ``masked_count``, ``disc_correct``, ``token_count``,
+``replaced_count`` (true replaced tokens), ``predicted_replaced`` and ``true_positive`` (for replaced
+precision/recall), ``disc_acc``, plus the bool tensors ``masked`` and (ELECTRA only) ``labels``
+(= masked & sampled != original), ``fake_input_ids`` (the discriminator's input), ``disc_logits`` and
+``active`` (real-token mask). For the MLM objective
+the disc_* entries are zero tensors and ``loss == gen_loss``.
+
+Optional batch keywords (what :class:`model.data.PretrainBatcher` produces): ``masked_input_ids`` and
+``masked`` (masking done by the loader), ``position_ids`` and ``segment_ids`` (packed rows: several examples
+per row, attention block-diagonal per example), ``sample_keys`` (int32 per-position keys for the Gumbel
+noise), ``gen_denom`` / ``disc_denom`` (normalisers: masked and real tokens of the whole global batch, so
+that a step's loss does not depend on how the batch was split).
 
 Imports only torch and transformers.
 """
@@ -30,39 +42,96 @@ MASK_REPLACE_PROB = 0.85  # of masked positions: 85% -> [MASK], 15% unchanged, 0
 ARCH_PARAM_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
                    "embedding_size")
 
+# counter-based hashing (uint32 bit patterns held in int32 tensors; arithmetic wraps modulo 2^32)
+GOLDEN = 0x9E3779B9          # odd: i -> i * GOLDEN is a bijection modulo 2^32
+POS_STRIDE = 0x85EBCA6B      # odd
+_M1 = 0x7FEB352D
+_M2 = 0x846CA68B - (1 << 32)  # the second lowbias32 multiplier as a signed int32
 
-def _attn_impl() -> str:
-    # SDPA is in every torch >= 2.0; HF Electra declares _supports_sdpa. Fall back to eager otherwise.
-    return "sdpa" if hasattr(F, "scaled_dot_product_attention") else "eager"
+
+def as_int32(x: int) -> int:
+    """A uint32 value (any Python int, taken modulo 2^32) as the signed int32 with the same bits."""
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x >= (1 << 31) else x
+
+
+def hash32(x: torch.Tensor) -> torch.Tensor:
+    """``lowbias32`` integer hash (C. Wellons) of an int32 tensor, bitwise as on uint32 (wrapping multiply,
+    logical shifts). Pure function: the basis of the partition-invariant randomness."""
+    x = x ^ ((x >> 16) & 0xFFFF)
+    x = x * _M1
+    x = x ^ ((x >> 15) & 0x1FFFF)
+    x = x * _M2
+    return x ^ ((x >> 16) & 0xFFFF)
+
+
+def hash_uniform(x: torch.Tensor) -> torch.Tensor:
+    """fp32 uniforms strictly inside (0, 1) from int32 hash values (24 random bits)."""
+    return ((x >> 8) & 0xFFFFFF).float().mul_(2.0 ** -24).add_(2.0 ** -25)
+
+
+_COLS: dict = {}
+
+
+def _vocab_offsets(vocab: int, device) -> torch.Tensor:
+    key = (vocab, str(device))
+    t = _COLS.get(key)
+    if t is None:
+        cols = (torch.arange(vocab, dtype=torch.int64) * GOLDEN) & 0xFFFFFFFF
+        t = torch.where(cols >= (1 << 31), cols - (1 << 32), cols).to(torch.int32).to(device)
+        _COLS[key] = t
+    return t
+
+
+def gumbel_noise(keys: torch.Tensor, vocab: int) -> torch.Tensor:
+    """[M, vocab] standard Gumbel noise, entry (m, v) a pure function of (keys[m], v)."""
+    x = hash32(keys.to(torch.int32)[:, None] + _vocab_offsets(vocab, keys.device)[None, :])
+    u = hash_uniform(x)
+    return -torch.log(-torch.log(u + 1e-9) + 1e-9)  # the official noise formula
 
 
 def build_configs(params: dict, vocab_size: int, max_seq_length: int,
-                  dropout: float = 0.1) -> tuple[ElectraConfig, ElectraConfig]:
+                  dropout: float | None = None) -> tuple[ElectraConfig, ElectraConfig]:
     """Discriminator and generator configs from the flat pretrain params.
 
-    Generator: same depth and embedding size; hidden = int(hidden * f), heads = max(1, int(heads * f)),
-    intermediate = int(intermediate * f) with f = params['generator_fraction'].
+    Generator as the official ``get_generator_config``: same depth x ``generator_layers`` (default 1),
+    hidden = round(hidden x generator_fraction), FFN = 4 x that hidden, heads = max(1, hidden // 64) --
+    for the paper's sizes (head size 64, FFN = 4 x hidden) this is width, FFN and heads all multiplied by
+    the fraction (Table 6: "multiplier for hidden-size, FFN-size and num-attention-heads").
+    Dropout: ``params['dropout']`` (default 0.1) on hidden states and attention probabilities.
     """
+    if dropout is None:
+        dropout = float(params.get("dropout", 0.1))
+    attn = params.get("attn_implementation") or _attn_impl()
     common = dict(
         vocab_size=int(vocab_size), max_position_embeddings=int(max_seq_length), type_vocab_size=2,
         pad_token_id=PAD_ID, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
-        embedding_size=int(params["embedding_size"]), num_hidden_layers=int(params["num_hidden_layers"]),
-        hidden_act="gelu", initializer_range=0.02, layer_norm_eps=1e-12, tie_word_embeddings=True,
+        embedding_size=int(params["embedding_size"]), hidden_act="gelu", initializer_range=0.02,
+        layer_norm_eps=1e-12, tie_word_embeddings=True,
     )
-    disc = ElectraConfig(hidden_size=int(params["hidden_size"]),
-                         num_attention_heads=int(params["num_attention_heads"]),
+    hidden, heads = int(params["hidden_size"]), int(params["num_attention_heads"])
+    if hidden % heads:
+        raise ValueError(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}")
+    disc = ElectraConfig(hidden_size=hidden, num_attention_heads=heads,
                          intermediate_size=int(params["intermediate_size"]),
-                         attn_implementation=_attn_impl(), **common)
+                         num_hidden_layers=int(params["num_hidden_layers"]), attn_implementation=attn, **common)
     f = float(params.get("generator_fraction", 0.25))
-    g_hidden = int(params["hidden_size"] * f)
-    g_heads = max(1, int(params["num_attention_heads"] * f))
-    if g_hidden < 1 or g_hidden % g_heads:
-        raise ValueError(f"generator hidden size {g_hidden} (= {params['hidden_size']} x {f}) is not a positive "
-                         f"multiple of its {g_heads} attention heads; change generator_fraction")
-    gen = ElectraConfig(hidden_size=g_hidden, num_attention_heads=g_heads,
-                        intermediate_size=max(1, int(params["intermediate_size"] * f)),
-                        attn_implementation=_attn_impl(), **common)
+    g_hidden = int(round(hidden * f))
+    g_layers = int(round(int(params["num_hidden_layers"]) * float(params.get("generator_layers", 1.0))))
+    if g_hidden < 1 or g_layers < 1:
+        raise ValueError(f"generator would have hidden size {g_hidden} and {g_layers} layers "
+                         f"(generator_fraction {f}, generator_layers {params.get('generator_layers', 1.0)})")
+    g_heads = max(1, g_hidden // 64)
+    if g_hidden % g_heads:
+        raise ValueError(f"generator hidden size {g_hidden} is not a multiple of its {g_heads} heads")
+    gen = ElectraConfig(hidden_size=g_hidden, num_attention_heads=g_heads, intermediate_size=4 * g_hidden,
+                        num_hidden_layers=g_layers, attn_implementation=attn, **common)
     return disc, gen
+
+
+def _attn_impl() -> str:
+    # SDPA is in every torch >= 2.0 (flash / memory-efficient kernels on CUDA); HF Electra supports it.
+    return "sdpa" if hasattr(F, "scaled_dot_product_attention") else "eager"
 
 
 def special_tokens_mask(input_ids: torch.Tensor, special_ids=SPECIAL_IDS) -> torch.Tensor:
@@ -78,9 +147,18 @@ def max_predictions(mask_prob: float, seq_len: int) -> int:
     return max(1, int((mask_prob + 0.005) * seq_len))
 
 
+def num_to_mask(n_tokens: torch.Tensor, n_candidates: torch.Tensor, mask_prob: float, cap: int) -> torch.Tensor:
+    """Masked positions per sequence: max(1, min(cap, round(n_tokens * p))), at most the candidates.
+
+    As the official ``pretrain_helpers.mask`` (n_tokens counts [CLS]/[SEP] too; round half to even)."""
+    k = torch.round(n_tokens.to(torch.float32) * mask_prob).to(torch.long).clamp(min=1, max=cap)
+    return torch.minimum(k, n_candidates.to(torch.long))
+
+
 def mask_tokens(input_ids: torch.Tensor, special_mask: torch.Tensor, mask_prob: float, mask_id: int,
                 generator: torch.Generator | None = None, *, max_predictions_per_seq: int | None = None,
-                pad_id: int = PAD_ID, replace_prob: float = MASK_REPLACE_PROB
+                pad_id: int = PAD_ID, replace_prob: float = MASK_REPLACE_PROB,
+                scores: torch.Tensor | None = None, replace_u: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Dynamic masking. Returns ``(masked_input_ids, masked)`` where ``masked`` is a bool [B, L] tensor.
 
@@ -88,44 +166,87 @@ def mask_tokens(input_ids: torch.Tensor, special_mask: torch.Tensor, mask_prob: 
     at most ``max_predictions_per_seq`` -- default ``int((mask_prob + 0.005) * L)`` -- and at most the
     number of candidates) are drawn uniformly without replacement among the non-special positions
     (``~special_mask``). Of those, ``replace_prob`` (85%) become ``mask_id`` and the rest keep their
-    token; none are replaced by a random token (the ELECTRA recipe). All randomness comes from
-    ``generator`` (which must live on ``input_ids``' device).
+    token; none are replaced by a random token (the ELECTRA recipe). The randomness is ``scores`` and
+    ``replace_u`` (uniform [B, L]) when given, else drawn from ``generator`` (on ``input_ids``' device).
     """
     B, L = input_ids.shape
     dev = input_ids.device
     cap = max_predictions_per_seq if max_predictions_per_seq is not None else max_predictions(mask_prob, L)
     cand = ~special_mask.to(torch.bool)
-    n_tokens = (input_ids != pad_id).sum(1)
-    n_cand = cand.sum(1)
-    k = torch.round(n_tokens.to(torch.float32) * mask_prob).to(torch.long).clamp(min=1, max=cap)
-    k = torch.minimum(k, n_cand)
-    scores = torch.rand((B, L), generator=generator, device=dev)
+    k = num_to_mask((input_ids != pad_id).sum(1), cand.sum(1), mask_prob, cap)
+    if scores is None:
+        scores = torch.rand((B, L), generator=generator, device=dev)
     scores = scores.masked_fill(~cand, -1.0)  # candidates first in a descending sort
     order = scores.argsort(dim=1, descending=True, stable=True)
     ranks = torch.empty_like(order)
     ranks.scatter_(1, order, torch.arange(L, device=dev).expand(B, L).contiguous())
     masked = (ranks < k.unsqueeze(1)) & cand
-    to_mask = masked & (torch.rand((B, L), generator=generator, device=dev) < replace_prob)
+    if replace_u is None:
+        replace_u = torch.rand((B, L), generator=generator, device=dev)
+    to_mask = masked & (replace_u < replace_prob)
     return input_ids.masked_fill(to_mask, mask_id), masked
 
 
-def gumbel_sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Gumbel-max sampling at temperature 1 in fp32 (official ELECTRA noise); no gradient flows."""
+def gumbel_sample(logits: torch.Tensor, generator: torch.Generator | None = None, *,
+                  keys: torch.Tensor | None = None, temperature: float = 1.0) -> torch.Tensor:
+    """Gumbel-max sampling (official ELECTRA noise) in fp32; no gradient flows.
+
+    ``keys`` ([M] int32): counter-based noise (:func:`gumbel_noise`); otherwise ``torch.rand`` with
+    ``generator``."""
     logits = logits.detach().float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    if keys is not None:
+        return (logits + gumbel_noise(keys, logits.shape[-1])).argmax(-1)
     u = torch.rand(logits.shape, generator=generator, device=logits.device)
     gumbel = -torch.log(-torch.log(u + 1e-9) + 1e-9)
     return (logits + gumbel).argmax(-1)
+
+
+def encoder_mask(attention_mask: torch.Tensor, segment_ids: torch.Tensor | None, attn_impl: str,
+                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The mask to hand to the HF encoder: the 2-D padding mask, or for packed rows a 4-D block-diagonal
+    one (a token attends only to tokens of its own example; padding forms its own block, so no query row
+    is fully masked)."""
+    if segment_ids is None:
+        return attention_mask
+    same = segment_ids[:, None, :, None] == segment_ids[:, None, None, :]  # [R, 1, L, L]
+    if attn_impl == "sdpa":
+        return same
+    return torch.zeros(same.shape, dtype=dtype, device=same.device).masked_fill_(~same, torch.finfo(dtype).min)
 
 
 def _zero(dev) -> torch.Tensor:
     return torch.zeros((), device=dev)
 
 
-class ElectraPretrainer(torch.nn.Module):
+class _Base(torch.nn.Module):
+    mask_prob: float
+    mask_id: int
+    max_preds: int
+
+    def _prepare(self, input_ids, attention_mask, generator, masked_input_ids, masked):
+        if attention_mask is None:
+            attention_mask = (input_ids != PAD_ID).long()
+        if masked is None:
+            special = special_tokens_mask(input_ids) | (attention_mask == 0)
+            masked_input_ids, masked = mask_tokens(input_ids, special, self.mask_prob, self.mask_id, generator,
+                                                   max_predictions_per_seq=self.max_preds)
+        return attention_mask, masked_input_ids, masked
+
+    @staticmethod
+    def _denom(given, local: torch.Tensor) -> torch.Tensor:
+        if given is None:
+            return local.clamp(min=1).to(torch.float32)
+        return torch.as_tensor(given, dtype=torch.float32, device=local.device)
+
+
+class ElectraPretrainer(_Base):
     """Generator + discriminator with shared embeddings; loss = gen MLM + disc_weight * disc BCE."""
 
     def __init__(self, disc_config: ElectraConfig, gen_config: ElectraConfig, *, mask_prob: float = 0.15,
                  disc_weight: float = 50.0, max_seq_length: int | None = None, mask_id: int = MASK_ID,
+                 temperature: float = 1.0,
                  discriminator: ElectraForPreTraining | None = None, generator: ElectraForMaskedLM | None = None):
         super().__init__()
         if disc_config.embedding_size != gen_config.embedding_size:
@@ -136,12 +257,14 @@ class ElectraPretrainer(torch.nn.Module):
         self.mask_prob = float(mask_prob)
         self.disc_weight = float(disc_weight)
         self.mask_id = int(mask_id)
+        self.temperature = float(temperature)
+        self.sampler = None  # e.g. a torch.compile'd gumbel_sample; None: the module function
         self.max_preds = max_predictions(mask_prob, max_seq_length or disc_config.max_position_embeddings)
 
     @classmethod
     def from_pretrained(cls, path, **kwargs) -> "ElectraPretrainer":
         """Rebuild from an exported folder (discriminator at ``path``, generator at ``path/generator``);
-        ``kwargs``: mask_prob, disc_weight, max_seq_length, mask_id."""
+        ``kwargs``: mask_prob, disc_weight, max_seq_length, mask_id, temperature."""
         from pathlib import Path
         disc = ElectraForPreTraining.from_pretrained(str(path), attn_implementation=_attn_impl())
         gen = ElectraForMaskedLM.from_pretrained(str(Path(path) / "generator"), attn_implementation=_attn_impl())
@@ -150,56 +273,59 @@ class ElectraPretrainer(torch.nn.Module):
     def tie_embeddings(self) -> None:
         """Share every embedding (word, position, token type, LayerNorm) and tie the generator output layer.
 
-        The generator's own ``embeddings_project`` (embedding_size -> its hidden size) stays its own.
+        The generator's own ``embeddings_project`` (embedding_size -> its hidden size) stays its own, as in
+        the official code (the projection lives in each model's own variable scope).
         """
         shared = self.discriminator.electra.embeddings
         self.generator.electra.embeddings = shared
         self.generator.generator_lm_head.weight = shared.word_embeddings.weight
 
-    def _generator_logits(self, masked_ids, attention_mask, token_type_ids, masked):
-        hidden = self.generator.electra(masked_ids, attention_mask=attention_mask,
-                                        token_type_ids=token_type_ids, return_dict=True).last_hidden_state
+    def _generator_logits(self, masked_ids, enc_mask, token_type_ids, position_ids, masked):
+        hidden = self.generator.electra(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
+                                        position_ids=position_ids, return_dict=True).last_hidden_state
         h = hidden[masked]  # [M, H_gen]: only masked positions go through the prediction head
         return self.generator.generator_lm_head(self.generator.generator_predictions(h))
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None,
-                generator: torch.Generator | None = None) -> dict:
-        if attention_mask is None:
-            attention_mask = (input_ids != PAD_ID).long()
-        special = special_tokens_mask(input_ids) | (attention_mask == 0)
-        masked_ids, masked = mask_tokens(input_ids, special, self.mask_prob, self.mask_id, generator,
-                                         max_predictions_per_seq=self.max_preds)
+                generator: torch.Generator | None = None, *, masked_input_ids=None, masked=None,
+                position_ids=None, segment_ids=None, sample_keys=None, gen_denom=None, disc_denom=None) -> dict:
+        attention_mask, masked_ids, masked = self._prepare(input_ids, attention_mask, generator,
+                                                           masked_input_ids, masked)
+        enc_mask = encoder_mask(attention_mask, segment_ids, self.discriminator.config._attn_implementation)
         originals = input_ids[masked]
-        logits = self._generator_logits(masked_ids, attention_mask, token_type_ids, masked).float()
+        logits = self._generator_logits(masked_ids, enc_mask, token_type_ids, position_ids, masked).float()
         n_masked = masked.sum()
-        gen_loss = F.cross_entropy(logits, originals, reduction="sum") / n_masked.clamp(min=1)
+        gen_sum = F.cross_entropy(logits, originals, reduction="sum")
+        gen_loss = gen_sum / self._denom(gen_denom, n_masked)
         gen_correct = (logits.detach().argmax(-1) == originals).sum()
 
-        sampled = gumbel_sample(logits, generator)
-        fake_ids = input_ids.clone()
-        fake_ids[masked] = sampled
+        keys = sample_keys[masked] if sample_keys is not None else None
+        sampled = (self.sampler or gumbel_sample)(logits, generator, keys=keys, temperature=self.temperature)
+        fake_ids = input_ids.masked_scatter(masked, sampled.to(input_ids.dtype))
         labels = masked & (fake_ids != input_ids)  # a sample equal to the original counts as original
 
-        d_logits = self.discriminator(fake_ids, attention_mask=attention_mask,
-                                      token_type_ids=token_type_ids).logits.float()
-        w = attention_mask.to(d_logits.dtype)
-        n_tok = w.sum()
-        disc_loss = (F.binary_cross_entropy_with_logits(d_logits, labels.to(d_logits.dtype), reduction="none")
-                     * w).sum() / n_tok.clamp(min=1)
+        d_logits = self.discriminator(fake_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
+                                      position_ids=position_ids).logits.float()
         active = attention_mask.bool()
+        w = active.to(d_logits.dtype)
+        n_tok = active.sum()
+        disc_sum = (F.binary_cross_entropy_with_logits(d_logits, labels.to(d_logits.dtype), reduction="none")
+                    * w).sum()
+        disc_loss = disc_sum / self._denom(disc_denom, n_tok)
         pred = (d_logits.detach() > 0) & active
         lab = labels & active
         disc_correct = ((pred == lab) & active).sum()
         return dict(
             loss=gen_loss + self.disc_weight * disc_loss, gen_loss=gen_loss, disc_loss=disc_loss,
+            gen_sum=gen_sum.detach(), disc_sum=disc_sum.detach(),
             gen_correct=gen_correct, masked_count=n_masked, disc_correct=disc_correct,
-            token_count=active.sum(), replaced_count=lab.sum(), predicted_replaced=pred.sum(),
+            token_count=n_tok, replaced_count=lab.sum(), predicted_replaced=pred.sum(),
             true_positive=(pred & lab).sum(), disc_acc=disc_correct.float() / n_tok.clamp(min=1),
-            labels=labels, masked=masked, fake_input_ids=fake_ids,
+            labels=labels, masked=masked, fake_input_ids=fake_ids, disc_logits=d_logits.detach(), active=active,
         )
 
 
-class MLMPretrainer(torch.nn.Module):
+class MLMPretrainer(_Base):
     """BERT-style MLM on a discriminator-sized ``ElectraForMaskedLM`` (the paper's equal-compute baseline).
 
     Uses the ELECTRA masking (85% [MASK] / 15% unchanged, no random tokens) rather than BERT's
@@ -221,22 +347,22 @@ class MLMPretrainer(torch.nn.Module):
         return self.generator.electra
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None,
-                generator: torch.Generator | None = None) -> dict:
-        if attention_mask is None:
-            attention_mask = (input_ids != PAD_ID).long()
-        special = special_tokens_mask(input_ids) | (attention_mask == 0)
-        masked_ids, masked = mask_tokens(input_ids, special, self.mask_prob, self.mask_id, generator,
-                                         max_predictions_per_seq=self.max_preds)
+                generator: torch.Generator | None = None, *, masked_input_ids=None, masked=None,
+                position_ids=None, segment_ids=None, sample_keys=None, gen_denom=None, disc_denom=None) -> dict:
+        attention_mask, masked_ids, masked = self._prepare(input_ids, attention_mask, generator,
+                                                           masked_input_ids, masked)
+        enc_mask = encoder_mask(attention_mask, segment_ids, self.generator.config._attn_implementation)
         originals = input_ids[masked]
-        hidden = self.generator.electra(masked_ids, attention_mask=attention_mask,
-                                        token_type_ids=token_type_ids, return_dict=True).last_hidden_state
+        hidden = self.generator.electra(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
+                                        position_ids=position_ids, return_dict=True).last_hidden_state
         logits = self.generator.generator_lm_head(self.generator.generator_predictions(hidden[masked])).float()
         n_masked = masked.sum()
-        gen_loss = F.cross_entropy(logits, originals, reduction="sum") / n_masked.clamp(min=1)
+        gen_sum = F.cross_entropy(logits, originals, reduction="sum")
+        gen_loss = gen_sum / self._denom(gen_denom, n_masked)
         dev = input_ids.device
         z = torch.zeros((), dtype=torch.long, device=dev)
         return dict(
-            loss=gen_loss, gen_loss=gen_loss, disc_loss=_zero(dev),
+            loss=gen_loss, gen_loss=gen_loss, disc_loss=_zero(dev), gen_sum=gen_sum.detach(), disc_sum=_zero(dev),
             gen_correct=(logits.detach().argmax(-1) == originals).sum(), masked_count=n_masked,
             disc_correct=z, token_count=attention_mask.bool().sum(), replaced_count=z,
             predicted_replaced=z, true_positive=z, disc_acc=_zero(dev), masked=masked,
@@ -250,13 +376,15 @@ def build_pretrainer(params: dict, vocab_size: int, max_seq_length: int,
     kw = dict(mask_prob=float(params.get("mask_prob", 0.15)), max_seq_length=max_seq_length, mask_id=mask_id)
     if params.get("objective", "electra") == "mlm":
         return MLMPretrainer(disc_cfg, **kw)
-    return ElectraPretrainer(disc_cfg, gen_cfg, disc_weight=float(params.get("disc_weight", 50.0)), **kw)
+    return ElectraPretrainer(disc_cfg, gen_cfg, disc_weight=float(params.get("disc_weight", 50.0)),
+                             temperature=float(params.get("temperature", 1.0)), **kw)
 
 
 def count_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["build_configs", "mask_tokens", "special_tokens_mask", "max_predictions", "gumbel_sample",
+__all__ = ["build_configs", "mask_tokens", "num_to_mask", "special_tokens_mask", "max_predictions",
+           "gumbel_sample", "gumbel_noise", "hash32", "hash_uniform", "as_int32", "encoder_mask",
            "ElectraPretrainer", "MLMPretrainer", "build_pretrainer", "count_params", "SPECIAL_IDS",
            "MASK_REPLACE_PROB"]

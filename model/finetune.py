@@ -1,87 +1,127 @@
-"""Fine-tuning a pre-trained (or randomly initialised) ELECTRA discriminator on one task.
+"""Fine-tuning a pre-trained (or randomly initialised) encoder on one task, the ELECTRA way.
 
 ``finetune(init, task_type, num_labels, train, dev, hparams, arch=None) -> dict``
 
-* ``init``: HF folder of the discriminator (``ElectraModel`` weights are taken from it), or None for
-  a random init from ``arch`` (``ElectraConfig`` kwargs, e.g. the pretrained folder's config.json), so
-  the random-init baseline has exactly the same architecture.
+* ``init``: a Hugging Face model folder -- the discriminator exported by the pretrain stage, or any
+  encoder ``AutoModel`` can load without remote code (BERT, RoBERTa, a published ELECTRA...) -- or
+  None for a random init from ``arch`` (the folder's ``config.json`` as a dict; ``model_type``
+  defaults to ``electra``), so the random-init baseline has exactly the same architecture.
 * ``task_type``: 'classification' | 'pair_classification' (segments via token_type_ids) | 'regression'
-  | 'tagging'. Head: dropout(0.1) + linear on the final [CLS] hidden state (classification/regression)
-  or on every token (tagging). Losses: cross-entropy / MSE / token cross-entropy (label -100 ignored).
+  | 'tagging'. Head (official ``finetune/`` code): dropout(0.1) + linear on the final hidden state of
+  the first token, [CLS] (classification/regression; ELECTRA has no pooler), or a linear layer on
+  every token without dropout (tagging; the caller labels each word's first sub-token and gives the
+  rest -100). Losses: cross-entropy / squared error / token cross-entropy (label -100 ignored).
 * ``train``/``dev``: lists of ``{"input_ids", "token_type_ids", "label"}`` (tagging: per-token label
-  ids aligned with input_ids, -100 where ignored).
+  ids aligned with input_ids, -100 where ignored). Batches are padded to their longest example only
+  (dynamic padding).
 * ``hparams``: learning_rate (required), epochs (3), batch_size (32), eval_batch_size (2 x batch),
   seed (0), layerwise_lr_decay (None = off), weight_decay (0), warmup_fraction (0.1),
-  max_grad_norm (1.0), device ('auto'|'cpu'|'cuda').
+  max_grad_norm (1.0), dropout (0.1), bias_correction (False), threads (None = leave torch's
+  setting), device ('auto'|'cpu'|'cuda').
 
-Optimiser: AdamW (with bias correction, eps 1e-6, betas 0.9/0.999; no weight decay on LayerNorm and
-biases), LR = peak x linear warmup x linear decay to 0. Layer-wise LR decay follows the official
+Optimiser: the official ``AdamWeightDecayOptimizer`` -- Adam *without* bias correction, eps 1e-6,
+betas 0.9/0.999, decoupled weight decay except LayerNorm and biases -- with global grad-norm clipping
+at 1.0 and LR = peak x linear warmup x linear decay to 0. Layer-wise LR decay follows the official
 ELECTRA code (``_get_layer_lrs`` in electra/model/optimization.py) exactly: with L layers and decay d,
 the head gets lr, encoder layer i (0-based from the bottom) gets lr * d^(L + 1 - i) -- so the top
-layer gets lr * d^2 -- and the embeddings (incl. embeddings_project) get lr * d^(L + 2).
+layer gets lr * d^2 (a vestige of the removed pooler, google-research/electra issue #51) -- and the
+embeddings (incl. embeddings_project) get lr * d^(L + 2). Other encoders: ``...layer.N.`` /
+``layers.N`` / ``block.N`` / ``h.N`` parameters are layers, anything named ``*embeddings*`` is the
+embeddings, and any other backbone parameter (a pooler, a final LayerNorm) gets lr * d.
 
-Returns ``{"predictions", "labels", "train_loss", "seconds", "steps"}``: predictions are class ids,
-floats, or (tagging) per-example lists of tag ids at the positions whose label != -100, with
-``labels`` aligned the same way. ``train_loss`` is the mean training loss over all steps. Metrics are
-computed by the caller. Deterministic on CPU for a given seed.
+On CUDA the forward pass runs under bf16 autocast (losses and predictions in fp32). Returns
+``{"predictions", "labels", "train_loss", "seconds", "steps"}``: predictions are class ids, floats,
+or (tagging) per-example lists of tag ids at the positions whose label != -100, with ``labels``
+aligned the same way. ``train_loss`` is the mean training loss over all steps. Metrics are computed
+by the caller. Deterministic on CPU for a given seed and thread count.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import ElectraConfig, ElectraModel
+from transformers import AutoConfig, AutoModel, ElectraConfig, ElectraModel
 
 TASK_TYPES = ("classification", "pair_classification", "regression", "tagging")
 NO_DECAY = ("LayerNorm", "layer_norm", "bias")
 IGNORE = -100
+_LAYER_RE = re.compile(r"\.(?:layer|layers|block|blocks|h)\.(\d+)\.")
+_DROP_CONFIG_KEYS = ("architectures", "transformers_version", "dtype", "torch_dtype", "_name_or_path")
 
 
 class ElectraFinetuner(torch.nn.Module):
-    """ElectraModel backbone + dropout + linear head (sequence-level on [CLS], or per token)."""
+    """Encoder backbone (``self.electra``; any HF encoder) + a linear head: dropout + linear on the
+    first token for sequence tasks, linear on every token for tagging (no dropout, as the official
+    tagging head)."""
 
-    def __init__(self, backbone: ElectraModel, num_outputs: int, per_token: bool, dropout: float = 0.1):
+    def __init__(self, backbone, num_outputs: int, per_token: bool, dropout: float = 0.1):
         super().__init__()
         self.electra = backbone
         self.per_token = per_token
-        self.dropout = torch.nn.Dropout(dropout)
-        self.head = torch.nn.Linear(backbone.config.hidden_size, num_outputs)
+        self.dropout = torch.nn.Dropout(0.0 if per_token else dropout)
+        self.head = torch.nn.Linear(hidden_size(backbone.config), num_outputs)
         std = getattr(backbone.config, "initializer_range", 0.02)
         with torch.no_grad():
             self.head.weight.normal_(0.0, std)
             self.head.bias.zero_()
+        self.use_token_types = int(getattr(backbone.config, "type_vocab_size", 2) or 0) >= 2
 
     def forward(self, input_ids, attention_mask, token_type_ids):
-        h = self.electra(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                         return_dict=True).last_hidden_state
+        kw = {"token_type_ids": token_type_ids} if self.use_token_types else {}
+        h = self.electra(input_ids, attention_mask=attention_mask, return_dict=True, **kw).last_hidden_state
         if not self.per_token:
             h = h[:, 0]
         return self.head(self.dropout(h))
 
 
+Finetuner = ElectraFinetuner
+
+
+def hidden_size(config) -> int:
+    for k in ("hidden_size", "dim", "d_model"):
+        v = getattr(config, k, None)
+        if isinstance(v, int):
+            return v
+    raise ValueError(f"cannot tell the hidden size of a {type(config).__name__}")
+
+
+def num_layers(model: torch.nn.Module) -> int:
+    """Transformer layers of the backbone: distinct ``layer.N`` indices, else the config's count."""
+    idx = {int(m.group(1)) for n, _ in model.named_parameters() if (m := _LAYER_RE.search("." + n))}
+    if idx:
+        return max(idx) + 1
+    cfg = getattr(model, "config", None)
+    for k in ("num_hidden_layers", "n_layers", "num_layers"):
+        if isinstance(getattr(cfg, k, None), int):
+            return getattr(cfg, k)
+    return 0
+
+
 def _layer_lr_scale(name: str, n_layers: int, decay: float | None) -> float:
+    """Official depths: embeddings 0, layer i -> i + 1, task-specific head n_layers + 2."""
     if not decay or decay == 1.0:
         return 1.0
-    m = re.search(r"encoder\.layer\.(\d+)\.", name)
-    if m:
+    if not name.startswith("electra."):
+        depth = n_layers + 2  # the task-specific head
+    elif (m := _LAYER_RE.search(name)):
         depth = int(m.group(1)) + 1
-    elif name.startswith("electra.embeddings") or name.startswith("electra.embeddings_project"):
-        depth = 0
-    elif name.startswith("electra."):
-        depth = n_layers + 2  # nothing else lives in ElectraModel today; treat as task-specific
+    elif "embeddings" in name:
+        depth = 0  # embeddings, embeddings_project (ELECTRA), rel_embeddings (DeBERTa)
     else:
-        depth = n_layers + 2  # head
+        depth = n_layers + 1  # another backbone parameter (a pooler, a final LayerNorm)
     return decay ** (n_layers + 2 - depth)
 
 
 def layerwise_param_groups(model: ElectraFinetuner, lr: float, decay: float | None,
                            weight_decay: float) -> list[dict]:
     """One group per (LR scale, decay/no-decay); each group carries its ``base_lr``."""
-    n_layers = model.electra.config.num_hidden_layers
+    n_layers = num_layers(model.electra)
     groups: dict[tuple, dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -97,15 +137,55 @@ def layerwise_param_groups(model: ElectraFinetuner, lr: float, decay: float | No
     return list(groups.values())
 
 
+class AdamWeightDecay(torch.optim.Optimizer):
+    """The official ELECTRA/BERT ``AdamWeightDecayOptimizer`` (also used for fine-tuning there):
+
+    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  u = m / (sqrt(v) + eps) + wd * p;  p -= lr * u
+
+    ``bias_correction=True`` divides m and v by (1 - b^t) as torch's Adam does.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
+                 weight_decay: float = 0.0, bias_correction: bool = False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      bias_correction=bias_correction))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if not st:
+                    st["step"] = 0
+                    st["m"] = torch.zeros_like(p)
+                    st["v"] = torch.zeros_like(p)
+                st["step"] += 1
+                m, v, g = st["m"], st["v"], p.grad
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                if group["bias_correction"]:
+                    mh, vh = m / (1 - b1 ** st["step"]), v / (1 - b2 ** st["step"])
+                else:
+                    mh, vh = m, v
+                update = mh / (vh.sqrt() + group["eps"])
+                if group["weight_decay"]:
+                    update.add_(p, alpha=group["weight_decay"])
+                p.add_(update, alpha=-group["lr"])
+        return None
+
+
 def _lr_factor(step: int, warmup: int, total: int) -> float:
     warm = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
     return warm * max(0.0, 1.0 - step / max(1, total))
 
 
-def _collate(examples: list[dict], task_type: str, device: torch.device) -> dict:
+def _collate(examples: list[dict], task_type: str, device: torch.device, pad_id: int = 0) -> dict:
     L = max(len(e["input_ids"]) for e in examples)
     B = len(examples)
-    ids = torch.zeros((B, L), dtype=torch.long)
+    ids = torch.full((B, L), int(pad_id), dtype=torch.long)
     tts = torch.zeros((B, L), dtype=torch.long)
     att = torch.zeros((B, L), dtype=torch.long)
     if task_type == "tagging":
@@ -132,8 +212,15 @@ def _collate(examples: list[dict], task_type: str, device: torch.device) -> dict
     return {k: v.to(device) for k, v in out.items()}
 
 
+def _max_tokens(config) -> int:
+    n = int(getattr(config, "max_position_embeddings", 0) or 0)
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer"):
+        n -= 2  # positions start after the padding index
+    return n if n > 0 else 1 << 30
+
+
 def _check_examples(examples: list[dict], name: str, task_type: str, n_out: int, config) -> None:
-    max_len = config.max_position_embeddings
+    max_len = _max_tokens(config)
     for i, e in enumerate(examples):
         if len(e["input_ids"]) > max_len:
             raise ValueError(f"{name} example {i}: {len(e['input_ids'])} tokens, but the model takes at most "
@@ -160,25 +247,66 @@ def _autocast(device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
 
-def load_backbone(init, arch: dict | None = None) -> ElectraModel:
-    """ElectraModel from an HF folder (discriminator), or randomly initialised from ``arch``."""
+@contextmanager
+def _quiet():
+    from transformers.utils import logging as hf_logging
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # e.g. the discriminator head is "unexpected" here, by design
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def config_from_dict(arch: dict):
+    """A transformers config from a config.json dict (``model_type`` default: electra)."""
+    d = {k: v for k, v in dict(arch).items() if k not in _DROP_CONFIG_KEYS}
+    model_type = d.pop("model_type", "electra")
+    if model_type == "electra":
+        return ElectraConfig.from_dict(d)
+    return AutoConfig.for_model(model_type, **d)
+
+
+def load_backbone(init, arch: dict | None = None):
+    """The encoder from an HF folder (``AutoModel``; for an ELECTRA discriminator folder that is the
+    ``ElectraModel`` inside ``ElectraForPreTraining``), or randomly initialised from ``arch``."""
     if init is not None:
-        from transformers.utils import logging as hf_logging
-        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-        hf_logging.set_verbosity_error()  # the discriminator head is "unexpected" here, by design
-        hf_logging.disable_progress_bar()
-        try:
-            return ElectraModel.from_pretrained(str(init), attn_implementation="sdpa")
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            if bars:
-                hf_logging.enable_progress_bar()
+        with _quiet():
+            try:
+                return AutoModel.from_pretrained(str(init), attn_implementation="sdpa")
+            except (ValueError, ImportError):  # no SDPA for this architecture
+                return AutoModel.from_pretrained(str(init))
     if arch is None:
-        raise ValueError("finetune: init is None, so arch (ElectraConfig kwargs) is required")
-    cfg = ElectraConfig.from_dict({k: v for k, v in dict(arch).items()
-                                   if k not in ("architectures", "transformers_version", "dtype", "torch_dtype")})
-    cfg._attn_implementation = "sdpa"
-    return ElectraModel(cfg)
+        raise ValueError("finetune: init is None, so arch (the model's config.json as a dict) is required")
+    cfg = config_from_dict(arch)
+    with _quiet():
+        try:
+            cfg._attn_implementation = "sdpa"
+            return ElectraModel(cfg) if isinstance(cfg, ElectraConfig) else AutoModel.from_config(cfg)
+        except (ValueError, ImportError):
+            cfg._attn_implementation = "eager"
+            return AutoModel.from_config(cfg)
+
+
+def read_config(init) -> dict:
+    """config.json of a model folder as a dict."""
+    return json.loads((Path(init) / "config.json").read_text(encoding="utf-8"))
+
+
+@contextmanager
+def _threads(n):
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list[dict], hparams: dict,
@@ -189,6 +317,11 @@ def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list
         raise ValueError("finetune: no training examples")
     if "learning_rate" not in hparams:
         raise ValueError("finetune: hparams['learning_rate'] is required")
+    with _threads(hparams.get("threads")):
+        return _finetune(init, task_type, num_labels, train, dev, hparams, arch)
+
+
+def _finetune(init, task_type, num_labels, train, dev, hparams, arch):
     t0 = time.perf_counter()
     lr = float(hparams["learning_rate"])
     epochs = float(hparams.get("epochs", 3))
@@ -202,6 +335,8 @@ def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list
     dropout = float(hparams.get("dropout", 0.1))
     req = hparams.get("device", "auto")
     device = torch.device("cuda") if (req != "cpu" and torch.cuda.is_available()) else torch.device("cpu")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
     n_out = 1 if task_type == "regression" else int(num_labels)
 
     rng_devices = [torch.cuda.current_device()] if device.type == "cuda" else []
@@ -210,10 +345,12 @@ def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list
         backbone = load_backbone(init, arch)
         _check_examples(train, "train", task_type, n_out, backbone.config)
         _check_examples(dev, "dev", task_type, n_out, backbone.config)
+        pad_id = getattr(backbone.config, "pad_token_id", None) or 0
         model = ElectraFinetuner(backbone, n_out, per_token=task_type == "tagging", dropout=dropout).to(device)
         groups = layerwise_param_groups(model, lr, decay, wd)
-        opt = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups], lr=lr,
-                                betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0)
+        opt = AdamWeightDecay([{k: v for k, v in g.items() if k != "names"} for g in groups], lr=lr,
+                              betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0,
+                              bias_correction=bool(hparams.get("bias_correction", False)))
         per_epoch = math.ceil(len(train) / bs)
         total = max(1, math.ceil(per_epoch * epochs))
         warmup = int(round(total * warmup_fraction))
@@ -227,7 +364,7 @@ def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list
             for i in range(0, len(perm), bs):
                 if step >= total:
                     break
-                batch = _collate([train[j] for j in perm[i:i + bs]], task_type, device)
+                batch = _collate([train[j] for j in perm[i:i + bs]], task_type, device, pad_id)
                 f = _lr_factor(step, warmup, total)
                 for g in opt.param_groups:
                     g["lr"] = g["base_lr"] * f
@@ -243,20 +380,20 @@ def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list
                 step += 1
         train_loss = float(torch.stack(losses).float().mean()) if losses else float("nan")
 
-        preds, labels = predict(model, dev, task_type, ebs, device)
+        preds, labels = predict(model, dev, task_type, ebs, device, pad_id)
     return {"predictions": preds, "labels": labels, "train_loss": train_loss,
             "seconds": round(time.perf_counter() - t0, 3), "steps": step}
 
 
 @torch.no_grad()
 def predict(model: ElectraFinetuner, examples: list[dict], task_type: str, batch_size: int,
-            device: torch.device) -> tuple[list, list]:
+            device: torch.device, pad_id: int = 0) -> tuple[list, list]:
     model.eval()
     preds: list = []
     labels: list = []
     for i in range(0, len(examples), batch_size):
         chunk = examples[i:i + batch_size]
-        batch = _collate(chunk, task_type, device)
+        batch = _collate(chunk, task_type, device, pad_id)
         with _autocast(device):
             logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).float()
         if task_type == "regression":

@@ -16,7 +16,16 @@ single line longer than ``max_chars`` cannot be split: it is yielded on its own 
 (for text/jsonl/conllu files only its first ``max_chars`` characters are kept in memory; ``n_chars``
 holds its full length) so that the clean stage drops it as ``too_long``.
 
-Errors the user can fix raise ``StageError`` naming the file and line (row for Parquet).
+Bad input (invalid UTF-8, NUL bytes, binary files, truncated gzip, malformed JSONL/CoNLL-U lines, unreadable
+Parquet) goes to a ``BadInput`` handler: in ``error`` mode (the default) it raises ``StageError`` naming the file
+and line (row for Parquet); in ``skip`` mode (``clean.on_bad_input: skip``) it counts the item by kind, keeps
+up to ``BadInput.EXAMPLES`` examples with file and line, and reading goes on with the next line (row, file).
+A configuration mismatch (a Parquet column that does not exist or is not a string) is always an error.
+
+``plan_file`` splits a file into segments of about ``task_bytes`` bytes for the clean stage's tasks: text
+files at blank lines (a block never straddles two segments), JSONL at line ends, Parquet at row groups;
+CoNLL-U files are not split. ``iter_file(..., start, end, first_line)`` reads one segment and yields exactly
+the documents a whole-file read yields for it.
 """
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ import gzip
 import hashlib
 import json
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +45,31 @@ from pipeline.errors import StageError
 CONLLU_SENTENCES_PER_DOC = 20
 PARQUET_BATCH_ROWS = 1024
 _READ_CHUNK = 1 << 20
+BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
+BAD_KINDS = ("binary_file", "invalid_utf8", "nul_byte", "corrupt_gzip", "malformed_json", "missing_field",
+             "bad_field_type", "overlong_json_line", "malformed_conllu", "unreadable_parquet")
+
+
+class BadInput:
+    """What to do with bad input: raise (``mode='error'``) or count and keep examples (``mode='skip'``)."""
+
+    EXAMPLES = 20
+
+    def __init__(self, mode: str = "error"):
+        self.mode = mode
+        self.counts: Counter[str] = Counter()
+        self.examples: list[dict] = []
+
+    def __call__(self, kind: str, message: str, rel: str = "", line: int = 0, text: str = "") -> None:
+        if self.mode != "skip":
+            raise StageError(message)
+        self.counts[kind] += 1
+        if self.counts[kind] <= self.EXAMPLES:
+            self.examples.append({"reason": f"skipped:{kind}", "source": rel, "line": line, "text": text[:2000],
+                                  "details": {"kind": kind, "message": message}})
+
+
+_RAISE = BadInput("error")
 
 
 @dataclass(frozen=True)
@@ -79,23 +114,131 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def iter_documents(cfg: LanguageConfig, root: Path) -> Iterator[RawDoc]:
+def iter_documents(cfg: LanguageConfig, root: Path, bad: BadInput | None = None) -> Iterator[RawDoc]:
     """All documents of all sources, in source order."""
+    bad = bad or BadInput(getattr(cfg.clean, "on_bad_input", "error"))
     for sf in source_files(cfg, root):
-        yield from iter_file(sf, cfg.clean.max_chars)
+        if sniff_binary(sf, bad):
+            continue
+        yield from iter_file(sf, cfg.clean.max_chars, bad=bad)
 
 
-def iter_file(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+def iter_file(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
+              bad: BadInput | None = None) -> Iterator[RawDoc]:
+    """Documents of one file, or of its segment [start, end) (bytes; rows for Parquet) from ``plan_file``."""
+    bad = bad or _RAISE
     fmt = sf.source.format
     if fmt == "text":
-        return _read_text(sf, max_chars)
+        return _read_text(sf, max_chars, start, end, first_line, bad)
     if fmt == "jsonl":
-        return _read_jsonl(sf, max_chars)
+        return _read_jsonl(sf, max_chars, start, end, first_line, bad)
     if fmt == "parquet":
-        return _read_parquet(sf, max_chars)
+        return _read_parquet(sf, max_chars, start, end, bad)
     if fmt == "conllu":
-        return _read_conllu(sf, max_chars)
+        return _read_conllu(sf, max_chars, bad)
     raise StageError(f"{sf.path}: unknown source format {fmt!r}")  # pragma: no cover (schema forbids)
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+@dataclass
+class Segment:
+    file: int            # index into the source file list
+    start: int = 0       # byte offset in the (decompressed) file, or first row for Parquet
+    end: int = -1        # exclusive; -1 = to the end
+    line: int = 1        # line number of the first line at ``start``
+    size: int = 0        # bytes (or an estimate for Parquet) covered
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "start": self.start, "end": self.end, "line": self.line, "size": self.size}
+
+
+def sniff_binary(sf: SourceFile, bad: BadInput) -> bool:
+    """True (and reported to ``bad``) when a text/JSONL/CoNLL-U file has a NUL byte near its start."""
+    if sf.source.format == "parquet":
+        return False
+    try:
+        with _open_binary(sf.path) as f:
+            head = f.read(BINARY_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return False  # reported with its line by the reader
+    pos = head.find(b"\x00")
+    if pos < 0:
+        return False
+    line = head[:pos].count(b"\n") + 1
+    hint = " (UTF-16?)" if head[1::2].count(0) > len(head) // 4 else ""
+    bad("binary_file", f"{sf.path} line {line}: looks like a binary file{hint} (NUL byte at byte {pos}); "
+                       f"convert it to UTF-8 text or remove it from sources", sf.rel, line,
+        head[:200].decode("utf-8", errors="replace"))
+    return True
+
+
+def plan_file(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
+    """Cut a file into segments of about ``task_bytes`` (see the module docstring)."""
+    fmt = sf.source.format
+    if fmt == "parquet":
+        return _plan_parquet(sf, file_index, task_bytes)
+    if fmt == "conllu":
+        try:
+            size = sf.path.stat().st_size
+        except OSError:
+            size = 0
+        return [Segment(file_index, 0, -1, 1, size)]
+    seps = (b"\n\n", b"\n\r\n") if fmt == "text" else (b"\n",)
+    segments: list[Segment] = []
+    seg_start, seg_line = 0, 1
+    offset, lines = 0, 0       # bytes and newlines before the current chunk
+    tail = b""
+    try:
+        with _open_binary(sf.path) as f:
+            while True:
+                chunk = f.read(_READ_CHUNK)
+                if not chunk:
+                    break
+                data = tail + chunk
+                base = offset - len(tail)                      # absolute offset of data[0]
+                nl_pos, nl = 0, lines - tail.count(b"\n")      # newlines before data[nl_pos]
+                search_from = max(0, seg_start + task_bytes - base)
+                while search_from < len(data):
+                    hits = [(j, sep) for j, sep in ((data.find(sep, search_from), sep) for sep in seps) if j >= 0]
+                    if not hits:
+                        break
+                    i, sep = min(hits)
+                    end_i = i + len(sep)
+                    nl += data.count(b"\n", nl_pos, end_i)
+                    nl_pos = end_i
+                    cut = base + end_i
+                    segments.append(Segment(file_index, seg_start, cut, seg_line, cut - seg_start))
+                    seg_start, seg_line = cut, nl + 1
+                    search_from = max(end_i, seg_start + task_bytes - base)
+                offset += len(chunk)
+                lines += chunk.count(b"\n")
+                tail = chunk[-2:]
+    except (OSError, EOFError, zlib.error):
+        pass  # a truncated or corrupt file: the reader reports it with its line when it gets there
+    segments.append(Segment(file_index, seg_start, -1, seg_line, max(0, offset - seg_start)))
+    return segments
+
+
+def _plan_parquet(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(sf.path).metadata
+    except (pa.ArrowException, OSError, ValueError):
+        return [Segment(file_index, 0, -1, 0, 0)]  # the reader reports it
+    segments: list[Segment] = []
+    row, start, size = 0, 0, 0
+    for i in range(md.num_row_groups):
+        rg = md.row_group(i)
+        row += rg.num_rows
+        size += rg.total_byte_size
+        if size >= task_bytes and i < md.num_row_groups - 1:
+            segments.append(Segment(file_index, start, row, start, size))
+            start, size = row, 0
+    segments.append(Segment(file_index, start, -1, start, size))
+    return segments
 
 
 # --- line reading -------------------------------------------------------------------------------
@@ -109,35 +252,51 @@ def _open_binary(path: Path):
         raise StageError(f"{path}: cannot open ({e.strerror or e})") from None
 
 
-def _utf8_error(path: Path, lineno: int, raw: bytes, err: UnicodeDecodeError) -> StageError:
+def _utf8_message(path: Path, lineno: int, raw: bytes, err: UnicodeDecodeError) -> str:
     col = len(raw[: err.start].decode("utf-8", errors="replace")) + 1
     bad = raw[err.start: err.start + 1]
     byte = f"byte 0x{bad[0]:02x}" if bad else "truncated sequence"
-    return StageError(f"{path} line {lineno}: not valid UTF-8 ({byte} at column {col}); "
-                      f"re-encode the file as UTF-8")
+    return f"{path} line {lineno}: not valid UTF-8 ({byte} at column {col}); re-encode the file as UTF-8"
 
 
-def _iter_lines(path: Path, max_chars: int) -> Iterator[tuple[int, str, int]]:
-    """Yield ``(lineno, text, n_chars)`` for each line, without the line ending.
+def _iter_lines(path: Path, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
+                bad: BadInput = _RAISE, rel: str = "") -> Iterator[tuple[int, str, int]]:
+    """Yield ``(lineno, text, n_chars)`` for each line from byte ``start`` to ``end``, without the line ending.
 
     ``n_chars`` is -1 for an ordinary line. A line too long to hold (more than ~4 * max_chars bytes) is
     read in chunks: only its first ``max_chars + 1`` characters are kept and ``n_chars`` is its full
-    length in characters.
+    length in characters. A line that is not UTF-8 or holds a NUL byte goes to ``bad`` (skipped in skip
+    mode); a read error (truncated gzip) too, and ends the file.
     """
     limit = 4 * max_chars + 8  # bytes; a full chunk is certainly longer than max_chars characters
+    if end is not None and end < 0:
+        end = None
     f = _open_binary(path)
-    lineno = 0
+    lineno = first_line - 1
+    pos = start
+
+    def read_error(e) -> None:
+        bad("corrupt_gzip", f"{path} line {lineno + 1}: cannot read ({e}); is the file truncated or not gzip?",
+            rel, lineno + 1)
+
     try:
         with f:
-            while True:
+            if start:
+                try:
+                    f.seek(start)
+                except (OSError, EOFError, zlib.error) as e:
+                    read_error(e)
+                    return
+            while end is None or pos < end:
                 try:
                     raw = f.readline(limit)
                 except (OSError, EOFError, zlib.error) as e:
-                    raise StageError(f"{path} line {lineno + 1}: cannot read ({e}); "
-                                     f"is the file truncated or not gzip?") from None
+                    read_error(e)
+                    return
                 if not raw:
                     return
                 lineno += 1
+                pos += len(raw)
                 if raw.endswith(b"\n") or len(raw) < limit:
                     if raw.endswith(b"\n"):
                         raw = raw[:-1]
@@ -146,7 +305,13 @@ def _iter_lines(path: Path, max_chars: int) -> Iterator[tuple[int, str, int]]:
                     try:
                         line = raw.decode("utf-8")
                     except UnicodeDecodeError as e:
-                        raise _utf8_error(path, lineno, raw, e) from None
+                        bad("invalid_utf8", _utf8_message(path, lineno, raw, e), rel, lineno,
+                            raw[:2000].decode("utf-8", errors="replace"))
+                        continue
+                    if "\x00" in line:
+                        bad("nul_byte", f"{path} line {lineno}: NUL byte at column {line.index(chr(0)) + 1} "
+                                        f"(binary data in a text file?)", rel, lineno, line.replace("\x00", ""))
+                        continue
                     yield lineno, line, -1
                     continue
                 # an absurdly long line: stream through it, keep a prefix, count its characters
@@ -154,28 +319,35 @@ def _iter_lines(path: Path, max_chars: int) -> Iterator[tuple[int, str, int]]:
                 prefix = ""
                 n = 0
                 chunk = raw
+                broken = False
                 while True:
-                    end = chunk.endswith(b"\n") or len(chunk) < limit  # newline or end of file
+                    is_end = chunk.endswith(b"\n") or len(chunk) < limit  # newline or end of file
                     body = chunk[:-1] if chunk.endswith(b"\n") else chunk
-                    try:
-                        s = dec.decode(body, final=end)
-                    except UnicodeDecodeError as e:
-                        col = n + len(body[: e.start].decode("utf-8", errors="replace")) + 1
-                        bad = f"byte 0x{body[e.start]:02x}" if e.start < len(body) else "truncated sequence"
-                        raise StageError(f"{path} line {lineno}: not valid UTF-8 ({bad} near column {col}); "
-                                         f"re-encode the file as UTF-8") from None
-                    if len(prefix) <= max_chars:
-                        prefix += s[: max_chars + 1 - len(prefix)]
-                    n += len(s)
-                    if end:
+                    if not broken:
+                        try:
+                            s = dec.decode(body, final=is_end)
+                        except UnicodeDecodeError as e:
+                            col = n + len(body[: e.start].decode("utf-8", errors="replace")) + 1
+                            b = f"byte 0x{body[e.start]:02x}" if e.start < len(body) else "truncated sequence"
+                            bad("invalid_utf8", f"{path} line {lineno}: not valid UTF-8 ({b} near column {col}); "
+                                                f"re-encode the file as UTF-8", rel, lineno, prefix)
+                            broken = True  # skip mode: drain the rest of the line
+                            s = ""
+                        if len(prefix) <= max_chars:
+                            prefix += s[: max_chars + 1 - len(prefix)]
+                        n += len(s)
+                    if is_end:
                         break
                     try:
                         chunk = f.readline(limit)
                     except (OSError, EOFError, zlib.error) as e:
-                        raise StageError(f"{path} line {lineno}: cannot read ({e})") from None
-                yield lineno, prefix, n
+                        read_error(e)
+                        return
+                    pos += len(chunk)
+                if not broken:
+                    yield lineno, prefix, n
     except gzip.BadGzipFile as e:
-        raise StageError(f"{path}: not a valid gzip file ({e})") from None
+        bad("corrupt_gzip", f"{path}: not a valid gzip file ({e})", rel, lineno + 1)
 
 
 class _Blocker:
@@ -234,9 +406,10 @@ def _split_text(text: str, rel: str, line: int, max_chars: int) -> Iterator[RawD
 
 # --- formats ------------------------------------------------------------------------------------
 
-def _read_text(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+def _read_text(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
+               bad: BadInput = _RAISE) -> Iterator[RawDoc]:
     b = _Blocker(sf.rel, max_chars)
-    for lineno, text, n in _iter_lines(sf.path, max_chars):
+    for lineno, text, n in _iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel):
         if n < 0 and not text.strip():
             yield from b.end()
             continue
@@ -256,34 +429,44 @@ def _get_field(obj, field: str):
     return True, cur
 
 
-def _read_jsonl(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+def _read_jsonl(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
+                bad: BadInput = _RAISE) -> Iterator[RawDoc]:
     field = sf.source.field
     # a JSON line holds a whole document, so its limit is generous (escapes, markup)
-    for lineno, line, n in _iter_lines(sf.path, 4 * max_chars + 1024):
+    for lineno, line, n in _iter_lines(sf.path, 4 * max_chars + 1024, start, end, first_line, bad, sf.rel):
         if n >= 0:
-            raise StageError(f"{sf.path} line {lineno}: JSON line of {n} characters is too long to read "
-                             f"(clean.max_chars is {max_chars})")
+            bad("overlong_json_line", f"{sf.path} line {lineno}: JSON line of {n} characters is too long to read "
+                                      f"(clean.max_chars is {max_chars})", sf.rel, lineno, line)
+            continue
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise StageError(f"{sf.path} line {lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+            bad("malformed_json", f"{sf.path} line {lineno}: malformed JSON ({e.msg} at column {e.colno})",
+                sf.rel, lineno, line)
+            continue
         if not isinstance(obj, dict):
-            raise StageError(f"{sf.path} line {lineno}: expected a JSON object, got {type(obj).__name__}")
+            bad("malformed_json", f"{sf.path} line {lineno}: expected a JSON object, got {type(obj).__name__}",
+                sf.rel, lineno, line)
+            continue
         found, val = _get_field(obj, field)
         if not found:
             keys = ", ".join(list(obj)[:10])
-            raise StageError(f"{sf.path} line {lineno}: no field {field!r} (fields: {keys or 'none'}); "
-                             f"set sources[].field in the language's YAML")
+            bad("missing_field", f"{sf.path} line {lineno}: no field {field!r} (fields: {keys or 'none'}); "
+                                 f"set sources[].field in the language's YAML", sf.rel, lineno, line)
+            continue
         if val is None:
             val = ""
         if not isinstance(val, str):
-            raise StageError(f"{sf.path} line {lineno}: field {field!r} is {type(val).__name__}, not a string")
+            bad("bad_field_type", f"{sf.path} line {lineno}: field {field!r} is {type(val).__name__}, not a string",
+                sf.rel, lineno, line)
+            continue
         yield from _split_text(val, sf.rel, lineno, max_chars)
 
 
-def _read_parquet(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+def _read_parquet(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
+                  bad: BadInput = _RAISE) -> Iterator[RawDoc]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -292,7 +475,8 @@ def _read_parquet(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
         pf = pq.ParquetFile(sf.path)
         names = pf.schema_arrow.names
     except (pa.ArrowException, OSError, ValueError) as e:
-        raise StageError(f"{sf.path}: not a readable Parquet file ({e})") from None
+        bad("unreadable_parquet", f"{sf.path}: not a readable Parquet file ({e})", sf.rel, 0)
+        return
     if field not in names:
         raise StageError(f"{sf.path}: no column {field!r} (columns: {', '.join(names)}); "
                          f"set sources[].field in the language's YAML")
@@ -300,15 +484,24 @@ def _read_parquet(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
     if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)
             or getattr(pa.types, "is_string_view", lambda t: False)(typ)):
         raise StageError(f"{sf.path}: column {field!r} has type {typ}, expected string")
-    row = 0
+    # the row groups of the segment [start, end)
+    groups, first = [], 0
+    for i in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(i).num_rows
+        if first >= start and (end is None or end < 0 or first < end):
+            groups.append(i)
+        first += n
+    row = start
     try:
-        batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[field])
+        if not groups:
+            return
+        batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[field], row_groups=groups)
         for batch in batches:
             for val in batch.column(0).to_pylist():
                 yield from _split_text(val or "", sf.rel, row, max_chars)
                 row += 1
     except (pa.ArrowException, OSError) as e:
-        raise StageError(f"{sf.path}: cannot read Parquet data near row {row} ({e})") from None
+        bad("unreadable_parquet", f"{sf.path}: cannot read Parquet data near row {row} ({e})", sf.rel, row)
 
 
 def _conllu_sentence_from_tokens(tokens: list[list[str]]) -> str:
@@ -338,7 +531,7 @@ def _conllu_sentence_from_tokens(tokens: list[list[str]]) -> str:
     return "".join(out).strip()
 
 
-def _read_conllu(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
+def _read_conllu(sf: SourceFile, max_chars: int, bad: BadInput = _RAISE) -> Iterator[RawDoc]:
     b = _Blocker(sf.rel, max_chars)
     seen_newdoc = False
     n_in_doc = 0
@@ -360,11 +553,12 @@ def _read_conllu(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
         sent_line = 0
 
     lineno = 0
-    for lineno, line, n in _iter_lines(sf.path, max_chars):
+    for lineno, line, n in _iter_lines(sf.path, max_chars, bad=bad, rel=sf.rel):
         if n >= 0:
             if line.startswith("#"):
-                raise StageError(f"{sf.path} line {lineno}: comment line of {n} characters is longer than "
-                                 f"clean.max_chars ({max_chars})")
+                bad("malformed_conllu", f"{sf.path} line {lineno}: comment line of {n} characters is longer than "
+                                        f"clean.max_chars ({max_chars})", sf.rel, lineno, line)
+                continue
             tokens.append(["_"])  # unreadable token line; keep going
             continue
         s = line.strip()
@@ -384,8 +578,9 @@ def _read_conllu(sf: SourceFile, max_chars: int) -> Iterator[RawDoc]:
             continue
         cols = s.split("\t")
         if len(cols) < 2:
-            raise StageError(f"{sf.path} line {lineno}: not a CoNLL-U token line (expected 10 tab-separated "
-                             f"columns, got {len(cols)})")
+            bad("malformed_conllu", f"{sf.path} line {lineno}: not a CoNLL-U token line (expected 10 "
+                                    f"tab-separated columns, got {len(cols)})", sf.rel, lineno, line)
+            continue
         if not sent_line:
             sent_line = lineno
         tokens.append(cols)

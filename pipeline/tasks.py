@@ -39,10 +39,12 @@ Every malformed row raises :class:`pipeline.errors.StageError` naming the file a
 """
 from __future__ import annotations
 
-import random
-
+import csv
+import io
 import json
 import math
+import os
+import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,9 +64,9 @@ GLUE_TASKS: dict[str, dict[str, Any]] = {
     "sst2": dict(display="SST-2", type="classification", header=True, text_a="sentence", text_b=None,
                  label="label"),
     "mrpc": dict(display="MRPC", type="pair_classification", header=True, text_a="#1 String",
-                 text_b="#2 String", label="Quality"),
+                 text_b="#2 String", label="Quality", swap=True),
     "stsb": dict(display="STS-B", type="regression", header=True, text_a="sentence1", text_b="sentence2",
-                 label="score"),
+                 label="score", epochs=10, swap=True, range=(0.0, 5.0)),
     "qqp": dict(display="QQP", type="pair_classification", header=True, text_a="question1",
                 text_b="question2", label="is_duplicate"),
     "mnli": dict(display="MNLI", type="pair_classification", header=True, text_a="sentence1",
@@ -72,10 +74,22 @@ GLUE_TASKS: dict[str, dict[str, Any]] = {
     "qnli": dict(display="QNLI", type="pair_classification", header=True, text_a="question",
                  text_b="sentence", label="label"),
     "rte": dict(display="RTE", type="pair_classification", header=True, text_a="sentence1",
-                text_b="sentence2", label="label"),
+                text_b="sentence2", label="label", epochs=10),
     "wnli": dict(display="WNLI", type="pair_classification", header=True, text_a="sentence1",
                  text_b="sentence2", label="label"),
 }
+# The fine-tuning recipe (Clark et al. 2020, Appendix / official configure_finetuning.py): 3 epochs,
+# 10 for RTE and STS-B; MRPC and STS-B train on both segment orders (``double_unordered``); STS-B
+# targets scaled to [0, 1] (``(y - 0) / 5``, official RegressionTask).
+DEFAULT_EPOCHS = 3.0
+XNLI_LABELS = ("contradiction", "entailment", "neutral")
+
+
+def default_epochs(task: TaskSettings, glue_key: str | None) -> float:
+    if task.epochs is not None:
+        return float(task.epochs)
+    return float(GLUE_TASKS.get(glue_key or "", {}).get("epochs", DEFAULT_EPOCHS))
+
 
 _TEXT_A_NAMES = ("sentence1", "sentence", "text_a", "text", "premise", "question", "question1")
 _TEXT_B_NAMES = ("sentence2", "text_b", "hypothesis", "question2")
@@ -116,6 +130,10 @@ class TaskData:
     dev_available: int = 0     # examples in the dev file before max_eval_examples
     glue_task: str | None = None   # GLUE key when the task follows a GLUE convention
     notes: list[str] = field(default_factory=list)
+    label_range: tuple[float, float] | None = None   # regression: trained on (y - min) / max
+    swapped: int = 0               # training examples added by A/B swap augmentation (train includes them)
+    trained_on: str = ""           # what was trained on, in words (file, split, share)
+    scored_on: str = ""            # what was scored, in words
 
     @property
     def num_labels(self) -> int:
@@ -275,36 +293,173 @@ def _read_jsonl(path: Path, task: TaskSettings) -> list[Example]:
             raise StageError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(obj, dict):
             raise StageError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        if task.type == "tagging":
-            tname, tokens = _field(obj, task.text_a, ("tokens", "words"))
-            lname, tags = _field(obj, task.label, ("tags", "label", "labels", "ner_tags", "upos"))
-            if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-                raise StageError(f"{path}:{lineno}: field {tname!r} must be a list of strings")
-            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-                raise StageError(f"{path}:{lineno}: field {lname!r} must be a list of tag strings")
-            if len(tokens) != len(tags):
-                raise StageError(f"{path}:{lineno}: {len(tokens)} tokens but {len(tags)} tags")
-            if not tokens:
-                continue
-            out.append(Example(text_a=" ".join(tokens), tokens=list(tokens), label=list(tags),
-                               source=str(path), line=lineno))
+        ex = _from_record(obj, task, str(path), lineno)
+        if ex is not None:
+            out.append(ex)
+    return out
+
+
+def _from_record(obj: dict, task: TaskSettings, where: str, lineno: int) -> Example | None:
+    """One example from a JSON object / dataset row (None for an empty tagged sentence)."""
+    if task.type == "tagging":
+        tname, tokens = _field(obj, task.text_a, ("tokens", "words"))
+        lname, tags = _field(obj, task.label, ("tags", "label", "labels", "ner_tags", "upos", "pos_tags"))
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise StageError(f"{where}:{lineno}: field {tname!r} must be a list of strings")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise StageError(f"{where}:{lineno}: field {lname!r} must be a list of tag strings")
+        if len(tokens) != len(tags):
+            raise StageError(f"{where}:{lineno}: {len(tokens)} tokens but {len(tags)} tags")
+        if not tokens:
+            return None
+        return Example(text_a=" ".join(tokens), tokens=list(tokens), label=list(tags), source=where, line=lineno)
+    aname, a = _field(obj, task.text_a, ("text_a", "text", "sentence", "sentence1", "premise", "question"))
+    bname, b = _field(obj, task.text_b, ("text_b", "sentence2", "hypothesis"))
+    if task.type == "classification" and task.text_b is None:
+        b = None
+    lname, lab = _field(obj, task.label, ("label", "labels", "score", "gold_label"))
+    if not isinstance(a, str):
+        raise StageError(f"{where}:{lineno}: field {aname!r} is missing or not a string")
+    if task.type == "pair_classification" and not isinstance(b, str):
+        raise StageError(f"{where}:{lineno}: field {bname!r} is missing or not a string (pair task)")
+    if b is not None and not isinstance(b, str):
+        raise StageError(f"{where}:{lineno}: field {bname!r} is not a string")
+    if lab is None or isinstance(lab, (list, dict)):
+        raise StageError(f"{where}:{lineno}: field {lname!r} is missing or not a scalar label")
+    if isinstance(lab, bool):
+        lab = str(int(lab))
+    label = _parse_label(str(lab), task.type, where, lineno)
+    return Example(text_a=a.strip(), text_b=b.strip() if isinstance(b, str) else None, label=label,
+                   source=where, line=lineno)
+
+
+def _read_masakhanews(path: Path, task: TaskSettings) -> list[Example]:
+    """MasakhaNEWS ``{train,dev,test}.tsv``: header ``category headline text [url]``, CSV-style quoting
+    (articles contain quoted passages). text_a defaults to the headline and the article body joined by
+    a space (the MasakhaNEWS "headline + text" setting); ``text_a: headline`` or ``text`` picks one."""
+    if task.type != "classification":
+        raise StageError(f"task {task.name!r}: format masakhanews is single-text classification "
+                         f"(type: classification), not {task.type}")
+    _read_lines(path)  # existence, UTF-8 and BOM checks with line numbers
+    data = path.read_text(encoding="utf-8-sig")
+    reader = csv.reader(io.StringIO(data, newline=""), delimiter="\t", quotechar='"')
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise StageError(f"{path}: empty file (expected a header line)") from None
+    label_col = str(task.label) if task.label is not None else "category"
+    want = [label_col] + ([str(task.text_a)] if task.text_a is not None else ["headline", "text"])
+    missing = [c for c in want if c not in header]
+    if missing:
+        raise StageError(f"{path}:1: no column(s) {missing} in the header ({', '.join(header)})")
+    il = header.index(label_col)
+    ia = [header.index(c) for c in want[1:]]
+    out = []
+    while True:
+        lineno = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise StageError(f"{path}:{lineno}: {e}") from None
+        if not row or all(c.strip() == "" for c in row):
             continue
-        aname, a = _field(obj, task.text_a, ("text_a", "text", "sentence", "sentence1"))
-        bname, b = _field(obj, task.text_b, ("text_b", "sentence2"))
-        lname, lab = _field(obj, task.label, ("label",))
-        if not isinstance(a, str):
-            raise StageError(f"{path}:{lineno}: field {aname!r} is missing or not a string")
-        if task.type == "pair_classification" and not isinstance(b, str):
-            raise StageError(f"{path}:{lineno}: field {bname!r} is missing or not a string (pair task)")
-        if b is not None and not isinstance(b, str):
-            raise StageError(f"{path}:{lineno}: field {bname!r} is not a string")
-        if lab is None or isinstance(lab, (list, dict)):
-            raise StageError(f"{path}:{lineno}: field {lname!r} is missing or not a scalar label")
-        if isinstance(lab, bool):
-            lab = str(int(lab))
-        label = _parse_label(str(lab), task.type, path, lineno)
-        out.append(Example(text_a=a.strip(), text_b=b.strip() if isinstance(b, str) else None, label=label,
-                           source=str(path), line=lineno))
+        if len(row) != len(header):
+            raise StageError(f"{path}:{lineno}: expected {len(header)} tab-separated columns (the header has "
+                             f"{len(header)}), found {len(row)}")
+        text = " ".join(" ".join(row[i].split()) for i in ia if row[i].strip())
+        if not text:
+            raise StageError(f"{path}:{lineno}: empty text")
+        out.append(Example(text_a=text, label=_parse_label(row[il], task.type, path, lineno), source=str(path),
+                           line=lineno))
+    return out
+
+
+def _read_xnli(path: Path, task: TaskSettings) -> list[Example]:
+    """XNLI ``dev.tsv``/``test.tsv`` in any of the layouts of the shared data (``genre label sentence1
+    sentence2``, ``sentence1_sw``..., ``text_a text_b label``, KorNLI ``sentence1 sentence2 gold_label``);
+    labels must be contradiction/entailment/neutral."""
+    if task.type != "pair_classification":
+        raise StageError(f"task {task.name!r}: format xnli is sentence-pair classification "
+                         f"(type: pair_classification), not {task.type}")
+    out = _read_tsv(path, task, None)
+    for ex in out:
+        if ex.label not in XNLI_LABELS:
+            raise StageError(f"{path}:{ex.line}: label {ex.label!r} is not an XNLI label "
+                             f"({', '.join(XNLI_LABELS)})")
+    return out
+
+
+def _hf_offline() -> bool:
+    return any(os.environ.get(k, "").lower() in ("1", "true", "yes", "on")
+               for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _hf_dataset(spec: str, task: TaskSettings, root: Path):
+    """A Dataset/DatasetDict from a save_to_disk folder, or (online only) a hub dataset name."""
+    import datasets
+
+    path = resolve_path(spec, task.root, root)
+    if path.exists():
+        try:
+            return datasets.load_from_disk(str(path)), str(path)
+        except Exception as e:  # noqa: BLE001 - any failure: the folder is not a saved dataset
+            raise StageError(f"{path}: not a dataset saved with save_to_disk ({type(e).__name__}: {e})") from None
+    if Path(spec).is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1:
+        raise StageError(f"{path}: not found (task {task.name!r}, format hf)")
+    if _hf_offline():
+        raise StageError(f"task {task.name!r}: {path} does not exist, and {spec!r} as a hub dataset name needs "
+                         f"network access, but HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set; save the dataset "
+                         f"with save_to_disk and point `train` at that folder")
+    try:
+        return datasets.load_dataset(spec, task.hf_config), f"hub:{spec}"
+    except Exception as e:  # noqa: BLE001
+        raise StageError(f"task {task.name!r}: cannot load hub dataset {spec!r} ({type(e).__name__}: {e})") from None
+
+
+def _hf_split(ds, where: str, split: str | None, task: TaskSettings):
+    import datasets
+
+    if isinstance(ds, (datasets.DatasetDict, dict)):
+        if split is None:
+            raise StageError(f"{where}: holds splits {sorted(ds)}; name one (train_split/dev_split)")
+        if split not in ds:
+            raise StageError(f"{where}: no split {split!r} (task {task.name!r}); splits: {', '.join(sorted(ds))}")
+        return ds[split], f"{where}[{split}]"
+    return ds, where
+
+
+def _class_names(feature) -> list[str] | None:
+    names = getattr(feature, "names", None)
+    if names:
+        return list(names)
+    inner = getattr(feature, "feature", None)
+    return list(getattr(inner, "names", None) or []) or None if inner is not None else None
+
+
+def _read_hf_rows(ds, where: str, task: TaskSettings) -> list[Example]:
+    """Examples from a datasets.Dataset; ClassLabel ids become their names."""
+    features = getattr(ds, "features", {}) or {}
+    conv = {k: _class_names(f) for k, f in features.items()}
+    out = []
+    for i, row in enumerate(ds):
+        obj = {}
+        for k, v in row.items():
+            names = conv.get(k)
+            if names and isinstance(v, list):
+                v = [names[x] if isinstance(x, int) and 0 <= x < len(names) else str(x) for x in v]
+            elif names and isinstance(v, int) and not isinstance(v, bool):
+                if v < 0:
+                    raise StageError(f"{where}: row {i}: label {v} (unlabelled, e.g. a GLUE test split) "
+                                     f"in column {k!r}")
+                v = names[v]
+            elif isinstance(v, list) and task.type == "tagging":
+                v = [str(x) for x in v]
+            obj[k] = v
+        ex = _from_record(obj, task, where, i + 1)
+        if ex is not None:
+            out.append(ex)
     return out
 
 
@@ -442,19 +597,23 @@ def _read_conll(path: Path, task: TaskSettings) -> list[Example]:
 def read_examples(path: Path, task: TaskSettings, glue: dict | None = None) -> list[Example]:
     """All examples of one file in the task's format (no capping, no label-set check)."""
     fmt = task.format
-    if task.type == "tagging" and fmt in ("glue", "tsv"):
-        raise StageError(f"task {task.name!r}: tagging tasks need format conllu, conll or jsonl, not {fmt}")
+    if task.type == "tagging" and fmt in ("glue", "tsv", "xnli", "masakhanews"):
+        raise StageError(f"task {task.name!r}: tagging tasks need format conllu, conll, jsonl or hf, not {fmt}")
     if task.type != "tagging" and fmt in ("conllu", "conll"):
         raise StageError(f"task {task.name!r}: format {fmt} holds tagged tokens; set type: tagging")
     if fmt in ("glue", "tsv"):
         return _read_tsv(path, task, glue)
+    if fmt == "xnli":
+        return _read_xnli(path, task)
+    if fmt == "masakhanews":
+        return _read_masakhanews(path, task)
     if fmt == "jsonl":
         return _read_jsonl(path, task)
     if fmt == "conllu":
         return _read_conllu(path, task)[0]
     if fmt == "conll":
         return _read_conll(path, task)
-    raise StageError(f"task {task.name!r}: unknown format {fmt!r}")
+    raise StageError(f"task {task.name!r}: format {fmt!r} is not read from a file")
 
 
 def _glue_convention(task: TaskSettings, train_path: Path) -> tuple[str, dict]:
@@ -472,44 +631,89 @@ def _glue_convention(task: TaskSettings, train_path: Path) -> tuple[str, dict]:
     return key, conv
 
 
-def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
-    """Read, cap and check a task's train and dev files."""
-    if isinstance(task, dict):
-        task = TaskSettings.model_validate(task)
-    root = Path(root)
+def _rel_data(p: Path, task: TaskSettings, root: Path) -> str:
+    """A path as the config names it: relative to the data root (or project) when under it."""
+    from pipeline.config import data_root
+
+    base = root if task.root == "project" else data_root(root)
+    try:
+        return str(Path(p).resolve().relative_to(Path(base).resolve()))
+    except ValueError:
+        return str(p)
+
+
+def _read_split_files(task: TaskSettings, root: Path):
+    """(train examples, dev examples or None, train where, dev where, glue key, is UPOS)."""
     train_path = resolve_path(task.train, task.root, root)
-    dev_path = resolve_path(task.dev, task.root, root) if task.dev else train_path
+    dev_path = resolve_path(task.dev, task.root, root) if task.dev else None
     glue_key, conv = (None, None)
     if task.format == "glue":
         glue_key, conv = _glue_convention(task, train_path)
     is_upos = False
+    if task.format == "hf":
+        if task.type != "tagging" and task.type not in ("classification", "pair_classification", "regression"):
+            raise StageError(f"task {task.name!r}: unknown type {task.type!r}")
+        ds, where = _hf_dataset(task.train, task, root)
+        tr_ds, train_where = _hf_split(ds, where, task.train_split, task)
+        train = _read_hf_rows(tr_ds, train_where, task)
+        dev, dev_where = None, None
+        if task.dev:
+            dds, dwhere = _hf_dataset(task.dev, task, root)
+            dv_ds, dev_where = _hf_split(dds, dwhere, task.dev_split, task)
+            dev = _read_hf_rows(dv_ds, dev_where, task)
+        elif task.dev_split is not None:
+            import datasets
+            if not isinstance(ds, (datasets.DatasetDict, dict)):
+                raise StageError(f"{where}: a single split, so there is no dev_split {task.dev_split!r}; give "
+                                 f"`dev`, or set dev_split: null for a seeded dev_fraction of it")
+            dv_ds, dev_where = _hf_split(ds, where, task.dev_split, task)
+            dev = _read_hf_rows(dv_ds, dev_where, task)
+        return train, dev, train_where, dev_where, glue_key, is_upos
     if task.format == "conllu":
         train, is_upos = _read_conllu(train_path, task)
-        dev = _read_conllu(dev_path, task)[0] if task.dev else []
+        dev = _read_conllu(dev_path, task)[0] if dev_path else None
     else:
         train = read_examples(train_path, task, conv)
-        dev = read_examples(dev_path, task, conv) if task.dev else []
+        dev = read_examples(dev_path, task, conv) if dev_path else None
+    return train, dev, str(train_path), (str(dev_path) if dev_path else None), glue_key, is_upos
+
+
+def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
+    """Read, split, cap, augment and check a task's train and dev data."""
+    if isinstance(task, dict):
+        task = TaskSettings.model_validate(task)
+    root = Path(root)
+    train, dev, train_where, dev_where, glue_key, is_upos = _read_split_files(task, root)
+    show = (lambda w: _rel_data(Path(w), task, root)) if task.format != "hf" else (lambda w: w)
     split_note = None
-    if not task.dev:  # one file: a seeded split, the same for every model and seed
+    if dev is None:  # one file: a seeded split, the same for every model and seed
         order = list(range(len(train)))
         random.Random(task.split_seed).shuffle(order)
         n_dev = max(1, int(round(len(train) * task.dev_fraction))) if len(train) > 1 else 0
         dev_idx = set(order[:n_dev])
         dev = [ex for i, ex in enumerate(train) if i in dev_idx]
         train = [ex for i, ex in enumerate(train) if i not in dev_idx]
+        dev_where = train_where
         split_note = (f"one file: a seeded split (split_seed={task.split_seed}) scores "
-                      f"{task.dev_fraction:.0%} of {train_path.name} and trains on the rest")
+                      f"{task.dev_fraction:.0%} of {Path(train_where).name} and trains on the rest")
+        trained_on = f"{show(train_where)} ({1 - task.dev_fraction:.0%}, split_seed {task.split_seed})"
+        scored_on = f"{show(train_where)} (the other {task.dev_fraction:.0%})"
+    else:
+        trained_on, scored_on = show(train_where), show(dev_where)
     if not train:
-        raise StageError(f"{train_path}: no examples (task {task.name!r})")
+        raise StageError(f"{train_where}: no examples (task {task.name!r})")
     if not dev:
-        raise StageError(f"{dev_path}: no examples (task {task.name!r})")
+        raise StageError(f"{dev_where}: no examples (task {task.name!r})")
     n_train, n_dev = len(train), len(dev)
     if task.max_train_examples:
         train = train[: task.max_train_examples]
     if task.max_eval_examples:
         dev = dev[: task.max_eval_examples]
     notes = [split_note] if split_note else []
-    if task.dev and train_path.resolve() == dev_path.resolve():
+    if task.note:
+        notes.insert(0, task.note)
+    if task.dev and (train_where == dev_where or (task.format != "hf" and
+                                                  Path(train_where).resolve() == Path(dev_where).resolve())):
         notes.append("train and dev are the same file: the dev score is not a held-out score")
 
     labels: list[str] | None = None
@@ -521,18 +725,38 @@ def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
             seen = {ex.label for ex in train}
         labels = sorted(UPOS_TAGS) if is_upos else sorted(seen)
         if task.type != "tagging" and len(labels) < 2:
-            raise StageError(f"{train_path}: only one label ({labels[0]!r}) in the training examples{capped}; "
+            raise StageError(f"{train_where}: only one label ({labels[0]!r}) in the training examples{capped}; "
                              f"a classifier needs at least two")
         allowed = set(labels)
         for ex in dev:
             bad = [t for t in (ex.label if task.type == "tagging" else [ex.label]) if t not in allowed]
             if bad:
                 shown = ", ".join(labels[:30]) + (" ..." if len(labels) > 30 else "")
-                raise StageError(f"{dev_path}:{ex.line}: label {bad[0]!r} does not occur in the training file "
-                                 f"{train_path}{capped}; labels seen there: {shown}")
+                raise StageError(f"{dev_where}:{ex.line}: label {bad[0]!r} does not occur in the training file "
+                                 f"{train_where}{capped}; labels seen there: {shown}")
+    conv = GLUE_TASKS.get(glue_key or "", {})
+    label_range = task.label_range or (conv.get("range") if task.type == "regression" else None)
+    if label_range is not None:
+        lo, hi = label_range
+        bad = next((ex for ex in train if not lo <= ex.label <= hi), None)
+        if bad is not None:
+            raise StageError(f"{bad.source}:{bad.line}: label {bad.label} outside label_range [{lo}, {hi}]")
+    swap = task.swap_augment if task.swap_augment is not None else bool(conv.get("swap"))
+    swapped = 0
+    if swap:
+        if task.type not in ("pair_classification", "regression") or any(ex.text_b is None for ex in train):
+            raise StageError(f"task {task.name!r}: swap_augment needs sentence pairs (text_b) in every example")
+        extra = [Example(text_a=ex.text_b, text_b=ex.text_a, label=ex.label, source=ex.source, line=ex.line)
+                 for ex in train]
+        swapped = len(extra)
+        train = train + extra
+        notes.append(f"training set doubled with the segments swapped ({swapped} + {swapped} examples), as the "
+                     f"official code does for MRPC and STS-B")
     return TaskData(name=task.name, type=task.type, labels=labels, train=train, dev=dev, format=task.format,
-                    train_path=str(train_path), dev_path=str(dev_path), train_available=n_train,
-                    dev_available=n_dev, glue_task=glue_key, notes=notes)
+                    train_path=str(train_where), dev_path=str(dev_where), train_available=n_train,
+                    dev_available=n_dev, glue_task=glue_key, notes=notes,
+                    label_range=tuple(label_range) if label_range else None, swapped=swapped,
+                    trained_on=trained_on, scored_on=scored_on)
 
 
 # --- encoding --------------------------------------------------------------------------------
@@ -622,5 +846,8 @@ def _encode_one(tokenizer, ex: Example, max_length: int) -> tuple[list[int], lis
 
 def _label_value(task: TaskData, ex: Example, index: dict[str, int]):
     if task.type == "regression":
+        if task.label_range is not None:  # official RegressionTask: (label - min) / max
+            lo, hi = task.label_range
+            return (float(ex.label) - lo) / hi
         return float(ex.label)
     return index[ex.label]

@@ -2,7 +2,12 @@
 
 Reads ``data/<lang>/clean/*.parquet`` into a pandas DataFrame, runs the suite below in an ephemeral GX
 context (no project folder, no network, no analytics), builds Data Docs into ``reports/<lang>/quality/``
-(swapped in whole) and writes ``data/<lang>/validation.json``.
+together with the review page ``review.html`` / ``review.md`` (``pipeline.review``; the folder is
+swapped in whole) and writes ``data/<lang>/validation.json`` (with the hash of the corpus it
+validated). Finally it brings the review decision ``data/<lang>/review.json`` in line with the result
+and ``review.policy`` (``pipeline.review.sync_decision``: "auto-approved", "rejected-by-validation" or
+"pending"; a person's decision on this corpus is kept). That file is not an output of this stage
+(a person, the CLI or the flow writes it) but a dependency of vocab.
 
 Expectations (``validate`` section of ``corpora/<lang>.yaml``; ``mostly`` = validate.mostly where marked):
 
@@ -18,6 +23,8 @@ Expectations (``validate`` section of ``corpora/<lang>.yaml``; ``mostly`` = vali
 
 The stage returns normally when expectations fail (``passed`` is false); the vocab stage refuses to run
 then. ``validation.json`` holds no timestamps, so the same corpus and settings give the same file.
+The review page carries the thresholds of the review section too (``review.samples``,
+``review.scan_documents``), which is why ``review`` is a DVC param of this stage.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ import os
 import warnings
 from pathlib import Path
 
+from pipeline import review
 from pipeline.atomic import atomic_dir, write_json
 from pipeline.config import LanguageConfig, load_language
 from pipeline.errors import StageError
@@ -147,6 +155,30 @@ def _metrics(df) -> dict:
     return out
 
 
+def _expectation_entries(specs, result, df) -> list[dict]:
+    (vres,) = list(result.run_results.values())
+    by_type: dict[tuple, object] = {}
+    for r in vres.results:
+        cfg_ = r.expectation_config
+        by_type[(cfg_.type, cfg_.kwargs.get("column"))] = r
+
+    expectations = []
+    for name, exp, threshold in specs:
+        r = by_type.get((exp.expectation_type, getattr(exp, "column", None)))
+        entry = {"name": name, "expectation": exp.expectation_type,
+                 "column": getattr(exp, "column", None), "threshold": threshold}
+        if r is None:  # pragma: no cover - GX returns one result per expectation
+            entry.update(passed=False, observed=None, error="no result from Great Expectations")
+        else:
+            entry["passed"] = bool(r.success)
+            entry["observed"] = _observed(name, df, dict(r.result or {}))
+            exc = r.exception_info or {}
+            if exc.get("raised_exception"):
+                entry["error"] = str(exc.get("exception_message"))[:500]
+        expectations.append(entry)
+    return expectations
+
+
 def run(lang: str, root: Path) -> dict:
     root = Path(root)
     cfg = load_language(lang, root)
@@ -155,7 +187,7 @@ def run(lang: str, root: Path) -> dict:
     return validate_frame(cfg, df, layout)
 
 
-def validate_frame(cfg: LanguageConfig, df, layout: Layout) -> dict:
+def validate_frame(cfg: LanguageConfig, df, layout: Layout, corpus: str | None = None) -> dict:
     _quiet_gx()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -169,6 +201,8 @@ def validate_frame(cfg: LanguageConfig, df, layout: Layout) -> dict:
 
     lang = cfg.language
     specs = _specs(cfg)
+    if corpus is None and layout.clean_files():
+        corpus = review.corpus_hash(layout)
     with atomic_dir(layout.quality_dir) as site, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         site_config = {
@@ -196,42 +230,31 @@ def validate_frame(cfg: LanguageConfig, df, layout: Layout) -> dict:
         result = checkpoint.run(batch_parameters={"dataframe": df})
         if not (site / "index.html").is_file():
             raise StageError(f"{layout.quality_dir}: Great Expectations built no index.html")
+        expectations = _expectation_entries(specs, result, df)
+        passed = all(e["passed"] for e in expectations)
+        metrics = _metrics(df)
+        # the review page a person reads before approving, swapped in with the Data Docs
+        page = review.build_pages(cfg, df, layout, site, expectations=expectations, passed=passed,
+                                  corpus=corpus or "unknown", metrics=metrics)
 
-    (vres,) = list(result.run_results.values())
-    by_type: dict[tuple, object] = {}
-    for r in vres.results:
-        cfg_ = r.expectation_config
-        by_type[(cfg_.type, cfg_.kwargs.get("column"))] = r
-
-    expectations = []
-    for name, exp, threshold in specs:
-        r = by_type.get((exp.expectation_type, getattr(exp, "column", None)))
-        entry = {"name": name, "expectation": exp.expectation_type,
-                 "column": getattr(exp, "column", None), "threshold": threshold}
-        if r is None:  # pragma: no cover - GX returns one result per expectation
-            entry.update(passed=False, observed=None, error="no result from Great Expectations")
-        else:
-            entry["passed"] = bool(r.success)
-            entry["observed"] = _observed(name, df, dict(r.result or {}))
-            exc = r.exception_info or {}
-            if exc.get("raised_exception"):
-                entry["error"] = str(exc.get("exception_message"))[:500]
-        expectations.append(entry)
-
-    passed = all(e["passed"] for e in expectations)
     report = {
         "passed": passed,
         "language": lang,
         "expectations": expectations,
         "failed": [e["name"] for e in expectations if not e["passed"]],
-        "metrics": _metrics(df),
+        "metrics": metrics,
         "settings": cfg.validation.model_dump(mode="json"),
         "data_docs": (layout.quality_dir / "index.html").relative_to(layout.root).as_posix(),
+        "review_page": review.page_path(layout).relative_to(layout.root).as_posix(),
+        "corpus": corpus,
     }
     write_json(layout.validation, report)
+    decision = review.sync_decision(cfg, layout, report, corpus) if corpus else None
     if passed:
         log.info("validate %s: all %d expectations passed", lang, len(expectations))
     else:
         log.warning("validate %s: failed %s", lang, ", ".join(report["failed"]))
     return {"passed": passed, "failed": report["failed"], "documents": int(len(df)),
-            "validation": str(layout.validation), "data_docs": str(layout.quality_dir / "index.html")}
+            "validation": str(layout.validation), "data_docs": str(layout.quality_dir / "index.html"),
+            "review_page": str(review.page_path(layout)), "corpus": corpus,
+            "decision": (decision or {}).get("decision"), **page}

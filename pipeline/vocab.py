@@ -62,7 +62,9 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def check_validation(layout: Layout) -> dict:
-    """Return validation.json's content; StageError unless it exists and says passed: true."""
+    """Return validation.json's content; StageError unless it exists and says passed: true, and the
+    current corpus has a valid review decision (``data/<lang>/review.json``: approved, or
+    auto-approved under ``review.policy: auto``, for this very corpus; see ``pipeline.review``)."""
     path = layout.validation
     rel = _rel(path, layout.root)
     if not path.is_file():
@@ -81,6 +83,10 @@ def check_validation(layout: Layout) -> dict:
         raise StageError(f"{rel}: the corpus did not pass validation{detail}; the vocab stage refuses "
                          f"to train on it. Fix the data or corpora/{layout.lang}.yaml and re-run clean "
                          f"and validate (see {report.get('data_docs', 'the quality report')})")
+    from pipeline import review
+    from pipeline.config import load_language
+
+    review.require_approval(layout, load_language(layout.lang, layout.root), report)
     return report
 
 

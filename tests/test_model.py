@@ -164,7 +164,8 @@ def test_mask_tokens_cap_and_determinism():
 
 def test_configs_generator_scaling():
     d, g = build_configs(dict(ARCH), VOCAB, MAX_LEN)
-    assert (g.hidden_size, g.num_attention_heads, g.intermediate_size) == (16, 1, 32)
+    # official get_generator_config: round(hidden * f), FFN 4 x hidden, heads max(1, hidden // 64)
+    assert (g.hidden_size, g.num_attention_heads, g.intermediate_size) == (16, 1, 64)
     assert g.num_hidden_layers == d.num_hidden_layers == 2
     assert g.embedding_size == d.embedding_size == 32
     assert d.max_position_embeddings == MAX_LEN and d.type_vocab_size == 2 and d.pad_token_id == 0
@@ -216,7 +217,7 @@ def test_labels_masked_and_sample_differs(monkeypatch):
     ids, att, tt = random_batch(B=6, L=24, seed=3)
     calls = {}
 
-    def fake_sample(logits, generator=None):
+    def fake_sample(logits, generator=None, **_):
         # even masked positions: sample == original (must be labelled original); odd: a different token
         orig = calls["orig"]
         alt = 5 + (orig - 5 + 1) % (VOCAB - 5)
@@ -341,10 +342,12 @@ def test_no_weight_decay_on_layernorm_and_bias():
 
 
 def test_lr_schedule_warmup_times_decay():
+    # official create_optimizer: polynomial_decay(power 1) * min(1, global_step / warmup), global_step from 0
     W, T = 10, 100
-    assert lr_factor(0, W, T) == pytest.approx(0.1)
-    assert lr_factor(4, W, T) == pytest.approx(0.5 * (1 - 4 / 100))  # multiplied, not sequential
-    assert lr_factor(9, W, T) == pytest.approx(1 - 9 / 100)
+    assert lr_factor(0, W, T) == 0.0
+    assert lr_factor(1, W, T) == pytest.approx(0.1 * (1 - 1 / 100))
+    assert lr_factor(5, W, T) == pytest.approx(0.5 * (1 - 5 / 100))  # multiplied, not sequential
+    assert lr_factor(10, W, T) == pytest.approx(1 - 10 / 100)
     assert lr_factor(50, W, T) == pytest.approx(0.5)
     assert lr_factor(99, W, T) == pytest.approx(0.01)
     assert lr_factor(100, W, T) == 0.0

@@ -54,7 +54,12 @@ GLUE = [  # (task, type, train count, dev count, labels)  counts from MANIFEST.m
 def test_glue_counts(data, name, ttype, n_train, n_dev, labels):
     d = load_task(task(name=name, type=ttype, format="glue", train=str(data / f"glue/{name}/train.tsv"),
                        dev=str(data / f"glue/{name}/dev.tsv")), data)
-    assert (len(d.train), len(d.dev)) == (n_train, n_dev)
+    swapped = name in ("MRPC", "STS-B")  # A/B swap augmentation, as the official code (double_unordered)
+    assert (len(d.train), len(d.dev)) == (n_train * (2 if swapped else 1), n_dev)
+    assert d.swapped == (n_train if swapped else 0) and d.train_available == n_train
+    if swapped:
+        for ex, sw in zip(d.train[:n_train], d.train[n_train:]):
+            assert (sw.text_a, sw.text_b, sw.label) == (ex.text_b, ex.text_a, ex.label)
     assert d.labels == labels
     assert d.glue_task == normalize_task_name(name)
     pair = ttype != "classification"
@@ -395,7 +400,7 @@ def test_classification_and_regression_encoding(data, tokenizer):
     d = load_task(task(name="STS-B", type="regression", format="glue", train=str(data / "glue/STS-B/train.tsv"),
                        dev=str(data / "glue/STS-B/dev.tsv"), max_train_examples=10, max_eval_examples=10), data)
     train_f, _ = encode(d, tokenizer, max_length=64)
-    assert [f["label"] for f in train_f] == [ex.label for ex in d.train]
+    assert [f["label"] for f in train_f] == pytest.approx([ex.label / 5.0 for ex in d.train])  # (y - 0) / 5
     assert isinstance(train_f[0]["label"], float) and d.num_labels == 1
     d = load_task(task(name="SST-2", type="classification", format="glue", train=str(data / "glue/SST-2/train.tsv"),
                        dev=str(data / "glue/SST-2/dev.tsv"), max_train_examples=10, max_eval_examples=10), data)
@@ -460,7 +465,7 @@ def test_evaluate_model_report(data, tokenizer, tmp_path, monkeypatch):
     cola, sts, upos = res["tasks"]["CoLA"], res["tasks"]["STS-B"], res["tasks"]["upos"]
     assert (cola["metric"], sts["metric"], upos["metric"]) == ("mcc", "spearman", "token_accuracy")
     assert (cola["train_examples"], cola["dev_examples"], cola["dev_available"]) == (30, 40, 1043)
-    assert cola["scored_on"] == "dev" and cola["trained_on"] == "small/glue/CoLA/train.tsv"
+    assert cola["scored_on"] == "small/glue/CoLA/dev.tsv" and cola["trained_on"] == "small/glue/CoLA/train.tsv"
     for t in (cola, sts, upos):
         for kind in ("pretrained", "random_init"):
             s = t[kind]
@@ -476,5 +481,5 @@ def test_evaluate_model_report(data, tokenizer, tmp_path, monkeypatch):
     on_disk = json.loads((tmp_path / "out" / "eval.json").read_text(encoding="utf-8"))
     assert on_disk["tasks"].keys() == res["tasks"].keys()
     card = (tmp_path / "out" / "scorecard.md").read_text(encoding="utf-8")
-    assert "| task | metric | pretrained median (seeds) | random init median (seeds) | delta |" in card
+    assert "| task | metric | pretrained median (seeds) | random init median (seeds) | delta | wins |" in card
     assert "| CoLA | mcc |" in card and "30 of 2000" in card and "**average**" in card

@@ -10,7 +10,7 @@ import yaml
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from pipeline import clean, validate  # noqa: E402
+from pipeline import clean, review, validate  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.layout import Layout  # noqa: E402
 
@@ -72,6 +72,15 @@ def test_passes_on_clean_real_text(project, shared):
     index = project / report["data_docs"]
     assert index.is_file() and "<html" in index.read_text(encoding="utf-8").lower()
     assert not list(index.parent.parent.glob(".quality*"))  # atomic swap left nothing behind
+    # the review page is built with the Data Docs, and the auto policy approves a passing corpus
+    assert report["review_page"] == "reports/sw/quality/review.html"
+    page = (project / report["review_page"]).read_text(encoding="utf-8")
+    assert 'id="expectations"' in page and 'id="funnel"' in page and "data:image/png;base64," in page
+    assert (index.parent / "review.md").is_file()
+    assert report["corpus"] == review.corpus_hash(Layout(project, "sw"))
+    decision = json.loads(review.decision_path(Layout(project, "sw")).read_text())
+    assert decision["decision"] == "auto-approved" and decision["corpus"] == report["corpus"]
+    assert out["decision"] == "auto-approved"
     # deterministic: the same corpus and settings give the same validation.json
     first = Layout(project, "sw").validation.read_bytes()
     validate.run("sw", project)
@@ -92,6 +101,11 @@ def test_fails_on_impossible_thresholds(project, shared):
     assert lid["observed"]["unexpected_fraction"] > 0.05
     assert by["text_unique"]["passed"] is True
     assert (project / "reports/sw/quality/index.html").is_file()
+    # the review page says so, and the decision records the rejection by validation
+    page = (project / "reports/sw/quality/review.html").read_text(encoding="utf-8")
+    assert "Validation failed" in page and page.count('class="fail"') == 2
+    decision = json.loads(review.decision_path(Layout(project, "sw")).read_text())
+    assert decision["decision"] == "rejected-by-validation" and "row_count" in decision["comment"]
 
 
 def test_length_threshold_and_strict_script_share(project, shared):

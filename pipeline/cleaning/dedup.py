@@ -1,0 +1,169 @@
+"""Exact and MinHash near-duplicate removal within a language, disk-backed and memory-bounded.
+
+Per document (in the tasks): an exact key (the first 8 bytes of sha1 of the normalised text, also the
+document id) and one key per LSH band: datatrove's ``MinhashDedupSignature`` computes the signature
+(5-word shingles of datatrove's simplified text, FineWeb-2's 14 bands x 8 hashes, seeded) and each band's 8
+hashes are folded into one 64-bit key (xxh3; a chance collision merges two documents at ~N^2/2^65).
+
+Across the corpus (``find_duplicates``), after the LID threshold is calibrated, so that only documents that
+passed every other step take part:
+
+1. per task and per key column, the candidates' keys are sorted and written to ``.npy`` files;
+2. per column, the key space is cut into ranges small enough to sort in memory (~``RANGE_RECORDS``
+   records); each range gathers its slice of every task file (``searchsorted`` on memory-mapped arrays),
+   sorts by (key, task, row) and finds runs of equal keys;
+3. exact: in each run every document after the first is a ``duplicate`` of the first;
+   MinHash: the members of each run are joined in a union-find whose root is always the smallest
+   (task, row) - the first document in source order - and every other member is a ``near_duplicate``.
+
+We do not use datatrove's ``MinhashDedupBuckets``/``MinhashDedupCluster`` because their cluster keeps the
+root chosen by union-by-size (not the first document), and their pair output links consecutive equal
+signatures only, which breaks when non-candidates are removed from a run afterwards. Memory: one range of
+records plus the union-find over documents that have a duplicate.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+RANGE_RECORDS = 2_000_000
+_U64 = np.uint64
+
+
+class MinHasher:
+    """Band keys of a document, with datatrove's MinHash signature code."""
+
+    def __init__(self, dedup, tokenizer):
+        from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+
+        self.num_buckets = dedup.num_buckets
+        self.hashes_per_bucket = dedup.hashes_per_bucket
+        config = MinhashConfig(n_grams=dedup.n_grams, num_buckets=dedup.num_buckets,
+                               hashes_per_bucket=dedup.hashes_per_bucket, seed=dedup.seed)
+        # output_folder is never written: we only call get_shingles/get_signature
+        self._sig = MinhashDedupSignature(output_folder="/nonexistent-unused", config=config, language=tokenizer)
+        # datatrove 0.10.1 hands str to xxhash, which xxhash 4.x refuses: hash the UTF-8 bytes instead
+        # (the same 64-bit xxhash datatrove's default HashConfig asks for)
+        import xxhash
+
+        self._sig._hash_func = lambda s: xxhash.xxh64_intdigest(s.encode("utf-8"))
+
+    def band_keys(self, text: str) -> list[int] | None:
+        import xxhash
+
+        shingles = self._sig.get_shingles(text)
+        if shingles.size == 0:
+            return None
+        sig = self._sig.get_signature(shingles)
+        keys = []
+        for band in sig:
+            k = xxhash.xxh3_64_intdigest(np.asarray(band, dtype=_U64).tobytes())
+            keys.append(k or 1)  # 0 means "no key"
+        return keys
+
+
+def exact_key(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "big") or 1
+
+
+def text_digest(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+# --- corpus-wide ----------------------------------------------------------------------------------
+
+def write_sorted(keys: np.ndarray, candidates: np.ndarray, out: Path, columns: list[int]) -> None:
+    """For one task: per key column, the candidates' (key, row) sorted by key then row."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = np.nonzero(candidates)[0].astype(np.uint32)
+    for c in columns:
+        k = keys[rows, c] if len(rows) else np.zeros(0, dtype=_U64)
+        valid = k != 0
+        k, r = k[valid], rows[valid]
+        order = np.argsort(k, kind="stable")           # rows ascend within equal keys
+        np.save(out / f"k{c}.npy", k[order])
+        np.save(out / f"r{c}.npy", r[order])
+
+
+class _UnionFirst:
+    """Union-find whose root is the smallest (task, row)."""
+
+    def __init__(self):
+        self.parent: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def find(self, x):
+        p = self.parent.get(x, x)
+        if p == x:
+            return x
+        root = self.find(p)
+        self.parent[x] = root
+        return root
+
+    def union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if rb < ra:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+
+
+def _runs(task_dirs: list[Path], col: int):
+    """Yield arrays (tasks, rows) of each run of >= 2 equal keys in column ``col``, range by range."""
+    ks = [np.load(d / f"k{col}.npy", mmap_mode="r") for d in task_dirs]
+    rs = [np.load(d / f"r{col}.npy", mmap_mode="r") for d in task_dirs]
+    total = sum(len(k) for k in ks)
+    if total < 2:
+        return
+    parts = max(1, -(-total // RANGE_RECORDS))
+    edges = [0] + [int((1 << 64) * i // parts) for i in range(1, parts)] + [None]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        kk, tt, rr = [], [], []
+        for t, (k, r) in enumerate(zip(ks, rs)):
+            a = int(np.searchsorted(k, _U64(lo), side="left")) if lo else 0
+            b = int(np.searchsorted(k, _U64(hi), side="left")) if hi is not None else len(k)
+            if b > a:
+                kk.append(np.asarray(k[a:b]))
+                rr.append(np.asarray(r[a:b]))
+                tt.append(np.full(b - a, t, dtype=np.uint32))
+        if not kk:
+            continue
+        k = np.concatenate(kk)
+        t = np.concatenate(tt)
+        r = np.concatenate(rr)
+        order = np.lexsort((r, t, k))
+        k, t, r = k[order], t[order], r[order]
+        same = k[1:] == k[:-1]
+        if not same.any():
+            continue
+        starts = np.nonzero(np.diff(np.concatenate(([False], same)).astype(np.int8)) == 1)[0]
+        for s in starts:
+            e = s + 1
+            while e < len(k) and k[e] == k[s]:
+                e += 1
+            yield t[s:e], r[s:e]
+
+
+def find_duplicates(task_dirs: list[Path], num_buckets: int, exact: bool, minhash: bool
+                    ) -> dict[tuple[int, int], tuple[str, tuple[int, int]]]:
+    """{(task, row): (reason, (keeper task, keeper row))} for every document to drop."""
+    removed: dict[tuple[int, int], tuple[str, tuple[int, int]]] = {}
+    if exact:
+        for tasks, rows in _runs(task_dirs, 0):
+            keeper = (int(tasks[0]), int(rows[0]))
+            for t, r in zip(tasks[1:], rows[1:]):
+                removed[(int(t), int(r))] = ("duplicate", keeper)
+    if minhash:
+        uf = _UnionFirst()
+        for col in range(1, num_buckets + 1):
+            for tasks, rows in _runs(task_dirs, col):
+                members = [(int(t), int(r)) for t, r in zip(tasks, rows) if (int(t), int(r)) not in removed]
+                for m in members[1:]:
+                    uf.union(members[0], m)
+        for node in sorted(uf.parent):
+            root = uf.find(node)
+            if root != node:
+                removed[node] = ("near_duplicate", root)
+    return removed

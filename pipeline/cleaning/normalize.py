@@ -1,0 +1,147 @@
+"""Normalisation and script detection.
+
+``normalize(text, settings)``:
+
+1. FTFY (``clean.normalize.ftfy``): repairs mojibake (UTF-8 read as Latin-1/cp1252 and similar), HTML entities
+   in plain text, C1 controls, surrogates and terminal escapes. Conservative options: curly quotes are kept
+   and full-width forms are not narrowed (that would rewrite CJK punctuation such as U+FF0C).
+2. Control characters removed (``\\t`` and other whitespace controls become a space, ``\\r``/U+2028/U+2029 a line
+   break); invisible format characters removed (zero-width space, BOM, word joiner, soft hyphen, bidi
+   marks ...) except ZWNJ/ZWJ (U+200C/U+200D, needed by Indic and Persian scripts) and visible prepended
+   concatenation marks. NUL never survives.
+3. Unicode normal form (``clean.normalize.unicode_form``, NFC by default). NFC composes where a precomposed
+   character exists and otherwise keeps combining marks in canonical order, so tone marks of tonal
+   orthographies (Yoruba, Vietnamese ...) stay on their letters; combining marks are never stripped.
+   ``none`` keeps the source's composition exactly.
+4. Runs of spaces collapsed, lines stripped, empty lines dropped (``clean.normalize.collapse_whitespace``).
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import sys
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+
+KEEP_FORMAT = {0x200C, 0x200D,                       # ZWNJ, ZWJ
+               0x0600, 0x0601, 0x0602, 0x0603, 0x0604, 0x0605, 0x06DD, 0x070F, 0x0890, 0x0891,
+               0x08E2, 0x110BD, 0x110CD}              # visible prepended concatenation marks
+
+
+@lru_cache(maxsize=2)
+def _translate_table(remove_zero_width: bool = True) -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for cp in range(sys.maxunicode + 1):
+        ch = chr(cp)
+        cat = unicodedata.category(ch)
+        if cat == "Cc":
+            if ch == "\n":
+                continue
+            if ch == "\r":
+                table[cp] = "\n"
+            elif ch.isspace():                       # \t \v \f \x1c-\x1f \x85
+                table[cp] = " "
+            else:
+                table[cp] = None
+        elif cat == "Cf" and cp not in KEEP_FORMAT:
+            if remove_zero_width:
+                table[cp] = None
+        elif cat in ("Zl", "Zp"):
+            table[cp] = "\n"
+    if remove_zero_width:
+        table[0x200B] = None                         # ZERO WIDTH SPACE (Cf)
+        table[0xFEFF] = None                         # BOM / ZWNBSP (Cf)
+    return table
+
+
+_SPACES = re.compile(r"[^\S\n]+")
+
+
+@lru_cache(maxsize=8)
+def _ftfy_config(fix_character_width: bool, uncurl_quotes: bool):
+    import ftfy
+
+    # normalisation, line breaks and control characters are ours (below), so FTFY only repairs encodings
+    return ftfy.TextFixerConfig(uncurl_quotes=uncurl_quotes, fix_character_width=fix_character_width,
+                                normalization=None, fix_line_breaks=False, remove_control_chars=False,
+                                explain=False)
+
+
+def normalize(text: str, settings=None) -> str:
+    """Normalise one document. ``settings`` is a ``NormalizeSettings`` (None: the defaults)."""
+    if settings is None:
+        use_ftfy, form, width, uncurl, zw, collapse = True, "NFC", False, False, True, True
+    else:
+        use_ftfy, form = settings.ftfy, settings.unicode_form
+        width, uncurl = settings.fix_character_width, settings.uncurl_quotes
+        zw, collapse = settings.remove_zero_width, settings.collapse_whitespace
+    if use_ftfy and text and not text.isascii():
+        import ftfy
+
+        text = ftfy.fix_text(text, _ftfy_config(width, uncurl))
+    text = text.translate(_translate_table(zw))
+    if form != "none":
+        text = unicodedata.normalize(form, text)
+    if collapse:
+        text = _SPACES.sub(" ", text)
+        return "\n".join(s for s in (ln.strip() for ln in text.split("\n")) if s)
+    return "\n".join(ln for ln in text.split("\n") if ln.strip())
+
+
+# --- script detection -----------------------------------------------------------------------------
+
+_RANGES = [  # (first, last, script) for letters; anything else is 'Zyyy' (other)
+    (0x0041, 0x005A, "Latn"), (0x0061, 0x007A, "Latn"), (0x00AA, 0x00AA, "Latn"), (0x00BA, 0x00BA, "Latn"),
+    (0x00C0, 0x024F, "Latn"), (0x0250, 0x02AF, "Latn"), (0x02B0, 0x02B8, "Latn"), (0x02E0, 0x02E4, "Latn"),
+    (0x0370, 0x03FF, "Grek"), (0x0400, 0x052F, "Cyrl"), (0x0530, 0x058F, "Armn"), (0x0590, 0x05FF, "Hebr"),
+    (0x0600, 0x06FF, "Arab"), (0x0750, 0x077F, "Arab"), (0x0870, 0x08FF, "Arab"), (0x0900, 0x097F, "Deva"),
+    (0x0980, 0x09FF, "Beng"), (0x0B80, 0x0BFF, "Taml"), (0x0E00, 0x0E7F, "Thai"), (0x10A0, 0x10FF, "Geor"),
+    (0x1100, 0x11FF, "Hang"), (0x1200, 0x139F, "Ethi"), (0x1C80, 0x1C8F, "Cyrl"), (0x1C90, 0x1CBF, "Geor"),
+    (0x1D00, 0x1DBF, "Latn"), (0x1E00, 0x1EFF, "Latn"), (0x1F00, 0x1FFF, "Grek"), (0x2071, 0x2071, "Latn"),
+    (0x207F, 0x207F, "Latn"), (0x2090, 0x209C, "Latn"), (0x2C60, 0x2C7F, "Latn"), (0x2D00, 0x2D2F, "Geor"),
+    (0x2D80, 0x2DDF, "Ethi"), (0x2DE0, 0x2DFF, "Cyrl"), (0x2E80, 0x2FDF, "Hani"), (0x3005, 0x3005, "Hani"),
+    (0x3007, 0x3007, "Hani"), (0x3021, 0x3029, "Hani"), (0x3038, 0x303B, "Hani"), (0x3040, 0x309F, "Hira"),
+    (0x30A0, 0x30FF, "Kana"), (0x3130, 0x318F, "Hang"), (0x31F0, 0x31FF, "Kana"), (0x3400, 0x4DBF, "Hani"),
+    (0x4E00, 0x9FFF, "Hani"), (0xA640, 0xA69F, "Cyrl"), (0xA720, 0xA7FF, "Latn"), (0xA8E0, 0xA8FF, "Deva"),
+    (0xA960, 0xA97F, "Hang"), (0xAB00, 0xAB2F, "Ethi"), (0xAB30, 0xAB6F, "Latn"), (0xAC00, 0xD7FF, "Hang"),
+    (0xF900, 0xFAFF, "Hani"), (0xFB00, 0xFB06, "Latn"), (0xFB13, 0xFB17, "Armn"), (0xFB1D, 0xFB4F, "Hebr"),
+    (0xFB50, 0xFDFF, "Arab"), (0xFE70, 0xFEFF, "Arab"), (0xFF21, 0xFF3A, "Latn"), (0xFF41, 0xFF5A, "Latn"),
+    (0xFF66, 0xFF9F, "Kana"), (0xFFA0, 0xFFDC, "Hang"), (0x1B000, 0x1B16F, "Kana"), (0x1E900, 0x1E95F, "Adlm"),
+    (0x20000, 0x323AF, "Hani"),
+]
+_STARTS = [r[0] for r in _RANGES]
+
+# which character scripts count as "the language's script"
+SCRIPT_MEMBERS = {
+    "Jpan": frozenset({"Hira", "Kana", "Hani"}),
+    "Hang": frozenset({"Hang", "Hani"}),
+    "Kore": frozenset({"Hang", "Hani"}),
+}
+
+
+@lru_cache(maxsize=65536)
+def char_script(ch: str) -> str | None:
+    """The script of a letter ('Latn', 'Hani', 'Hira', ...), 'Zyyy' for other letters, None for a non-letter."""
+    cat = unicodedata.category(ch)
+    if not (cat[0] == "L" or ch in "\u3007\u3021\u3022\u3023\u3024\u3025\u3026\u3027\u3028\u3029"):
+        return None
+    cp = ord(ch)
+    i = bisect.bisect_right(_STARTS, cp) - 1
+    if i >= 0 and _RANGES[i][0] <= cp <= _RANGES[i][1]:
+        return _RANGES[i][2]
+    return "Zyyy"
+
+
+def script_share(text: str, script: str) -> float:
+    """Share of the letters of ``text`` that belong to ``script`` (0.0 when there are no letters)."""
+    members = SCRIPT_MEMBERS.get(script, frozenset({script}))
+    letters = hits = 0
+    for ch, n in Counter(text).items():
+        sc = char_script(ch)
+        if sc is None:
+            continue
+        letters += n
+        if sc in members:
+            hits += n
+    return hits / letters if letters else 0.0
