@@ -410,3 +410,36 @@ def predict(model: ElectraFinetuner, examples: list[dict], task_type: str, batch
             preds += logits.argmax(-1).cpu().tolist()
             labels += [int(e["label"]) for e in chunk]
     return preds, labels
+
+
+@torch.no_grad()
+def representation_stats(init, examples: list[dict], arch: dict | None = None, max_examples: int = 64,
+                         seed: int = 0) -> dict:
+    """How distinct the encoder's token representations are, layer by layer: the mean cosine similarity
+    between the hidden states of different tokens of the same example (special tokens and padding
+    excluded), averaged over up to ``max_examples`` examples. Near 1.0 in the last layer means the
+    representation has collapsed (every token maps to the same vector) -- e.g. a discriminator that
+    never left the "everything is original" plateau -- and fine-tuning starts from a degenerate state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        backbone = load_backbone(init, arch).eval()
+    use_tt = int(getattr(backbone.config, "type_vocab_size", 2) or 0) >= 2
+    sims: list[list[float]] = []
+    for e in examples[:max_examples]:
+        ids = torch.as_tensor([e["input_ids"]], dtype=torch.long)
+        if ids.shape[1] < 4:
+            continue
+        kw = {"token_type_ids": torch.as_tensor([e.get("token_type_ids") or [0] * ids.shape[1]])} if use_tt else {}
+        out = backbone(ids, attention_mask=torch.ones_like(ids), output_hidden_states=True, return_dict=True, **kw)
+        keep = slice(1, ids.shape[1] - 1)  # without [CLS] ... [SEP]
+        row = []
+        for h in out.hidden_states:
+            x = F.normalize(h[0, keep].float(), dim=-1)
+            n = x.shape[0]
+            c = (x @ x.T).sum() - n
+            row.append(float(c / (n * (n - 1))) if n > 1 else 1.0)
+        sims.append(row)
+    if not sims:
+        return {"layers": [], "final": None, "examples": 0}
+    layers = [sum(r[i] for r in sims) / len(sims) for i in range(len(sims[0]))]
+    return {"layers": layers, "final": layers[-1], "examples": len(sims)}

@@ -503,7 +503,8 @@ def _card(params: dict, metrics: dict, card: dict | None, files: list[str]) -> s
         ("training seconds", metrics.get("seconds")), ("device", metrics.get("device")),
         ("processes", metrics.get("processes")),
         ("training FLOPs (model, 6N + attention)", metrics.get("train_flops")),
-        ("FLOP/s achieved", metrics.get("flops_per_second")), ("MFU", metrics.get("mfu")),
+        ("FLOP/s achieved", metrics.get("flops_per_second")),
+        ("MFU", metrics.get("mfu") if metrics.get("mfu") is not None else "n/a (no known accelerator peak)"),
     ]
     for k in ("train_gen_loss", "train_disc_loss", "train_disc_acc", "val_gen_loss", "val_gen_acc",
               "val_disc_loss", "val_disc_acc", "val_disc_auc", "val_replaced_precision", "val_replaced_recall"):
@@ -623,6 +624,8 @@ class _StopFlag:
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
 
     def _handler(self, signum, frame):
+        if self.set_by is not None:  # asked twice: stop now (checkpoints are written atomically)
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}")
         self.set_by = signal.Signals(signum).name
         print(f"[pretrain] {self.set_by} received: stopping after this step with a checkpoint", flush=True)
 

@@ -257,6 +257,8 @@ def evaluate_model(model_dir: str | Path, tasks: Iterable[TaskSettings | dict], 
                     jobs.append(_Job(ti, v.key, s, v.init, None if v.init else dict(v.arch), t.type,
                                      data.num_labels, train_f, dev_f,
                                      {**_hparams(t, data, v, device), "seed": s, "threads": threads_per_worker}))
+        if finetune_fn is None:
+            result["representations"] = _representations(prepared, variants, threads_per_worker)
         outputs = _execute(jobs, finetune_fn, n_workers, device)
         for ti, (t, data, feats) in enumerate(prepared):
             result["tasks"][t.name] = _task_entry(t, data, feats, variants, seeds, outputs, ti, device)
@@ -267,6 +269,48 @@ def evaluate_model(model_dir: str | Path, tasks: Iterable[TaskSettings | dict], 
         out = Path(out_dir)
         write_reports(result, out / "eval.json", out / "scorecard.md")
     return result
+
+
+COLLAPSED = 0.95  # mean cosine between different tokens' last-layer states above which we warn
+
+
+def _representations(prepared: list, variants: list[_Variant], threads: int) -> dict:
+    """Last-layer token similarity of every model on the first task's scored examples (a diagnostic: a
+    collapsed representation explains a pre-trained model that fine-tunes worse than random init)."""
+    try:
+        import torch
+
+        from model.finetune import representation_stats
+    except ImportError:  # pragma: no cover
+        return {}
+    t, data, feats = prepared[0]
+    out = {}
+    old = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        for v in variants:
+            st = representation_stats(v.init, feats[v.tokenizer_key][1], arch=None if v.init else v.arch)
+            out[v.key] = {"final_layer_token_cosine": st["final"], "layer_token_cosine": st["layers"],
+                          "examples": st["examples"], "task": t.name}
+    except Exception as e:  # noqa: BLE001 - a diagnostic never fails the evaluation
+        log.warning("representation diagnostic skipped: %s", e)
+    finally:
+        torch.set_num_threads(old)
+    return out
+
+
+def _collapse_notes(result: dict) -> list[tuple[str, str]]:
+    notes = []
+    for key, r in (result.get("representations") or {}).items():
+        c = r.get("final_layer_token_cosine")
+        if key != RANDOM and c is not None and c >= COLLAPSED:
+            base = (result.get("representations") or {}).get(RANDOM, {}).get("final_layer_token_cosine")
+            notes.append((key, f"last-layer token representations are collapsed: different tokens' states have "
+                               f"mean cosine {c:.3f}" + (f" (random init: {base:.3f})" if base is not None else "")
+                          + " — the model maps every token to nearly the same vector (for an ELECTRA "
+                            "discriminator: still on the 'everything is original' plateau), so fine-tuning "
+                            "starts from a degenerate state and can score below random initialisation"))
+    return notes
 
 
 def _hparams(t: TaskSettings, data: TaskData, v: _Variant, device: str) -> dict:
@@ -750,6 +794,7 @@ def render_scorecard(result: dict) -> str:
     for rn, r in (result.get("references") or {}).items():
         if r.get("size_note"):
             notes.insert(0, (rn, r["size_note"]))
+    notes = _collapse_notes(result) + notes
     if notes:
         lines += ["Notes:", ""] + [f"- {n}: {note}" for n, note in notes] + [""]
     lines += ["## All metrics (medians over seeds, x100)", "",
@@ -847,7 +892,7 @@ def render_scorecard_html(result: dict) -> str:
                      f"{v['dev_examples']} of {v['dev_available']}", f"{hp['learning_rate']:g}",
                      f"{hp['epochs']:g}", str(hp["batch_size"]), str(hp["max_length"])])
     parts.append(_html_table(rows, numeric_from=None))
-    notes = [(n, note) for n, v in tasks.items() for note in v.get("notes", [])]
+    notes = _collapse_notes(result) + [(n, note) for n, v in tasks.items() for note in v.get("notes", [])]
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li><b>{esc(n)}</b>: {esc(note)}</li>" for n, note in notes)
                      + "</ul>")

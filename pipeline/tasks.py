@@ -26,6 +26,23 @@ Formats
 ``conll``  NER-style: ``token<TAB or spaces>tag`` a line, blank line between sentences,
            ``-DOCSTART-`` lines ignored. The tag is the last column; the token the first, or the
            second when the first column is a running index (WikiANN files: ``0<TAB>Hu<TAB>B-LOC``).
+``xnli``   XNLI dev/test TSV in any of the shared data's layouts (read as ``tsv`` with header names);
+           sentence pairs, labels contradiction/entailment/neutral.
+``masakhanews`` MasakhaNEWS TSV (``category headline text [url]``, CSV quoting); text_a is the headline
+           and the article body joined (``text_a: headline`` or ``text`` picks one), label ``category``.
+``hf``     Hugging Face ``datasets``: ``train`` (and ``dev``) is a folder written by ``save_to_disk``
+           (relative to the data root or project) or, when online, a hub dataset name (``hf_config``);
+           ``train_split``/``dev_split`` pick splits (``dev_split: null``: a seeded split). Columns as
+           for jsonl; ``ClassLabel`` ids (also inside sequences, e.g. ``ner_tags``) become their names.
+
+Splits, caps, augmentation
+--------------------------
+``dev`` omitted: a seeded ``dev_fraction`` of ``train`` is scored (the same split for every model and
+seed). ``max_train_examples``/``max_eval_examples`` keep the first N. MRPC and STS-B (or
+``swap_augment: true``) train on every pair twice, the second time with the segments swapped, as the
+official ELECTRA code does (``double_unordered``). STS-B targets (or ``label_range``) are scaled to
+``(y - min) / max`` for training, as the official ``RegressionTask``; predictions are scored back on the
+original scale. ``TaskData.trained_on``/``scored_on`` say in words what was trained on and scored.
 
 Labels
 ------
