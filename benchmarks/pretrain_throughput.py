@@ -37,7 +37,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-import torch.nn.functional as F
 
 from model import flops as mflops
 from model.data import PretrainBatcher, Prefetcher, ShardSplit
@@ -340,8 +339,9 @@ def main(argv=None) -> int:
     names = a.configs or list(table)
     if gpu:
         torch.backends.cuda.matmul.allow_tf32 = False  # the reference is plain fp32; ours uses bf16 autocast
+    args = argv if argv is not None else sys.argv[1:]
     res = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine(device),
-           "command": "python -m benchmarks.pretrain_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "command": "python -m benchmarks.pretrain_throughput " + " ".join(args),
            "rounds": rounds, "steps": steps, "warmup": warmup, "results": [], "notes": []}
     with tempfile.TemporaryDirectory(prefix="pt-bench-") as tmp:
         for name in names:

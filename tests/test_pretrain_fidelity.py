@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from transformers import ElectraForMaskedLM, ElectraForPreTraining
 
 import model.electra as electra
