@@ -198,6 +198,11 @@ def bench_config(name, size, seq, batch, device, kinds, rounds, steps, warmup, s
     finally:
         for r in runners.values():
             r.close()
+        runners.clear()  # free the models before the memory probes
+        import gc
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     out = {"config": name, "size": size, "seq_len": seq, "batch": batch, "vocab": VOCAB,
            "padding_fraction": round(1 - split_tokens(split) / (split.num_examples * seq), 4), "variants": {}}
     for k, s in stats.items():
@@ -228,6 +233,9 @@ def split_tokens(split: ShardSplit) -> int:
 
 
 def memory_cuda(kind, params, split, seq, batch, device) -> int:
+    """Peak allocated bytes of 3 steps of one variant alone (nothing else is resident)."""
+    import gc
+    gc.collect()
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats(device)
     r = build(kind, params, split, seq, batch, device)
@@ -239,6 +247,7 @@ def memory_cuda(kind, params, split, seq, batch, device) -> int:
     finally:
         r.close()
         del r
+        gc.collect()
         torch.cuda.empty_cache()
 
 

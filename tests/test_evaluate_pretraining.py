@@ -1,18 +1,18 @@
-"""Real signal: pre-training on real Turkish text, then the evaluation harness shows the pre-trained model
+"""Real signal: pre-training on real English text, then the evaluation harness shows the pre-trained model
 beating the same architecture from random initialisation on UPOS, seed by seed.
 
-Budget (2 CPU cores, one torch thread for pre-training): ~10 s to build the tokenizer and shards with
-the real vocab and shard stages, ~2.5-3 min of pre-training, ~1 min of fine-tuning (5 seeds x 2 models).
+Budget (2 CPU cores; one torch thread for pre-training, two fine-tuning workers): ~15 s to build the
+tokenizer and shards with the real vocab and shard stages from text/en (3.9 MB), ~3 min of pre-training,
+~1 min of fine-tuning (6 seeds x 2 models). About 5 minutes.
 
-What is pre-trained, and why (measured on this machine, see docs/evaluation.md): the ELECTRA
-discriminator of a `tiny` model does not leave the "everything is original" plateau within a CPU-test
-budget (1500 steps of 32 x 64 tokens: replaced-token recall 0.000, disc loss at the base-rate entropy,
-last-layer token states collapsed to cosine 0.999) and then fine-tunes far *below* random init (UPOS
-42 vs 71 with 1000 training sentences, 42 vs 60 with 150). So this test pre-trains the same `tiny`
-ELECTRA architecture with the `mlm` objective (`pretrain.objective: mlm`, the paper's equal-compute
-baseline), which has no plateau to leave, and checks the harness measures its (small, real) benefit in
-the regime where pre-training matters: few labelled sentences. benchmarks/rtd_vs_mlm.py measures
-both objectives at equal FLOPs.
+What is pre-trained, and why (measured, docs/evaluation.md): the ELECTRA discriminator of a `tiny` model
+does not leave the "everything is original" plateau within a CPU-test budget (1500 steps of 32 x 64
+tokens: replaced-token recall 0.000, disc loss at the base-rate entropy, last-layer token states collapsed
+to cosine 0.9996) and then fine-tunes far *below* random init (UPOS: en 46.6 vs 65.1, tr 46.0 vs 61.1).
+So this test pre-trains the same `tiny` ELECTRA architecture with the `mlm` objective
+(`pretrain.objective: mlm`, the paper's equal-compute baseline), which has no plateau to leave, and checks
+that the harness measures its real benefit where pre-training matters: few labelled sentences (200).
+benchmarks/rtd_vs_mlm.py measures both objectives at equal FLOPs (en: MLM 67.1, random 65.1, 5/5 seeds).
 """
 from __future__ import annotations
 
@@ -28,24 +28,25 @@ pytestmark = pytest.mark.slow
 PRETRAIN = {"objective": "mlm", "steps": 1500, "batch_size": 32, "learning_rate": 1e-3, "warmup_steps": 100,
             "mask_prob": 0.15, "device": "cpu", "seed": 1, "log_every": 500, "checkpoint_every": 10 ** 9,
             "eval_batches": 5}
-UPOS = dict(name="upos", type="tagging", format="conllu", train="ud/UD_Turkish-IMST/tr_imst-ud-train.conllu",
-            dev="ud/UD_Turkish-IMST/tr_imst-ud-dev.conllu", max_train_examples=150, max_eval_examples=500,
-            max_length=64, epochs=10, learning_rate=1e-3)
-SEEDS = 10
-MIN_WINS = 7
+# UD English-EWT: only the test file is in the shared data -> the suite's seeded 70/30 split of it
+UPOS = dict(name="upos", type="tagging", format="conllu", train="ud/UD_English-EWT/en_ewt-ud-test.conllu",
+            dev_fraction=0.3, max_train_examples=200, max_eval_examples=500, max_length=64, epochs=10,
+            learning_rate=1e-3)
+SEEDS = 6
+MIN_WINS = 5
 
 
 def test_pretraining_beats_random_init_on_upos(tmp_path, monkeypatch):
-    require_shared("text", "tr")
-    require_shared("ud", "UD_Turkish-IMST", "tr_imst-ud-train.conllu")
+    require_shared("text", "en")
+    require_shared("ud", "UD_English-EWT", "en_ewt-ud-test.conllu")
     monkeypatch.setenv("FOUNDRY_DATA_ROOT", str(SHARED))
     from benchmarks.rtd_vs_mlm import prepare_corpus, pretrain_model
     from pipeline.evaluate import evaluate_model, render_scorecard
 
-    root = prepare_corpus("tr", tmp_path / "tr", SHARED / "text" / "tr", vocab_size=4000, max_seq_length=64)
-    metrics = pretrain_model(root, "tr", tmp_path / "model", PRETRAIN, threads=1)
+    root = prepare_corpus("en", tmp_path / "en", SHARED / "text" / "en", vocab_size=4000, max_seq_length=64)
+    metrics = pretrain_model(root, "en", tmp_path / "model", PRETRAIN, threads=1)
     assert metrics["steps"] == PRETRAIN["steps"]
-    res = evaluate_model(tmp_path / "model", [UPOS], REPO, seeds=SEEDS, device="cpu", workers=2, language="tr")
+    res = evaluate_model(tmp_path / "model", [UPOS], REPO, seeds=SEEDS, device="cpu", workers=2, language="en")
     up = res["tasks"]["upos"]
     print(render_scorecard(res))
     pre, rnd = up["pretrained"]["seed_scores"], up["random_init"]["seed_scores"]
@@ -56,7 +57,7 @@ def test_pretraining_beats_random_init_on_upos(tmp_path, monkeypatch):
     assert up["dev_words_scored"] >= 0.95 * up["dev_words"]  # max_length 64 = the pre-training length
     # real signal, not noise: better in most paired seeds, on average, and by the median
     assert up["paired"]["wins"] >= MIN_WINS, diffs
-    assert mean > 0.003 and t > 1.8, (diffs, t)  # one-sided paired t-test, p < 0.05 at 9 d.o.f.
+    assert mean > 0.005 and t > 2.6, (diffs, t)  # one-sided paired t-test, p < 0.025 at 5 d.o.f.
     assert up["delta"] > 0, (up["pretrained"]["seeds"], up["random_init"]["seeds"])
     # the pre-trained encoder is not collapsed (the diagnostic the scorecard warns with)
     assert res["representations"]["pretrained"]["final_layer_token_cosine"] < 0.9
