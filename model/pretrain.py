@@ -40,6 +40,7 @@ Also runnable standalone (``python -m model.pretrain --help``; multi-GPU: ``torc
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import math
 import os
@@ -238,12 +239,33 @@ def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
 # small file helpers (model/ must not import pipeline/)
 # --------------------------------------------------------------------------------------------------
 
+def _locked_temp(path: Path, directory: bool = False) -> tuple[str, int]:
+    """A new temp sibling ``.NAME.XXXXXXXX.tmp`` of ``path`` and an fd holding an exclusive flock on it.
+
+    Same protocol as ``pipeline.atomic`` (which model/ must not import): the next run of the stage removes
+    temp siblings it can lock, i.e. those a killed writer left; a held lock marks a live writer."""
+    while True:
+        if directory:
+            tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+        fd = os.open(tmp, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                return tmp, fd
+        except FileNotFoundError:   # removed as stale between its creation and the lock: make another
+            pass
+        os.close(fd)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp, lock = _locked_temp(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -251,6 +273,8 @@ def _atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(lock)
 
 
 def _json_safe(x):
@@ -558,7 +582,8 @@ def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metri
     """Write the HF folder under a temp sibling name, then swap it into place."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp, lock = _locked_temp(out_dir, directory=True)
+    tmp = Path(tmp)
     try:
         if isinstance(model, MLMPretrainer):
             from transformers import ElectraForPreTraining
@@ -596,6 +621,8 @@ def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metri
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
     return out_dir
 
 

@@ -1,13 +1,101 @@
-"""Atomic writes: an interrupted stage never leaves a file or folder that looks finished."""
+"""Atomic writes: an interrupted stage never leaves a file or folder that looks finished.
+
+A write goes to a temp sibling ``.NAME.XXXXXXXX.tmp`` (``XXXXXXXX``: tempfile's eight random characters)
+that is renamed over ``NAME`` when complete; a folder being replaced is parked as ``.NAME.old`` for the
+instant of the swap. A process killed mid-write (SIGKILL, power loss) leaves that sibling behind: it is never
+mistaken for the output (other name, dot-prefixed, outside the output folder), and the next write of the same
+output removes it (:func:`remove_stale`). The writer holds an exclusive ``flock`` on its temp file or folder
+while it works, so a temp sibling that can be locked has no live writer; one that is locked is left alone.
+The lock is released by the kernel when the writer exits, however it exits.
+"""
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+_RANDOM = r"[a-z0-9_]{8}"   # tempfile.mkstemp / mkdtemp name characters
+
+
+def temp_pattern(path: Path) -> re.Pattern:
+    """Names of the temp siblings :func:`atomic_file` / :func:`atomic_dir` (and ``model.pretrain``) use."""
+    return re.compile(rf"^\.{re.escape(Path(path).name)}\.{_RANDOM}\.tmp$")
+
+
+def stale_siblings(path: Path) -> list[Path]:
+    """Temp siblings of ``path`` left by an atomic write (live or not), and ``.NAME.old``."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pat = temp_pattern(path)
+    old = f".{path.name}.old"
+    return sorted(p for p in path.parent.iterdir() if pat.match(p.name) or p.name == old)
+
+
+def _try_lock(p: Path) -> int | None:
+    """An fd holding an exclusive flock on ``p``; None when another process holds it (or it is gone)."""
+    try:
+        fd = os.open(p, os.O_RDONLY | (os.O_DIRECTORY if p.is_dir() else 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return None
+        raise
+    return fd
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def remove_stale(path: Path) -> list[Path]:
+    """Remove the temp siblings of ``path`` that no live writer holds. Returns what was removed.
+
+    Only names matching :func:`temp_pattern` for this very output are touched (``.NAME.XXXXXXXX.tmp``), and
+    ``.NAME.old`` when no writer of ``NAME`` is live (it exists only for the instant of a folder swap)."""
+    path = Path(path)
+    removed, live = [], False
+    old = None
+    for p in stale_siblings(path):
+        if p.name == f".{path.name}.old":
+            old = p
+            continue
+        fd = _try_lock(p)
+        if fd is None:
+            live = live or p.exists()
+            continue
+        try:
+            _remove(p)   # while holding the lock: a writer that raced us sees its temp vanish and retries
+            removed.append(p)
+        finally:
+            os.close(fd)
+    if old is not None and not live:
+        _remove(old)
+        removed.append(old)
+    return removed
+
+
+def _locked(tmp: str, fd: int) -> bool:
+    """Lock a new temp (fd open on it) and confirm that it is still the one at its name."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        return os.stat(tmp).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 @contextmanager
@@ -15,8 +103,12 @@ def atomic_file(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> 
     """Write to a temp file beside ``path`` and rename it into place on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    remove_stale(path)
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        if _locked(tmp, fd):
+            break
+        os.close(fd)
     try:
         with open(tmp, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
@@ -26,6 +118,8 @@ def atomic_file(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
 
 
 def write_json(path: Path, obj) -> None:
@@ -47,7 +141,13 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    remove_stale(path)
+    while True:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        if _locked(str(tmp), fd):
+            break
+        os.close(fd)
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the published folder should not be
     try:
         yield tmp
@@ -63,3 +163,5 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(fd)

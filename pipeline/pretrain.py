@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.atomic import remove_stale
 from pipeline.config import load_language
 from pipeline.errors import StageError
 from pipeline.layout import Layout
@@ -125,6 +126,9 @@ def run(lang: str, root: Path) -> dict:
         raise StageError(f"{index}: missing — run the shard stage first")
     if not (lay.tokenizer_dir / "tokenizer.json").is_file():
         raise StageError(f"{lay.tokenizer_dir}: no tokenizer — run the vocab stage first")
+    # model/ writes these atomically with pipeline.atomic's temp names and locks: drop a killed run's temps
+    for out in (lay.electra_dir, lay.pretrain_metrics, lay.pretrain_curve):
+        remove_stale(out)
     params = cfg.pretrain_resolved()
     fingerprint = hashlib.sha256(
         json.dumps(params, sort_keys=True).encode() + index.read_bytes()).hexdigest()[:16]
