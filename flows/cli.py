@@ -1,6 +1,11 @@
 """`foundry`: the command-line front door.
 
-  foundry run LANG [LANG...] | --all [--parallel N]   run the pipeline (DVC skips what is up to date)
+  foundry run LANG [LANG...] | --all [--parallel N] [--dask [ADDRESS]]
+                                                     run the pipeline (DVC skips what is up to date); languages
+                                                     in parallel on threads or on a Dask cluster
+  foundry serve [LANG...] [--cron EXPR] [--name N]   serve the flow for scheduled runs (Prefect flow.serve)
+  foundry push [LANG...]                             push the DVC-tracked artifacts to the default DVC remote
+  foundry pull [LANG...]                             pull them (a fresh clone then has everything, up to date)
   foundry status [LANG...]                           which stages are stale, and why (from DVC)
   foundry approve LANG [--comment C] [--reviewer R]  approve the reviewed corpus (and resume a paused run)
   foundry reject LANG --reason R [--reviewer R]      reject it (and resume a paused run, which then stops)
@@ -60,20 +65,33 @@ def artifacts_table(root: Path, lang: str) -> str:
 def cmd_run(args) -> int:
     root = project_root()
     _env(root)
+    if args.dask and ":" not in args.dask:  # `foundry run --dask en de`: en is a language, not an address
+        args.langs = [args.dask, *args.langs]
+        args.dask = ""
     langs = languages(root) if args.all else args.langs
     if not langs:
         print("error: name at least one language, or --all", file=sys.stderr)
         return 2
     _check_languages(root, langs)
-    from flows.language import GateClosed, StageInputError, language_flow, languages_flow
+    if args.parallel < 1:
+        print("error: --parallel must be at least 1", file=sys.stderr)
+        return 2
+    if args.dask_workers is not None and args.dask is None:
+        print("error: --dask-workers needs --dask", file=sys.stderr)
+        return 2
+    _warn_eval_deps(root, langs)
+    from flows.language import GateClosed, StageInputError, language_flow, languages_flow, task_runner
 
     try:
-        if len(langs) == 1:
+        if len(langs) == 1 and args.dask is None:
             outcome = {langs[0]: language_flow(langs[0], str(root))}
         else:
-            from prefect.task_runners import ThreadPoolTaskRunner
-            outcome = languages_flow.with_options(
-                task_runner=ThreadPoolTaskRunner(max_workers=args.parallel))(langs, str(root))
+            dask = None if args.dask is None else (args.dask or True)
+            runner = task_runner(args.parallel, dask=dask, dask_workers=args.dask_workers)
+            # languages sharing this machine's cores: the thread/local-cluster bound (a remote Dask
+            # cluster's workers are other machines: they do not share ours)
+            concurrent = 1 if isinstance(dask, str) else (args.dask_workers or args.parallel)
+            outcome = languages_flow.with_options(task_runner=runner)(langs, str(root), concurrent)
     except (GateClosed, StageInputError) as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 2
@@ -88,6 +106,70 @@ def cmd_run(args) -> int:
     for lang, e in failed.items():
         print(f"\nerror: {lang}: {e}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def _warn_eval_deps(root: Path, langs: list[str]) -> None:
+    """Check params.yaml `eval` (what DVC watches for evaluate@LANG: a list of EVAL_SLOTS paths; a
+    ConfigError otherwise) and warn when an evaluation task reads a file outside it."""
+    from pipeline.evaldeps import declared, uncovered
+
+    for lang in langs:
+        declared(root, lang)
+        try:
+            missing = uncovered(root, lang)
+        except (ConfigError, StageError) as e:
+            print(f"warning: {e}", file=sys.stderr)
+            continue
+        for where, path in missing:
+            print(f"warning: corpora/{lang}.yaml {where} reads {path}, which is under none of the `eval` "
+                  f"folders params.yaml declares for {lang}: DVC will not re-run evaluate@{lang} when it "
+                  f"changes", file=sys.stderr)
+
+
+def cmd_push_pull(args) -> int:
+    """`foundry push` / `foundry pull`: DVC push/pull of every stage's outputs (or LANG's) to/from the
+    default DVC remote (a local folder unless the project configures one; see flows/remote.py)."""
+    from flows import remote
+
+    root = project_root()
+    _env(root)
+    if args.langs:
+        _check_languages(root, args.langs)
+    if args.command == "push":
+        r = remote.push(root, args.langs or None)
+        print(f"pushed {r['pushed']} file(s) to DVC remote {r['remote']!r} ({_remote_url(root, r['remote'])})")
+    else:
+        r = remote.pull(root, args.langs or None)
+        print(f"pulled from DVC remote {r['remote']!r} ({_remote_url(root, r['remote'])}): "
+              f"{len(r.get('added') or [])} added, {len(r.get('modified') or [])} modified, "
+              f"{len(r.get('deleted') or [])} deleted, {r.get('fetched', 0)} fetched")
+        for lang in args.langs or languages(root):
+            print("\n" + artifacts_table(root, lang))
+    return 0
+
+
+def _remote_url(root: Path, name: str) -> str:
+    from flows.dvcops import _LOCK, _repo
+
+    with _LOCK, _repo(root) as repo:
+        return str((repo.config.get("remote", {}).get(name) or {}).get("url", "?"))
+
+
+def cmd_serve(args) -> int:
+    """`foundry serve`: a long-running process that runs the flow on a schedule (Prefect flow.serve)."""
+    root = project_root()
+    _env(root)
+    langs = args.langs or languages(root)
+    _check_languages(root, langs)
+    from flows.language import languages_flow
+
+    params = {"langs": langs, "root": str(root)}
+    print(f"serving deployment {args.name!r} of flow foundry-languages for {', '.join(langs)}"
+          + (f" on schedule {args.cron!r}" if args.cron else " (no schedule: trigger runs from the UI/API)"))
+    languages_flow.serve(name=args.name, cron=args.cron or None, parameters=params,
+                         description=f"ELECTRA Foundry: {', '.join(langs)} in {root}",
+                         tags=["electra-foundry"])
+    return 0
 
 
 def _review_line(root: Path, lang: str) -> str:
@@ -226,8 +308,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the pipeline for languages (DVC skips what is up to date)")
     p.add_argument("langs", nargs="*", help="language codes (corpora/LANG.yaml)")
     p.add_argument("--all", action="store_true", help="every language in params.yaml")
-    p.add_argument("--parallel", type=int, default=2, help="languages at once (pre-training stays one at a time)")
+    p.add_argument("--parallel", type=int, default=2, help="languages at once (pre-training stays one at a time); "
+                   "their stage processes share the CPU cores")
+    p.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run the languages on Dask (prefect-dask DaskTaskRunner): a local cluster, or the "
+                        "scheduler at ADDRESS (host:port or tcp://host:8786; its workers must see the project at the same path)")
+    p.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                   help="worker processes of the local Dask cluster (default: --parallel)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("serve", help="serve the flow for scheduled runs (Prefect flow.serve; needs a Prefect "
+                       "server, PREFECT_API_URL, to be reachable from the UI)")
+    p.add_argument("langs", nargs="*", help="language codes (default: every language in params.yaml)")
+    p.add_argument("--cron", default=None, help="cron schedule, e.g. '0 2 * * *' (every night at 02:00)")
+    p.add_argument("--name", default="foundry-scheduled", help="deployment name (default foundry-scheduled)")
+    p.set_defaults(func=cmd_serve)
+    for name, what in (("push", "push the DVC-tracked artifacts (corpus, tokenizer, shards, model, reports) to "
+                                "the default DVC remote (local folder $FOUNDRY_REMOTE or "
+                                "~/.cache/electra-foundry/dvc-remote unless one is configured)"),
+                       ("pull", "pull the artifacts from the default DVC remote (after `git clone`: everything "
+                                "present and up to date, nothing recomputes)")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("langs", nargs="*", help="language codes (default: every stage of every language)")
+        p.set_defaults(func=cmd_push_pull)
     p = sub.add_parser("status", help="which stages are stale, and why (from DVC)")
     p.add_argument("langs", nargs="*")
     p.set_defaults(func=cmd_status)

@@ -8,11 +8,22 @@ corpus needs a review decision (``data/<lang>/review.json``, see ``pipeline.revi
 (``pause_flow_run(wait_for_input=ReviewInput)``, resumed from the UI or by ``foundry approve/reject``),
 and stops with instructions when it runs on the ephemeral server. Pre-training takes a slot of the
 Prefect global concurrency limit ``foundry-pretrain`` (one at a time), whatever runs in parallel.
+
+Several languages run as subflows of ``languages_flow`` on a task runner: threads by default
+(``foundry run --parallel N``) or a Dask cluster (``--dask [ADDRESS]``, prefect-dask's
+``DaskTaskRunner``; see :func:`task_runner`). Each stage subprocess gets its share of the machine's
+cores (``FOUNDRY_CLEAN_WORKERS`` = cores // languages running at once) so parallel languages do not
+oversubscribe the CPU. Stage tasks retry transient failures with exponential backoff; a bad config or
+bad input (exit status 2) is never retried. DVC's status/commit calls take a file lock in ``.dvc/tmp``
+so they also take turns across processes (Dask workers).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -25,7 +36,9 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
+from prefect.runtime import flow_run as runtime_flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.tasks import exponential_backoff
 
 from flows import dvcops
 from flows.dvcops import STAGES
@@ -37,6 +50,8 @@ PRETRAIN_LIMIT = "foundry-pretrain"
 USER_ERROR = 2  # exit status of `python -m pipeline` for a bad config or bad input
 FLOW_NAME = "foundry-language"
 REVIEW_POLL_SECONDS = 2  # how often a paused run asks the server whether it was resumed
+STAGE_RETRIES = 3         # transient failures (crash, OOM kill, pre-emption exit 75): 3 more tries ...
+RETRY_BASE_SECONDS = 10   # ... after 10, 20 and 40 s (exponential backoff, +-50% jitter)
 
 
 class StageInputError(RuntimeError):
@@ -57,13 +72,52 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-@task(retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_transient,
-      task_run_name="{stage}-{lang}")
-def run_stage(root: str, lang: str, stage: str) -> dict:
+def cpu_share(concurrent: int, cores: int | None = None) -> int:
+    """Cores for one stage process when ``concurrent`` languages run at once on this machine."""
+    if cores is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # pragma: no cover - not Linux
+            cores = os.cpu_count() or 1
+    return max(1, int(cores) // max(1, int(concurrent)))
+
+
+def stage_env(root: Path, lang: str, concurrent: int) -> dict:
+    """The environment of a stage subprocess: with several languages at once, the clean stage's
+    worker processes are bounded by this language's share of the cores (``FOUNDRY_CLEAN_WORKERS``),
+    unless the user set that variable or the language pins ``clean.workers``."""
+    env = dict(os.environ)
+    if concurrent > 1 and not env.get("FOUNDRY_CLEAN_WORKERS"):
+        try:
+            pinned = load_language(lang, root).clean.workers
+        except Exception:  # the stage itself reports a bad config
+            pinned = 0
+        if not pinned:
+            env["FOUNDRY_CLEAN_WORKERS"] = str(cpu_share(concurrent))
+    return env
+
+
+@contextlib.contextmanager
+def dvc_turn(root: Path):
+    """Serialise DVC status/commit across threads *and* processes (Dask workers) of this project."""
+    path = Path(root) / ".dvc" / "tmp" / "foundry-flow.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@task(retries=STAGE_RETRIES, retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BASE_SECONDS),
+      retry_jitter_factor=0.5, retry_condition_fn=_transient, task_run_name="{stage}-{lang}")
+def run_stage(root: str, lang: str, stage: str, concurrent: int = 1) -> dict:
     log = get_run_logger()
     rootp = Path(root)
     addr = f"{stage}@{lang}"
-    changed = dvcops.stale(rootp, [addr])
+    with dvc_turn(rootp):
+        changed = dvcops.stale(rootp, [addr])
     if addr not in changed:
         log.info("%s is up to date (DVC): skipped", addr)
         return {"stage": stage, "ran": False, "seconds": 0.0}
@@ -74,17 +128,18 @@ def run_stage(root: str, lang: str, stage: str) -> dict:
     if stage == "pretrain":
         with concurrency(PRETRAIN_LIMIT, occupy=1, strict=True):
             started = time.time()
-            rc, last, err = _run(rootp, stage, lang, logfile, log)
+            rc, last, err = _run(rootp, stage, lang, logfile, log, concurrent)
             ended = time.time()
     else:
         started = time.time()
-        rc, last, err = _run(rootp, stage, lang, logfile, log)
+        rc, last, err = _run(rootp, stage, lang, logfile, log, concurrent)
         ended = time.time()
     if rc == USER_ERROR:
         raise StageInputError(err.strip().removeprefix("error: ") or f"{addr} failed (see {logfile})")
     if rc != 0:
         raise RuntimeError(f"{addr} exited with status {rc}; log: {logfile}\n{err[-2000:]}")
-    dvcops.commit(rootp, addr)
+    with dvc_turn(rootp):
+        dvcops.commit(rootp, addr)
     try:
         summary = json.loads(last)
     except (json.JSONDecodeError, TypeError):
@@ -93,13 +148,13 @@ def run_stage(root: str, lang: str, stage: str) -> dict:
             "started": started, "ended": ended}
 
 
-def _run(root: Path, stage: str, lang: str, logfile: Path, log) -> tuple[int, str, str]:
+def _run(root: Path, stage: str, lang: str, logfile: Path, log, concurrent: int = 1) -> tuple[int, str, str]:
     """Run the stage command, streaming its output to the Prefect log and to logs/<lang>/<stage>.log."""
     cmd = [sys.executable, "-m", "pipeline", stage, lang]
     last, err_lines = "", []
     with open(logfile, "w", encoding="utf-8") as fh:
         proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, encoding="utf-8", errors="replace")
+                                env=stage_env(root, lang, concurrent), text=True, encoding="utf-8", errors="replace")
         assert proc.stdout is not None
         for line in proc.stdout:
             fh.write(line)
@@ -302,13 +357,16 @@ def summary_markdown(lang: str, results: list[dict], root: Path) -> str:
 
 
 @flow(name=FLOW_NAME, flow_run_name="foundry-{lang}", log_prints=True)
-def language_flow(lang: str, root: str) -> list[dict]:
-    """Run every stage of one language in order; DVC skips what is up to date."""
+def language_flow(lang: str, root: str, concurrent: int = 1) -> list[dict]:
+    """Run every stage of one language in order; DVC skips what is up to date.
+
+    ``concurrent``: how many languages run at once on this machine (each stage process gets
+    cores // concurrent for its workers)."""
     ensure_pretrain_limit()
     rootp = Path(root)
     results = []
     for stage in STAGES:
-        results.append(run_stage(root, lang, stage))
+        results.append(run_stage(root, lang, stage, concurrent))
         if stage == "validate":
             gate(rootp, lang)
             review_gate(rootp, lang)
@@ -320,19 +378,48 @@ def language_flow(lang: str, root: str) -> list[dict]:
 
 
 @task(task_run_name="language-{lang}")
-def _language_task(lang: str, root: str) -> list[dict]:
-    return language_flow(lang, root)
+def _language_task(lang: str, root: str, concurrent: int = 1) -> list[dict]:
+    return language_flow(lang, root, concurrent)
 
 
-@flow(name="foundry-languages", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
-def languages_flow(langs: list[str], root: str) -> dict[str, object]:
+def _languages_run_name() -> str:
+    langs = runtime_flow_run.parameters.get("langs") or []
+    name = "foundry-" + "-".join(str(x) for x in langs)
+    return name if len(name) <= 60 else f"foundry-{len(langs)}-languages-{'-'.join(map(str, langs[:4]))}-etc"
+
+
+def task_runner(parallel: int = 2, dask: str | bool | None = None, dask_workers: int | None = None):
+    """The task runner for ``languages_flow``: threads (``parallel`` languages at once), or Dask.
+
+    ``dask``: ``True`` starts a local Dask cluster (``distributed.LocalCluster``, ``dask_workers``
+    processes of one thread each, default ``parallel``); a string is the address of a running Dask
+    scheduler (``tcp://host:8786``), whose workers must see the project at the same path (a shared
+    filesystem) and have this environment installed."""
+    if not dask:
+        return ThreadPoolTaskRunner(max_workers=max(1, int(parallel)))
+    from prefect_dask import DaskTaskRunner
+
+    if isinstance(dask, str):
+        return DaskTaskRunner(address=dask)
+    n = max(1, int(dask_workers or parallel))
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                          cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True,
+                                          "dashboard_address": None})
+
+
+@flow(name="foundry-languages", flow_run_name=_languages_run_name, log_prints=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=2))
+def languages_flow(langs: list[str], root: str, concurrent: int | None = None) -> dict[str, object]:
     """Several languages in parallel (bounded by the task runner's workers); pre-training one at a time.
 
-    Use ``languages_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=N))`` to change
-    the bound (``foundry run --parallel N`` does).
+    Use ``languages_flow.with_options(task_runner=task_runner(N))`` to change the bound or run on
+    Dask (``foundry run --parallel N`` / ``--dask`` do). ``concurrent``: languages running at once
+    on one machine, which divides its cores between their stage processes (default: 2, the default
+    runner's bound, or fewer languages).
     """
     ensure_pretrain_limit()
-    futures = {lang: _language_task.submit(lang, root) for lang in langs}
+    concurrent = max(1, min(len(langs), concurrent or 2))
+    futures = {lang: _language_task.submit(lang, root, concurrent) for lang in langs}
     outcome: dict[str, object] = {}
     for lang, fut in futures.items():
         try:

@@ -48,4 +48,5 @@ def pull(root: Path, langs: list[str] | None = None) -> dict:
     remote = default_remote(root)
     with _LOCK, _repo(root) as repo:
         stats = repo.pull(targets=targets(langs), remote=remote)
-    return {"remote": remote, **{k: v for k, v in stats.items() if k != "stats"}}
+    fetched = (stats.get("stats") or {}).get("fetched", 0)
+    return {"remote": remote, "fetched": fetched, **{k: v for k, v in stats.items() if k != "stats"}}

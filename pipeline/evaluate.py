@@ -14,8 +14,9 @@ Fine-tuning runs (task x model x seed) are independent: on a CPU they run in par
 torch threads, so the numbers do not depend on how many run at once. On a GPU they run one after
 another in this process (bf16 autocast).
 
-Writes ``metrics/<lang>/eval.json`` (DVC metrics), ``reports/<lang>/scorecard.md`` and
-``reports/<lang>/scorecard.html`` (self-contained, with a bar chart), all atomically.
+Writes ``metrics/<lang>/eval.json`` (DVC metrics), ``reports/<lang>/scorecard.md``,
+``reports/<lang>/scorecard.html`` (self-contained, with a bar chart) and ``reports/<lang>/model_card.md``
+(the model's card with the scores, ``pipeline/modelcard.py``), all atomically.
 :func:`evaluate_model` does the same for any model folder, :func:`cli_evaluate` is ``foundry
 evaluate``, :func:`scorecard_rows` gives the rows of a Prefect table artifact.
 
@@ -98,9 +99,11 @@ def run(lang: str, root: Path) -> dict:
     if pre:
         result["model"]["pretrain"] = pre
     write_reports(result, lay.eval_metrics, lay.scorecard)
+    from pipeline import modelcard  # the complete card: the model's own README.md + the scores
+    card = modelcard.write(root, lang, lay.electra_dir, render_scorecard(result), lay.eval_metrics)
     return {"language": lang, "tasks": len(result["tasks"]), "average": result["average"].get(PRETRAINED),
             "eval": str(lay.eval_metrics), "scorecard": str(lay.scorecard),
-            "scorecard_html": str(html_path(lay.scorecard))}
+            "scorecard_html": str(html_path(lay.scorecard)), "model_card": str(card)}
 
 
 def write_reports(result: dict, eval_json: Path, scorecard_md: Path) -> None:

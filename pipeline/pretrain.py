@@ -14,6 +14,13 @@ shards and tokenizer actually used — computed here — and of the raw and clea
 (filled when the flow or ``dvc repro`` ran the upstream stages, which commit before pretrain runs), with
 a flag saying whether ``dvc.lock`` agrees with the files on disk.
 
+The card also records the review decision the corpus was approved with (``data/<lang>/review.json``:
+decision, reviewer, comment, time, corpus hash), and whether that file is the one ``dvc.lock`` names
+as the vocab stage's dependency. Scores come later, from the evaluate stage, which writes
+``reports/<lang>/model_card.md``: this card plus a Scores section (see ``pipeline/modelcard.py``);
+it is a separate output because a stage may not rewrite another stage's output
+(``models/<lang>/electra`` is pretrain's, and DVC would then see pretrain as changed).
+
 A run stopped by SIGTERM checkpoints and exits with status 75 (``model.pretrain.PREEMPTED_EXIT``); the
 flow retries it and it resumes.
 """
@@ -91,6 +98,26 @@ def lineage_hashes(root: Path, lang: str, lay: Layout) -> dict:
     return {"dvc_hashes": hashes, "dvc_lock_consistent": bool(lock) and consistent}
 
 
+def review_lineage(root: Path, lang: str, lay: Layout, hashes: dict) -> dict:
+    """The review decision of the corpus (data/<lang>/review.json) for the card, and whether the file
+    is the one dvc.lock records as the vocab stage's dependency (the tokenizer was built on it)."""
+    from pipeline import review
+
+    path = review.decision_path(lay)
+    try:
+        d = review.read_decision(lay)
+    except StageError as e:
+        return {"review_decision": f"unreadable: {e}"}
+    if not d:
+        return {"review_decision": "none recorded"}
+    keep = ("decision", "reviewer", "comment", "decided_at", "policy", "corpus", "validation_passed")
+    out = {"review_decision": {k: d.get(k) for k in keep if k in d}}
+    recorded = hashes.get(path.relative_to(root).as_posix())
+    if recorded:
+        out["review_decision_in_lineage"] = recorded == _md5_file(path)
+    return out
+
+
 class _LiveLogger:
     """``on_log`` callback writing the curve to DVCLive (train/<metric>, x = step)."""
 
@@ -142,6 +169,9 @@ def run(lang: str, root: Path) -> dict:
     validation = lay.validation
     if validation.is_file():
         card["validation_passed"] = json.loads(validation.read_text(encoding="utf-8")).get("passed")
+    card.update(review_lineage(root, lang, lay, card.get("dvc_hashes") or {}))
+    card["scores"] = (f"reports/{lang}/model_card.md (this card with the evaluation scores, written by the "
+                      f"evaluate stage) and reports/{lang}/scorecard.md")
     logger = _LiveLogger(live_dir(lay))
     metrics = pretrain(
         shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,

@@ -114,8 +114,14 @@ def render(code: str, *, name: str = "", script: str | None = None, sources: lis
     )
 
 
-def register(root: Path, code: str, raw: str, eval_path: str) -> None:
-    """Add the language to params.yaml (keeps the file's other content and order)."""
+def register(root: Path, code: str, raw: str, eval_path: str | list[str]) -> None:
+    """Add the language to params.yaml (keeps the file's other content and order).
+
+    ``eval_path``: the folder(s) holding the language's evaluation data, written as the
+    ``EVAL_SLOTS``-entry list dvc.yaml's evaluate stage expects (``pipeline.evaldeps``)."""
+    from pipeline.evaldeps import pad
+
+    evals = pad([eval_path] if isinstance(eval_path, str) else list(eval_path))
     path = root / "params.yaml"
     text = path.read_text(encoding="utf-8") if path.exists() else "data_root: ../shared/data\nlanguages:\n"
     params = yaml.safe_load(text) or {}
@@ -125,8 +131,33 @@ def register(root: Path, code: str, raw: str, eval_path: str) -> None:
         text = text.rstrip("\n") + "\nlanguages:\n"
     if re.search(r"^languages:\s*\{\}\s*$", text, flags=re.M):
         text = re.sub(r"^languages:\s*\{\}\s*$", "languages:", text, flags=re.M)
-    text = text.rstrip("\n") + f"\n  {code}:\n    raw: {raw}\n    eval: {eval_path}\n"
+    text = (text.rstrip("\n") + f"\n  {code}:\n    raw: {raw}\n    eval:\n"
+            + "".join(f"      - {p}\n" for p in evals))
     write_text(path, text)
+
+
+def _eval_folders(root: Path, code: str, tasks: list[dict] | None) -> list[str]:
+    """The folders of the scaffolded tasks' files, as params.yaml paths (relative to the project like
+    the shipped ones when under it or its data root); their common parent when there are too many."""
+    from pipeline.config import data_root
+    from pipeline.evaldeps import EVAL_SLOTS
+
+    folders: list[str] = []
+    for t in tasks or []:
+        base = root if t.get("root") == "project" else data_root(root)
+        for key in ("train", "dev"):
+            if t.get(key):
+                q = Path(os.path.expandvars(str(t[key])))
+                q = q if q.is_absolute() else Path(base) / q
+                folders.append(os.path.normpath(q.parent))
+    folders = list(dict.fromkeys(folders))
+    if len(folders) > EVAL_SLOTS:
+        folders = [os.path.commonpath(folders)]
+    out = []
+    for f in folders:
+        rel = os.path.relpath(f, root)
+        out.append(rel if not rel.startswith("../" * 3) else f)
+    return out
 
 
 def new_language(root: Path, code: str, *, sources: list[str] | None = None, script: str | None = None,
@@ -151,5 +182,5 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, text)
     parse_language(path, strict=True)  # the scaffold must itself be valid
-    register(root, code, raw=raw, eval_path=raw)
+    register(root, code, raw=raw, eval_path=_eval_folders(root, code, kw.get("tasks")) or raw)
     return path

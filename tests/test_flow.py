@@ -70,7 +70,7 @@ def make_project(tmp: Path, shared: Path, lang: str, config: str, raw: str, eval
     (proj / "corpora" / f"{lang}.yaml").write_text(config, encoding="utf-8")
     (proj / "params.yaml").write_text(yaml.safe_dump({
         "data_root": str(shared),
-        "languages": {lang: {"raw": str(shared / raw), "eval": str(shared / eval_path)}},
+        "languages": {lang: {"raw": str(shared / raw), "eval": [str(shared / eval_path)] * 4}},
     }))
     (proj / ".gitignore").write_text("/logs/\n/checkpoints/\n/.prefect/\n__pycache__/\n")
     env = _env(proj)
@@ -181,7 +181,7 @@ def test_languages_in_parallel_pretrain_one_at_a_time(tmp_path):
     proj = make_project(tmp_path, shared, "tr", TR_CONFIG, "small/text/tr", "small/ud/UD_Turkish-IMST")
     (proj / "corpora/sw.yaml").write_text(SW_CONFIG)
     params = yaml.safe_load((proj / "params.yaml").read_text())
-    params["languages"]["sw"] = {"raw": str(shared / "small/text/sw"), "eval": str(shared / "small/ner/masakhaner2/swa")}
+    params["languages"]["sw"] = {"raw": str(shared / "small/text/sw"), "eval": [str(shared / "small/ner/masakhaner2/swa")] * 4}
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
 
     r = foundry(proj, "run", "--all", "--parallel", "2")

@@ -72,7 +72,7 @@ def project(tmp_path_factory) -> Path:
     (proj / "raw" / "a.txt").write_text("some raw text\n")
     (proj / "evalset").mkdir()
     (proj / "evalset" / "t.tsv").write_text("x\t1\n")
-    (proj / "params.yaml").write_text(yaml.safe_dump({"languages": {"xx": {"raw": "raw", "eval": "evalset"}}}))
+    (proj / "params.yaml").write_text(yaml.safe_dump({"languages": {"xx": {"raw": "raw", "eval": ["evalset"] * 4}}}))
     (proj / ".gitignore").write_text("/checkpoints/\n__pycache__/\n")
     # upstream artifacts (what clean/validate/vocab/shard would have produced)
     (proj / "data" / "xx" / "clean").mkdir(parents=True)
