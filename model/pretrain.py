@@ -67,6 +67,11 @@ from model.sizes import SIZES
 CHECKPOINT_FORMAT = 2
 KEEP_CHECKPOINTS = 2
 PREEMPTED_EXIT = 75  # EX_TEMPFAIL: stopped by SIGTERM after checkpointing; run again to resume
+
+
+class CheckpointError(ValueError):
+    """The checkpoint to resume from cannot be used (damaged, another format or another model); the message
+    names the file and what to delete. ``pipeline.pretrain`` reports it as a user error, without a traceback."""
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "spm.model",
                    "spm.vocab")
 CURVE_COLUMNS = ("step", "lr", "loss", "gen_loss", "gen_acc", "disc_loss", "disc_acc",
@@ -333,11 +338,23 @@ def _load_model_tensors(model: torch.nn.Module, path: Path) -> None:
     missing = sorted(set(params) - set(tensors))
     unexpected = sorted(set(tensors) - set(params))
     if missing or unexpected:
-        raise ValueError(f"{path}: checkpoint does not match the model (missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}); delete the checkpoint folder to start afresh")
+        raise CheckpointError(f"{path}: checkpoint does not match the model (missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}); delete the checkpoint folder to start afresh")
     with torch.no_grad():
         for n, p in params.items():
             p.copy_(tensors[n])
+
+
+def _read_checkpoint(ck: Path, name: str, read):
+    """``read(ck / name)``; a damaged file (truncated, not what it should be) is a CheckpointError naming it."""
+    try:
+        return read(ck / name)
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - safetensors, torch and json each raise their own types
+        raise CheckpointError(f"{ck / name}: cannot read the checkpoint ({type(e).__name__}: {e}); is it truncated? "
+                              f"delete {ck} to resume from the checkpoint before it (or the whole folder "
+                              f"{ck.parent} to start afresh)") from None
 
 
 def save_checkpoint(checkpoint_dir: Path, step: int, tensors: dict, state: dict, meta: dict) -> Path:
@@ -788,21 +805,24 @@ def _pretrain(params, shards_dir, tokenizer_dir, out_dir, checkpoint_dir, metric
             raise RuntimeError(f"{checkpoint_dir}: processes see different latest checkpoints; the checkpoint "
                                "folder must be on storage shared by every node")
         if ck is not None:
-            meta = json.loads((ck / "meta.json").read_text(encoding="utf-8"))
+            meta = _read_checkpoint(ck, "meta.json", lambda f: json.loads(f.read_text(encoding="utf-8")))
+            if not isinstance(meta, dict):
+                raise CheckpointError(f"{ck / 'meta.json'}: not a checkpoint description; delete {ck} to resume "
+                                      f"from the one before (or {checkpoint_dir} to start afresh)")
             if meta.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"{ck}: checkpoint format {meta.get('format')} (this code writes "
-                                 f"{CHECKPOINT_FORMAT}); delete {checkpoint_dir} to start afresh")
+                raise CheckpointError(f"{ck}: checkpoint format {meta.get('format')} (this code writes "
+                                      f"{CHECKPOINT_FORMAT}); delete {checkpoint_dir} to start afresh")
             if meta.get("arch") != sig:
-                raise ValueError(f"{ck}: checkpoint was made for a different model ({meta.get('arch')} vs {sig}); "
-                                 f"delete {checkpoint_dir} to start afresh")
+                raise CheckpointError(f"{ck}: checkpoint was made for a different model ({meta.get('arch')} vs "
+                                      f"{sig}); delete {checkpoint_dir} to start afresh")
             changed = sorted(k for k in ("steps", "batch_size", "learning_rate", "warmup_steps", "mask_prob",
                                          "disc_weight", "weight_decay", "seed", "dropout", "temperature")
                              if meta.get("params", {}).get(k) != params.get(k))
             if changed:
                 log(f"resuming {ck.name} with changed settings {changed}; the run will not match an "
                     "uninterrupted one")
-            _load_model_tensors(model, ck / "model.safetensors")
-            st = torch.load(ck / "state.pt", map_location="cpu", weights_only=True)
+            _read_checkpoint(ck, "model.safetensors", lambda f: _load_model_tensors(model, f))
+            st = _read_checkpoint(ck, "state.pt", lambda f: torch.load(f, map_location="cpu", weights_only=True))
             optim_state = st["optimizer"]
             step = int(st["step"])
             tokens_seen, examples_seen = int(st["tokens_seen"]), int(st["examples_seen"])
@@ -1023,8 +1043,12 @@ def main(argv=None) -> int:
     if a.card:
         with open(a.card, encoding="utf-8") as f:
             card = json.load(f)
-    res = pretrain(a.shards, a.tokenizer, a.out, a.checkpoints, params, a.metrics, a.curve, card,
-                   stop_after=a.stop_after)
+    try:
+        res = pretrain(a.shards, a.tokenizer, a.out, a.checkpoints, params, a.metrics, a.curve, card,
+                       stop_after=a.stop_after)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(res, indent=2, sort_keys=True))
     if res.get("preempted"):

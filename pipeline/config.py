@@ -467,7 +467,7 @@ def load_language(lang: str, root: Path | None = None, strict: bool = False) -> 
         known = sorted(p.stem for p in (root / "corpora").glob("*.yaml"))
         raise ConfigError(f"{path}: no configuration for language {lang!r}; known: {', '.join(known) or 'none'}"
                           f" (create one with `foundry new-language {lang}`)")
-    return parse_language(path)
+    return parse_language(path, strict=strict)
 
 
 def parse_language(path: Path, strict: bool = False) -> LanguageConfig:
@@ -476,15 +476,15 @@ def parse_language(path: Path, strict: bool = False) -> LanguageConfig:
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(raw).__name__}")
-    missing = [k for k in SECTIONS if k not in raw]
-    if strict and missing and "language" in raw and "sources" in raw:
-        raise ConfigError(f"{path}: section(s) {', '.join(missing)} missing — dvc.yaml tracks every section as "
-                          f"a stage parameter, so each must be present (write e.g. `{missing[0]}: {{}}` to take "
-                          f"the defaults)")
     try:
         cfg = LanguageConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(_format_errors(path, e)) from None
+    missing = [k for k in SECTIONS if k not in raw]   # checked after the values, whose errors say more
+    if strict and missing:
+        raise ConfigError(f"{path}: section(s) {', '.join(missing)} missing — dvc.yaml tracks every section as "
+                          f"a stage parameter, so each must be present (write e.g. `{missing[0]}: {{}}` to take "
+                          f"the defaults)")
     if cfg.language != path.stem:
         raise ConfigError(f"{path}: key 'language' is {cfg.language!r} but the file is named for {path.stem!r}")
     return cfg
@@ -499,17 +499,50 @@ def resolve_path(p: str, root_kind: str, root: Path) -> Path:
 def resolve_sources(cfg: LanguageConfig, root: Path) -> list[tuple[Source, Path]]:
     """Every file the language's sources name, sorted, with its source entry.
 
-    A source that matches nothing is an error naming the config file and the pattern.
+    A source that matches nothing is an error naming the config file and the pattern. A relative path stays
+    inside its root (the data root, or the project with ``root: project``): one that leads outside it with
+    ``..`` or through a symbolic link is an error (an absolute path may name any place). A broken symbolic
+    link among the matches is an error too, rather than a file silently left out.
     """
     out: list[tuple[Source, Path]] = []
     for i, src in enumerate(cfg.sources):
+        where = f"corpora/{cfg.language}.yaml: sources[{i}].path {src.path!r}"
         pattern = resolve_path(src.path, src.root, root)
+        named = Path(os.path.abspath(root if src.root == "project" else data_root(root)))
+        base = named.resolve()
+        confined = not Path(os.path.expandvars(src.path)).is_absolute()
+        what = "the project" if src.root == "project" else "the data root"
+        if confined and not (_inside(Path(os.path.normpath(pattern)), named)
+                             or _inside(Path(os.path.normpath(pattern)), base)):
+            raise ConfigError(f"{where} leads outside {what} {base}; relative paths must stay inside it (write an "
+                              f"absolute path to read from elsewhere)")
         if pattern.is_dir():
-            files = sorted(p for p in pattern.rglob("*") if p.is_file())
+            found = sorted(pattern.rglob("*"))
         else:
-            files = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+            found = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+        files = []
+        for f in found:
+            if f.is_symlink() and not f.exists():
+                raise ConfigError(f"{where}: {_shown(f, named)} is a broken symbolic link (to {os.readlink(f)}); "
+                                  f"fix or remove it")
+            if not f.is_file():
+                continue
+            if confined and not _inside(f.resolve(), base):
+                raise ConfigError(f"{where}: {_shown(f, named)} is a symbolic link to {f.resolve()}, outside {what} "
+                                  f"{base}; copy the file in, or name its real location with an absolute path")
+            files.append(f)
         if not files:
-            raise ConfigError(f"corpora/{cfg.language}.yaml: sources[{i}].path {src.path!r} matches no file "
-                              f"(looked for {pattern})")
+            raise ConfigError(f"{where} matches no file (looked for {pattern})")
         out.extend((src, f) for f in files)
     return out
+
+
+def _inside(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return str(path)

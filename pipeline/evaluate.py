@@ -212,6 +212,8 @@ def evaluate_model(model_dir: str | Path, tasks: Iterable[TaskSettings | dict], 
 
     variants: list[_Variant] = []
     if tasks:
+        # Read every task's data first: a bad file is reported before any tokenizer or model is loaded.
+        datas = [load_task(t, root) for t in tasks]
         tok_dir = _tokenizer_dir(model_dir, tokenizer_dir)
         tokenizer = _load_tokenizer(tok_dir)
         result["model"]["tokenizer"] = _rel(tok_dir, root)
@@ -237,8 +239,7 @@ def evaluate_model(model_dir: str | Path, tasks: Iterable[TaskSettings | dict], 
 
         # Load and encode every task first, so a data error surfaces before any training.
         prepared = []
-        for t in tasks:
-            data = load_task(t, root)
+        for t, data in zip(tasks, datas):
             feats = {}
             for v in variants:
                 if v.tokenizer_key in feats:

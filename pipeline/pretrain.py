@@ -144,8 +144,6 @@ class _LiveLogger:
 
 
 def run(lang: str, root: Path) -> dict:
-    from model.pretrain import PREEMPTED_EXIT, pretrain  # torch import only when the stage runs
-
     cfg = load_language(lang, root)
     lay = Layout(root, lang)
     index = lay.shards_dir / "index.json"
@@ -153,6 +151,7 @@ def run(lang: str, root: Path) -> dict:
         raise StageError(f"{index}: missing — run the shard stage first")
     if not (lay.tokenizer_dir / "tokenizer.json").is_file():
         raise StageError(f"{lay.tokenizer_dir}: no tokenizer — run the vocab stage first")
+    from model.pretrain import PREEMPTED_EXIT, CheckpointError, pretrain  # torch: after the quick checks
     # model/ writes these atomically with pipeline.atomic's temp names and locks: drop a killed run's temps
     for out in (lay.electra_dir, lay.pretrain_metrics, lay.pretrain_curve):
         remove_stale(out)
@@ -173,11 +172,14 @@ def run(lang: str, root: Path) -> dict:
     card["scores"] = (f"reports/{lang}/model_card.md (this card with the evaluation scores, written by the "
                       f"evaluate stage) and reports/{lang}/scorecard.md")
     logger = _LiveLogger(live_dir(lay))
-    metrics = pretrain(
-        shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,
-        checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
-        metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card, on_log=logger,
-    )
+    try:
+        metrics = pretrain(
+            shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,
+            checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
+            metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card, on_log=logger,
+        )
+    except CheckpointError as e:   # a damaged or foreign checkpoint: the message names it and what to delete
+        raise StageError(str(e)) from None
     if metrics.get("preempted"):
         logger.finish(None)
         print(f"pretrain {lang}: stopped by {metrics.get('signal')} at step {metrics.get('stopped_at')} with a "

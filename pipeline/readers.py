@@ -443,8 +443,8 @@ def _read_jsonl(sf: SourceFile, max_chars: int, start: int = 0, end: int | None 
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            bad("malformed_json", f"{sf.path} line {lineno}: malformed JSON ({e.msg} at column {e.colno})",
-                sf.rel, lineno, line)
+            bad("malformed_json", f"{sf.path} line {lineno}: malformed JSON ({e.msg.removesuffix(' at')} at column "
+                                  f"{e.colno})", sf.rel, lineno, line)
             continue
         if not isinstance(obj, dict):
             bad("malformed_json", f"{sf.path} line {lineno}: expected a JSON object, got {type(obj).__name__}",

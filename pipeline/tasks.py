@@ -307,7 +307,8 @@ def _read_jsonl(path: Path, task: TaskSettings) -> list[Example]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise StageError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+            raise StageError(f"{path}:{lineno}: invalid JSON ({e.msg.removesuffix(' at')} at column "
+                             f"{e.colno})") from None
         if not isinstance(obj, dict):
             raise StageError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
         ex = _from_record(obj, task, str(path), lineno)
