@@ -356,6 +356,24 @@ def summary_markdown(lang: str, results: list[dict], root: Path) -> str:
     return "\n".join(parts)
 
 
+def publish_scorecard(root: Path, lang: str) -> bool:
+    """The scorecard (``metrics/<lang>/eval.json``) as a Prefect table artifact, one row per task and the
+    average, with links to the markdown/HTML reports in its description. False when there is none yet."""
+    lay = Layout(root, lang)
+    if not lay.eval_metrics.is_file():
+        return False
+    from pipeline.evaluate import scorecard_rows
+    try:
+        rows = scorecard_rows(json.loads(lay.eval_metrics.read_text(encoding="utf-8")))
+        create_table_artifact(key=f"scorecard-{_key(lang)}", table=rows,
+                              description=f"Scorecard for {lang}: {lay.scorecard} and "
+                                          f"{lay.scorecard.with_suffix('.html')}")
+    except Exception as e:  # an artifact is a convenience; never the reason a run stops
+        get_run_logger().warning("could not publish the scorecard artifact: %s", e)
+        return False
+    return True
+
+
 @flow(name=FLOW_NAME, flow_run_name="foundry-{lang}", log_prints=True)
 def language_flow(lang: str, root: str, concurrent: int = 1) -> list[dict]:
     """Run every stage of one language in order; DVC skips what is up to date.
@@ -374,6 +392,7 @@ def language_flow(lang: str, root: str, concurrent: int = 1) -> list[dict]:
     (rootp / "logs" / lang / "last_run.json").write_text(json.dumps(results, indent=1, default=str))
     create_markdown_artifact(key=f"foundry-run-{lang.lower()}", markdown=summary_markdown(lang, results, rootp),
                              description=f"ELECTRA Foundry run for {lang}")
+    publish_scorecard(rootp, lang)
     return results
 
 

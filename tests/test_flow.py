@@ -91,6 +91,17 @@ def foundry(proj: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
+def prefect_artifacts(proj: Path) -> dict[str, tuple[str, str]]:
+    """Latest artifact per key in the run's Prefect database (the ephemeral server's SQLite file)."""
+    import sqlite3
+    con = sqlite3.connect(proj / ".prefect" / "prefect.db")
+    try:
+        rows = con.execute("SELECT key, type, data FROM artifact WHERE key IS NOT NULL ORDER BY created").fetchall()
+    finally:
+        con.close()
+    return {k: (t, d) for k, t, d in rows}
+
+
 def ran_stages(out: str) -> set[str]:
     return set(re.findall(r"^\s+(\w+)\s+ran \(", out, flags=re.M))
 
@@ -129,6 +140,14 @@ def test_flow_end_to_end_noop_and_partial_reruns(tmp_path):
     ev = json.loads((proj / "metrics/tr/eval.json").read_text())
     assert "upos" in ev["tasks"]
     assert "upos" in (proj / "reports/tr/scorecard.md").read_text()
+    # the flow published its Prefect artifacts: the run summary and the scorecard as a table
+    arts = prefect_artifacts(proj)
+    assert arts.get("foundry-run-tr", ("",))[0] == "markdown", arts
+    kind, data = arts["scorecard-tr"]
+    rows = json.loads(data)
+    rows = json.loads(rows) if isinstance(rows, str) else rows  # Prefect stores the table JSON-encoded
+    assert kind == "table" and [r["task"] for r in rows] == ["upos", "average"], rows
+    assert rows[0]["pretrained"] == round(100 * ev["tasks"]["upos"]["pretrained"]["median"], 1)
 
     # DVC recorded every stage; status is clean
     st = foundry(proj, "status", "tr")
