@@ -244,6 +244,15 @@ def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
 # small file helpers (model/ must not import pipeline/)
 # --------------------------------------------------------------------------------------------------
 
+def _umask() -> int:
+    u = os.umask(0)
+    os.umask(u)
+    return u
+
+
+_UMASK = _umask()  # read once, at import (os.umask is process-wide; reading it later would race threads)
+
+
 def _locked_temp(path: Path, directory: bool = False) -> tuple[str, int]:
     """A new temp sibling ``.NAME.XXXXXXXX.tmp`` of ``path`` and an fd holding an exclusive flock on it.
 
@@ -254,6 +263,7 @@ def _locked_temp(path: Path, directory: bool = False) -> tuple[str, int]:
             tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         else:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes it private; the published file should not be
             os.close(fd)
         fd = os.open(tmp, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
         fcntl.flock(fd, fcntl.LOCK_EX)

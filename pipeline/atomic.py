@@ -24,6 +24,15 @@ from typing import Iterator
 _RANDOM = r"[a-z0-9_]{8}"   # tempfile.mkstemp / mkdtemp name characters
 
 
+def _umask() -> int:
+    u = os.umask(0)
+    os.umask(u)
+    return u
+
+
+_UMASK = _umask()  # read once, at import (os.umask is process-wide; reading it later would race threads)
+
+
 def temp_pattern(path: Path) -> re.Pattern:
     """Names of the temp siblings :func:`atomic_file` / :func:`atomic_dir` (and ``model.pretrain``) use."""
     return re.compile(rf"^\.{re.escape(Path(path).name)}\.{_RANDOM}\.tmp$")
@@ -106,6 +115,7 @@ def atomic_file(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> 
     remove_stale(path)
     while True:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes it private; the published file should not be
         if _locked(tmp, fd):
             break
         os.close(fd)
@@ -148,7 +158,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         if _locked(str(tmp), fd):
             break
         os.close(fd)
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the published folder should not be
+    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes it private; the published folder should not be
     try:
         yield tmp
         old = None

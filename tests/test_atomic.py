@@ -102,3 +102,24 @@ def test_failed_write_leaves_nothing(tmp_path):
     except RuntimeError:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_published_files_and_folders_get_umask_modes(tmp_path):
+    """mkstemp/mkdtemp create 0600/0700 entries; what the stages publish must be readable by the team."""
+    import os
+    import stat
+
+    from pipeline.atomic import atomic_dir, write_text
+
+    old = os.umask(0o022)
+    os.umask(old)
+    expect_file, expect_dir = 0o666 & ~old, 0o777 & ~old
+    write_text(tmp_path / "a.json", "{}")
+    with atomic_dir(tmp_path / "out") as d:
+        (d / "x").write_text("1")
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == expect_file
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == expect_dir
+    from model.pretrain import _atomic_write_text  # model/ keeps its own copy of the protocol
+
+    _atomic_write_text(tmp_path / "curve.tsv", "step\n")
+    assert stat.S_IMODE((tmp_path / "curve.tsv").stat().st_mode) == expect_file
