@@ -394,6 +394,13 @@ def bad_language_code(p: Project) -> list[str]:
     return ["flows.cli", "new-language", "Swahili"]
 
 
+def language_unknown_to_lid(p: Project) -> list[str]:
+    """A language code the language-ID model has no label for: every document looks like another language."""
+    p.good()
+    p.config(lang="qqq", clean="{min_chars: 100}")
+    return ["pipeline", "clean", "qqq"]
+
+
 def language_key_mismatch(p: Project) -> list[str]:
     p.good()
     p.config(language="sw")
@@ -668,6 +675,12 @@ CASES: list[Case] = [
     Case("bad_language_code", "`language code 'Swahili' is not an ISO 639 code`",
          "a name instead of a code", "use the ISO 639 code, e.g. `sw`",
          bad_language_code, _e("'Swahili'", "ISO 639")),
+    Case("language_unknown_to_lid", "`corpora/qqq.yaml: all 24 documents were dropped (language: 24); relax clean.* "
+         "thresholds (corpus looks like 'en', not 'qqq')`",
+         "a language code lid.176 has no label for (or the wrong code for the text)",
+         "set `clean.lid.label` to the lid.176 code of the text, give a local model (`clean.lid.model_path`), or "
+         "`clean.lid.enabled: false`", language_unknown_to_lid,
+         _e("qqq.yaml", "all 24 documents were dropped", "language: 24", "looks like 'en'")),
     Case("language_key_mismatch", "`corpora/xx.yaml: key 'language' is 'sw' but the file is named for 'xx'`",
          "a copied config", "make `language:` match the file name", language_key_mismatch,
          _e("xx.yaml", "key 'language' is 'sw'")),
