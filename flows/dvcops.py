@@ -18,6 +18,9 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 def _repo(root: Path):
     from dvc.repo import Repo
+
+    from flows.dvclock import repair_rwlock
+    repair_rwlock(root)  # a DVC process killed mid-write leaves .dvc/tmp/rwlock corrupt (flows/dvclock.py)
     return Repo(str(root))
 
 
