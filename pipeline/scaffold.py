@@ -5,14 +5,19 @@ language starts from the same rules.
 """
 from __future__ import annotations
 
+import glob
+import gzip
+import math
 import os
 import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from pipeline.atomic import write_text
-from pipeline.config import SCRIPTS, ConfigError, parse_language
+from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, parse_language
 
 # ISO 639-1/3 code -> ISO 15924 script, for languages whose script is unambiguous in practice.
 LANGUAGE_SCRIPTS = {
@@ -25,6 +30,26 @@ LANGUAGE_SCRIPTS = {
     "bn": "Beng", "as": "Beng", "ta": "Taml", "zh": "Hani", "ja": "Jpan", "ko": "Hang",
     "el": "Grek", "he": "Hebr", "yi": "Hebr", "th": "Thai", "ka": "Geor", "hy": "Armn",
     "am": "Ethi", "ti": "Ethi",
+}
+
+# English names, for the config's `name` (a code not listed here is named by its code).
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
+    "nl": "Dutch", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "nb": "Norwegian Bokmål",
+    "nn": "Norwegian Nynorsk", "fi": "Finnish", "et": "Estonian", "tr": "Turkish", "pl": "Polish",
+    "cs": "Czech", "sk": "Slovak", "sl": "Slovenian", "hr": "Croatian", "bs": "Bosnian", "ro": "Romanian",
+    "hu": "Hungarian", "lt": "Lithuanian", "lv": "Latvian", "sq": "Albanian", "ca": "Catalan", "eu": "Basque",
+    "gl": "Galician", "ga": "Irish", "cy": "Welsh", "is": "Icelandic", "mt": "Maltese", "sw": "Swahili",
+    "yo": "Yoruba", "ig": "Igbo", "ha": "Hausa", "zu": "Zulu", "xh": "Xhosa", "af": "Afrikaans",
+    "so": "Somali", "id": "Indonesian", "ms": "Malay", "tl": "Tagalog", "vi": "Vietnamese", "uz": "Uzbek",
+    "az": "Azerbaijani", "lg": "Ganda", "rw": "Kinyarwanda", "sn": "Shona", "ny": "Chichewa", "wo": "Wolof",
+    "ln": "Lingala", "om": "Oromo", "ru": "Russian", "uk": "Ukrainian", "be": "Belarusian", "bg": "Bulgarian",
+    "mk": "Macedonian", "sr": "Serbian", "kk": "Kazakh", "ky": "Kyrgyz", "tg": "Tajik", "mn": "Mongolian",
+    "ar": "Arabic", "fa": "Persian", "ur": "Urdu", "ps": "Pashto", "ug": "Uyghur", "ckb": "Central Kurdish",
+    "sd": "Sindhi", "hi": "Hindi", "mr": "Marathi", "ne": "Nepali", "sa": "Sanskrit", "mai": "Maithili",
+    "bho": "Bhojpuri", "bn": "Bengali", "as": "Assamese", "ta": "Tamil", "zh": "Chinese", "ja": "Japanese",
+    "ko": "Korean", "el": "Greek", "he": "Hebrew", "yi": "Yiddish", "th": "Thai", "ka": "Georgian",
+    "hy": "Armenian", "am": "Amharic", "ti": "Tigrinya",
 }
 
 # Defaults by script class. Scripts without spaces between words get character-based length
@@ -43,6 +68,117 @@ def defaults_for(script: str) -> dict:
     }
 
 
+# --- sizing the defaults to the sources ------------------------------------------------------------
+SNIFF_CHARS = 20_000_000          # read at most this much text to size the defaults (then extrapolate)
+DOC_CHARS_NO_BOUNDARIES = 2000    # clean.max_chars when the text has no blank lines between documents
+LINES_PER_BLOCK_NO_BOUNDARIES = 50  # more non-empty lines per blank-line block than this: no document structure
+SMALL_CORPUS_CHARS = 5_000_000    # below this, the CPU-sized pre-training budget of the demo (600 steps)
+VOCAB_CHARS_PER_PIECE = 80        # vocab.size <= chars / 80: SentencePiece needs ~45-60 characters per
+#                                   piece (measured on 100-120k-character vi/th/el/ka samples), plus margin
+#                                   for what cleaning drops
+VOCAB_MIN, VOCAB_MAX = 1000, 8000
+
+
+@dataclass
+class SourceProfile:
+    """What `new-language` learned from reading the text sources (estimates; they only steer defaults)."""
+    files: int = 0
+    chars: int = 0                # estimated characters over all files
+    lines: int = 0                # non-empty lines read
+    blocks: int = 0               # blank-line-separated blocks read
+    sampled: bool = False         # stopped after SNIFF_CHARS and extrapolated
+
+    @property
+    def lines_per_block(self) -> float:
+        return self.lines / max(1, self.blocks)
+
+    @property
+    def has_document_boundaries(self) -> bool:
+        return self.blocks > 1 and self.lines_per_block <= LINES_PER_BLOCK_NO_BOUNDARIES
+
+    @property
+    def documents(self) -> int:
+        """Estimated documents as the clean stage will read them (before filtering)."""
+        if self.has_document_boundaries:
+            return int(self.blocks * (self.chars / max(1, self._read_chars)))
+        return max(1, self.chars // DOC_CHARS_NO_BOUNDARIES)
+
+    _read_chars: int = 0
+    char_counts: Counter = field(default_factory=Counter, repr=False)  # non-space characters read
+
+    def required_chars(self, coverage: float) -> int:
+        """Distinct characters SentencePiece keeps at ``character_coverage`` (the vocabulary must hold them)."""
+        total = sum(self.char_counts.values())
+        if not total:
+            return 0
+        need, seen = coverage * total, 0
+        for n, (_, c) in enumerate(self.char_counts.most_common(), 1):
+            seen += c
+            if seen >= need:
+                return n
+        return len(self.char_counts)
+
+
+def profile_sources(paths: list[Path]) -> SourceProfile:
+    """Count characters, lines and blank-line-separated blocks of plain-text sources (.txt, .txt.gz, any
+    other non-JSON/Parquet/CoNLL-U file), reading at most SNIFF_CHARS characters."""
+    prof = SourceProfile()
+    disk_total = disk_read = 0
+    for path in paths:
+        size = path.stat().st_size
+        disk_total += size
+        prof.files += 1
+        if prof._read_chars >= SNIFF_CHARS:
+            prof.sampled = True
+            continue
+        opener = gzip.open if path.name.endswith(".gz") else open
+        in_block = False
+        try:
+            with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    prof._read_chars += len(line)
+                    if line.strip():
+                        prof.lines += 1
+                        prof.char_counts.update(line)
+                        if not in_block:
+                            prof.blocks += 1
+                            in_block = True
+                    else:
+                        in_block = False
+                    if prof._read_chars >= SNIFF_CHARS:
+                        prof.sampled = True
+                        break
+                else:
+                    disk_read += size
+        except (OSError, EOFError):
+            continue  # the clean stage reports unreadable files with their line
+    for ws in " \t\n\r\u00a0\u3000":
+        prof.char_counts.pop(ws, None)
+    prof.chars = prof._read_chars
+    if prof.sampled and disk_read:
+        prof.chars = int(prof._read_chars * disk_total / disk_read)
+    return prof
+
+
+def sized_defaults(prof: SourceProfile | None, character_coverage: float = 1.0) -> dict:
+    """Defaults that depend on how much text there is (None: unknown, the large-corpus defaults).
+
+    vocab.size: about one piece per VOCAB_CHARS_PER_PIECE characters (what a small corpus supports), but
+    at least 1.25x the characters SentencePiece must keep at ``character_coverage`` (Han, kana, Hangul:
+    thousands), in steps of 500, within [VOCAB_MIN, VOCAB_MAX]."""
+    if prof is None or not prof.chars:
+        return {"max_chars": 100000, "vocab_size": 8000, "steps": 2000, "small": False}
+    vocab = max((prof.chars // VOCAB_CHARS_PER_PIECE) // 500 * 500,
+                math.ceil(prof.required_chars(character_coverage) * 1.25 / 500) * 500)
+    small = prof.chars < SMALL_CORPUS_CHARS
+    return {
+        "max_chars": 100000 if prof.has_document_boundaries else DOC_CHARS_NO_BOUNDARIES,
+        "vocab_size": max(VOCAB_MIN, min(VOCAB_MAX, vocab)),
+        "steps": 600 if small else 2000,
+        "small": small,
+    }
+
+
 TEMPLATE = """\
 # {name} ({code}) — ELECTRA Foundry language configuration.
 # Every section is read by the stage of the same name; dvc.yaml lists each section as that stage's
@@ -52,10 +188,10 @@ name: {name}
 script: {script}            # ISO 15924; drives the script-share filter and length defaults
 
 sources:                    # relative paths are under the data root ($FOUNDRY_DATA_ROOT, default ../shared/data)
-{sources}
+{sources}{profile}
 clean:
   min_chars: {min_chars}            # shorter documents are dropped (counted as too_short)
-  max_chars: 100000         # longer blocks are split at line ends; longer single lines are dropped
+  max_chars: {max_chars}{max_chars_note}
   min_script_share: {min_script_share}     # share of letters in the language's script
   lid:
     enabled: true
@@ -70,7 +206,7 @@ review:
   policy: auto              # auto: proceed when every expectation passes | required: wait for approval
 
 vocab:
-  size: {vocab_size}
+  size: {vocab_size}{vocab_note}
   model_type: unigram
   character_coverage: {character_coverage}
 
@@ -81,16 +217,16 @@ model:
   size: {size}                # tiny | small | base | large (ELECTRA paper, Table 6)
 
 pretrain:
-  steps: {steps}                # CPU-sized budget; use model.size small and ~1M steps on a GPU
-
+{pretrain}
 evaluate:
   seeds: 3
 {tasks}"""
 
 
 def render(code: str, *, name: str = "", script: str | None = None, sources: list[dict] | None = None,
-           lid_min_score: float = 0.5, lid_label: str | None = None, vocab_size: int = 8000,
-           size: str = "tiny", steps: int = 2000, tasks: list[dict] | None = None) -> str:
+           lid_min_score: float = 0.5, lid_label: str | None = None, vocab_size: int | None = None,
+           size: str = "tiny", steps: int | None = None, tasks: list[dict] | None = None,
+           profile: SourceProfile | None = None) -> str:
     script = script or LANGUAGE_SCRIPTS.get(code.split("-")[0])
     if script is None:
         raise ConfigError(f"no default script known for language {code!r}; pass --script (one of {', '.join(SCRIPTS)})")
@@ -105,12 +241,36 @@ def render(code: str, *, name: str = "", script: str | None = None, sources: lis
         task_yaml = "".join("  " + line + "\n" for line in task_yaml.splitlines())
     else:
         task_yaml = "  tasks: []                # add a labelled task to get a scorecard (see docs/architecture.md)\n"
+    z = sized_defaults(profile, d["character_coverage"])
+    vocab_size = vocab_size or z["vocab_size"]
+    steps = steps or z["steps"]
+    if z["small"] and steps == z["steps"]:
+        pretrain = (f"  steps: {steps}                 # CPU-sized for a small corpus (a few minutes on 2 cores); "
+                    f"use model.size small and ~1M steps on a GPU\n"
+                    f"  batch_size: 32\n  learning_rate: 0.001\n  warmup_steps: {max(1, steps // 10)}\n"
+                    f"  checkpoint_every: {max(1, steps // 3)}\n")
+    else:
+        pretrain = f"  steps: {steps}                # CPU-sized budget; use model.size small and ~1M steps on a GPU\n"
+    prof_note = ""
+    if profile is not None and profile.files:
+        prof_note = (f"# new-language read {'a sample of ' if profile.sampled else ''}{profile.files} file(s): "
+                     f"~{profile.chars:,} characters, {profile.lines:,} non-empty lines in {profile.blocks:,} "
+                     f"blank-line-separated block(s)\n")
+    max_note = ("         # longer blocks are split at line ends; longer single lines are dropped"
+                if z["max_chars"] == 100000 else
+                "           # the sources have no blank lines between documents, so consecutive lines are "
+                "grouped\n                            # into documents of at most this many characters "
+                "(longer single lines are dropped)")
+    vocab_note = ("" if vocab_size == 8000 or profile is None else
+                  f"                # sized to the corpus (~{VOCAB_CHARS_PER_PIECE} characters per piece); "
+                  f"raise it with more text")
     return TEMPLATE.format(
-        code=code, name=name or code, script=script, sources=src_yaml,
+        code=code, name=name or LANGUAGE_NAMES.get(code.split("-")[0], code), script=script, sources=src_yaml,
+        profile=prof_note, max_chars=z["max_chars"], max_chars_note=max_note, vocab_note=vocab_note,
         min_chars=d["min_chars"], min_script_share=d["min_script_share"],
         character_coverage=d["character_coverage"], lid_min_score=lid_min_score,
         lid_label=f"    label: {lid_label}\n" if lid_label else "",
-        vocab_size=vocab_size, size=size, steps=steps, tasks=task_yaml,
+        vocab_size=vocab_size, size=size, pretrain=pretrain, tasks=task_yaml,
     )
 
 
@@ -160,6 +320,46 @@ def _eval_folders(root: Path, code: str, tasks: list[dict] | None) -> list[str]:
     return out
 
 
+def _source_entry(path: Path, droot: Path) -> dict:
+    """A `sources` entry for a file or folder: relative to the data root when it lies under it (the
+    config then works wherever the data root is), else absolute."""
+    fmt = ("jsonl" if path.suffix == ".jsonl" else "parquet" if path.suffix == ".parquet"
+           else "conllu" if path.suffix == ".conllu" else "text")
+    shown = path
+    try:
+        shown = path.relative_to(droot)
+    except ValueError:
+        pass
+    return {"path": str(shown / "**" / "*") if path.is_dir() else str(shown), "format": fmt}
+
+
+def _params_path(path: Path, root: Path, droot: Path) -> str:
+    """How params.yaml names a watched path: under the data root, the way the shipped entries do
+    (params.yaml's data_root joined with the path inside it, e.g. ../shared/data/text/en); anywhere else,
+    absolute."""
+    try:
+        inside = path.relative_to(droot)
+    except ValueError:
+        return str(path)
+    if os.environ.get("FOUNDRY_DATA_ROOT"):
+        return str(path)
+    try:
+        base = str(yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")).get("data_root")
+                   or DEFAULT_DATA_ROOT)
+    except (OSError, AttributeError, yaml.YAMLError):
+        base = DEFAULT_DATA_ROOT
+    return base if str(inside) == "." else f"{base.rstrip('/')}/{inside.as_posix()}"
+
+
+def _text_files(paths: list[Path]) -> list[Path]:
+    out = []
+    for p in paths:
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else \
+            sorted(Path(q) for q in glob.glob(str(p), recursive=True) if Path(q).is_file())
+        out += [f for f in files if not f.name.endswith((".jsonl", ".parquet", ".conllu"))]
+    return out
+
+
 def new_language(root: Path, code: str, *, sources: list[str] | None = None, script: str | None = None,
                  name: str = "", force: bool = False, **kw) -> Path:
     if not re.fullmatch(r"[a-z]{2,8}(-[A-Za-z0-9]+)?", code):
@@ -168,16 +368,19 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
     if path.exists() and not force:
         raise ConfigError(f"{path}: already exists (use --force to overwrite)")
     src = None
-    raw = f"../shared/data/text/{code}"
+    droot = data_root(root)
+    resolved = [droot / "text" / code]
     if sources:
-        src = []
-        for s in sources:
-            p = Path(s).resolve()
-            fmt = ("jsonl" if p.suffix == ".jsonl" else "parquet" if p.suffix == ".parquet"
-                   else "conllu" if p.suffix == ".conllu" else "text")
-            src.append({"path": str(p / "**" / "*") if p.is_dir() else str(p), "format": fmt})
-        resolved = [str(Path(x).resolve()) for x in sources]
-        raw = resolved[0] if len(resolved) == 1 else os.path.commonpath(resolved)
+        resolved = [Path(s).resolve() for s in sources]
+        missing = [str(p) for p in resolved if not p.exists() and not glob.glob(str(p))]
+        if missing:
+            raise ConfigError(f"--source {', '.join(missing)}: no such file or folder")
+        src = [_source_entry(p, droot) for p in resolved]
+    raw_path = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath([str(p) for p in resolved]))
+    raw = _params_path(raw_path, root, droot)
+    if "profile" not in kw:
+        files = _text_files([p for p in resolved if p.exists()] if not sources else resolved)
+        kw["profile"] = profile_sources(files) if files else None
     text = render(code, name=name, script=script, sources=src, **kw)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, text)

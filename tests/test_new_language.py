@@ -1,0 +1,105 @@
+"""`foundry new-language` on a language the project has no config for, from raw text only.
+
+The real case: 1000 Vietnamese web sentences, one per line, no blank lines between documents
+(../shared/data/langid/lingua_sentences/vi.txt). The scaffold must size its defaults to that (documents
+grouped from consecutive lines, a vocabulary the corpus supports, a CPU-sized pre-training budget), and
+every stage must then run on it: clean, validate (passes), vocab, shard, pretrain (a few steps here) and
+evaluate, which has no labelled task and says so in the scorecard.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import load_language, resolve_sources
+from pipeline.scaffold import (DOC_CHARS_NO_BOUNDARIES, VOCAB_MAX, VOCAB_MIN, new_language, profile_sources,
+                               sized_defaults)
+from tests.conftest import REPO, require_shared
+
+
+def _project(tmp: Path, data_root: Path) -> Path:
+    proj = tmp / "proj"
+    proj.mkdir()
+    for name in ("pipeline", "model", "flows"):
+        shutil.copytree(REPO / name, proj / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "dvc.yaml", proj / "dvc.yaml")
+    (proj / "corpora").mkdir()
+    (proj / "params.yaml").write_text(f"data_root: {data_root}\nlanguages:\n")
+    return proj
+
+
+def _run(proj: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FOUNDRY_PROJECT": str(proj)}
+    return subprocess.run([sys.executable, "-m", *args], cwd=proj, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_profile_tells_sentence_per_line_from_documents(tmp_path):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(f"Sentence number {i} of a file without blank lines.\n" for i in range(400)))
+    docs = tmp_path / "docs.txt"
+    docs.write_text("".join(f"Document {i}, first line.\nDocument {i}, second line.\n\n" for i in range(400)))
+    p, d = profile_sources([lines]), profile_sources([docs])
+    assert p.lines == 400 and p.blocks == 1 and not p.has_document_boundaries
+    assert d.lines == 800 and d.blocks == 400 and d.has_document_boundaries
+    assert sized_defaults(p)["max_chars"] == DOC_CHARS_NO_BOUNDARIES   # group lines into documents
+    assert sized_defaults(d)["max_chars"] == 100000                      # keep the blocks as they are
+    # vocabulary and budget follow the amount of text
+    small = sized_defaults(p)
+    assert small["vocab_size"] == VOCAB_MIN and small["steps"] == 600 and small["small"]
+    big = sized_defaults(type(p)(files=1, chars=50_000_000, lines=10**6, blocks=10**5))
+    assert big["vocab_size"] == VOCAB_MAX and big["steps"] == 2000
+    assert sized_defaults(None)["vocab_size"] == 8000  # nothing to read: the large-corpus defaults
+
+
+def test_scaffold_thai_is_spaceless_and_paths_stay_under_the_data_root(tmp_path):
+    shared = require_shared("langid", "lingua_sentences", "th.txt").parents[2]
+    proj = _project(tmp_path, shared)
+    new_language(proj, "th", sources=[str(shared / "langid/lingua_sentences/th.txt")])
+    cfg = load_language("th", proj)
+    assert cfg.name == "Thai" and cfg.script == "Thai" and cfg.clean.min_chars == 30
+    assert cfg.sources[0].path == "langid/lingua_sentences/th.txt"   # relative to the data root
+    assert cfg.clean.max_chars == DOC_CHARS_NO_BOUNDARIES
+    assert VOCAB_MIN <= cfg.vocab.size <= 2000 and cfg.pretrain.steps == 600
+    params = yaml.safe_load((proj / "params.yaml").read_text())
+    assert params["languages"]["th"]["raw"] == f"{shared}/langid/lingua_sentences/th.txt"
+    assert [p.name for _, p in resolve_sources(cfg, proj)] == ["th.txt"]
+
+
+def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
+    src = require_shared("langid", "lingua_sentences", "vi.txt")
+    proj = _project(tmp_path, src.parents[2])
+
+    r = _run(proj, "flows.cli", "new-language", "vi", "--source", str(src))
+    assert r.returncode == 0, r.stderr
+    cfg = load_language("vi", proj)
+    assert cfg.name == "Vietnamese" and cfg.script == "Latn" and cfg.evaluate.tasks == []
+    assert cfg.clean.max_chars == DOC_CHARS_NO_BOUNDARIES and cfg.vocab.size == 1500
+    assert "vi" in yaml.safe_load((proj / "params.yaml").read_text())["languages"]
+
+    # a few pre-training steps are enough to check that the stages fit together
+    text = (proj / "corpora/vi.yaml").read_text()
+    (proj / "corpora/vi.yaml").write_text(text.replace("steps: 600", "steps: 3").replace(
+        "checkpoint_every: 200", "checkpoint_every: 3"))
+    for stage in ("clean", "validate", "vocab", "shard", "pretrain", "evaluate"):
+        r = _run(proj, "pipeline", stage, "vi")
+        assert r.returncode == 0, f"{stage}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
+
+    stats = json.loads((proj / "data/vi/clean/stats.json").read_text())
+    assert stats["documents_out"] >= 50, stats["dropped"]            # ~63 documents of <= 2000 characters
+    validation = json.loads((proj / "data/vi/validation.json").read_text())
+    assert validation["passed"] is True, validation.get("failed")
+    assert json.loads((proj / "data/vi/review.json").read_text())["decision"] == "auto-approved"
+    assert json.loads((proj / "models/vi/tokenizer/vocab_stats.json").read_text())["vocab_size"] == 1500
+    splits = json.loads((proj / "data/vi/shards/index.json").read_text())["splits"]
+    assert splits["train"]["examples"] > 200 and splits["validation"]["examples"] > 0
+    assert (proj / "models/vi/electra/config.json").is_file()
+    assert json.loads((proj / "metrics/vi/eval.json").read_text())["tasks"] == {}
+    assert "No evaluation tasks are configured" in (proj / "reports/vi/scorecard.md").read_text()
