@@ -139,3 +139,13 @@ def test_sigterm_checkpoints_current_step_and_exits_75(setup, straight):
     r = _run(cmd)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     _assert_same_run(straight, root / "termed")
+
+
+def test_deterministic_cpu_rerun_gives_identical_weights(setup, straight):
+    """Issue 6 reproducibility: the same params on the CPU, run again from scratch in a new process, give
+    the same loss curve and bitwise-identical discriminator and generator weights (and safetensors bytes)."""
+    root, shards = setup
+    r = _run(_cmd(root, shards, "rerun"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    _assert_same_run(straight, root / "rerun")
+    assert (straight / "out" / "model.safetensors").read_bytes() == (root / "rerun" / "out" / "model.safetensors").read_bytes()
