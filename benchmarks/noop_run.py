@@ -206,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         "summary": {
             "full_wall_s": full["wall_s"], "full_stages_ran": full["stages_ran"],
             "noop_wall_s_median": noop_wall, "noop_dvc_s_median": noop_dvc,
-            "noop_dvc_calls": noop[0]["dvc_calls"], "noop_stages_ran": max(x["stages_ran"] for x in noop),
+            "noop_dvc_calls": noop[0]["dvc_calls"],
+            "noop_stages_ran": max(x["stages_ran"] for x in noop + per_stage),
+            "per_stage_wall_s_median": med([x["wall_s"] for x in per_stage]),
+            "per_stage_dvc_s_median": med([x["dvc_s"] for x in per_stage]),
+            "per_stage_dvc_calls": per_stage[0]["dvc_calls"],
             "noop_dvc_target_s": DVC_TARGET_S, "noop_dvc_within_target": noop_dvc <= DVC_TARGET_S,
             "dvc_status_cli_s_median": med([x["wall_s"] for x in status]),
             "knob_wall_s": knob["wall_s"], "knob_dvc_s": knob["dvc_s"], "knob_ran": knob["ran"],
