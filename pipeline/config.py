@@ -470,6 +470,10 @@ def load_language(lang: str, root: Path | None = None, strict: bool = False) -> 
     return parse_language(path, strict=strict)
 
 
+# Parameters dvc.yaml declares by their dotted name (besides whole sections), so they must be in the file.
+DOTTED_PARAMS = (("vocab", "size"), ("model", "size"))
+
+
 def parse_language(path: Path, strict: bool = False) -> LanguageConfig:
     """Parse and validate one language file. ``strict`` also requires every section to be present
     (the CLIs use it: DVC cannot track a parameter that is not in the file)."""
@@ -485,6 +489,11 @@ def parse_language(path: Path, strict: bool = False) -> LanguageConfig:
         raise ConfigError(f"{path}: section(s) {', '.join(missing)} missing — dvc.yaml tracks every section as "
                           f"a stage parameter, so each must be present (write e.g. `{missing[0]}: {{}}` to take "
                           f"the defaults)")
+    absent = [f"{sec}.{key}" for sec, key in DOTTED_PARAMS if not isinstance(raw.get(sec), dict) or key not in raw[sec]]
+    if strict and not missing and absent:
+        raise ConfigError(f"{path}: key(s) {', '.join(absent)} missing — dvc.yaml tracks them by name (DVC's run "
+                          f"cache ignores keys called `size`), so they must be written out, e.g. "
+                          f"`vocab: {{size: 8000}}` and `model: {{size: tiny}}`")
     if cfg.language != path.stem:
         raise ConfigError(f"{path}: key 'language' is {cfg.language!r} but the file is named for {path.stem!r}")
     return cfg

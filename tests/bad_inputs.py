@@ -66,6 +66,7 @@ class Project:
                extra: dict[str, str] | None = None, lang: str = LANG, language: str | None = None,
                script: str = "Latn") -> Path:
         sec = {s: "{}" for s in SECTIONS}
+        sec.update(vocab="{size: 1000}", model="{size: tiny}")  # dvc.yaml tracks these keys by name
         sec.update(extra or {})
         text = (f"language: {language or lang}\nscript: {script}\nsources:\n{sources}clean: {clean}\n"
                 + "".join(f"{k}: {v}\n" for k, v in sec.items()))
@@ -345,7 +346,7 @@ def broken_symlink(p: Project) -> list[str]:
 def bad_yaml(p: Project) -> list[str]:
     p.config()
     path = p.root / "corpora" / f"{LANG}.yaml"
-    path.write_text(path.read_text().replace("vocab: {}", "vocab:\n  size: [8000\n"))
+    path.write_text(path.read_text().replace("vocab: {size: 1000}", "vocab:\n  size: [8000\n"))
     return ["pipeline", "vocab", LANG]
 
 

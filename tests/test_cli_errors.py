@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-SECTIONS = "validate: {}\nreview: {}\nvocab: {}\nshard: {}\nmodel: {}\npretrain: {}\nevaluate: {}\n"
+SECTIONS = ("validate: {}\nreview: {}\nvocab: {size: 1000}\nshard: {}\nmodel: {size: tiny}\npretrain: {}\n"
+            "evaluate: {}\n")
 
 
 def project(tmp_path: Path, files: dict[str, bytes], clean: str = "clean: {min_chars: 10, lid: {enabled: false}}\n",

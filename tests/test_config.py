@@ -138,3 +138,16 @@ def test_cli_bad_config_is_one_clear_line(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "xx.yaml" in out.stderr and "vocab.size" in out.stderr
+
+
+def test_keys_dvc_tracks_by_name_must_be_written(tmp_path):
+    """dvc.yaml declares vocab.size / model.size by name (DVC's run cache drops keys called `size`); DVC
+    fails on a declared parameter that is absent from the file, so the CLI's strict load names it first."""
+    p = tmp_path / "xx.yaml"
+    sections = "clean: {}\nvalidate: {}\nreview: {}\nvocab: {}\nshard: {}\nmodel: {size: tiny}\npretrain: {}\nevaluate: {}\n"
+    p.write_text(BASE + sections)
+    parse_language(p)  # the stage functions take defaults
+    with pytest.raises(ConfigError, match=r"xx.yaml: key\(s\) vocab.size missing .*dvc.yaml tracks them by name"):
+        parse_language(p, strict=True)
+    p.write_text(BASE + sections.replace("vocab: {}", "vocab: {size: 2000}"))
+    assert parse_language(p, strict=True).vocab.size == 2000

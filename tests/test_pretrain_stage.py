@@ -26,7 +26,7 @@ sources:
 clean: {}
 validate: {}
 review: {}
-vocab: {}
+vocab: {size: 100}
 shard: {}
 model:
   size: tiny
