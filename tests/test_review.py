@@ -528,7 +528,8 @@ def test_cli_refuses_to_approve_a_failed_or_unvalidated_corpus(tmp_path):
     # the config needs every section for the CLI (strict)
     cfgp = tmp_path / "corpora/xx.yaml"
     cfg = yaml.safe_load(cfgp.read_text())
-    cfg.update({k: {} for k in ("vocab", "shard", "model", "pretrain", "evaluate")})
+    cfg.update({k: {} for k in ("shard", "pretrain", "evaluate")})
+    cfg.update(vocab={"size": 1000}, model={"size": "tiny"})  # dvc.yaml tracks these keys by name
     cfgp.write_text(yaml.safe_dump(cfg, allow_unicode=True))
     r = cli("approve", "xx")
     assert r.returncode == 2 and "nothing has been validated" in r.stderr and "Traceback" not in r.stderr
