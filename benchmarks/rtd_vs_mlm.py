@@ -176,7 +176,7 @@ def run_language(lang: str, args) -> dict:
     index = json.loads((root / "data" / lang / "shards" / "index.json").read_text())
     corpus = {"seconds": round(time.time() - t0, 1), "vocab_size": index["vocab_size"],
               "train_examples": index["splits"]["train"]["examples"], "train_tokens": index["splits"]["train"]["tokens"],
-              "max_seq_length": index["max_seq_length"], "text": str(text_dir)}
+              "max_seq_length": index["max_seq_length"], "text": f"text/{lang}"}  # under the data root
     print(f"[{lang}] corpus: {corpus}", flush=True)
 
     from pipeline.config import load_language as _ll
@@ -340,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     date = dt.date.today().isoformat()
     report = {"date": date, "command": "python -m benchmarks.rtd_vs_mlm " + " ".join(sys.argv[1:] if argv is None
                                                                                        else argv),
-              "args": {**vars(args), "size": args.size}, "languages": []}
+              # scratch and output folders are this machine's: not part of the portable record
+              "args": {k: v for k, v in vars(args).items() if k not in ("work", "out")}, "languages": []}
     if args.size != "tiny":
         raise SystemExit("--size other than tiny: edit prepare_corpus's model section (CPU benchmark)")
     for lang in args.langs:
