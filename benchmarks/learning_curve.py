@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     validation = {}
     if a.plot_only:
         curve = a.plot_only
+        params["note"] = f"re-plotted from {curve.name}; params as given on this command line"
     else:
         data = Path(os.environ.get("FOUNDRY_DATA_ROOT", ROOT.parent / "shared" / "data"))
         work = a.work / f"{a.lang}-{a.seq}"
@@ -143,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     plot(rows, png, f"tiny ELECTRA on text/{a.lang}: {params['steps']} steps x {params['batch_size']} x {a.seq} "
                     f"tokens, lr {params['learning_rate']}")
     report = {"lang": a.lang, "date": date, "machine": machine(), "params": params,
-              "command": "python -m benchmarks.learning_curve " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": "python -m benchmarks.learning_curve " + " ".join(
+                  Path(x).name if a.plot_only and x == str(a.plot_only) else x   # no machine paths in the record
+                  for x in (argv if argv is not None else sys.argv[1:])),
               "summary": summarise(rows), "validation": validation, "plot": str(png.relative_to(ROOT)),
               "curve": rows}
     res = ROOT / "benchmarks" / "results"
