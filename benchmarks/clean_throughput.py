@@ -51,18 +51,8 @@ print(json.dumps({"wall_s": wall, "summary": summary,
 
 
 def _machine() -> dict:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        cores = os.cpu_count() or 1
-    cpu = platform.processor() or ""
-    try:
-        for ln in Path("/proc/cpuinfo").read_text().splitlines():
-            if ln.startswith("model name"):
-                cpu = ln.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks._machine import cpu_model, usable_cores
+    cores, cpu = usable_cores(), cpu_model()
     mem = None
     try:
         for ln in Path("/proc/meminfo").read_text().splitlines():

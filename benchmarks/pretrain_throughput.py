@@ -277,14 +277,8 @@ def memory_cpu_subprocess(kind, size, seq, batch, shards) -> int | None:
 
 
 def machine(device) -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for ln in Path("/proc/cpuinfo").read_text().splitlines():
-            if ln.startswith("model name"):
-                cpu = ln.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks._machine import cpu_model
+    cpu = cpu_model()
     info = {"host": platform.node(), "cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "torch": torch.__version__, "device": device.type,
             "load_average_at_start": os.getloadavg()}

@@ -245,18 +245,8 @@ def _paired(a: dict, b: dict) -> dict:
 # --- report -----------------------------------------------------------------------------------------
 
 def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count()
+    from benchmarks._machine import cpu_model, usable_cores
+    cpu, cores = cpu_model(), usable_cores()
     import torch
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"cpu": cpu, "cores": cores, "platform": platform.platform(), "python": platform.python_version(),
