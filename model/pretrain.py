@@ -598,10 +598,8 @@ def _quiet_transformers():
 
 def _fix_modes(root: Path) -> None:
     """mkdtemp/mkstemp create 0700/0600 entries; give the export the usual umask-based modes."""
-    umask = os.umask(0)
-    os.umask(umask)
     for p in [root, *root.rglob("*")]:
-        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~_UMASK)
 
 
 def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metrics: dict,
