@@ -61,8 +61,10 @@ def task_files(root: Path, lang: str) -> list[tuple[str, Path]]:
 
 
 def _norm(p: Path | str, base: Path) -> str:
+    # real paths on both sides: the data root may be (or pass through) a symlink, and the stage's
+    # resolved task files and params.yaml's relative entries must compare equal all the same
     q = Path(os.path.expandvars(str(p))).expanduser()
-    return os.path.normpath(q if q.is_absolute() else Path(base) / q)
+    return os.path.realpath(q if q.is_absolute() else Path(base) / q)
 
 
 def uncovered(root: Path, lang: str) -> list[tuple[str, str]]:

@@ -21,7 +21,8 @@ from pipeline.errors import StageError
 from pipeline.layout import Layout
 from tests.conftest import REPO, require_shared
 
-SECTIONS = {"validate": {}, "review": {}, "vocab": {}, "shard": {}, "model": {}, "pretrain": {}, "evaluate": {}}
+SECTIONS = {"validate": {}, "review": {}, "vocab": {"size": 1000}, "shard": {}, "model": {"size": "tiny"},
+            "pretrain": {}, "evaluate": {}}  # dvc.yaml tracks vocab.size / model.size by name
 
 
 def project(tmp: Path, sources: list[dict], clean_cfg: dict, lang: str = "sw") -> Path:
