@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import json, os, resource, sys, time
 from pathlib import Path
-from pipeline import clean
+from pipeline.stages import clean
 t = time.perf_counter()
 summary = clean.run(sys.argv[1], Path(sys.argv[2]))
 wall = time.perf_counter() - t

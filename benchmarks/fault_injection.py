@@ -47,9 +47,10 @@ from typing import Callable
 
 import yaml
 
+from pipeline.stages import STAGES
+
 REPO = Path(__file__).resolve().parents[1]
 LANG = "demo"
-STAGES = ("clean", "validate", "vocab", "shard", "pretrain", "evaluate")
 
 # The demo language, shrunk so that every stage takes seconds (pretrain: 20 steps, evaluate: one seed).
 CONFIG: dict = {

@@ -86,7 +86,7 @@ def prepare_corpus(lang: str, work: Path, text_dir: Path, *, vocab_size: int = 4
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline import shard, vocab
+    from pipeline.stages import shard, vocab
 
     root = Path(work)
     (root / "corpora").mkdir(parents=True, exist_ok=True)

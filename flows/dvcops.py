@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-STAGES = ("clean", "validate", "vocab", "shard", "pretrain", "evaluate")
+from pipeline.stages import STAGES
 _LOCK = threading.Lock()
 # seconds a status snapshot may answer for; 0 turns snapshots off (one DVC status call per question)
 SNAPSHOT_TTL = float(os.environ.get("FOUNDRY_DVC_SNAPSHOT_TTL", "60"))

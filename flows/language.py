@@ -41,10 +41,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from flows import dvcops
-from flows.dvcops import STAGES
 from pipeline import review
 from pipeline.config import load_language
 from pipeline.layout import Layout
+from pipeline.stages import STAGES
 
 PRETRAIN_LIMIT = "foundry-pretrain"
 USER_ERROR = 2  # exit status of `python -m pipeline` for a bad config or bad input

@@ -33,7 +33,7 @@ def default_remote(root: Path) -> str:
 def targets(langs: list[str] | None) -> list[str] | None:
     if not langs:
         return None
-    from flows.dvcops import STAGES
+    from pipeline.stages import STAGES
     return [f"{s}@{lang}" for lang in langs for s in STAGES]
 
 

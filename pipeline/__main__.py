@@ -12,8 +12,7 @@ import time
 
 from pipeline.config import ConfigError, load_language, project_root
 from pipeline.errors import StageError
-
-STAGES = ("clean", "validate", "vocab", "shard", "pretrain", "evaluate")
+from pipeline.stages import STAGES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     try:
         load_language(args.lang, root, strict=True)  # fail before work DVC could not record
-        module = importlib.import_module(f"pipeline.{args.stage}")
+        module = importlib.import_module(f"pipeline.stages.{args.stage}")
         summary = module.run(args.lang, root)
     except (StageError, ConfigError) as e:
         print(f"error: {args.stage} {args.lang}: {e}", file=sys.stderr)

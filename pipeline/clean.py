@@ -253,13 +253,6 @@ def _dropped_summary(dropped: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def run(lang: str, root: Path) -> dict:
-    root = Path(root)
-    cfg = load_language(lang, root)
-    layout = Layout(root, lang)
-    return clean_corpus(cfg, root, layout.clean_dir)
-
-
 def clean_corpus(cfg: LanguageConfig, root: Path, out_dir: Path, work: Path | None = None) -> dict:
     c = cfg.clean
     work = work or (Path(out_dir).parent / ".clean-work")

@@ -81,31 +81,6 @@ def html_path(scorecard: Path) -> Path:
     return Path(scorecard).with_suffix(".html")
 
 
-def run(lang: str, root: Path) -> dict:
-    """Evaluate ``models/<lang>/electra`` on the language's tasks; write eval.json and the scorecards."""
-    root = Path(root)
-    cfg = load_language(lang, root)
-    lay = Layout(root, lang)
-    ev = cfg.evaluate
-    result = evaluate_model(
-        lay.electra_dir, ev.tasks, root, seeds=ev.seeds, out_dir=None,
-        random_init_baseline=ev.random_init_baseline, size=cfg.model.size,
-        layerwise_lr_decay=ev.layerwise_lr_decay, device=cfg.pretrain.device, language=lang,
-        tokenizer_dir=lay.tokenizer_dir, title=f"{cfg.name} ({lang})" if cfg.name else lang,
-        references=ev.references, average=ev.average, average_name=ev.average_name,
-        workers=ev.workers, threads_per_worker=ev.threads_per_worker,
-    )
-    pre = _pretrain_summary(lay.pretrain_metrics)
-    if pre:
-        result["model"]["pretrain"] = pre
-    write_reports(result, lay.eval_metrics, lay.scorecard)
-    from pipeline import modelcard  # the complete card: the model's own README.md + the scores
-    card = modelcard.write(root, lang, lay.electra_dir, render_scorecard(result), lay.eval_metrics)
-    return {"language": lang, "tasks": len(result["tasks"]), "average": result["average"].get(PRETRAINED),
-            "eval": str(lay.eval_metrics), "scorecard": str(lay.scorecard),
-            "scorecard_html": str(html_path(lay.scorecard)), "model_card": str(card)}
-
-
 def write_reports(result: dict, eval_json: Path, scorecard_md: Path) -> None:
     """eval.json, scorecard.md and scorecard.html (beside the .md), each atomically."""
     write_json(eval_json, result)

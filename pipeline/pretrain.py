@@ -33,11 +33,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.atomic import remove_stale
-from pipeline.config import load_language
 from pipeline.errors import StageError
 from pipeline.layout import Layout
-from pipeline.lineage import git_commit
 
 LIVE_DIR = "pretrain_live"
 LIVE_METRICS = ("loss", "gen_loss", "gen_acc", "disc_loss", "disc_acc", "disc_auc", "replaced_precision",
@@ -141,49 +138,3 @@ class _LiveLogger:
                         and math.isfinite(v):
                     self.live.log_metric(f"val/{k[4:]}", float(v), plot=False)
         self.live.end()
-
-
-def run(lang: str, root: Path) -> dict:
-    cfg = load_language(lang, root)
-    lay = Layout(root, lang)
-    index = lay.shards_dir / "index.json"
-    if not index.is_file():
-        raise StageError(f"{index}: missing — run the shard stage first")
-    if not (lay.tokenizer_dir / "tokenizer.json").is_file():
-        raise StageError(f"{lay.tokenizer_dir}: no tokenizer — run the vocab stage first")
-    from model.pretrain import PREEMPTED_EXIT, CheckpointError, pretrain  # torch: after the quick checks
-    # model/ writes these atomically with pipeline.atomic's temp names and locks: drop a killed run's temps
-    for out in (lay.electra_dir, lay.pretrain_metrics, lay.pretrain_curve):
-        remove_stale(out)
-    params = cfg.pretrain_resolved()
-    fingerprint = hashlib.sha256(
-        json.dumps(params, sort_keys=True).encode() + index.read_bytes()).hexdigest()[:16]
-    card = {
-        "language": f"{cfg.name or lang} ({lang})",
-        "git_commit": git_commit(root),
-        **lineage_hashes(root, lang, lay),
-        "parameters": params,
-        "config": f"corpora/{lang}.yaml",
-    }
-    validation = lay.validation
-    if validation.is_file():
-        card["validation_passed"] = json.loads(validation.read_text(encoding="utf-8")).get("passed")
-    card.update(review_lineage(root, lang, lay, card.get("dvc_hashes") or {}))
-    card["scores"] = (f"reports/{lang}/model_card.md (this card with the evaluation scores, written by the "
-                      f"evaluate stage) and reports/{lang}/scorecard.md")
-    logger = _LiveLogger(live_dir(lay))
-    try:
-        metrics = pretrain(
-            shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,
-            checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
-            metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card, on_log=logger,
-        )
-    except CheckpointError as e:   # a damaged or foreign checkpoint: the message names it and what to delete
-        raise StageError(str(e)) from None
-    if metrics.get("preempted"):
-        logger.finish(None)
-        print(f"pretrain {lang}: stopped by {metrics.get('signal')} at step {metrics.get('stopped_at')} with a "
-              f"checkpoint; run the stage again to resume", flush=True)
-        raise SystemExit(PREEMPTED_EXIT)
-    logger.finish(metrics)
-    return {k: metrics.get(k) for k in ("val_disc_loss", "val_gen_loss", "val_disc_acc", "tokens_per_second", "mfu")}

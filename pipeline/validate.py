@@ -31,11 +31,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from pathlib import Path
 
 from pipeline import review
 from pipeline.atomic import atomic_dir, write_json
-from pipeline.config import LanguageConfig, load_language
+from pipeline.config import LanguageConfig
 from pipeline.errors import StageError
 from pipeline.layout import Layout
 
@@ -177,14 +176,6 @@ def _expectation_entries(specs, result, df) -> list[dict]:
                 entry["error"] = str(exc.get("exception_message"))[:500]
         expectations.append(entry)
     return expectations
-
-
-def run(lang: str, root: Path) -> dict:
-    root = Path(root)
-    cfg = load_language(lang, root)
-    layout = Layout(root, lang)
-    df = load_corpus(layout)
-    return validate_frame(cfg, df, layout)
 
 
 def validate_frame(cfg: LanguageConfig, df, layout: Layout, corpus: str | None = None) -> dict:

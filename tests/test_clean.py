@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from pipeline import clean
+from pipeline.stages import clean as clean_stage
 from pipeline.config import ConfigError, load_language
 from pipeline.errors import StageError
 from pipeline.layout import Layout
@@ -76,7 +77,7 @@ def check_stats(stats: dict, table: pa.Table):
 def test_real_text_cleans(tmp_path, shared, lang, script, clean_cfg):
     src = f"small/text/{lang}/flores200_devtest.txt"
     root = make_project(tmp_path, shared, lang, [{"path": src}], script, clean_cfg)
-    summary = clean.run(lang, root)
+    summary = clean_stage.run(lang, root)
     table, stats = read_clean(root, lang)
     check_stats(stats, table)
     assert summary["documents_out"] == table.num_rows > 200
@@ -103,7 +104,7 @@ def test_duplicates_dropped_and_counted(tmp_path, shared):
     (tmp_path / "raw" / "sw.txt").write_text(text, encoding="utf-8")
     root = make_project(tmp_path, shared, "sw", [{"path": "raw/sw.txt", "root": "project"}],
                         clean_cfg={"min_chars": 20, "lid": {"min_score": 0.1}})
-    clean.run("sw", root)
+    clean_stage.run("sw", root)
     table, stats = read_clean(root, "sw")
     check_stats(stats, table)
     assert stats["dropped"]["duplicate"] == 2
@@ -119,7 +120,7 @@ def test_foreign_script_dropped(tmp_path, shared):
     (tmp_path / "mixed.txt").write_text("\n\n".join(sw[:10] + [ru] + sw[10:]) + "\n", encoding="utf-8")
     root = make_project(tmp_path, shared, "sw", [{"path": "mixed.txt", "root": "project"}],
                         clean_cfg={"min_chars": 20, "lid": {"min_score": 0.1}})
-    clean.run("sw", root)
+    clean_stage.run("sw", root)
     table, stats = read_clean(root, "sw")
     check_stats(stats, table)
     assert stats["dropped"]["script"] + stats["dropped"]["language"] >= 1
@@ -147,7 +148,7 @@ def test_control_and_zero_width_removed_end_to_end(tmp_path, shared):
     dirty = unicodedata.normalize("NFD", docs[0]).replace(" ", " \u200b", 2) + "\x01\ufeff"
     (tmp_path / "tr.txt").write_text("\ufeff" + "\n\n".join([dirty] + docs[1:]) + "\n", encoding="utf-8")
     root = make_project(tmp_path, shared, "tr", [{"path": "tr.txt", "root": "project"}], clean_cfg={"min_chars": 20})
-    clean.run("tr", root)
+    clean_stage.run("tr", root)
     table, stats = read_clean(root, "tr")
     check_stats(stats, table)
     texts = table.column("text").to_pylist()
@@ -161,11 +162,11 @@ def test_control_and_zero_width_removed_end_to_end(tmp_path, shared):
 def test_deterministic_output(tmp_path, shared):
     root = make_project(tmp_path, shared, "sw", [{"path": "small/text/sw/flores200_devtest.txt"}],
                         clean_cfg={"min_chars": 20, "rows_per_shard": 100, "lid": {"min_score": 0.2}})
-    clean.run("sw", root)
+    clean_stage.run("sw", root)
     lay = Layout(root, "sw")
     first = {p.name: p.read_bytes() for p in sorted(lay.clean_dir.iterdir())}
     assert len([n for n in first if n.endswith(".parquet")]) >= 3  # several shards of 100 rows
-    clean.run("sw", root)
+    clean_stage.run("sw", root)
     second = {p.name: p.read_bytes() for p in sorted(lay.clean_dir.iterdir())}
     assert first == second
     # no leftovers from the atomic swap
@@ -206,7 +207,7 @@ def test_readers_jsonl_parquet_conllu_gz(tmp_path, shared):
         gz_docs = [d.strip("\n") for d in f.read().split("\n\n") if d.strip()]
     assert [d.text for d in by_src["text/tr/flores200_devtest.txt.gz"]] == gz_docs
 
-    clean.run("tr", root)
+    clean_stage.run("tr", root)
     table, stats = read_clean(root, "tr")
     check_stats(stats, table)
     assert stats["dropped"]["empty"] == 1  # the null parquet row
@@ -241,7 +242,7 @@ def test_long_documents_split_and_overlong_line_dropped(tmp_path, shared):
     assert all(len(d.text) <= 2000 for d in pieces)
     assert "\n".join(d.text for d in pieces) == block
     assert pieces[0].line == 1 and pieces[1].line > 1
-    clean.run("en", root)
+    clean_stage.run("en", root)
     table, stats = read_clean(root, "en")
     check_stats(stats, table)
     assert stats["split_long_document"] == len(pieces)
@@ -265,7 +266,7 @@ def test_overlong_line_streamed_not_held(tmp_path, shared):
 def test_missing_source_is_config_error(tmp_path, shared):
     root = make_project(tmp_path, shared, "sw", [{"path": "small/text/sw/nope-*.txt"}])
     with pytest.raises(ConfigError, match=r"corpora/sw.yaml.*nope-\*\.txt"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
 
 
 def test_undecodable_bytes_named(tmp_path, shared):
@@ -274,7 +275,7 @@ def test_undecodable_bytes_named(tmp_path, shared):
     (tmp_path / "corpus.txt").write_bytes(b"\n".join(good) + b"\n")
     root = make_project(tmp_path, shared, "sw", [{"path": "corpus.txt", "root": "project"}])
     with pytest.raises(StageError, match=r"corpus\.txt line 3: not valid UTF-8 \(byte 0xff at column 3\)"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
     assert not Layout(root, "sw").clean_dir.exists()
 
 
@@ -284,21 +285,21 @@ def test_malformed_jsonl_and_missing_field(tmp_path, shared):
                                       encoding="utf-8")
     root = make_project(tmp_path, shared, "sw", [{"path": "a.jsonl", "root": "project", "format": "jsonl"}])
     with pytest.raises(StageError, match=r"a\.jsonl line 2: malformed JSON"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
     (tmp_path / "a.jsonl").write_text(json.dumps({"text": doc}) + "\n" + json.dumps({"body": doc}) + "\n",
                                       encoding="utf-8")
     with pytest.raises(StageError, match=r"a\.jsonl line 2: no field 'text' \(fields: body\)"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
 
 
 def test_unreadable_parquet(tmp_path, shared):
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 this is not parquet")
     root = make_project(tmp_path, shared, "sw", [{"path": "bad.parquet", "root": "project", "format": "parquet"}])
     with pytest.raises(StageError, match=r"bad\.parquet: not a readable Parquet file"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
     pq.write_table(pa.table({"body": ["x"]}), tmp_path / "bad.parquet")
     with pytest.raises(StageError, match=r"bad\.parquet: no column 'text'"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
 
 
 def test_corrupt_gzip(tmp_path, shared):
@@ -306,30 +307,30 @@ def test_corrupt_gzip(tmp_path, shared):
     (tmp_path / "cut.txt.gz").write_bytes(data[: len(data) // 2])  # truncated download
     root = make_project(tmp_path, shared, "sw", [{"path": "cut.txt.gz", "root": "project"}])
     with pytest.raises(StageError, match=r"cut\.txt\.gz line \d+: cannot read"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
 
 
 def test_empty_corpus(tmp_path, shared):
     (tmp_path / "empty.txt").write_text("\n\n   \n", encoding="utf-8")
     root = make_project(tmp_path, shared, "sw", [{"path": "empty.txt", "root": "project"}])
     with pytest.raises(StageError, match=r"corpora/sw\.yaml: the sources contain no documents"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
 
 
 def test_everything_filtered_is_error_and_keeps_old_output(tmp_path, shared):
     root = make_project(tmp_path, shared, "sw", [{"path": "small/text/sw/flores200_devtest.txt"}],
                         clean_cfg={"min_chars": 20, "lid": {"min_score": 0.2}})
-    clean.run("sw", root)
+    clean_stage.run("sw", root)
     before = {p.name: p.read_bytes() for p in Layout(root, "sw").clean_dir.iterdir()}
     make_project(tmp_path, shared, "sw", [{"path": "small/text/sw/flores200_devtest.txt"}],
                  clean_cfg={"min_chars": 100_000, "max_chars": 200_000})
     with pytest.raises(StageError, match=r"corpora/sw\.yaml: all 281 documents were dropped "
                                          r"\(too_short: 281\); relax clean\.\* thresholds"):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
     after = {p.name: p.read_bytes() for p in Layout(root, "sw").clean_dir.iterdir()}
     assert before == after
     # a wrong language config: Swahili text judged as Turkish
     make_project(tmp_path, shared, "tr", [{"path": "small/text/sw/flores200_devtest.txt"}],
                  clean_cfg={"min_chars": 20})
     with pytest.raises(StageError, match=r"all 281 documents were dropped \(language: \d+"):
-        clean.run("tr", root)
+        clean_stage.run("tr", root)

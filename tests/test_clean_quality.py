@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from pipeline import clean
+from pipeline.stages import clean as clean_stage
 from pipeline.cleaning import lid as lidmod
 from pipeline.cleaning.normalize import normalize
 from pipeline.cleaning.segment import tokenizer
@@ -153,7 +154,7 @@ def test_injected_noise_removed_and_originals_kept(tmp_path, lang, script, other
     sources = [{"path": "raw/original.txt", "root": "project"}] + [
         {"path": f"raw/noise_{k}.txt", "root": "project"} for k in noise]
     root = project(tmp_path, lang, sources, script, {"min_chars": 30 if script == "Hani" else 100})
-    clean.run(lang, root)
+    clean_stage.run(lang, root)
     rows, stats = output(root, lang)
     check_invariants(stats, rows)
     by_source: dict[str, int] = {}
@@ -193,7 +194,7 @@ def test_minhash_near_duplicates_first_kept_deterministic(tmp_path, monkeypatch)
         root = project(tmp_path / f"p{i}", "en", [{"path": str(tmp_path / "raw" / "en.txt")}],
                        clean_cfg={"task_bytes": task_bytes})
         monkeypatch.setenv("FOUNDRY_CLEAN_WORKERS", workers)   # a process pool, then inline
-        summary = clean.run("en", root)
+        summary = clean_stage.run("en", root)
         rows, stats = output(root, "en")
         check_invariants(stats, rows)
         texts = [r["text"] for r in rows]
@@ -237,7 +238,7 @@ def _sentence_corpus(tmp_path: Path, lang: str, n: int, lid: dict) -> tuple[dict
     write_docs(tmp_path / lang / "s.txt", sentences(lang, n))
     root = project(tmp_path / f"p-{lang}-{len(lid)}", lang, [{"path": str(tmp_path / lang / "s.txt")}],
                    "Latn", {"min_chars": 20, "quality": NO_QUALITY, "dedup": {"minhash": False}, "lid": lid})
-    clean.run(lang, root)
+    clean_stage.run(lang, root)
     rows, stats = output(root, lang)
     check_invariants(stats, rows)
     return stats, rows
@@ -346,10 +347,10 @@ def test_tasks_run_by_a_datatrove_executor(tmp_path):
     assert len(tasks) > 2
     LocalPipelineExecutor([CleanTaskStep("sw", str(root))], tasks=len(tasks), workers=1,
                           logging_dir=str(work / "datatrove-logs")).run()
-    summary = clean.run("sw", root)
+    summary = clean_stage.run("sw", root)
     assert summary["tasks_reused"] == len(tasks)
     ref = project(tmp_path / "b", "sw", src, clean_cfg=cfg)
-    clean.run("sw", ref)
+    clean_stage.run("sw", ref)
     a = {p.name: p.read_bytes() for p in Layout(root, "sw").clean_dir.iterdir()}
     b = {p.name: p.read_bytes() for p in Layout(ref, "sw").clean_dir.iterdir()}
     assert a == b
@@ -363,7 +364,7 @@ def test_normalisation_that_lengthens_a_piece_does_not_lose_it(tmp_path):
     root = project(tmp_path, "hi", [{"path": str(tmp_path / "raw" / "hi.txt")}], "Deva",
                    {"min_chars": 20, "max_chars": 500, "lid": {"enabled": False}, "quality": NO_QUALITY,
                     "dedup": {"exact": False, "minhash": False}})   # (the lines repeat)
-    clean.run("hi", root)
+    clean_stage.run("hi", root)
     rows, stats = output(root, "hi")
     check_invariants(stats, rows)
     assert stats["dropped"]["too_long"] == 0

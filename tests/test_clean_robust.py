@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from pipeline import clean
+from pipeline.stages import clean as clean_stage
 from pipeline.errors import StageError
 from pipeline.layout import Layout
 from tests.conftest import REPO, require_shared
@@ -113,14 +114,14 @@ def test_bad_input_error_names_file_and_line(tmp_path, kind):
     root = _setup(tmp_path, kind, "error")
     pattern = _cases_by_kind()[kind][4]
     with pytest.raises(StageError, match=pattern):
-        clean.run("sw", root)
+        clean_stage.run("sw", root)
     assert not Layout(root, "sw").clean_dir.exists()
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_bad_input_skip_is_counted_with_examples(tmp_path, kind):
     root = _setup(tmp_path, kind, "skip")
-    summary = clean.run("sw", root)
+    summary = clean_stage.run("sw", root)
     stats = json.loads(Layout(root, "sw").clean_stats.read_text())
     assert stats["skipped"].get(kind) == 1, stats["skipped"]
     assert summary["skipped"] == stats["skipped"]
@@ -150,7 +151,7 @@ def test_50mb_single_line_is_streamed_and_dropped(tmp_path):
     root = project(tmp_path, [{"path": "raw/huge.txt", "root": "project"}],
                    {"min_chars": 20, "lid": {"min_score": 0.1}})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    clean.run("sw", root)
+    clean_stage.run("sw", root)
     grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     stats = json.loads(Layout(root, "sw").clean_stats.read_text())
     assert stats["dropped"]["too_long"] == 1 and stats["overlong_lines"] == 1
@@ -215,7 +216,7 @@ def test_changed_config_discards_old_work(tmp_path):
     (work / "tasks" / "00000").mkdir(parents=True)
     (work / "tasks" / "00000" / "stats.json").write_text("{not a finished task of this config")
     project(tmp_path, src, {"min_chars": 60, "task_bytes": 30000, "quality": fast})   # a different config
-    summary = clean.run("sw", root)
+    summary = clean_stage.run("sw", root)
     assert summary["tasks_reused"] == 0
     stats = json.loads(Layout(root, "sw").clean_stats.read_text())
     assert stats["settings"]["min_chars"] == 60

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from pipeline import review, validate, vocab
+from pipeline.stages import validate as validate_stage
 from pipeline.config import load_language
 from pipeline.errors import StageError
 from pipeline.layout import Layout
@@ -107,7 +108,7 @@ def write_corpus(root: Path, texts: list[str], stats: dict | None, rejected: lis
 
 def test_review_page_sections_self_contained_and_lid_banner(tmp_path):
     lay = make_unit_project(tmp_path, stats=STATS_FULL, rejected=REJECTED)
-    out = validate.run("xx", tmp_path)
+    out = validate_stage.run("xx", tmp_path)
     assert out["passed"] is True and out["lid_unreliable"] is True
     page = (lay.quality_dir / "review.html").read_text(encoding="utf-8")
     for section in ("expectations", "funnel", "distributions", "script-mix", "repeated-lines", "boilerplate",

@@ -14,7 +14,9 @@ import pytest
 import sentencepiece as spm
 import yaml
 
-from pipeline import shard, vocab
+from pipeline import shard
+from pipeline.stages import shard as shard_stage
+from pipeline.stages import vocab as vocab_stage
 from pipeline.shard import split_long
 from pipeline.errors import StageError
 
@@ -91,8 +93,8 @@ def en_project(tmp_path_factory):
     docs = read_docs("en")
     root = make_project(tmp_path_factory.mktemp("shard_en"), "en", docs,
                         shard_cfg={"examples_per_shard": 300, "validation_fraction": 0.05})
-    vocab.run("en", root)
-    summary = shard.run("en", root)
+    vocab_stage.run("en", root)
+    summary = shard_stage.run("en", root)
     return root, docs, summary
 
 
@@ -209,7 +211,7 @@ def test_rerun_is_byte_identical(en_project):
     root, _, _ = en_project
     folder = root / "data" / "en" / "shards"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    shard.run("en", root)
+    shard_stage.run("en", root)
     assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
     # another seed: other examples, same validation documents
     cfg_path = root / "corpora" / "en.yaml"
@@ -217,7 +219,7 @@ def test_rerun_is_byte_identical(en_project):
     cfg["shard"]["seed"] = 99
     cfg_path.write_text(yaml.safe_dump(cfg))
     try:
-        shard.run("en", root)
+        shard_stage.run("en", root)
         index = json.loads((folder / "index.json").read_text())
         old = json.loads(before["index.json"])
         assert index["seed"] == 99
@@ -226,7 +228,7 @@ def test_rerun_is_byte_identical(en_project):
     finally:
         cfg["shard"]["seed"] = 12345
         cfg_path.write_text(yaml.safe_dump(cfg))
-        shard.run("en", root)
+        shard_stage.run("en", root)
 
 
 LATIN = re.compile(r"[A-Za-z]")
@@ -241,8 +243,8 @@ def test_examples_never_mix_two_documents_real_text(tmp_path):
     mixed = [d for pair in zip(en, ar) for d in pair]
     assert len(mixed) >= 150
     root = make_project(tmp_path, "xx", mixed, vocab_cfg={"size": 1500}, shard_cfg={"max_seq_length": 48})
-    vocab.run("xx", root)
-    shard.run("xx", root)
+    vocab_stage.run("xx", root)
+    shard_stage.run("xx", root)
     sp = spm.SentencePieceProcessor(model_file=str(root / "models" / "xx" / "tokenizer" / "spm.model"))
     folder = root / "data" / "xx" / "shards"
     index = json.loads((folder / "index.json").read_text())
@@ -389,7 +391,7 @@ def test_tiny_corpus_still_gets_one_validation_document(tmp_path, en_spm):
     docs = read_docs("en")[:3]
     root = make_project(tmp_path, "en", docs, shard_cfg={"validation_fraction": 0.001}, parts=1)
     _with_tokenizer(root, en_spm)
-    summary = shard.run("en", root)
+    summary = shard_stage.run("en", root)
     index = json.loads((root / "data" / "en" / "shards" / "index.json").read_text())
     assert index["splits"]["validation"]["documents"] == 1 and index["splits"]["train"]["documents"] == 2
     assert index["validation_note"] and "note" in summary
@@ -399,7 +401,7 @@ def test_tiny_corpus_still_gets_one_validation_document(tmp_path, en_spm):
 def test_single_document_has_empty_validation(tmp_path, en_spm):
     root = make_project(tmp_path, "en", read_docs("en")[:1], parts=1)
     _with_tokenizer(root, en_spm)
-    shard.run("en", root)
+    shard_stage.run("en", root)
     folder = root / "data" / "en" / "shards"
     index = json.loads((folder / "index.json").read_text())
     assert index["splits"]["train"]["examples"] >= 1
@@ -413,14 +415,14 @@ def test_no_training_example_is_a_stage_error(tmp_path, en_spm):
     root = make_project(tmp_path, "en", [("a.txt", " \n  \n"), ("b.txt", "")], parts=1)
     _with_tokenizer(root, en_spm)
     with pytest.raises(StageError, match="no training example"):
-        shard.run("en", root)
+        shard_stage.run("en", root)
     assert not (root / "data" / "en" / "shards").exists()
 
 
 def test_missing_tokenizer_is_a_stage_error(tmp_path):
     root = make_project(tmp_path, "en", read_docs("en")[:5], parts=1)
     with pytest.raises(StageError, match=r"models/en/tokenizer/spm\.model"):
-        shard.run("en", root)
+        shard_stage.run("en", root)
 
 
 def test_long_lines_are_cut_into_pieces_not_truncated():

@@ -10,7 +10,8 @@ import yaml
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from pipeline import clean, review, validate  # noqa: E402
+from pipeline import review  # noqa: E402
+from pipeline.stages import clean, validate  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.layout import Layout  # noqa: E402
 

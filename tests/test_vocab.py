@@ -13,6 +13,7 @@ import sentencepiece as spm
 import yaml
 
 from pipeline import vocab
+from pipeline.stages import vocab as vocab_stage
 from pipeline.errors import StageError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -97,7 +98,7 @@ def trained(tmp_path_factory):
             docs = read_docs(lang)
             root = make_project(tmp_path_factory.mktemp(f"{lang}_{model_type}"), lang, docs,
                                 vocab_cfg={**vcfg, "model_type": model_type}, script=script)
-            summary = vocab.run(lang, root)
+            summary = vocab_stage.run(lang, root)
             cache[key] = (root, docs, summary)
         return cache[key]
     return get
@@ -199,16 +200,16 @@ def test_rerun_is_byte_identical_and_sampling_is_seeded(tmp_path):
     docs = read_docs("en")
     root = make_project(tmp_path / "p", "en", docs, vocab_cfg={"sample_documents": 150})
     folder = root / "models" / "en" / "tokenizer"
-    vocab.run("en", root)
+    vocab_stage.run("en", root)
     first = {p.name: p.read_bytes() for p in folder.iterdir()}
-    vocab.run("en", root)
+    vocab_stage.run("en", root)
     second = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert set(first) == {"spm.model", "spm.vocab", "tokenizer.json", "tokenizer_config.json",
                           "special_tokens_map.json", "vocab_stats.json"}
     assert first == second
     # another seed samples other documents -> another model
     make_project(root, "en", docs, vocab_cfg={"sample_documents": 150, "seed": 7})
-    vocab.run("en", root)
+    vocab_stage.run("en", root)
     assert folder.joinpath("spm.model").read_bytes() != first["spm.model"]
     assert json.loads(folder.joinpath("vocab_stats.json").read_text())["training"]["documents_sampled"] == 150
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]   # no temp folders left
@@ -218,10 +219,10 @@ def test_refuses_when_validation_missing_or_failed(tmp_path):
     docs = read_docs("en")[:60]
     root = make_project(tmp_path, "en", docs, passed=None)
     with pytest.raises(StageError, match=r"data/en/validation\.json"):
-        vocab.run("en", root)
+        vocab_stage.run("en", root)
     make_project(root, "en", docs, passed=False)
     with pytest.raises(StageError, match=r"data/en/validation\.json.*did not pass.*min_documents"):
-        vocab.run("en", root)
+        vocab_stage.run("en", root)
     assert not (root / "models" / "en" / "tokenizer").exists()
 
 
@@ -229,7 +230,7 @@ def test_too_large_vocab_names_the_key_and_the_limit(tmp_path):
     docs = read_docs("en")[:60]
     root = make_project(tmp_path, "en", docs, vocab_cfg={"size": 50_000})
     with pytest.raises(StageError) as e:
-        vocab.run("en", root)
+        vocab_stage.run("en", root)
     msg = str(e.value)
     assert "corpora/en.yaml" in msg and "vocab.size" in msg and "50000" in msg
     assert "at most" in msg
@@ -240,7 +241,7 @@ def test_vocab_smaller_than_alphabet_is_a_stage_error(tmp_path):
     docs = read_docs("zh")[:80]
     root = make_project(tmp_path, "zh", docs, vocab_cfg={"size": 100, "character_coverage": 1.0}, script="Hani")
     with pytest.raises(StageError, match=r"corpora/zh\.yaml: vocab\.size is 100.*character_coverage"):
-        vocab.run("zh", root)
+        vocab_stage.run("zh", root)
 
 
 def test_choose_documents_is_deterministic_and_disjoint():
