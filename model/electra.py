@@ -7,13 +7,16 @@
 * :func:`gumbel_sample` is Gumbel-max sampling at temperature 1 in fp32; with ``keys`` the Gumbel noise comes
   from a counter-based hash of (example, position, vocabulary id) rather than a stateful RNG, so the sample
   of a token does not depend on how the batch was split over processes, micro-batches or packed rows.
-* :class:`ElectraPretrainer` holds ``discriminator`` (``ElectraForPreTraining``) and ``generator``
-  (``ElectraForMaskedLM``) sharing one embedding module; :class:`MLMPretrainer` trains a
-  discriminator-sized ``ElectraForMaskedLM`` with the same masking, for RTD-vs-MLM comparisons.
+* :class:`ElectraPretrainer` holds ``discriminator`` (``ElectraForPreTraining``, or
+  ``model.backbones.ConvBertForPreTraining``) and ``generator`` (``ElectraForMaskedLM`` / ``ConvBertForMaskedLM``)
+  sharing one embedding module; :class:`MLMPretrainer` trains a discriminator-sized masked LM with the same
+  masking, for RTD-vs-MLM comparisons. ``params['backbone']`` (``model.backbones``) picks the family.
 
 Both pretrainers' ``forward(input_ids, attention_mask, token_type_ids, generator=None, **batch)`` return a
 dict of 0-dim tensors (no .item() calls): ``loss``, ``gen_loss``, ``disc_loss``, the sums ``gen_sum`` /
-``disc_sum`` they were normalised from, ``gen_correct``, ``masked_count``, ``disc_correct``, ``token_count``,
+``disc_sum`` they were normalised from, ``gen_correct``, ``masked_count``, ``gen_sum_at_mask`` /
+``mask_shown_count`` (the generator's loss over the masked positions that showed [MASK]; the rest of
+``gen_sum`` is over the unchanged 15%), ``disc_correct``, ``token_count``,
 ``replaced_count`` (true replaced tokens), ``predicted_replaced`` and ``true_positive`` (for replaced
 precision/recall), ``disc_acc``, plus the bool tensors ``masked`` and (ELECTRA only) ``labels``
 (= masked & sampled != original), ``fake_input_ids`` (the discriminator's input), ``disc_logits`` and
@@ -30,9 +33,12 @@ Imports only torch and transformers.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
-from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
+
+from model.backbones import backbone, backbone_of, encoder
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
 # Tokens that are never masked. [UNK] is deliberately absent: it is an ordinary (if rare) token.
@@ -91,30 +97,37 @@ def gumbel_noise(keys: torch.Tensor, vocab: int) -> torch.Tensor:
 
 
 def build_configs(params: dict, vocab_size: int, max_seq_length: int,
-                  dropout: float | None = None) -> tuple[ElectraConfig, ElectraConfig]:
-    """Discriminator and generator configs from the flat pretrain params.
+                  dropout: float | None = None):
+    """Discriminator and generator configs (``ElectraConfig`` or ``ConvBertConfig`` by ``params['backbone']``,
+    default ``electra``) from the flat pretrain params.
 
     Generator as the official ``get_generator_config``: same depth x ``generator_layers`` (default 1),
     hidden = round(hidden x generator_fraction), FFN = 4 x that hidden, heads = max(1, hidden // 64) --
     for the paper's sizes (head size 64, FFN = 4 x hidden) this is width, FFN and heads all multiplied by
     the fraction (Table 6: "multiplier for hidden-size, FFN-size and num-attention-heads").
     Dropout: ``params['dropout']`` (default 0.1) on hidden states and attention probabilities.
+    ``max_position_embeddings``: ``params['max_position_embeddings']`` when given (the official code's 512 for
+    the paper sizes), else the training sequence length.
     """
     if dropout is None:
         dropout = float(params.get("dropout", 0.1))
-    attn = params.get("attn_implementation") or _attn_impl()
+    fam = backbone(params.get("backbone") or "electra")
+    attn = params.get("attn_implementation") or _attn_impl(fam)
+    positions = max(int(max_seq_length), int(params.get("max_position_embeddings") or 0))
     common = dict(
-        vocab_size=int(vocab_size), max_position_embeddings=int(max_seq_length), type_vocab_size=2,
+        vocab_size=int(vocab_size), max_position_embeddings=positions, type_vocab_size=2,
         pad_token_id=PAD_ID, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
         embedding_size=int(params["embedding_size"]), hidden_act="gelu", initializer_range=0.02,
-        layer_norm_eps=1e-12, tie_word_embeddings=True,
+        layer_norm_eps=1e-12, tie_word_embeddings=True, **dict(fam.extra_config),
     )
+    if fam.name != "electra":
+        common.update(bos_token_id=CLS_ID, eos_token_id=SEP_ID)
     hidden, heads = int(params["hidden_size"]), int(params["num_attention_heads"])
     if hidden % heads:
         raise ValueError(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}")
-    disc = ElectraConfig(hidden_size=hidden, num_attention_heads=heads,
-                         intermediate_size=int(params["intermediate_size"]),
-                         num_hidden_layers=int(params["num_hidden_layers"]), attn_implementation=attn, **common)
+    disc = fam.config_class(hidden_size=hidden, num_attention_heads=heads,
+                            intermediate_size=int(params["intermediate_size"]),
+                            num_hidden_layers=int(params["num_hidden_layers"]), attn_implementation=attn, **common)
     f = float(params.get("generator_fraction", 0.25))
     g_hidden = int(round(hidden * f))
     g_layers = int(round(int(params["num_hidden_layers"]) * float(params.get("generator_layers", 1.0))))
@@ -124,14 +137,18 @@ def build_configs(params: dict, vocab_size: int, max_seq_length: int,
     g_heads = max(1, g_hidden // 64)
     if g_hidden % g_heads:
         raise ValueError(f"generator hidden size {g_hidden} is not a multiple of its {g_heads} heads")
-    gen = ElectraConfig(hidden_size=g_hidden, num_attention_heads=g_heads, intermediate_size=4 * g_hidden,
-                        num_hidden_layers=g_layers, attn_implementation=attn, **common)
+    gen = fam.config_class(hidden_size=g_hidden, num_attention_heads=g_heads, intermediate_size=4 * g_hidden,
+                           num_hidden_layers=g_layers, attn_implementation=attn, **common)
     return disc, gen
 
 
-def _attn_impl() -> str:
-    # SDPA is in every torch >= 2.0 (flash / memory-efficient kernels on CUDA); HF Electra supports it.
-    return "sdpa" if hasattr(F, "scaled_dot_product_attention") else "eager"
+def _attn_impl(fam=None) -> str:
+    # SDPA is in every torch >= 2.0 (flash / memory-efficient kernels on CUDA); HF Electra supports it,
+    # ConvBERT only the eager path.
+    impls = fam.attn_implementations if fam is not None else ("sdpa", "eager")
+    if "sdpa" in impls and hasattr(F, "scaled_dot_product_attention"):
+        return "sdpa"
+    return "eager"
 
 
 def special_tokens_mask(input_ids: torch.Tensor, special_ids=SPECIAL_IDS) -> torch.Tensor:
@@ -216,6 +233,22 @@ def encoder_mask(attention_mask: torch.Tensor, segment_ids: torch.Tensor | None,
     return torch.zeros(same.shape, dtype=dtype, device=same.device).masked_fill_(~same, torch.finfo(dtype).min)
 
 
+def mask_shown(masked_ids: torch.Tensor, masked: torch.Tensor, mask_id: int) -> torch.Tensor:
+    """[M] bool, in the order of ``masked``'s True positions: whether the model saw [MASK] there (85%) rather
+    than the unchanged token (15%)."""
+    return masked_ids[masked] == mask_id
+
+
+def split_generator_loss(logits: torch.Tensor, originals: torch.Tensor, at_mask: torch.Tensor) -> dict:
+    """The MLM loss summed apart over positions that showed [MASK] and positions left unchanged (detached).
+
+    The average over both hides how close a generator is to the unigram distribution: an unchanged position
+    can be copied from the input, a [MASK] position must be predicted from context."""
+    with torch.no_grad():
+        ce = F.cross_entropy(logits.detach(), originals, reduction="none")
+        return dict(gen_sum_at_mask=(ce * at_mask).sum(), mask_shown_count=at_mask.sum())
+
+
 def _zero(dev) -> torch.Tensor:
     return torch.zeros((), device=dev)
 
@@ -244,15 +277,18 @@ class _Base(torch.nn.Module):
 class ElectraPretrainer(_Base):
     """Generator + discriminator with shared embeddings; loss = gen MLM + disc_weight * disc BCE."""
 
-    def __init__(self, disc_config: ElectraConfig, gen_config: ElectraConfig, *, mask_prob: float = 0.15,
+    def __init__(self, disc_config, gen_config, *, mask_prob: float = 0.15,
                  disc_weight: float = 50.0, max_seq_length: int | None = None, mask_id: int = MASK_ID,
-                 temperature: float = 1.0,
-                 discriminator: ElectraForPreTraining | None = None, generator: ElectraForMaskedLM | None = None):
+                 temperature: float = 1.0, discriminator=None, generator=None):
         super().__init__()
         if disc_config.embedding_size != gen_config.embedding_size:
             raise ValueError("generator and discriminator must share embedding_size to share embeddings")
-        self.discriminator = discriminator if discriminator is not None else ElectraForPreTraining(disc_config)
-        self.generator = generator if generator is not None else ElectraForMaskedLM(gen_config)
+        if disc_config.model_type != gen_config.model_type:
+            raise ValueError(f"generator ({gen_config.model_type}) and discriminator ({disc_config.model_type}) "
+                             "must be of one backbone family to share embeddings")
+        fam = backbone_of(disc_config)
+        self.discriminator = discriminator if discriminator is not None else fam.discriminator_class(disc_config)
+        self.generator = generator if generator is not None else fam.masked_lm_class(gen_config)
         self.tie_embeddings()
         self.mask_prob = float(mask_prob)
         self.disc_weight = float(disc_weight)
@@ -265,9 +301,10 @@ class ElectraPretrainer(_Base):
     def from_pretrained(cls, path, **kwargs) -> "ElectraPretrainer":
         """Rebuild from an exported folder (discriminator at ``path``, generator at ``path/generator``);
         ``kwargs``: mask_prob, disc_weight, max_seq_length, mask_id, temperature."""
-        from pathlib import Path
-        disc = ElectraForPreTraining.from_pretrained(str(path), attn_implementation=_attn_impl())
-        gen = ElectraForMaskedLM.from_pretrained(str(Path(path) / "generator"), attn_implementation=_attn_impl())
+        from model.backbones import load_discriminator
+        disc = load_discriminator(path)
+        fam = backbone_of(disc.config)
+        gen = fam.masked_lm_class.from_pretrained(str(Path(path) / "generator"), attn_implementation=_attn_impl(fam))
         return cls(disc.config, gen.config, discriminator=disc, generator=gen, **kwargs)
 
     def tie_embeddings(self) -> None:
@@ -276,13 +313,13 @@ class ElectraPretrainer(_Base):
         The generator's own ``embeddings_project`` (embedding_size -> its hidden size) stays its own, as in
         the official code (the projection lives in each model's own variable scope).
         """
-        shared = self.discriminator.electra.embeddings
-        self.generator.electra.embeddings = shared
+        shared = encoder(self.discriminator).embeddings
+        encoder(self.generator).embeddings = shared
         self.generator.generator_lm_head.weight = shared.word_embeddings.weight
 
     def _generator_logits(self, masked_ids, enc_mask, token_type_ids, position_ids, masked):
-        hidden = self.generator.electra(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
-                                        position_ids=position_ids, return_dict=True).last_hidden_state
+        hidden = encoder(self.generator)(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
+                                         position_ids=position_ids, return_dict=True).last_hidden_state
         h = hidden[masked]  # [M, H_gen]: only masked positions go through the prediction head
         return self.generator.generator_lm_head(self.generator.generator_predictions(h))
 
@@ -298,6 +335,7 @@ class ElectraPretrainer(_Base):
         gen_sum = F.cross_entropy(logits, originals, reduction="sum")
         gen_loss = gen_sum / self._denom(gen_denom, n_masked)
         gen_correct = (logits.detach().argmax(-1) == originals).sum()
+        at_mask = mask_shown(masked_ids, masked, self.mask_id)
 
         keys = sample_keys[masked] if sample_keys is not None else None
         sampled = (self.sampler or gumbel_sample)(logits, generator, keys=keys, temperature=self.temperature)
@@ -319,6 +357,7 @@ class ElectraPretrainer(_Base):
             loss=gen_loss + self.disc_weight * disc_loss, gen_loss=gen_loss, disc_loss=disc_loss,
             gen_sum=gen_sum.detach(), disc_sum=disc_sum.detach(),
             gen_correct=gen_correct, masked_count=n_masked, disc_correct=disc_correct,
+            **split_generator_loss(logits, originals, at_mask),
             token_count=n_tok, replaced_count=lab.sum(), predicted_replaced=pred.sum(),
             true_positive=(pred & lab).sum(), disc_acc=disc_correct.float() / n_tok.clamp(min=1),
             labels=labels, masked=masked, fake_input_ids=fake_ids, disc_logits=d_logits.detach(), active=active,
@@ -326,17 +365,17 @@ class ElectraPretrainer(_Base):
 
 
 class MLMPretrainer(_Base):
-    """BERT-style MLM on a discriminator-sized ``ElectraForMaskedLM`` (the paper's equal-compute baseline).
+    """BERT-style MLM on a discriminator-sized masked LM of the same backbone (the paper's equal-compute baseline).
 
     Uses the ELECTRA masking (85% [MASK] / 15% unchanged, no random tokens) rather than BERT's
     80/10/10 so that the two objectives differ only in the training signal. The output layer is tied to
     the word embeddings; logits are computed at masked positions only.
     """
 
-    def __init__(self, disc_config: ElectraConfig, *, mask_prob: float = 0.15,
+    def __init__(self, disc_config, *, mask_prob: float = 0.15,
                  max_seq_length: int | None = None, mask_id: int = MASK_ID, **_ignored):
         super().__init__()
-        self.generator = ElectraForMaskedLM(disc_config)
+        self.generator = backbone_of(disc_config).masked_lm_class(disc_config)
         self.mask_prob = float(mask_prob)
         self.mask_id = int(mask_id)
         self.disc_weight = 0.0
@@ -344,7 +383,7 @@ class MLMPretrainer(_Base):
 
     @property
     def backbone(self):
-        return self.generator.electra
+        return encoder(self.generator)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None,
                 generator: torch.Generator | None = None, *, masked_input_ids=None, masked=None,
@@ -353,17 +392,18 @@ class MLMPretrainer(_Base):
                                                            masked_input_ids, masked)
         enc_mask = encoder_mask(attention_mask, segment_ids, self.generator.config._attn_implementation)
         originals = input_ids[masked]
-        hidden = self.generator.electra(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
-                                        position_ids=position_ids, return_dict=True).last_hidden_state
+        hidden = encoder(self.generator)(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
+                                         position_ids=position_ids, return_dict=True).last_hidden_state
         logits = self.generator.generator_lm_head(self.generator.generator_predictions(hidden[masked])).float()
         n_masked = masked.sum()
         gen_sum = F.cross_entropy(logits, originals, reduction="sum")
         gen_loss = gen_sum / self._denom(gen_denom, n_masked)
+        split = split_generator_loss(logits, originals, mask_shown(masked_ids, masked, self.mask_id))
         dev = input_ids.device
         z = torch.zeros((), dtype=torch.long, device=dev)
         return dict(
             loss=gen_loss, gen_loss=gen_loss, disc_loss=_zero(dev), gen_sum=gen_sum.detach(), disc_sum=_zero(dev),
-            gen_correct=(logits.detach().argmax(-1) == originals).sum(), masked_count=n_masked,
+            gen_correct=(logits.detach().argmax(-1) == originals).sum(), masked_count=n_masked, **split,
             disc_correct=z, token_count=attention_mask.bool().sum(), replaced_count=z,
             predicted_replaced=z, true_positive=z, disc_acc=_zero(dev), masked=masked,
         )
@@ -387,4 +427,5 @@ def count_params(module: torch.nn.Module) -> int:
 __all__ = ["build_configs", "mask_tokens", "num_to_mask", "special_tokens_mask", "max_predictions",
            "gumbel_sample", "gumbel_noise", "hash32", "hash_uniform", "as_int32", "encoder_mask",
            "ElectraPretrainer", "MLMPretrainer", "build_pretrainer", "count_params", "SPECIAL_IDS",
+           "mask_shown", "split_generator_loss",
            "MASK_REPLACE_PROB"]

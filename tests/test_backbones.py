@@ -1,0 +1,121 @@
+"""The backbone knob (model.backbones): ELECTRA and ConvBERT pre-trainers, native HF export, diagnostics."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import (AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification,
+                          ConvBertForMaskedLM, ConvBertModel)
+
+from model.backbones import RTD_HEAD_FILE, ConvBertForPreTraining, load_discriminator, save_discriminator
+from model.diagnostics import neighbour_attention, representation_signals, token_cosine
+from model.electra import ElectraPretrainer, MLMPretrainer, build_configs, build_pretrainer
+
+ARCH = dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=128, embedding_size=32,
+            generator_fraction=0.25, generator_layers=1.0)
+
+
+def _batch(seed=0, b=3, n=40, vocab=200):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab, (b, n), generator=g)
+    ids[:, 0], ids[:, -1] = 2, 3
+    return ids
+
+
+def _convbert(objective="electra", **kw):
+    torch.manual_seed(0)
+    return build_pretrainer({**ARCH, "backbone": "convbert", "objective": objective, **kw}, 200, 40)
+
+
+def test_convbert_pretrainer_is_native_convbert_with_shared_embeddings():
+    m = _convbert()
+    assert isinstance(m.discriminator, ConvBertForPreTraining)
+    assert isinstance(m.generator, ConvBertForMaskedLM)
+    assert m.generator.convbert.embeddings is m.discriminator.convbert.embeddings
+    assert m.generator.generator_lm_head.weight is m.discriminator.convbert.embeddings.word_embeddings.weight
+    # the paper's head ratio: half of the discriminator's heads are convolution heads
+    assert m.discriminator.config.head_ratio == 2 and m.discriminator.config.conv_kernel_size == 9
+    assert m.generator.config.hidden_size == 16 and m.generator.config.num_hidden_layers == 2
+    out = m(_batch(), generator=torch.Generator().manual_seed(1))
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and out["masked_count"] > 0
+    assert m.discriminator.convbert.encoder.layer[0].attention.self.key_conv_attn_layer.depthwise.weight.grad is not None
+
+
+def test_unknown_backbone_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown backbone 'gpt'.*electra, convbert"):
+        build_configs({**ARCH, "backbone": "gpt"}, 200, 40)
+
+
+def test_electra_stays_the_default_backbone():
+    d, g = build_configs(ARCH, 200, 40)
+    assert d.model_type == g.model_type == "electra"
+    assert d.max_position_embeddings == 40
+    d, _ = build_configs({**ARCH, "max_position_embeddings": 512}, 200, 40)
+    assert d.max_position_embeddings == 512  # the official code's positions, whatever the training length
+
+
+def test_generator_loss_is_reported_apart_at_mask_and_unchanged_positions():
+    for m in (_convbert(), _convbert("mlm"), build_pretrainer(ARCH, 200, 40)):
+        out = m(_batch(), generator=torch.Generator().manual_seed(3))
+        shown, masked = int(out["mask_shown_count"]), int(out["masked_count"])
+        assert 0 < shown < masked  # 85% [MASK], 15% unchanged
+        assert 0 < float(out["gen_sum_at_mask"]) < float(out["gen_sum"])
+        # the split is of the same per-position losses the training loss sums
+        assert float(out["gen_sum_at_mask"]) == pytest.approx(float(out["gen_sum"]) * shown / masked, rel=0.3)
+
+
+def test_mlm_objective_on_convbert_is_a_discriminator_sized_convbert_mlm():
+    m = _convbert("mlm")
+    assert isinstance(m, MLMPretrainer) and isinstance(m.generator, ConvBertForMaskedLM)
+    assert m.generator.config.hidden_size == 64
+    assert m.backbone is m.generator.convbert
+
+
+def test_convbert_discriminator_exports_as_native_convbert_with_its_rtd_head(tmp_path):
+    m = _convbert().eval()
+    files = save_discriminator(m.discriminator, tmp_path)
+    m.generator.save_pretrained(tmp_path / "generator")
+    assert RTD_HEAD_FILE in files and (tmp_path / RTD_HEAD_FILE).is_file()
+    ids = _batch(5)
+    with torch.no_grad():
+        ref = m.discriminator(ids).logits
+        again = load_discriminator(tmp_path).eval()(ids).logits
+    assert torch.equal(ref, again)
+    m2 = ElectraPretrainer.from_pretrained(tmp_path)
+    assert m2.generator.convbert.embeddings is m2.discriminator.convbert.embeddings
+    # the folder is what users fine-tune: the standard Auto classes load the encoder weights
+    enc = AutoModel.from_pretrained(tmp_path)
+    assert isinstance(enc, ConvBertModel)
+    assert torch.equal(enc.embeddings.word_embeddings.weight, m.discriminator.convbert.embeddings.word_embeddings.weight)
+    tok = AutoModelForTokenClassification.from_pretrained(tmp_path, num_labels=4)
+    seq = AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=2)
+    assert tok(ids).logits.shape == (3, 40, 4) and seq(ids).logits.shape == (3, 2)
+    (tmp_path / RTD_HEAD_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match="replaced-token-detection head"):
+        load_discriminator(tmp_path)
+
+
+def test_neighbour_attention_and_cosine_measure_what_they_claim():
+    L = 6
+    prev_head = torch.zeros(1, 2, L, L)
+    for i in range(1, L):
+        prev_head[0, 0, i, i - 1] = 1.0
+    prev_head[0, 1] = 1.0 / L  # a uniform head
+    mask = torch.ones(1, L, dtype=torch.long)
+    assert neighbour_attention([prev_head], mask) == [pytest.approx(1.0)]
+    assert neighbour_attention([prev_head[:, 1:]], mask) == [pytest.approx(1.0 / L)]
+    same = torch.ones(1, L, 8)
+    assert token_cosine(same, mask) == pytest.approx(1.0)
+    assert abs(token_cosine(torch.randn(1, 400, 64), torch.ones(1, 400))) < 0.05
+
+
+def test_representation_signals_of_random_init_are_uniform_and_uncollapsed():
+    for m in (_convbert(), build_pretrainer(ARCH, 200, 40)):
+        ids = _batch(7)
+        s = representation_signals(m.discriminator, ids, torch.ones_like(ids))
+        assert s["uniform_attention"] == pytest.approx(1 / 40)
+        assert s["neighbour_attention"] < 3 / 40
+        assert s["last_layer_cosine"] < 0.8
+        # the model's own kernel is restored afterwards
+        assert m.discriminator.config._attn_implementation == ("eager" if m.discriminator.config.model_type ==
+                                                               "convbert" else "sdpa")
