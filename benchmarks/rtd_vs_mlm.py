@@ -9,7 +9,7 @@ The ELECTRA paper's central claim (Clark et al. 2020, Table 1 / Fig. 3: ELECTRA-
 
 with the same architecture, data, batch, sequence length, learning-rate schedule and seed, then fine-tune
 both -- and the same architecture from random initialisation -- with the evaluation harness
-(``pipeline.evaluate.evaluate_model``) on the language's tasks, several seeds, medians reported.
+(``pipeline.evaluation.harness.evaluate_model``) on the language's tasks, several seeds, medians reported.
 
 FLOPs (matmuls only, 2 FLOPs per multiply-add, training = 3 x forward; ``pretrain_step_flops``)::
 
@@ -163,8 +163,8 @@ def pretrain_step_flops(arch: dict, objective: str, vocab_size: int, seq_len: in
 # --- one language -----------------------------------------------------------------------------------
 
 def run_language(lang: str, args) -> dict:
-    from pipeline.config import load_language, data_root
-    from pipeline.evaluate import evaluate_model
+    from pipeline.config import EvaluateSettings, load_language, data_root
+    from pipeline.evaluation.harness import ModelUnderTest, evaluate_model
 
     t_lang = time.time()
     work = Path(args.work) / lang
@@ -214,9 +214,10 @@ def run_language(lang: str, args) -> dict:
     evals = {}
     for obj in ("electra", "mlm"):
         t0 = time.time()
-        evals[obj] = evaluate_model(models[obj], tasks, REPO, seeds=args.seeds, device="cpu", language=lang,
-                                    random_init_baseline=(obj == "electra"), workers=args.workers,
-                                    layerwise_lr_decay=args.lld, title=f"{lang} {obj}")
+        settings = EvaluateSettings(tasks=tasks, seeds=args.seeds, random_init_baseline=(obj == "electra"),
+                                    workers=args.workers, layerwise_lr_decay=args.lld)
+        evals[obj] = evaluate_model(ModelUnderTest(models[obj], device="cpu", language=lang, title=f"{lang} {obj}"),
+                                    settings, REPO)
         evals[obj]["wall_seconds"] = round(time.time() - t0, 1)
     out = {"language": lang, "corpus": corpus, "pretrain": pre, "steps": steps,
            "tasks": {}, "seconds": round(time.time() - t_lang, 1)}

@@ -111,7 +111,7 @@ def cmd_run(args) -> int:
 def _warn_eval_deps(root: Path, langs: list[str]) -> None:
     """Check params.yaml `eval` (what DVC watches for evaluate@LANG: a list of EVAL_SLOTS paths; a
     ConfigError otherwise) and warn when an evaluation task reads a file outside it."""
-    from pipeline.evaldeps import declared, uncovered
+    from pipeline.evaluation.datadeps import declared, uncovered
 
     for lang in langs:
         declared(root, lang)
@@ -294,8 +294,8 @@ def cmd_new_language(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """`foundry evaluate LANG [--model PATH] [--task NAME ...] [--seeds N] [--out DIR]`: all of it lives in
-    pipeline.evaluate.cli_evaluate (its own argparse; `foundry evaluate --help`)."""
-    from pipeline import evaluate
+    pipeline.evaluation.cli.cli_evaluate (its own argparse; `foundry evaluate --help`)."""
+    from pipeline.evaluation import cli as evaluate
 
     _env(project_root())
     return evaluate.cli_evaluate(list(args.evaluate_argv))
@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="language name")
     p.add_argument("--force", action="store_true", help="overwrite an existing config")
     p.set_defaults(func=cmd_new_language)
-    # evaluate: every argument goes to pipeline.evaluate.cli_evaluate (no option parsing here)
+    # evaluate: every argument goes to pipeline.evaluation.cli.cli_evaluate (no option parsing here)
     p = sub.add_parser("evaluate", add_help=False, prefix_chars="\x00",
                        help="fine-tune and score any model folder on a language's tasks: "
                             "foundry evaluate LANG --model PATH [--task NAME ...] [--seeds N] [--out DIR]")

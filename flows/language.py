@@ -362,7 +362,7 @@ def publish_scorecard(root: Path, lang: str) -> bool:
     lay = Layout(root, lang)
     if not lay.eval_metrics.is_file():
         return False
-    from pipeline.evaluate import scorecard_rows
+    from pipeline.evaluation.scorecard import scorecard_rows
     try:
         rows = scorecard_rows(json.loads(lay.eval_metrics.read_text(encoding="utf-8")))
         create_table_artifact(key=f"scorecard-{_key(lang)}", table=rows,

@@ -260,7 +260,7 @@ _HF_ONLY = ("train_split", "dev_split", "hf_config")
 
 
 class TaskSettings(_Strict):
-    """One fine-tuning task (``evaluate.tasks[]``); loaders and formats: ``pipeline/tasks.py``."""
+    """One fine-tuning task (``evaluate.tasks[]``); loaders and formats: ``pipeline/evaluation/``."""
     name: str
     type: TaskType
     format: TaskFormat

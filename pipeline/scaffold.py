@@ -278,8 +278,8 @@ def register(root: Path, code: str, raw: str, eval_path: str | list[str]) -> Non
     """Add the language to params.yaml (keeps the file's other content and order).
 
     ``eval_path``: the folder(s) holding the language's evaluation data, written as the
-    ``EVAL_SLOTS``-entry list dvc.yaml's evaluate stage expects (``pipeline.evaldeps``)."""
-    from pipeline.evaldeps import pad
+    ``EVAL_SLOTS``-entry list dvc.yaml's evaluate stage expects (``pipeline.evaluation.datadeps``)."""
+    from pipeline.evaluation.datadeps import pad
 
     evals = pad([eval_path] if isinstance(eval_path, str) else list(eval_path))
     path = root / "params.yaml"
@@ -300,7 +300,7 @@ def _eval_folders(root: Path, code: str, tasks: list[dict] | None) -> list[str]:
     """The folders of the scaffolded tasks' files, as params.yaml paths (relative to the project like
     the shipped ones when under it or its data root); their common parent when there are too many."""
     from pipeline.config import data_root
-    from pipeline.evaldeps import EVAL_SLOTS
+    from pipeline.evaluation.datadeps import EVAL_SLOTS
 
     folders: list[str] = []
     for t in tasks or []:

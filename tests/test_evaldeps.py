@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from pipeline import evaldeps
+from pipeline.evaluation import datadeps
 from pipeline.config import ConfigError, languages, load_language
 from tests.conftest import REPO
 
@@ -24,11 +24,11 @@ def _params_data_root(monkeypatch):
 
 @pytest.mark.parametrize("lang", languages(REPO))
 def test_every_task_file_is_under_a_declared_eval_dep(lang):
-    declared = evaldeps.declared(REPO, lang)
-    assert len(declared) == evaldeps.EVAL_SLOTS
-    files = evaldeps.task_files(REPO, lang)
+    declared = datadeps.declared(REPO, lang)
+    assert len(declared) == datadeps.EVAL_SLOTS
+    files = datadeps.task_files(REPO, lang)
     assert len(files) >= len(load_language(lang, REPO).evaluate.tasks)
-    assert evaldeps.uncovered(REPO, lang) == [], (
+    assert datadeps.uncovered(REPO, lang) == [], (
         f"params.yaml languages.{lang}.eval {declared} misses task files")
 
 
@@ -38,7 +38,7 @@ def test_multi_folder_languages_declare_each_folder():
                          "sw": ["xnli/sw", "ner/masakhaner2/swa", "classification/masakhanews/swa"],
                          "de": ["ud/UD_German-GSD", "ner/wikiann/de"], "ru": ["ud/UD_Russian-GSD", "ner/wikiann/ru"],
                          "zh": ["ud/UD_Chinese-GSD", "xnli/zh"], "ko": ["ud/UD_Korean-GSD", "xnli/ko"]}.items():
-        declared = {os.path.normpath(p) for p in evaldeps.declared(REPO, lang)}
+        declared = {os.path.normpath(p) for p in datadeps.declared(REPO, lang)}
         for n in needed:
             assert os.path.normpath(f"../shared/data/{n}") in declared, (lang, n)
 
@@ -48,29 +48,29 @@ def test_uncovered_names_the_task(tmp_path):
     (tmp_path / "corpora/demo.yaml").write_text((REPO / "corpora/demo.yaml").read_text(encoding="utf-8"))
     params = {"languages": {"demo": {"raw": "corpora/demo/text", "eval": ["corpora/demo/text"] * 4}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    missing = evaldeps.uncovered(tmp_path, "demo")
+    missing = datadeps.uncovered(tmp_path, "demo")
     assert [w for w, _ in missing] == ["evaluate.tasks[0] (topic).train", "evaluate.tasks[0] (topic).dev"]
     assert missing[0][1] == "corpora/demo/task/train.tsv"
     params["languages"]["demo"]["eval"] = ["corpora/demo/task/train.tsv", "corpora/demo/task/dev.tsv",
                                            "corpora/demo/task/dev.tsv", "corpora/demo/task/dev.tsv"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    assert evaldeps.uncovered(tmp_path, "demo") == []  # files work as well as folders
+    assert datadeps.uncovered(tmp_path, "demo") == []  # files work as well as folders
     params["languages"]["demo"]["eval"] = "corpora/demo/task"  # the old single-string form
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError, match="list of exactly 4 paths"):
-        evaldeps.declared(tmp_path, "demo")
+        datadeps.declared(tmp_path, "demo")
 
 
 def test_pad():
-    assert evaldeps.pad(["a"]) == ["a"] * 4
-    assert evaldeps.pad(["a", "b", "a"]) == ["a", "b", "b", "b"]
+    assert datadeps.pad(["a"]) == ["a"] * 4
+    assert datadeps.pad(["a", "b", "a"]) == ["a", "b", "b", "b"]
     with pytest.raises(ConfigError):
-        evaldeps.pad(["a", "b", "c", "d", "e"])
+        datadeps.pad(["a", "b", "c", "d", "e"])
 
 
 def test_dvc_yaml_uses_every_slot():
     do = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["evaluate"]["do"]
-    assert [d for d in do["deps"] if "item.eval" in d] == [f"${{item.eval.{i}}}" for i in range(evaldeps.EVAL_SLOTS)]
+    assert [d for d in do["deps"] if "item.eval" in d] == [f"${{item.eval.{i}}}" for i in range(datadeps.EVAL_SLOTS)]
     assert "reports/${key}/model_card.md" in do["outs"]
 
 
@@ -80,16 +80,16 @@ def test_new_language_registers_slots(tmp_path):
     (tmp_path / "params.yaml").write_text("data_root: ../shared/data\nlanguages:\n  demo:\n    raw: r\n"
                                           "    eval: [e, e, e, e]\n")
     new_language(tmp_path, "yo")
-    assert evaldeps.declared(tmp_path, "yo") == ["../shared/data/text/yo"] * 4
+    assert datadeps.declared(tmp_path, "yo") == ["../shared/data/text/yo"] * 4
     register(tmp_path, "ha", raw="../shared/data/text/ha", eval_path=["../shared/data/ner/x", "../shared/data/xnli/ha"])
-    assert evaldeps.declared(tmp_path, "ha") == ["../shared/data/ner/x"] + ["../shared/data/xnli/ha"] * 3
+    assert datadeps.declared(tmp_path, "ha") == ["../shared/data/ner/x"] + ["../shared/data/xnli/ha"] * 3
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["languages"]["demo"]["eval"] == ["e"] * 4
     tasks = [{"name": "ner", "type": "tagging", "format": "conll", "train": "ner/x/train.txt", "dev": "ner/x/dev.txt"},
              {"name": "nli", "type": "pair_classification", "format": "xnli", "train": "xnli/zu/dev.tsv",
               "dev": "xnli/zu/test.tsv"}]
     new_language(tmp_path, "zu", tasks=tasks)
-    assert evaldeps.uncovered(tmp_path, "zu") == []
-    assert evaldeps.declared(tmp_path, "zu")[:2] == ["../shared/data/ner/x", "../shared/data/xnli/zu"]
+    assert datadeps.uncovered(tmp_path, "zu") == []
+    assert datadeps.declared(tmp_path, "zu")[:2] == ["../shared/data/ner/x", "../shared/data/xnli/zu"]
 
 
 def test_dvc_parses_the_slots():

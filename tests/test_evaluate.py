@@ -14,7 +14,9 @@ import yaml
 
 from pipeline.config import ConfigError, EvaluateSettings, TaskSettings, parse_language
 from pipeline.errors import StageError
-from pipeline.tasks import default_epochs, encode, load_task
+from pipeline.evaluation.formats.glue import default_epochs
+from pipeline.evaluation.harness import ModelUnderTest
+from pipeline.evaluation.tasks import load_task
 from tests.conftest import REPO, SHARED, require_shared
 
 SMALL_UD = "small/ud/UD_Turkish-IMST"
@@ -110,11 +112,12 @@ def data_root(monkeypatch) -> Path:
 # --- parallel = serial; real fine-tuning ---------------------------------------------------------
 
 def test_parallel_runs_equal_serial_runs(tiny_electra, data_root, tmp_path):
-    from pipeline.evaluate import evaluate_model
+    from pipeline.evaluation.harness import evaluate_model
 
-    kw = dict(seeds=2, device="cpu", threads_per_worker=1)
-    serial = evaluate_model(tiny_electra, [_upos(), _mrpc()], tmp_path, workers=1, **kw)
-    parallel = evaluate_model(tiny_electra, [_upos(), _mrpc()], tmp_path, workers=2, **kw)
+    kw = dict(tasks=[_upos(), _mrpc()], seeds=2, threads_per_worker=1)
+    model = ModelUnderTest(tiny_electra, device="cpu")
+    serial = evaluate_model(model, EvaluateSettings(workers=1, **kw), tmp_path)
+    parallel = evaluate_model(model, EvaluateSettings(workers=2, **kw), tmp_path)
     assert serial["settings"]["workers"] == 1 and parallel["settings"]["workers"] == 2
     for name in ("upos", "MRPC"):
         for kind in ("pretrained", "random_init"):
@@ -130,10 +133,13 @@ def test_parallel_runs_equal_serial_runs(tiny_electra, data_root, tmp_path):
 
 def test_reference_model_of_another_architecture(tiny_electra, tiny_bert, data_root, tmp_path):
     """A BERT folder (AutoModel, WordPiece, no token types) fine-tuned with the same harness."""
-    from pipeline.evaluate import evaluate_model, render_scorecard, scorecard_rows
+    from pipeline.evaluation.harness import evaluate_model
+    from pipeline.evaluation.scorecard import render_scorecard, scorecard_rows
 
-    res = evaluate_model(tiny_electra, [_upos(), _mrpc()], tmp_path, seeds=1, device="cpu", workers=1,
-                         references=[{"name": "bert-ref", "path": str(tiny_bert)}], out_dir=tmp_path / "out")
+    res = evaluate_model(ModelUnderTest(tiny_electra, device="cpu"),
+                         EvaluateSettings(tasks=[_upos(), _mrpc()], seeds=1, workers=1,
+                                          references=[{"name": "bert-ref", "path": str(tiny_bert)}]),
+                         tmp_path, out_dir=tmp_path / "out")
     ref = res["references"]["bert-ref"]
     assert ref["model_type"] == "bert" and ref["size"] == "small" and "size_note" in ref
     for name in ("upos", "MRPC"):
@@ -149,7 +155,8 @@ def test_reference_model_of_another_architecture(tiny_electra, tiny_bert, data_r
 
 
 def test_layerwise_lr_of_a_bert_backbone(tiny_bert):
-    from model.finetune import ElectraFinetuner, layerwise_param_groups, load_backbone
+    from model.finetune import ElectraFinetuner, load_backbone
+    from model.optim import layerwise_param_groups
 
     m = ElectraFinetuner(load_backbone(tiny_bert), 2, per_token=False)
     d, L = 0.5, 3
@@ -241,7 +248,7 @@ def test_masakhanews_and_xnli(data_root):
 # --- the recipe ---------------------------------------------------------------------------------------
 
 def test_recipe_defaults(data_root, tmp_path):
-    from pipeline.evaluate import evaluate_model
+    from pipeline.evaluation.harness import evaluate_model
 
     def t(name, ttype="pair_classification"):
         return TaskSettings(name=name, type=ttype, format="glue", train=f"small/glue/{name}/train.tsv",
@@ -266,10 +273,12 @@ def test_recipe_defaults(data_root, tmp_path):
         return {"predictions": [f["label"] for f in dev], "labels": [f["label"] for f in dev]}
 
     model = _fake_model(tmp_path)
-    res = evaluate_model(model, [dict(name="STS-B", type="regression", format="glue",
-                                      train="small/glue/STS-B/train.tsv", dev="small/glue/STS-B/dev.tsv",
-                                      max_train_examples=20, max_eval_examples=30)],
-                         tmp_path, seeds=1, finetune_fn=fake)
+    res = evaluate_model(ModelUnderTest(model),
+                         EvaluateSettings(tasks=[dict(name="STS-B", type="regression", format="glue",
+                                                      train="small/glue/STS-B/train.tsv",
+                                                      dev="small/glue/STS-B/dev.tsv",
+                                                      max_train_examples=20, max_eval_examples=30)], seeds=1),
+                         tmp_path, finetune_fn=fake)
     hp = seen["regression"]
     assert (hp["epochs"], hp["batch_size"], hp["warmup_fraction"], hp["weight_decay"]) == (10, 32, 0.1, 0.0)
     assert (hp["learning_rate"], hp["layerwise_lr_decay"]) == (3e-4, 0.8)  # tiny follows small
@@ -357,13 +366,15 @@ def _fake_finetune(init, task_type, num_labels, train, dev, hp, arch=None):
 
 
 def test_scorecards_metrics_and_rows(data_root, tmp_path):
-    from pipeline.evaluate import evaluate_model, scorecard_rows
+    from pipeline.evaluation.harness import evaluate_model
+    from pipeline.evaluation.scorecard import scorecard_rows
 
     tasks = [dict(name=n, type=tt, format="glue", train=f"small/glue/{n}/train.tsv", dev=f"small/glue/{n}/dev.tsv",
                   max_train_examples=30, max_eval_examples=40)
              for n, tt in (("CoLA", "classification"), ("STS-B", "regression"), ("WNLI", "pair_classification"))]
-    res = evaluate_model(_fake_model(tmp_path), tasks, tmp_path, seeds=3, finetune_fn=_fake_finetune,
-                         out_dir=tmp_path / "out", average=["CoLA", "STS-B"], average_name="GLUE score")
+    res = evaluate_model(ModelUnderTest(_fake_model(tmp_path)),
+                         EvaluateSettings(tasks=tasks, seeds=3, average=["CoLA", "STS-B"], average_name="GLUE score"),
+                         tmp_path, finetune_fn=_fake_finetune, out_dir=tmp_path / "out")
     avg = res["average"]
     assert avg["tasks"] == ["CoLA", "STS-B"] and avg["name"] == "GLUE score"
     assert avg["pretrained"] == pytest.approx((res["tasks"]["CoLA"]["pretrained"]["median"]
@@ -403,7 +414,7 @@ def _project(tmp_path: Path, model: Path) -> Path:
 
 
 def test_cli_evaluate(tiny_electra, data_root, tmp_path, monkeypatch, capsys):
-    from pipeline.evaluate import cli_evaluate
+    from pipeline.evaluation.cli import cli_evaluate
 
     proj = _project(tmp_path, tiny_electra)
     monkeypatch.setenv("FOUNDRY_PROJECT", str(proj))
@@ -425,9 +436,9 @@ def test_cli_evaluate(tiny_electra, data_root, tmp_path, monkeypatch, capsys):
 
 def test_foundry_evaluate_subcommand_calls_cli_evaluate(monkeypatch):
     import flows.cli
-    import pipeline.evaluate
+    import pipeline.evaluation.cli
 
     got = []
-    monkeypatch.setattr(pipeline.evaluate, "cli_evaluate", lambda argv: got.append(argv) or 0)
+    monkeypatch.setattr(pipeline.evaluation.cli, "cli_evaluate", lambda argv: got.append(argv) or 0)
     assert flows.cli.main(["evaluate", "--model", "m", "tr", "--task", "upos"]) == 0
     assert got == [["--model", "m", "tr", "--task", "upos"]]

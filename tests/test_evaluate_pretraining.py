@@ -41,12 +41,15 @@ def test_pretraining_beats_random_init_on_upos(tmp_path, monkeypatch):
     require_shared("ud", "UD_English-EWT", "en_ewt-ud-test.conllu")
     monkeypatch.setenv("FOUNDRY_DATA_ROOT", str(SHARED))
     from benchmarks.rtd_vs_mlm import prepare_corpus, pretrain_model
-    from pipeline.evaluate import evaluate_model, render_scorecard
+    from pipeline.config import EvaluateSettings
+    from pipeline.evaluation.harness import ModelUnderTest, evaluate_model
+    from pipeline.evaluation.scorecard import render_scorecard
 
     root = prepare_corpus("en", tmp_path / "en", SHARED / "text" / "en", vocab_size=4000, max_seq_length=64)
     metrics = pretrain_model(root, "en", tmp_path / "model", PRETRAIN, threads=1)
     assert metrics["steps"] == PRETRAIN["steps"]
-    res = evaluate_model(tmp_path / "model", [UPOS], REPO, seeds=SEEDS, device="cpu", workers=2, language="en")
+    res = evaluate_model(ModelUnderTest(tmp_path / "model", device="cpu", language="en"),
+                         EvaluateSettings(tasks=[UPOS], seeds=SEEDS, workers=2), REPO)
     up = res["tasks"]["upos"]
     print(render_scorecard(res))
     pre, rnd = up["pretrained"]["seed_scores"], up["random_init"]["seed_scores"]

@@ -1,4 +1,4 @@
-"""pipeline.metrics: hand-written numpy formulas equal scikit-learn / scipy / seqeval."""
+"""pipeline.evaluation.metrics: hand-written numpy formulas equal scikit-learn / scipy / seqeval."""
 from __future__ import annotations
 
 import warnings
@@ -10,7 +10,7 @@ from seqeval import metrics as sq
 from seqeval.metrics.sequence_labeling import get_entities as sq_get_entities
 from sklearn import metrics as skm
 
-from pipeline import metrics as M
+from pipeline.evaluation import metrics as M
 
 SEEDS = range(12)
 

@@ -1,5 +1,5 @@
 """Property-based tests (hypothesis) for the readers: the clean stage's source readers (pipeline/readers.py) and
-the evaluation task loaders (pipeline/tasks.py).
+the evaluation task loaders (pipeline/evaluation/formats/).
 
 - arbitrary bytes, text and JSONL lines never raise anything but ``StageError`` (the documented error type,
   which the CLI prints without a traceback); in ``on_bad_input: skip`` mode the source readers never raise;
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from pipeline.config import Source, TaskSettings
 from pipeline.errors import StageError
 from pipeline.readers import BadInput, SourceFile, _iter_lines, iter_file, sniff_binary
-from pipeline.tasks import read_examples
+from pipeline.evaluation.formats.registry import read_examples
 
 SETTINGS = settings(max_examples=int(os.environ.get("FOUNDRY_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

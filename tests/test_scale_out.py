@@ -197,7 +197,7 @@ def test_dask_local_cluster_runs_tasks_in_worker_processes():
 # --- the complete model card --------------------------------------------------------------------------
 
 def test_model_card_combines_pretrain_card_and_scores(tmp_path):
-    from pipeline import modelcard
+    from pipeline.evaluation import modelcard
 
     model = tmp_path / "models/xx/electra"
     model.mkdir(parents=True)

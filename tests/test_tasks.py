@@ -1,4 +1,4 @@
-"""pipeline.tasks: loaders on the real shared data, malformed-row errors, and encoding/alignment."""
+"""pipeline.evaluation: task loaders on the real shared data, malformed-row errors, and encoding/alignment."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,11 @@ import pytest
 
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
-from pipeline.tasks import UPOS_TAGS, encode, load_task, normalize_task_name, read_examples
+from pipeline.evaluation.encode import encode
+from pipeline.evaluation.formats.conllu import UPOS_TAGS
+from pipeline.evaluation.formats.glue import normalize_task_name
+from pipeline.evaluation.formats.registry import read_examples
+from pipeline.evaluation.tasks import load_task
 
 SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 SMALL = SHARED / "small"
@@ -416,7 +420,8 @@ def test_evaluate_model_report(data, tokenizer, tmp_path, monkeypatch):
     import json
     import random
 
-    from pipeline.evaluate import evaluate_model
+    from pipeline.config import EvaluateSettings
+    from pipeline.evaluation.harness import ModelUnderTest, evaluate_model
 
     model_dir = tmp_path / "model"
     tokenizer.save_pretrained(model_dir)
@@ -455,7 +460,8 @@ def test_evaluate_model_report(data, tokenizer, tmp_path, monkeypatch):
              max_length=512),
     ]
     monkeypatch.setenv("FOUNDRY_DATA_ROOT", str(SHARED))
-    res = evaluate_model(model_dir, tasks, tmp_path, seeds=3, out_dir=tmp_path / "out", finetune_fn=fake_finetune)
+    res = evaluate_model(ModelUnderTest(model_dir), EvaluateSettings(tasks=tasks, seeds=3), tmp_path,
+                         out_dir=tmp_path / "out", finetune_fn=fake_finetune)
     assert len(calls) == 3 * 2 * 3
     assert {c[3] for c in calls} == {0, 1, 2}
     assert all((c[0] is None) == c[4] for c in calls)  # random init gets arch, pretrained gets the folder

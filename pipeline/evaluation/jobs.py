@@ -1,0 +1,160 @@
+"""The fine-tuning runs: one job per task x model x seed. On a CPU they run in parallel processes, each
+with a fixed number of torch threads, so the numbers do not depend on how many run at once; on a GPU
+(or with a stand-in fine-tuner) one after another in this process."""
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Callable
+
+from model.sizes import FINETUNE_LR
+from pipeline.config import TaskSettings
+from pipeline.errors import StageError
+from pipeline.evaluation.formats.glue import default_epochs
+from pipeline.evaluation.tasks import TaskData
+from pipeline.evaluation.variants import Variant
+
+log = logging.getLogger("pipeline.evaluation")
+
+WARMUP_FRACTION = 0.1
+WEIGHT_DECAY = 0.0   # the paper's fine-tuning table (Appendix); the official code's default is 0.01
+
+
+@dataclass
+class Job:
+    task_index: int
+    variant: str
+    seed: int
+    init: str | None
+    arch: dict | None
+    task_type: str
+    num_labels: int
+    train: list
+    dev: list
+    hparams: dict
+
+    @property
+    def key(self) -> tuple:
+        return (self.task_index, self.variant, self.seed)
+
+    def cost(self) -> float:
+        n = sum(len(f["input_ids"]) for f in self.train)
+        return n * float(self.hparams.get("epochs", 3)) + sum(len(f["input_ids"]) for f in self.dev)
+
+
+def hparams(t: TaskSettings, data: TaskData, v: Variant, device: str) -> dict:
+    return {"learning_rate": t.learning_rate or FINETUNE_LR[v.size], "epochs": default_epochs(t, data.glue_task),
+            "batch_size": t.batch_size, "warmup_fraction": WARMUP_FRACTION, "weight_decay": WEIGHT_DECAY,
+            "layerwise_lr_decay": v.layerwise_lr_decay, "device": device}
+
+
+def build_jobs(prepared: list, variants: list[Variant], seeds: int, threads: int, device: str) -> list[Job]:
+    """Every (task, model, seed) of ``prepared`` ((task, data, features by tokenizer) triples)."""
+    jobs = []
+    for ti, (t, data, feats) in enumerate(prepared):
+        for v in variants:
+            train_f, dev_f, max_len = feats[v.tokenizer_key]
+            for s in range(seeds):
+                jobs.append(Job(ti, v.key, s, v.init, None if v.init else dict(v.arch), t.type,
+                                data.num_labels, train_f, dev_f,
+                                {**hparams(t, data, v, device), "seed": s, "threads": threads}))
+    return jobs
+
+
+def default_workers(threads: int) -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, int(threads)))
+
+
+def _uses_gpu(device: str) -> bool:
+    if device == "cpu":
+        return False
+    try:
+        import torch
+        return bool(torch.cuda.is_available())
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def _run_job(job: Job, finetune: Callable) -> dict:
+    out = finetune(job.init, job.task_type, job.num_labels, list(job.train), list(job.dev), dict(job.hparams),
+                   arch=job.arch)
+    return {k: out.get(k) for k in ("predictions", "labels", "train_loss", "seconds", "steps")}
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+    torch.set_num_threads(max(1, int(threads)))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _worker_job(job: Job) -> dict:
+    from model.finetune import finetune
+    return _run_job(job, finetune)
+
+
+def _label(job: Job) -> str:
+    return f"task #{job.task_index} {job.variant} seed {job.seed}"
+
+
+def _serial(jobs: list[Job], finetune: Callable) -> dict:
+    out: dict = {}
+    for i, job in enumerate(jobs, 1):
+        try:
+            out[job.key] = _run_job(job, finetune)
+        except (ValueError, RuntimeError) as e:
+            raise StageError(f"fine-tuning failed ({_label(job)}): {e}") from e
+        log.info("[%d/%d] %s: %.1f s", i, len(jobs), _label(job), out[job.key].get("seconds") or 0.0)
+    return out
+
+
+def _parallel(jobs: list[Job], workers: int) -> dict:
+    import multiprocessing as mp
+
+    out: dict = {}
+    order = sorted(jobs, key=lambda j: -j.cost())  # longest first: better packing, same results
+    threads = int(jobs[0].hparams.get("threads") or 1)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init, initargs=(threads,)) as ex:
+        futures = {ex.submit(_worker_job, j): j for j in order}
+        done = 0
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                out[job.key] = fut.result()
+            except BrokenProcessPool as e:
+                raise StageError(
+                    f"a fine-tuning worker process died ({_label(job)}): out of memory, or a script that calls "
+                    f"evaluate without `if __name__ == '__main__':` (worker processes are spawned and re-import "
+                    f"the main module); evaluate.workers: 1 runs everything in this process ({e})") from e
+            except (ValueError, RuntimeError) as e:
+                for f in futures:
+                    f.cancel()
+                raise StageError(f"fine-tuning failed ({_label(job)}): {e}") from e
+            done += 1
+            log.info("[%d/%d] %s: %.1f s", done, len(jobs), _label(job), out[job.key].get("seconds") or 0.0)
+    return out
+
+
+def execute(jobs: list[Job], finetune_fn: Callable | None, workers: int, device: str) -> dict:
+    """Run every job; returns {job.key: output}. Parallel processes on CPU, in-process otherwise
+    (``finetune_fn``, a stand-in for ``model.finetune.finetune``, always runs in this process)."""
+    if not jobs:
+        return {}
+    if finetune_fn is not None or workers <= 1 or len(jobs) == 1 or _uses_gpu(device):
+        return _serial(jobs, finetune_fn or _default_finetune())
+    return _parallel(jobs, workers)
+
+
+def _default_finetune() -> Callable:
+    try:
+        from model.finetune import finetune
+    except ImportError as e:  # pragma: no cover - depends on the model package being installed
+        raise StageError(f"model.finetune is not available ({e})") from None
+    return finetune
