@@ -173,7 +173,7 @@ def cmd_serve(args) -> int:
 
 
 def _review_line(root: Path, lang: str) -> str:
-    from pipeline import review
+    from pipeline.review import gate as review
 
     try:
         d = review.read_decision(Layout(root, lang))
@@ -202,7 +202,7 @@ def cmd_status(args) -> int:
 
 def _review_state(root: Path, lang: str) -> str:
     """The review decision and whether it holds for the current corpus (never 'up to date')."""
-    from pipeline import review
+    from pipeline.review import gate as review
 
     lay = Layout(root, lang)
     try:
@@ -226,7 +226,7 @@ def _review_state(root: Path, lang: str) -> str:
 
 def cmd_decide(args) -> int:
     """`foundry approve` / `foundry reject`: record the decision, then resume a paused run if any."""
-    from pipeline import review
+    from pipeline.review import gate as review
 
     root = project_root()
     _env(root)

@@ -41,7 +41,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from flows import dvcops
-from pipeline import review
+from pipeline.review import gate as review
 from pipeline.config import load_language
 from pipeline.layout import Layout
 from pipeline.stages import STAGES

@@ -25,7 +25,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline import review, validate, vocab
+from pipeline.review import gate
+from pipeline.review.expectations import corpus_metrics, load_corpus
+from pipeline.review.page import build_pages
 from pipeline.stages import validate as validate_stage
 from pipeline.config import load_language
 from pipeline.errors import StageError
@@ -141,7 +143,7 @@ def test_review_page_sections_self_contained_and_lid_banner(tmp_path):
     assert "Language ID unreliable" in md and "Validation passed" in md and "foundry approve xx" in md
     # validation.json points at the page and names the corpus it validated
     assert report["review_page"] == "reports/xx/quality/review.html"
-    assert report["corpus"] == review.corpus_hash(lay)
+    assert report["corpus"] == gate.corpus_hash(lay)
     assert (lay.quality_dir / "index.html").is_file()       # the Data Docs are still there
 
 
@@ -150,13 +152,13 @@ def test_review_page_degrades_without_optional_stats(tmp_path):
     lay = make_unit_project(tmp_path, stats=minimal)
     cfg = load_language("xx", tmp_path)
     import pandas as pd
-    df = validate.load_corpus(lay)
+    df = load_corpus(lay)
     exps = [{"name": "row_count", "expectation": "expect_table_row_count_to_be_between", "column": None,
              "observed": 30, "threshold": {"min": 10}, "passed": False}]
     site = tmp_path / "site"
     site.mkdir()
-    info = review.build_pages(cfg, df, lay, site, expectations=exps, passed=False, corpus="sha256:abc",
-                              metrics=validate._metrics(df))
+    info = build_pages(cfg, df, lay, site, expectations=exps, passed=False, corpus="sha256:abc",
+                       metrics=corpus_metrics(df))
     page = (site / "review.html").read_text(encoding="utf-8")
     assert info["lid_unreliable"] is False and 'id="lid-warning"' not in page
     assert "Validation failed" in page and 'class="fail"' in page
@@ -164,83 +166,83 @@ def test_review_page_degrades_without_optional_stats(tmp_path):
     assert "No <code>rejected.jsonl</code>" in page
     # and with no stats.json at all
     lay.clean_stats.unlink()
-    review.build_pages(cfg, pd.DataFrame(df), lay, site, expectations=exps, passed=False, corpus="sha256:abc",
-                       metrics=validate._metrics(df))
+    build_pages(cfg, pd.DataFrame(df), lay, site, expectations=exps, passed=False, corpus="sha256:abc",
+                metrics=corpus_metrics(df))
     assert "No stats.json from the clean stage" in (site / "review.html").read_text(encoding="utf-8")
 
 
 def test_decisions_follow_policy_corpus_and_validation(tmp_path):
     lay = make_unit_project(tmp_path, stats={"documents_in": 30, "documents_out": 30, "dropped": {}})
     cfg = load_language("xx", tmp_path)
-    corpus = review.corpus_hash(lay)
+    corpus = gate.corpus_hash(lay)
     passed = {"passed": True, "failed": []}
     # auto: approved automatically, without a timestamp (same corpus -> same bytes)
-    d = review.sync_decision(cfg, lay, passed, corpus)
+    d = gate.sync_decision(cfg, lay, passed, corpus)
     assert d["decision"] == "auto-approved" and d["decided_at"] is None and d["corpus"] == corpus
-    first = review.decision_path(lay).read_bytes()
-    review.sync_decision(cfg, lay, passed, corpus)
-    assert review.decision_path(lay).read_bytes() == first
+    first = gate.decision_path(lay).read_bytes()
+    gate.sync_decision(cfg, lay, passed, corpus)
+    assert gate.decision_path(lay).read_bytes() == first
     # a failed validation rejects it; passing again approves it again with the same bytes
-    d = review.sync_decision(cfg, lay, {"passed": False, "failed": ["row_count"]}, corpus)
+    d = gate.sync_decision(cfg, lay, {"passed": False, "failed": ["row_count"]}, corpus)
     assert d["decision"] == "rejected-by-validation" and "row_count" in d["comment"]
-    review.sync_decision(cfg, lay, passed, corpus)
-    assert review.decision_path(lay).read_bytes() == first
+    gate.sync_decision(cfg, lay, passed, corpus)
+    assert gate.decision_path(lay).read_bytes() == first
 
     # required: an automatic approval is not enough, a person's is
     req = cfg.model_copy(update={"review": cfg.review.model_copy(update={"policy": "required"})})
-    assert review.assess(review.read_decision(lay), corpus, "required") == "none"
-    d = review.sync_decision(req, lay, passed, corpus)
+    assert gate.assess(gate.read_decision(lay), corpus, "required") == "none"
+    d = gate.sync_decision(req, lay, passed, corpus)
     assert d["decision"] == "pending"
-    human = review.make_decision(lay, req, review.APPROVED, corpus, True, comment="ok", reviewer="ana")
-    review.write_decision(lay, human)
-    assert review.sync_decision(req, lay, passed, corpus) == human          # kept
-    assert review.assess(human, corpus, "required") == "approved"
+    human = gate.make_decision(lay, req, gate.APPROVED, corpus, True, comment="ok", reviewer="ana")
+    gate.write_decision(lay, human)
+    assert gate.sync_decision(req, lay, passed, corpus) == human          # kept
+    assert gate.assess(human, corpus, "required") == "approved"
     # another corpus: the approval is void (kept on disk so the gate can say whose it was)
     write_corpus(tmp_path, _docs()[:-1], {"documents_in": 29, "documents_out": 29, "dropped": {}})
-    new = review.corpus_hash(lay)
+    new = gate.corpus_hash(lay)
     assert new != corpus
-    assert review.sync_decision(req, lay, passed, new) == human
-    assert review.assess(human, new, "required") == "void"
-    msg = review.gate_message("xx", req, human, new, "void")
+    assert gate.sync_decision(req, lay, passed, new) == human
+    assert gate.assess(human, new, "required") == "void"
+    msg = gate.gate_message("xx", req, human, new, "void")
     assert "void" in msg and "ana" in msg and "foundry approve xx" in msg
     # ... and under auto the void approval is replaced by the automatic decision for the new corpus
-    assert review.sync_decision(cfg, lay, passed, new)["decision"] == "auto-approved"
+    assert gate.sync_decision(cfg, lay, passed, new)["decision"] == "auto-approved"
 
 
 def test_vocab_stage_requires_a_valid_approval(tmp_path):
     lay = make_unit_project(tmp_path, stats={"documents_in": 30, "documents_out": 30, "dropped": {}},
                             review_cfg={"policy": "required"})
-    corpus = review.corpus_hash(lay)
+    corpus = gate.corpus_hash(lay)
     lay.validation.write_text(json.dumps({"passed": True, "corpus": corpus, "expectations": []}))
     with pytest.raises(StageError, match=r"review\.json.*review required.*foundry approve xx"):
-        vocab.check_validation(lay)
+        gate.check_validation(lay)
     cfg = load_language("xx", tmp_path)
-    review.sync_decision(cfg, lay, {"passed": True})
+    gate.sync_decision(cfg, lay, {"passed": True})
     with pytest.raises(StageError, match="no decision for the current corpus"):
-        vocab.check_validation(lay)
-    review.write_decision(lay, review.make_decision(lay, cfg, review.REJECTED, corpus, True,
+        gate.check_validation(lay)
+    gate.write_decision(lay, gate.make_decision(lay, cfg, gate.REJECTED, corpus, True,
                                                     comment="too much spam", reviewer="ben"))
     with pytest.raises(StageError, match="rejected by ben.*too much spam"):
-        vocab.check_validation(lay)
-    review.write_decision(lay, review.make_decision(lay, cfg, review.APPROVED, corpus, True, reviewer="ben"))
-    assert vocab.check_validation(lay)["passed"] is True
+        gate.check_validation(lay)
+    gate.write_decision(lay, gate.make_decision(lay, cfg, gate.APPROVED, corpus, True, reviewer="ben"))
+    assert gate.check_validation(lay)["passed"] is True
     # the corpus changes: validation.json and the approval no longer match it
     write_corpus(tmp_path, _docs()[:-2], {"documents_in": 28, "documents_out": 28, "dropped": {}})
     with pytest.raises(StageError, match="re-run the validate stage"):
-        vocab.check_validation(lay)
-    lay.validation.write_text(json.dumps({"passed": True, "corpus": review.corpus_hash(lay), "expectations": []}))
+        gate.check_validation(lay)
+    lay.validation.write_text(json.dumps({"passed": True, "corpus": gate.corpus_hash(lay), "expectations": []}))
     with pytest.raises(StageError, match="was for another corpus.*void"):
-        vocab.check_validation(lay)
+        gate.check_validation(lay)
 
 
 def test_auto_policy_without_decision_file_is_accepted(tmp_path):
     # validation passed and policy auto: the automatic approval is implied (older projects, direct stage runs)
     lay = make_unit_project(tmp_path, stats=None)
     lay.validation.write_text(json.dumps({"passed": True}))
-    assert vocab.check_validation(lay)["passed"] is True
-    review.decision_path(lay).write_text("{not json")
+    assert gate.check_validation(lay)["passed"] is True
+    gate.decision_path(lay).write_text("{not json")
     with pytest.raises(StageError, match="review.json: not valid JSON"):
-        vocab.check_validation(lay)
+        gate.check_validation(lay)
 
 
 # =============================================================================================
@@ -415,7 +417,7 @@ def _decision(proj: Path) -> dict:
 
 
 def _corpus(proj: Path) -> str:
-    return review.corpus_hash(Layout(proj, "tr"))
+    return gate.corpus_hash(Layout(proj, "tr"))
 
 
 @pytest.fixture(scope="module")
@@ -534,7 +536,7 @@ def test_cli_refuses_to_approve_a_failed_or_unvalidated_corpus(tmp_path):
     cfgp.write_text(yaml.safe_dump(cfg, allow_unicode=True))
     r = cli("approve", "xx")
     assert r.returncode == 2 and "nothing has been validated" in r.stderr and "Traceback" not in r.stderr
-    lay.validation.write_text(json.dumps({"passed": False, "failed": ["row_count"], "corpus": review.corpus_hash(lay)}))
+    lay.validation.write_text(json.dumps({"passed": False, "failed": ["row_count"], "corpus": gate.corpus_hash(lay)}))
     r = cli("approve", "xx")
     assert r.returncode == 2 and "failed validation (row_count)" in r.stderr
     lay.validation.write_text(json.dumps({"passed": True, "failed": [], "corpus": "sha256:old"}))

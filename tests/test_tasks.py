@@ -308,10 +308,10 @@ def _tokenizers_build(model_path: Path):
 
 def _vocab_stage_build(model_path: Path):
     """The vocab stage's own SentencePiece -> tokenizer.json conversion (when that module is present)."""
-    vocab = pytest.importorskip("pipeline.vocab")
-    if not hasattr(vocab, "build_fast_tokenizer"):
-        pytest.skip("pipeline.vocab.build_fast_tokenizer not available")
-    return vocab.build_fast_tokenizer(model_path)
+    hf = pytest.importorskip("pipeline.tokenizer.hf")
+    if not hasattr(hf, "build_fast_tokenizer"):
+        pytest.skip("pipeline.tokenizer.hf.build_fast_tokenizer not available")
+    return hf.build_fast_tokenizer(model_path)
 
 
 @pytest.fixture(scope="module", params=["tokenizers", "vocab_stage"])

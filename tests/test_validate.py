@@ -10,7 +10,7 @@ import yaml
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from pipeline import review  # noqa: E402
+from pipeline.review import gate  # noqa: E402
 from pipeline.stages import clean, validate  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.layout import Layout  # noqa: E402
@@ -78,8 +78,8 @@ def test_passes_on_clean_real_text(project, shared):
     page = (project / report["review_page"]).read_text(encoding="utf-8")
     assert 'id="expectations"' in page and 'id="funnel"' in page and "data:image/png;base64," in page
     assert (index.parent / "review.md").is_file()
-    assert report["corpus"] == review.corpus_hash(Layout(project, "sw"))
-    decision = json.loads(review.decision_path(Layout(project, "sw")).read_text())
+    assert report["corpus"] == gate.corpus_hash(Layout(project, "sw"))
+    decision = json.loads(gate.decision_path(Layout(project, "sw")).read_text())
     assert decision["decision"] == "auto-approved" and decision["corpus"] == report["corpus"]
     assert out["decision"] == "auto-approved"
     # deterministic: the same corpus and settings give the same validation.json
@@ -105,7 +105,7 @@ def test_fails_on_impossible_thresholds(project, shared):
     # the review page says so, and the decision records the rejection by validation
     page = (project / "reports/sw/quality/review.html").read_text(encoding="utf-8")
     assert "Validation failed" in page and page.count('class="fail"') == 2
-    decision = json.loads(review.decision_path(Layout(project, "sw")).read_text())
+    decision = json.loads(gate.decision_path(Layout(project, "sw")).read_text())
     assert decision["decision"] == "rejected-by-validation" and "row_count" in decision["comment"]
 
 

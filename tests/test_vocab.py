@@ -12,7 +12,7 @@ import pytest
 import sentencepiece as spm
 import yaml
 
-from pipeline import vocab
+from pipeline.tokenizer.corpus import choose_documents
 from pipeline.stages import vocab as vocab_stage
 from pipeline.errors import StageError
 
@@ -245,9 +245,9 @@ def test_vocab_smaller_than_alphabet_is_a_stage_error(tmp_path):
 
 
 def test_choose_documents_is_deterministic_and_disjoint():
-    a = vocab.choose_documents(1000, 300, seed=3)
-    assert a == vocab.choose_documents(1000, 300, seed=3)
+    a = choose_documents(1000, 300, seed=3)
+    assert a == choose_documents(1000, 300, seed=3)
     train, held = a
     assert len(train) == 300 and len(held) == 20 and not set(train) & set(held)
     assert train == sorted(train)
-    assert vocab.choose_documents(1, 10, 0) == ([0], [])
+    assert choose_documents(1, 10, 0) == ([0], [])

@@ -1,4 +1,17 @@
-"""vocab: a seeded sample of data/<lang>/clean -> models/<lang>/tokenizer (SentencePiece + HF fast tokenizer)."""
+"""vocab: a seeded sample of data/<lang>/clean -> models/<lang>/tokenizer (SentencePiece + HF fast tokenizer).
+
+Reads  data/<lang>/clean/*.parquet, data/<lang>/validation.json (must say "passed": true) and
+       data/<lang>/review.json (the corpus must be approved: ``pipeline.review.gate``)
+Writes models/<lang>/tokenizer/ (atomically, as a whole):
+    spm.model, spm.vocab                      SentencePiece model (ids [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4)
+    tokenizer.json                            `tokenizers` Unigram/BPE model with the same normalizer
+    tokenizer_config.json, special_tokens_map.json   so that AutoTokenizer.from_pretrained(dir) loads it
+    vocab_stats.json                          size, pieces, fertility and unk rate on held-out documents
+
+The document sample is drawn with ``random.Random(vocab.seed)`` from the row count
+(``pipeline.tokenizer.corpus``); how the bytes stay reproducible and the ids equal between SentencePiece
+and the fast tokenizer is said in ``pipeline.tokenizer``.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,53 +21,45 @@ import sentencepiece as spm
 
 from pipeline.atomic import atomic_dir
 from pipeline.errors import StageError
+from pipeline.review.gate import check_validation
 from pipeline.stages import open_language
-from pipeline.vocab import (NORMALIZATION, SPECIAL_IDS, STATS_MAX_LINES, _dump, _rel, _write_spm_vocab,
-                            check_validation, choose_documents, clean_files, iter_texts, quantize_scores,
-                            row_counts, split_lines, train_spm, vocab_stats, write_hf_files)
+from pipeline.tokenizer.corpus import (choose_documents, clean_files, held_out_lines, iter_texts, rel, row_counts,
+                                       split_lines)
+from pipeline.tokenizer.hf import dump_json, write_hf_files
+from pipeline.tokenizer.proto import quantize_scores
+from pipeline.tokenizer.stats import STATS_MAX_LINES, training_record, vocab_stats
+from pipeline.tokenizer.training import SPECIAL_IDS, train_spm, write_spm_vocab
 
 
 def run(lang: str, root: Path) -> dict:
     root, cfg, layout = open_language(lang, root)
+    v = cfg.vocab
     check_validation(layout)
     files = clean_files(layout)
-    counts = row_counts(files)
-    n_docs = sum(counts)
+    n_docs = sum(row_counts(files))
     if n_docs == 0:
-        raise StageError(f"{_rel(layout.clean_dir, root)}: the cleaned corpus has no documents")
-    train_rows, held_rows = choose_documents(n_docs, cfg.vocab.sample_documents, cfg.vocab.seed)
+        raise StageError(f"{rel(layout.clean_dir, root)}: the cleaned corpus has no documents")
+    train_rows, held_rows = choose_documents(n_docs, v.sample_documents, v.seed)
 
     def sentences() -> Iterator[str]:
         for _, text in iter_texts(files, train_rows):
-            for line in split_lines(text):
-                yield line
+            yield from split_lines(text)
 
     with atomic_dir(layout.tokenizer_dir) as tmp:
-        model_bytes, n_sent = train_spm(sentences(), cfg)
-        if cfg.vocab.model_type == "unigram":
+        model_bytes, n_sent = train_spm(sentences(), v, lang)
+        if v.model_type == "unigram":
             model_bytes = quantize_scores(model_bytes)
         (tmp / "spm.model").write_bytes(model_bytes)
-        _write_spm_vocab(tmp / "spm.model", tmp / "spm.vocab")
+        write_spm_vocab(tmp / "spm.model", tmp / "spm.vocab")
         write_hf_files(tmp)
-        held_lines: list[str] = []
-        for _, text in iter_texts(files, held_rows):
-            held_lines.extend(split_lines(text))
-            if len(held_lines) >= STATS_MAX_LINES:
-                held_lines = held_lines[:STATS_MAX_LINES]
-                break
         sp = spm.SentencePieceProcessor(model_file=str(tmp / "spm.model"))
-        stats = vocab_stats(sp, held_lines)
-        stats["training"] = {
-            "model_type": cfg.vocab.model_type, "requested_size": cfg.vocab.size,
-            "character_coverage": cfg.vocab.character_coverage, "normalization": NORMALIZATION,
-            "seed": cfg.vocab.seed, "documents_total": n_docs, "documents_sampled": len(train_rows),
-            "documents_held_out": len(held_rows), "sentences": n_sent,
-            "max_sentence_length": cfg.vocab.max_sentence_length,
-        }
+        stats = vocab_stats(sp, held_out_lines(files, held_rows, STATS_MAX_LINES))
+        stats["training"] = training_record(v, documents_total=n_docs, documents_sampled=len(train_rows),
+                                            documents_held_out=len(held_rows), sentences=n_sent)
         stats["special_ids"] = dict(SPECIAL_IDS)
-        _dump(tmp / "vocab_stats.json", stats)
-    return {"vocab_size": stats["vocab_size"], "model_type": cfg.vocab.model_type,
+        dump_json(tmp / "vocab_stats.json", stats)
+    return {"vocab_size": stats["vocab_size"], "model_type": v.model_type,
             "documents_sampled": len(train_rows), "sentences": n_sent,
             "tokens_per_word": stats["held_out"]["tokens_per_word"],
             "unk_rate": stats["held_out"]["unk_rate"],
-            "tokenizer_dir": _rel(layout.tokenizer_dir, root)}
+            "tokenizer_dir": rel(layout.tokenizer_dir, root)}

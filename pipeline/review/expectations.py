@@ -1,15 +1,8 @@
-"""Validate stage: a Great Expectations suite over the cleaned corpus.
+"""The Great Expectations suite the validate stage runs over the cleaned corpus, and its Data Docs.
 
-Reads ``data/<lang>/clean/*.parquet`` into a pandas DataFrame, runs the suite below in an ephemeral GX
-context (no project folder, no network, no analytics), builds Data Docs into ``reports/<lang>/quality/``
-together with the review page ``review.html`` / ``review.md`` (``pipeline.review``; the folder is
-swapped in whole) and writes ``data/<lang>/validation.json`` (with the hash of the corpus it
-validated). Finally it brings the review decision ``data/<lang>/review.json`` in line with the result
-and ``review.policy`` (``pipeline.review.sync_decision``: "auto-approved", "rejected-by-validation" or
-"pending"; a person's decision on this corpus is kept). That file is not an output of this stage
-(a person, the CLI or the flow writes it) but a dependency of vocab.
-
-Expectations (``validate`` section of ``corpora/<lang>.yaml``; ``mostly`` = validate.mostly where marked):
+The suite runs in an ephemeral GX context (no project folder, no network, no analytics) and builds its
+Data Docs into the folder it is given. Expectations (``validate`` section of ``corpora/<lang>.yaml``;
+``mostly`` = validate.mostly where marked):
 
     row_count           table has >= validate.min_documents rows
     columns             the clean stage's columns are all present
@@ -21,24 +14,18 @@ Expectations (``validate`` section of ``corpora/<lang>.yaml``; ``mostly`` = vali
     lid_score_between   validate.min_lid_score <= lid_score <= 1                      (mostly)
     script_share_mean   mean(script_share) >= validate.min_script_share
 
-The stage returns normally when expectations fail (``passed`` is false); the vocab stage refuses to run
-then. ``validation.json`` holds no timestamps, so the same corpus and settings give the same file.
-The review page carries the thresholds of the review section too (``review.samples``,
-``review.scan_documents``), which is why ``review`` is a DVC param of this stage.
+Each result is an entry for validation.json with a compact observed value (never the unexpected texts).
 """
 from __future__ import annotations
 
 import logging
 import os
 import warnings
+from pathlib import Path
 
-from pipeline import review
-from pipeline.atomic import atomic_dir, write_json
 from pipeline.config import LanguageConfig
 from pipeline.errors import StageError
 from pipeline.layout import Layout
-
-log = logging.getLogger(__name__)
 
 COLUMNS = ["id", "text", "source", "lid_lang", "lid_score", "script_share", "n_chars"]
 SITE_NAME = "quality"
@@ -100,16 +87,15 @@ def _specs(cfg: LanguageConfig):
     ]
 
 
-def _num(x):
+def plain_value(x, digits: int = 6):
+    """``x`` as a plain Python value for JSON: numpy scalars unwrapped, floats rounded to ``digits``."""
     try:
         import numpy as np
         if isinstance(x, np.generic):
             x = x.item()
     except ImportError:  # pragma: no cover
         pass
-    if isinstance(x, float):
-        return round(x, 6)
-    return x
+    return round(x, digits) if isinstance(x, float) else x
 
 
 def _observed(name: str, df, result: dict):
@@ -118,7 +104,7 @@ def _observed(name: str, df, result: dict):
         obs = result["observed_value"]
         if isinstance(obs, (list, tuple)):
             return sorted(str(o) for o in obs)
-        return _num(obs)
+        return plain_value(obs)
     out = {}
     if "unexpected_count" in result:
         out["unexpected_count"] = int(result["unexpected_count"])
@@ -126,12 +112,13 @@ def _observed(name: str, df, result: dict):
         out["unexpected_fraction"] = round(out["unexpected_count"] / n, 6) if n else 0.0
     col = {"n_chars_between": "n_chars", "lid_score_between": "lid_score"}.get(name)
     if col and col in df.columns and len(df):
-        out["min"] = _num(df[col].min())
-        out["max"] = _num(df[col].max())
+        out["min"] = plain_value(df[col].min())
+        out["max"] = plain_value(df[col].max())
     return out
 
 
-def _metrics(df) -> dict:
+def corpus_metrics(df) -> dict:
+    """Size, length, language-score and script-share figures of the corpus (validation.json's "metrics")."""
     if not len(df):
         return {"documents": 0}
     out = {"documents": int(len(df))}
@@ -178,7 +165,9 @@ def _expectation_entries(specs, result, df) -> list[dict]:
     return expectations
 
 
-def validate_frame(cfg: LanguageConfig, df, layout: Layout, corpus: str | None = None) -> dict:
+def run_suite(cfg: LanguageConfig, df, site: Path) -> list[dict]:
+    """Run the suite over ``df`` and build the Data Docs into ``site`` (its index.html); return one entry
+    per expectation: name, expectation, column, threshold, passed, observed (and error)."""
     _quiet_gx()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -192,9 +181,7 @@ def validate_frame(cfg: LanguageConfig, df, layout: Layout, corpus: str | None =
 
     lang = cfg.language
     specs = _specs(cfg)
-    if corpus is None and layout.clean_files():
-        corpus = review.corpus_hash(layout)
-    with atomic_dir(layout.quality_dir) as site, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         site_config = {
             "class_name": "SiteBuilder",
@@ -219,33 +206,4 @@ def validate_frame(cfg: LanguageConfig, df, layout: Layout, corpus: str | None =
             actions=[UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME])],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5}))
         result = checkpoint.run(batch_parameters={"dataframe": df})
-        if not (site / "index.html").is_file():
-            raise StageError(f"{layout.quality_dir}: Great Expectations built no index.html")
-        expectations = _expectation_entries(specs, result, df)
-        passed = all(e["passed"] for e in expectations)
-        metrics = _metrics(df)
-        # the review page a person reads before approving, swapped in with the Data Docs
-        page = review.build_pages(cfg, df, layout, site, expectations=expectations, passed=passed,
-                                  corpus=corpus or "unknown", metrics=metrics)
-
-    report = {
-        "passed": passed,
-        "language": lang,
-        "expectations": expectations,
-        "failed": [e["name"] for e in expectations if not e["passed"]],
-        "metrics": metrics,
-        "settings": cfg.validation.model_dump(mode="json"),
-        "data_docs": (layout.quality_dir / "index.html").relative_to(layout.root).as_posix(),
-        "review_page": review.page_path(layout).relative_to(layout.root).as_posix(),
-        "corpus": corpus,
-    }
-    write_json(layout.validation, report)
-    decision = review.sync_decision(cfg, layout, report, corpus) if corpus else None
-    if passed:
-        log.info("validate %s: all %d expectations passed", lang, len(expectations))
-    else:
-        log.warning("validate %s: failed %s", lang, ", ".join(report["failed"]))
-    return {"passed": passed, "failed": report["failed"], "documents": int(len(df)),
-            "validation": str(layout.validation), "data_docs": str(layout.quality_dir / "index.html"),
-            "review_page": str(review.page_path(layout)), "corpus": corpus,
-            "decision": (decision or {}).get("decision"), **page}
+        return _expectation_entries(specs, result, df)

@@ -1,0 +1,92 @@
+"""The text the vocabulary is trained on: the cleaned corpus's documents, a seeded sample of them and
+a held-out set for the statistics, streamed in corpus order."""
+from __future__ import annotations
+
+import bisect
+import random
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow.parquet as pq
+
+from pipeline.errors import StageError
+from pipeline.layout import Layout
+
+HELD_OUT_MAX_DOCS = 1000
+_READ_BATCH = 512
+
+
+def rel(path: Path, root: Path) -> str:
+    """``path`` relative to the project root for messages (as given when outside it)."""
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def clean_files(layout: Layout) -> list[Path]:
+    files = layout.clean_files()
+    if not files:
+        raise StageError(f"{rel(layout.clean_dir, layout.root)}: no part-*.parquet files; "
+                         f"run the clean stage first")
+    return files
+
+
+def row_counts(files: list[Path]) -> list[int]:
+    return [pq.ParquetFile(f).metadata.num_rows for f in files]
+
+
+def iter_texts(files: list[Path], wanted: list[int] | None = None) -> Iterator[tuple[int, str]]:
+    """Stream (global row index, text) in corpus order; only the rows in sorted ``wanted`` if given.
+    Files holding none of the wanted rows are not read."""
+    wanted_set = set(wanted) if wanted is not None else None
+    base = 0
+    for f in files:
+        pf = pq.ParquetFile(f)
+        if "text" not in pf.schema_arrow.names:
+            raise StageError(f"{f}: no 'text' column; re-run the clean stage")
+        n = pf.metadata.num_rows
+        if wanted is not None:
+            k = bisect.bisect_left(wanted, base)
+            if k == len(wanted) or wanted[k] >= base + n:
+                base += n
+                continue
+        row = base
+        for batch in pf.iter_batches(batch_size=_READ_BATCH, columns=["text"]):
+            for t in batch.column(0).to_pylist():
+                if (wanted_set is None or row in wanted_set) and t:
+                    yield row, t
+                row += 1
+        base += n
+
+
+def split_lines(text: str) -> list[str]:
+    return [s for s in (line.strip() for line in text.split("\n")) if s]
+
+
+def choose_documents(n_docs: int, sample: int, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic (training rows, held-out rows), both sorted (corpus order).
+
+    Held-out documents (2%, at most 1000, none when there are fewer than 2 documents) are set aside
+    for vocab_stats.json; training is a uniform sample of at most ``sample`` of the others. Memory
+    is O(sample), not O(documents): ``random.sample`` draws from a ``range``."""
+    rng = random.Random(seed)
+    n_held = 0 if n_docs < 2 else min(HELD_OUT_MAX_DOCS, max(1, round(0.02 * n_docs)))
+    held = rng.sample(range(n_docs), n_held)
+    held_set = set(held)
+    if n_docs - n_held <= sample:
+        train = [r for r in range(n_docs) if r not in held_set]
+    else:
+        pool = rng.sample(range(n_docs), sample + n_held)
+        train = [r for r in pool if r not in held_set][:sample]
+    return sorted(train), sorted(held)
+
+
+def held_out_lines(files: list[Path], rows: list[int], limit: int) -> list[str]:
+    """The lines of the held-out documents, in corpus order, at most ``limit``."""
+    lines: list[str] = []
+    for _, text in iter_texts(files, rows):
+        lines.extend(split_lines(text))
+        if len(lines) >= limit:
+            return lines[:limit]
+    return lines
