@@ -98,7 +98,7 @@ def lineage_hashes(root: Path, lang: str, lay: Layout) -> dict:
 def review_lineage(root: Path, lang: str, lay: Layout, hashes: dict) -> dict:
     """The review decision of the corpus (data/<lang>/review.json) for the card, and whether the file
     is the one dvc.lock records as the vocab stage's dependency (the tokenizer was built on it)."""
-    from pipeline import review
+    from pipeline.review import gate as review
 
     path = review.decision_path(lay)
     try:
