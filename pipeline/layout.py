@@ -48,3 +48,19 @@ class Layout:
 
     def clean_files(self) -> list[Path]:
         return sorted(self.clean_dir.glob("*.parquet"))
+
+    def require_clean_files(self) -> list[Path]:
+        """The cleaned corpus's Parquet parts; a StageError naming the folder when there are none."""
+        from pipeline.errors import StageError
+
+        files = self.clean_files()
+        if not files:
+            raise StageError(f"{self.rel(self.clean_dir)}: no part-*.parquet files; run the clean stage first")
+        return files
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the project root, for messages and records (as given when outside it)."""
+        try:
+            return str(Path(path).relative_to(self.root))
+        except ValueError:
+            return str(path)

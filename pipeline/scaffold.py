@@ -18,6 +18,7 @@ import yaml
 
 from pipeline.atomic import write_text
 from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, parse_language
+from pipeline.readers import format_of
 
 # ISO 639-1/3 code -> ISO 15924 script, for languages whose script is unambiguous in practice.
 LANGUAGE_SCRIPTS = {
@@ -223,34 +224,52 @@ evaluate:
 {tasks}"""
 
 
-def render(code: str, *, name: str = "", script: str | None = None, sources: list[dict] | None = None,
-           lid_min_score: float = 0.5, lid_label: str | None = None, vocab_size: int | None = None,
-           size: str = "tiny", steps: int | None = None, tasks: list[dict] | None = None,
-           profile: SourceProfile | None = None) -> str:
-    script = script or LANGUAGE_SCRIPTS.get(code.split("-")[0])
+@dataclass
+class Choices:
+    """What new-language is told about a language; anything left None is derived from its script and sources."""
+    name: str = ""
+    script: str | None = None
+    sources: list[dict] | None = None          # `sources` entries (default: text/<code>/*.txt.gz)
+    lid_min_score: float = 0.5
+    lid_label: str | None = None
+    vocab_size: int | None = None
+    size: str = "tiny"
+    steps: int | None = None
+    tasks: list[dict] | None = None
+    profile: SourceProfile | None = None       # what reading the sources found (None: unknown)
+
+
+def _pretrain_yaml(steps: int, z: dict) -> str:
+    if z["small"] and steps == z["steps"]:
+        return (f"  steps: {steps}                 # CPU-sized for a small corpus (a few minutes on 2 cores); "
+                f"use model.size small and ~1M steps on a GPU\n"
+                f"  batch_size: 32\n  learning_rate: 0.001\n  warmup_steps: {max(1, steps // 10)}\n"
+                f"  checkpoint_every: {max(1, steps // 3)}\n")
+    return f"  steps: {steps}                # CPU-sized budget; use model.size small and ~1M steps on a GPU\n"
+
+
+def _indented_yaml(value) -> str:
+    text = yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return "".join("  " + line + "\n" for line in text.splitlines())
+
+
+def render(code: str, choices: Choices | None = None) -> str:
+    ch = choices or Choices()
+    script = ch.script or LANGUAGE_SCRIPTS.get(code.split("-")[0])
     if script is None:
         raise ConfigError(f"no default script known for language {code!r}; pass --script (one of {', '.join(SCRIPTS)})")
     if script not in SCRIPTS:
         raise ConfigError(f"unknown script {script!r}; allowed: {', '.join(SCRIPTS)}")
     d = defaults_for(script)
-    sources = sources or [{"path": f"text/{code}/*.txt.gz", "format": "text"}]
-    src_yaml = yaml.safe_dump(sources, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    src_yaml = "".join("  " + line + "\n" for line in src_yaml.splitlines())
-    if tasks:
-        task_yaml = yaml.safe_dump({"tasks": tasks}, sort_keys=False, allow_unicode=True)
-        task_yaml = "".join("  " + line + "\n" for line in task_yaml.splitlines())
+    src_yaml = _indented_yaml(ch.sources or [{"path": f"text/{code}/*.txt.gz", "format": "text"}])
+    if ch.tasks:
+        task_yaml = _indented_yaml({"tasks": ch.tasks})
     else:
         task_yaml = "  tasks: []                # add a labelled task to get a scorecard (see docs/architecture.md)\n"
+    profile = ch.profile
     z = sized_defaults(profile, d["character_coverage"])
-    vocab_size = vocab_size or z["vocab_size"]
-    steps = steps or z["steps"]
-    if z["small"] and steps == z["steps"]:
-        pretrain = (f"  steps: {steps}                 # CPU-sized for a small corpus (a few minutes on 2 cores); "
-                    f"use model.size small and ~1M steps on a GPU\n"
-                    f"  batch_size: 32\n  learning_rate: 0.001\n  warmup_steps: {max(1, steps // 10)}\n"
-                    f"  checkpoint_every: {max(1, steps // 3)}\n")
-    else:
-        pretrain = f"  steps: {steps}                # CPU-sized budget; use model.size small and ~1M steps on a GPU\n"
+    vocab_size = ch.vocab_size or z["vocab_size"]
+    pretrain = _pretrain_yaml(ch.steps or z["steps"], z)
     prof_note = ""
     if profile is not None and profile.files:
         prof_note = (f"# new-language read {'a sample of ' if profile.sampled else ''}{profile.files} file(s): "
@@ -265,12 +284,12 @@ def render(code: str, *, name: str = "", script: str | None = None, sources: lis
                   f"                # sized to the corpus (~{VOCAB_CHARS_PER_PIECE} characters per piece); "
                   f"raise it with more text")
     return TEMPLATE.format(
-        code=code, name=name or LANGUAGE_NAMES.get(code.split("-")[0], code), script=script, sources=src_yaml,
+        code=code, name=ch.name or LANGUAGE_NAMES.get(code.split("-")[0], code), script=script, sources=src_yaml,
         profile=prof_note, max_chars=z["max_chars"], max_chars_note=max_note, vocab_note=vocab_note,
         min_chars=d["min_chars"], min_script_share=d["min_script_share"],
-        character_coverage=d["character_coverage"], lid_min_score=lid_min_score,
-        lid_label=f"    label: {lid_label}\n" if lid_label else "",
-        vocab_size=vocab_size, size=size, pretrain=pretrain, tasks=task_yaml,
+        character_coverage=d["character_coverage"], lid_min_score=ch.lid_min_score,
+        lid_label=f"    label: {ch.lid_label}\n" if ch.lid_label else "",
+        vocab_size=vocab_size, size=ch.size, pretrain=pretrain, tasks=task_yaml,
     )
 
 
@@ -323,8 +342,7 @@ def _eval_folders(root: Path, code: str, tasks: list[dict] | None) -> list[str]:
 def _source_entry(path: Path, droot: Path) -> dict:
     """A `sources` entry for a file or folder: relative to the data root when it lies under it (the
     config then works wherever the data root is), else absolute."""
-    fmt = ("jsonl" if path.suffix == ".jsonl" else "parquet" if path.suffix == ".parquet"
-           else "conllu" if path.suffix == ".conllu" else "text")
+    fmt = format_of(path)
     shown = path
     try:
         shown = path.relative_to(droot)
@@ -356,12 +374,13 @@ def _text_files(paths: list[Path]) -> list[Path]:
     for p in paths:
         files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else \
             sorted(Path(q) for q in glob.glob(str(p), recursive=True) if Path(q).is_file())
-        out += [f for f in files if not f.name.endswith((".jsonl", ".parquet", ".conllu"))]
+        out += [f for f in files if format_of(f) == "text"]
     return out
 
 
 def new_language(root: Path, code: str, *, sources: list[str] | None = None, script: str | None = None,
                  name: str = "", force: bool = False, **kw) -> Path:
+    """Write corpora/<code>.yaml and register the language; ``kw`` are further ``Choices`` fields."""
     if not re.fullmatch(r"[a-z]{2,8}(-[A-Za-z0-9]+)?", code):
         raise ConfigError(f"language code {code!r} is not an ISO 639 code (2-3 lower-case letters, optional -Region)")
     path = root / "corpora" / f"{code}.yaml"
@@ -381,7 +400,7 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
     if "profile" not in kw:
         files = _text_files([p for p in resolved if p.exists()] if not sources else resolved)
         kw["profile"] = profile_sources(files) if files else None
-    text = render(code, name=name, script=script, sources=src, **kw)
+    text = render(code, Choices(name=name, script=script, sources=src, **kw))
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, text)
     parse_language(path, strict=True)  # the scaffold must itself be valid

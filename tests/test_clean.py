@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline import clean
+from pipeline.cleaning.normalize import normalize, script_share
+from pipeline.cleaning.output import SCHEMA
 from pipeline.stages import clean as clean_stage
 from pipeline.config import ConfigError, load_language
 from pipeline.errors import StageError
@@ -83,7 +84,7 @@ def test_real_text_cleans(tmp_path, shared, lang, script, clean_cfg):
     assert summary["documents_out"] == table.num_rows > 200
     assert stats["sources"][0]["path"] == src
     assert stats["sources"][0]["sha256"] == hashlib.sha256((shared / src).read_bytes()).hexdigest()
-    assert table.schema == clean.SCHEMA
+    assert table.schema == SCHEMA
     rows = table.to_pylist()
     assert len({r["id"] for r in rows}) == len(rows)
     for r in rows[:50]:
@@ -110,7 +111,7 @@ def test_duplicates_dropped_and_counted(tmp_path, shared):
     assert stats["dropped"]["duplicate"] == 2
     texts = table.column("text").to_pylist()
     assert len(texts) == len(set(texts))
-    assert clean.normalize(docs[3]) in texts
+    assert normalize(docs[3]) in texts
     assert stats["sources"][0]["path"] == "raw/sw.txt"
 
 
@@ -125,21 +126,21 @@ def test_foreign_script_dropped(tmp_path, shared):
     check_stats(stats, table)
     assert stats["dropped"]["script"] + stats["dropped"]["language"] >= 1
     assert stats["dropped"]["script"] == 1  # the script check runs before language ID
-    assert not any(clean.script_share(t, "Cyrl") > 0.1 for t in table.column("text").to_pylist())
+    assert not any(script_share(t, "Cyrl") > 0.1 for t in table.column("text").to_pylist())
 
 
 def test_normalize_unit():
     raw = "  Caf\u0065\u0301\u200b au\u00a0\u00a0lait\x07\t\tna\u00adme\ufeff \r\n\n\u2028 ZW\u200cNJ  \n\n"
-    out = clean.normalize(raw)
+    out = normalize(raw)
     assert out == "Caf\u00e9 au lait name\nZW\u200cNJ"
     assert unicodedata.is_normalized("NFC", out)
-    assert clean.normalize(" \u200b\n\t\n") == ""
+    assert normalize(" \u200b\n\t\n") == ""
     # ZWJ/ZWNJ are kept for Indic scripts
-    assert clean.normalize("क्\u200dष") == "क्\u200dष"
-    assert clean.script_share("abc абв", "Latn") == 0.5
-    assert clean.script_share("日本語のテキスト", "Jpan") == 1.0
-    assert clean.script_share("한국어 漢字", "Kore") == 1.0
-    assert clean.script_share("123 !!", "Latn") == 0.0
+    assert normalize("क्\u200dष") == "क्\u200dष"
+    assert script_share("abc абв", "Latn") == 0.5
+    assert script_share("日本語のテキスト", "Jpan") == 1.0
+    assert script_share("한국어 漢字", "Kore") == 1.0
+    assert script_share("123 !!", "Latn") == 0.0
 
 
 def test_control_and_zero_width_removed_end_to_end(tmp_path, shared):
@@ -152,7 +153,7 @@ def test_control_and_zero_width_removed_end_to_end(tmp_path, shared):
     table, stats = read_clean(root, "tr")
     check_stats(stats, table)
     texts = table.column("text").to_pylist()
-    assert texts[0] == clean.normalize(docs[0])
+    assert texts[0] == normalize(docs[0])
     for t in texts:
         assert unicodedata.is_normalized("NFC", t)
         assert not any(c in t for c in "\u200b\ufeff\x01\t\r")

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline import clean
 from pipeline.stages import clean as clean_stage
 from pipeline.cleaning import lid as lidmod
 from pipeline.cleaning.normalize import normalize
 from pipeline.cleaning.segment import tokenizer
+from pipeline.cleaning.workunits import load_plan
 from pipeline.layout import Layout
 from tests.conftest import require_shared
 
@@ -338,14 +338,14 @@ def test_tasks_run_by_a_datatrove_executor(tmp_path):
     then the merge: every task is reused and the output equals a plain run."""
     from datatrove.executor import LocalPipelineExecutor
 
-    from pipeline.cleaning.tasks import CleanTaskStep
+    from pipeline.cleaning.executor import WorkUnitStep
 
     src = [{"path": "small/text/sw/flores200_devtest.txt"}]
     cfg = {"task_bytes": 30000, "min_chars": 50}
     root = project(tmp_path / "a", "sw", src, clean_cfg=cfg)
-    ctx, tasks, work = clean.load_plan("sw", root)
+    ctx, tasks, work = load_plan("sw", root)
     assert len(tasks) > 2
-    LocalPipelineExecutor([CleanTaskStep("sw", str(root))], tasks=len(tasks), workers=1,
+    LocalPipelineExecutor([WorkUnitStep("sw", str(root))], tasks=len(tasks), workers=1,
                           logging_dir=str(work / "datatrove-logs")).run()
     summary = clean_stage.run("sw", root)
     assert summary["tasks_reused"] == len(tasks)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import clean
 from pipeline.stages import clean as clean_stage
+from pipeline.cleaning.workunits import load_plan
 from pipeline.errors import StageError
 from pipeline.layout import Layout
 from tests.conftest import REPO, require_shared
@@ -212,7 +212,7 @@ def test_changed_config_discards_old_work(tmp_path):
     src = [{"path": "small/text/sw/flores200_devtest.txt"}]
     fast = {"gopher_repetition": {"enabled": False}, "gopher_quality": {"enabled": False}}
     root = project(tmp_path, src, {"min_chars": 50, "task_bytes": 30000, "quality": fast})
-    ctx, tasks, work = clean.load_plan("sw", root)
+    ctx, tasks, work = load_plan("sw", root)
     (work / "tasks" / "00000").mkdir(parents=True)
     (work / "tasks" / "00000" / "stats.json").write_text("{not a finished task of this config")
     project(tmp_path, src, {"min_chars": 60, "task_bytes": 30000, "quality": fast})   # a different config

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) for the readers: the clean stage's source readers (pipeline/readers.py) and
+"""Property-based tests (hypothesis) for the readers: the clean stage's source readers (pipeline/readers/) and
 the evaluation task loaders (pipeline/evaluation/formats/).
 
 - arbitrary bytes, text and JSONL lines never raise anything but ``StageError`` (the documented error type,
@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from pipeline.config import Source, TaskSettings
 from pipeline.errors import StageError
-from pipeline.readers import BadInput, SourceFile, _iter_lines, iter_file, sniff_binary
+from pipeline.readers import BadInput, SourceFile, iter_file, sniff_binary
+from pipeline.readers.lines import iter_lines
 from pipeline.evaluation.formats.registry import read_examples
 
 SETTINGS = settings(max_examples=int(os.environ.get("FOUNDRY_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
@@ -187,7 +188,7 @@ def test_text_lines_read_plus_skipped_equals_lines(lines):
     data = b"x" * 8100 + b"\n" + b"\n".join(lines) + b"\n"
     bad = BadInput("skip")
     with source_file(data, "text") as sf:
-        read = list(_iter_lines(sf.path, MAX_CHARS, bad=bad, rel=sf.rel))
+        read = list(iter_lines(sf.path, MAX_CHARS, bad=bad, rel=sf.rel))
     assert len(read) + sum(bad.counts.values()) == len(lines) + 1
     assert [n for n, _, _ in read] == sorted(n for n, _, _ in read)
     skipped_lines = {ex["line"] for ex in bad.examples}

@@ -14,10 +14,10 @@ import pytest
 import sentencepiece as spm
 import yaml
 
-from pipeline import shard
 from pipeline.stages import shard as shard_stage
 from pipeline.stages import vocab as vocab_stage
-from pipeline.shard import split_long
+from pipeline.sharding.builder import ExampleBuilder, split_long
+from pipeline.sharding.split import doc_hash
 from pipeline.errors import StageError
 
 SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
@@ -203,7 +203,7 @@ def test_validation_is_disjoint_from_train_at_document_level(en_project, attribu
     val_docs = {d for d, s in seen.items() if s == {"validation"}}
     assert len(val_docs) >= 1 and len(seen) > 200
     # the assignment is a hash of the document id: independent of order and seed
-    expected = {d for d, (_, t) in enumerate(docs) if shard.doc_hash(doc_id(t)) < 0.05}
+    expected = {d for d, (_, t) in enumerate(docs) if doc_hash(doc_id(t)) < 0.05}
     assert val_docs <= expected
 
 
@@ -341,7 +341,7 @@ def _build(builder_add, builder_end, docs):
 
 def test_builder_equals_electra_reference():
     docs = synthetic_docs(300, seed=1, long_every=7)
-    ours = shard.ExampleBuilder(MAX, random.Random(5))
+    ours = ExampleBuilder(MAX, random.Random(5))
     ref = ElectraReference(MAX, random.Random(5))
     a = _build(ours.add_sentence, ours.end_document, docs)
     b = _build(ref.add_line, lambda: ref.add_line([]), docs)
@@ -354,7 +354,7 @@ def test_builder_segment_statistics_and_document_boundaries():
     rng = random.Random(2)
     docs = [[[d * 1000 + 10 + rng.randint(0, 900) for _ in range(rng.randint(2, 10))] for _ in range(300)]
             for d in range(100)]
-    b = shard.ExampleBuilder(MAX, random.Random(0), single_segment_prob=0.1, short_seq_prob=0.05)
+    b = ExampleBuilder(MAX, random.Random(0), single_segment_prob=0.1, short_seq_prob=0.05)
     out = _build(b.add_sentence, b.end_document, docs)
     n = len(out)
     assert n >= 2000

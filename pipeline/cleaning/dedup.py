@@ -1,6 +1,6 @@
 """Exact and MinHash near-duplicate removal within a language, disk-backed and memory-bounded.
 
-Per document (in the tasks): an exact key (the first 8 bytes of sha1 of the normalised text, also the
+Per document (in the units): an exact key (the first 8 bytes of sha1 of the normalised text, also the
 document id) and one key per LSH band: datatrove's ``MinhashDedupSignature`` computes the signature
 (5-word shingles of datatrove's simplified text, FineWeb-2's 14 bands x 8 hashes, seeded) and each band's 8
 hashes are folded into one 64-bit key (xxh3; a chance collision merges two documents at ~N^2/2^65).
@@ -8,13 +8,13 @@ hashes are folded into one 64-bit key (xxh3; a chance collision merges two docum
 Across the corpus (``find_duplicates``), after the LID threshold is calibrated, so that only documents that
 passed every other step take part:
 
-1. per task and per key column, the candidates' keys are sorted and written to ``.npy`` files;
+1. per unit and per key column, the candidates' keys are sorted and written to ``.npy`` files;
 2. per column, the key space is cut into ranges small enough to sort in memory (~``RANGE_RECORDS``
-   records); each range gathers its slice of every task file (``searchsorted`` on memory-mapped arrays),
-   sorts by (key, task, row) and finds runs of equal keys;
+   records); each range gathers its slice of every unit file (``searchsorted`` on memory-mapped arrays),
+   sorts by (key, unit, row) and finds runs of equal keys;
 3. exact: in each run every document after the first is a ``duplicate`` of the first;
    MinHash: the members of each run are joined in a union-find whose root is always the smallest
-   (task, row) - the first document in source order - and every other member is a ``near_duplicate``.
+   (unit, row) - the first document in source order - and every other member is a ``near_duplicate``.
 
 We do not use datatrove's ``MinhashDedupBuckets``/``MinhashDedupCluster`` because their cluster keeps the
 root chosen by union-by-size (not the first document), and their pair output links consecutive equal
@@ -75,7 +75,7 @@ def text_digest(text: str) -> bytes:
 # --- corpus-wide ----------------------------------------------------------------------------------
 
 def write_sorted(keys: np.ndarray, candidates: np.ndarray, out: Path, columns: list[int]) -> None:
-    """For one task: per key column, the candidates' (key, row) sorted by key then row."""
+    """For one unit: per key column, the candidates' (key, row) sorted by key then row."""
     out.mkdir(parents=True, exist_ok=True)
     rows = np.nonzero(candidates)[0].astype(np.uint32)
     for c in columns:
@@ -88,7 +88,7 @@ def write_sorted(keys: np.ndarray, candidates: np.ndarray, out: Path, columns: l
 
 
 class _UnionFirst:
-    """Union-find whose root is the smallest (task, row)."""
+    """Union-find whose root is the smallest (unit, row)."""
 
     def __init__(self):
         self.parent: dict[tuple[int, int], tuple[int, int]] = {}
@@ -110,10 +110,10 @@ class _UnionFirst:
         self.parent[rb] = ra
 
 
-def _runs(task_dirs: list[Path], col: int):
-    """Yield arrays (tasks, rows) of each run of >= 2 equal keys in column ``col``, range by range."""
-    ks = [np.load(d / f"k{col}.npy", mmap_mode="r") for d in task_dirs]
-    rs = [np.load(d / f"r{col}.npy", mmap_mode="r") for d in task_dirs]
+def _runs(unit_dirs: list[Path], col: int):
+    """Yield arrays (units, rows) of each run of >= 2 equal keys in column ``col``, range by range."""
+    ks = [np.load(d / f"k{col}.npy", mmap_mode="r") for d in unit_dirs]
+    rs = [np.load(d / f"r{col}.npy", mmap_mode="r") for d in unit_dirs]
     total = sum(len(k) for k in ks)
     if total < 2:
         return
@@ -146,20 +146,20 @@ def _runs(task_dirs: list[Path], col: int):
             yield t[s:e], r[s:e]
 
 
-def find_duplicates(task_dirs: list[Path], num_buckets: int, exact: bool, minhash: bool
+def find_duplicates(unit_dirs: list[Path], num_buckets: int, exact: bool, minhash: bool
                     ) -> dict[tuple[int, int], tuple[str, tuple[int, int]]]:
-    """{(task, row): (reason, (keeper task, keeper row))} for every document to drop."""
+    """{(unit, row): (reason, (keeper unit, keeper row))} for every document to drop."""
     removed: dict[tuple[int, int], tuple[str, tuple[int, int]]] = {}
     if exact:
-        for tasks, rows in _runs(task_dirs, 0):
-            keeper = (int(tasks[0]), int(rows[0]))
-            for t, r in zip(tasks[1:], rows[1:]):
+        for units, rows in _runs(unit_dirs, 0):
+            keeper = (int(units[0]), int(rows[0]))
+            for t, r in zip(units[1:], rows[1:]):
                 removed[(int(t), int(r))] = ("duplicate", keeper)
     if minhash:
         uf = _UnionFirst()
         for col in range(1, num_buckets + 1):
-            for tasks, rows in _runs(task_dirs, col):
-                members = [(int(t), int(r)) for t, r in zip(tasks, rows) if (int(t), int(r)) not in removed]
+            for units, rows in _runs(unit_dirs, col):
+                members = [(int(t), int(r)) for t, r in zip(units, rows) if (int(t), int(r)) not in removed]
                 for m in members[1:]:
                     uf.union(members[0], m)
         for node in sorted(uf.parent):

@@ -4,7 +4,7 @@ Models: fastText lid.176 (the compressed 'lite' model bundled inside fast-langde
 optionally, a local fastText model file configured as ``clean.lid.model_path`` (e.g. GlotLID v3's
 ``model.bin``), used as the fallback for a language lid.176 handles badly or as the primary model.
 
-Calibration (``calibrate``) runs once over the whole corpus, after every task has scored its documents:
+Calibration (``calibrate``) runs once over the whole corpus, after every work unit has scored its documents:
 
 - X = top-1 scores of the documents the model labels as the language. When at least
   ``min_calibration_documents`` are labelled, the threshold is FineWeb-2's per-language rule
@@ -159,7 +159,7 @@ def _threshold(hist: Histogram, lid, floor: float, cap: float) -> tuple[float, s
 
 
 def calibrate(cfg, primary: dict, alt: dict | None) -> dict:
-    """The LID decision rule for the corpus, from the merged per-task score summaries.
+    """The LID decision rule for the corpus, from the merged per-unit score summaries.
 
     ``primary``/``alt``: {"n": documents scored, "labels": {label: n}, "accept": Histogram dict of the scores
     of documents labelled as the language}; ``alt`` for the configured model (None when there is none).
@@ -216,6 +216,13 @@ def calibrate(cfg, primary: dict, alt: dict | None) -> dict:
                        f"threshold {rule}")
         return out
     out["model_reliable"] = False
+    _fallback(out, cfg, alt, weak)
+    return out
+
+
+def _fallback(out: dict, cfg, alt: dict | None, weak: list[str]) -> None:
+    """The rule that replaces the threshold when lid.176 is unreliable for the language (into ``out``)."""
+    lid = cfg.clean.lid
     mode = lid.fallback
     if mode == "auto":
         mode = "model" if alt is not None else "script_share"
@@ -238,27 +245,32 @@ def calibrate(cfg, primary: dict, alt: dict | None) -> dict:
                        f"(clean.lid.fallback: none): the threshold alone decides")
     out["warning"] = (f"language ID model unreliable for {cfg.language} ({'; '.join(weak)}); fallback: "
                       f"{out['fallback'] or 'none'}")
-    return out
 
 
-def decide(cal: dict, accept: set[str], label: str, score: float, share: float, alt_label: str | None,
-           alt_score: float | None, alt_accept: str | None) -> tuple[bool, str, bool]:
-    """(keep, rule, rescued): apply the calibrated rule to one document. ``rescued`` when kept only by the
-    fallback."""
-    if not cal["enabled"]:
-        return True, "", False
-    if cal["model"] != "lid.176":
-        ok = alt_label == alt_accept and (alt_score or 0.0) >= cal["threshold_used"]
-        return ok, ("" if ok else ("wrong_label" if alt_label != alt_accept else "low_score")), False
-    ok = label in accept and score >= cal["threshold_used"]
-    if ok:
-        return True, "", False
-    fb = cal.get("fallback")
-    if fb == "glotlid":
-        if alt_label == alt_accept and (alt_score or 0.0) >= cal["fallback_threshold"]:
-            return True, "", True
-    elif fb == "script_share":
-        other_confident = label not in accept and score >= cal["other_language_max_score"]
-        if share >= cal["fallback_min_script_share"] and not other_confident:
-            return True, "", True
-    return False, ("wrong_label" if label not in accept else "low_score"), False
+class LanguageRule:
+    """The calibrated rule (``calibrate``'s result) applied to one document: ``(keep, rule, rescued)``, ``rule``
+    naming why it is dropped and ``rescued`` when it is kept only by the fallback."""
+
+    def __init__(self, cal: dict, accept: set[str], alt_accept: str | None):
+        self.cal, self.accept, self.alt_accept = cal, accept, alt_accept
+
+    def __call__(self, label: str, score: float, share: float, alt_label: str | None,
+                 alt_score: float | None) -> tuple[bool, str, bool]:
+        cal, accept, alt_accept = self.cal, self.accept, self.alt_accept
+        if not cal["enabled"]:
+            return True, "", False
+        if cal["model"] != "lid.176":
+            ok = alt_label == alt_accept and (alt_score or 0.0) >= cal["threshold_used"]
+            return ok, ("" if ok else ("wrong_label" if alt_label != alt_accept else "low_score")), False
+        ok = label in accept and score >= cal["threshold_used"]
+        if ok:
+            return True, "", False
+        fb = cal.get("fallback")
+        if fb == "glotlid":
+            if alt_label == alt_accept and (alt_score or 0.0) >= cal["fallback_threshold"]:
+                return True, "", True
+        elif fb == "script_share":
+            other_confident = label not in accept and score >= cal["other_language_max_score"]
+            if share >= cal["fallback_min_script_share"] and not other_confident:
+                return True, "", True
+        return False, ("wrong_label" if label not in accept else "low_score"), False

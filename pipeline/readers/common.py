@@ -1,0 +1,127 @@
+"""What every reader shares: the raw document, the source file, the segment a work unit reads, bad-input handling.
+
+Bad input (invalid UTF-8, NUL bytes, binary files, truncated gzip, malformed JSONL/CoNLL-U lines, unreadable
+Parquet) goes to a ``BadInput`` handler: in ``error`` mode (the default) it raises ``StageError`` naming the file
+and line (row for Parquet); in ``skip`` mode (``clean.on_bad_input: skip``) it counts the item by kind, keeps
+up to ``BadInput.EXAMPLES`` examples with file and line, and reading goes on with the next line (row, file).
+A configuration mismatch (a Parquet column that does not exist or is not a string) is always an error.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import LanguageConfig, Source, data_root, resolve_sources
+from pipeline.errors import StageError
+
+READ_CHUNK = 1 << 20
+BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
+BAD_KINDS = ("binary_file", "invalid_utf8", "nul_byte", "corrupt_gzip", "malformed_json", "missing_field",
+             "bad_field_type", "overlong_json_line", "malformed_conllu", "unreadable_parquet")
+
+
+class BadInput:
+    """What to do with bad input: raise (``mode='error'``) or count and keep examples (``mode='skip'``)."""
+
+    EXAMPLES = 20
+
+    def __init__(self, mode: str = "error"):
+        self.mode = mode
+        self.counts: Counter[str] = Counter()
+        self.examples: list[dict] = []
+
+    def __call__(self, kind: str, message: str, rel: str = "", line: int = 0, text: str = "") -> None:
+        if self.mode != "skip":
+            raise StageError(message)
+        self.counts[kind] += 1
+        if self.counts[kind] <= self.EXAMPLES:
+            self.examples.append({"reason": f"skipped:{kind}", "source": rel, "line": line, "text": text[:2000],
+                                  "details": {"kind": kind, "message": message}})
+
+
+RAISE = BadInput("error")
+
+
+@dataclass(frozen=True)
+class RawDoc:
+    text: str
+    source: str          # path of the file relative to its root (data root or project)
+    line: int            # 1-based line where the document starts; 0-based row index for parquet
+    split: bool = False  # a piece of a block longer than clean.max_chars
+    overlong: bool = False  # a single line longer than max_chars (text may be truncated to max_chars)
+    n_chars: int = -1    # characters in the raw document (== len(text) unless overlong-truncated)
+
+    @property
+    def raw_chars(self) -> int:
+        return self.n_chars if self.n_chars >= 0 else len(self.text)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    source: Source
+    path: Path       # absolute path
+    rel: str         # path relative to its root, as recorded in the corpus
+
+
+@dataclass
+class Segment:
+    file: int            # index into the source file list
+    start: int = 0       # byte offset in the (decompressed) file, or first row for Parquet
+    end: int = -1        # exclusive; -1 = to the end
+    line: int = 1        # line number of the first line at ``start``
+    size: int = 0        # bytes (or an estimate for Parquet) covered
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "start": self.start, "end": self.end, "line": self.line, "size": self.size}
+
+
+def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
+    """Every input file, in deterministic order, with the path recorded in the corpus."""
+    out = []
+    for src, path in resolve_sources(cfg, root):
+        base = root if src.root == "project" else data_root(root)
+        try:
+            rel = path.resolve().relative_to(Path(base).resolve()).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        out.append(SourceFile(src, path, rel))
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(READ_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def open_binary(path: Path):
+    try:
+        if path.name.endswith(".gz"):
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except OSError as e:
+        raise StageError(f"{path}: cannot open ({e.strerror or e})") from None
+
+
+def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
+    """True (and reported to ``bad``) when the file has a NUL byte near its start."""
+    try:
+        with open_binary(sf.path) as f:
+            head = f.read(BINARY_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return False  # reported with its line by the reader
+    pos = head.find(b"\x00")
+    if pos < 0:
+        return False
+    line = head[:pos].count(b"\n") + 1
+    hint = " (UTF-16?)" if head[1::2].count(0) > len(head) // 4 else ""
+    bad("binary_file", f"{sf.path} line {line}: looks like a binary file{hint} (NUL byte at byte {pos}); "
+                       f"convert it to UTF-8 text or remove it from sources", sf.rel, line,
+        head[:200].decode("utf-8", errors="replace"))
+    return True
