@@ -19,15 +19,17 @@
   max_grad_norm (1.0), dropout (0.1), bias_correction (False), threads (None = leave torch's
   setting), device ('auto'|'cpu'|'cuda').
 
-Optimiser: the official ``AdamWeightDecayOptimizer`` -- Adam *without* bias correction, eps 1e-6,
-betas 0.9/0.999, decoupled weight decay except LayerNorm and biases -- with global grad-norm clipping
-at 1.0 and LR = peak x linear warmup x linear decay to 0. Layer-wise LR decay follows the official
-ELECTRA code (``_get_layer_lrs`` in electra/model/optimization.py) exactly: with L layers and decay d,
-the head gets lr, encoder layer i (0-based from the bottom) gets lr * d^(L + 1 - i) -- so the top
-layer gets lr * d^2 (a vestige of the removed pooler, google-research/electra issue #51) -- and the
-embeddings (incl. embeddings_project) get lr * d^(L + 2). Other encoders: ``...layer.N.`` /
-``layers.N`` / ``block.N`` / ``h.N`` parameters are layers, anything named ``*embeddings*`` is the
-embeddings, and any other backbone parameter (a pooler, a final LayerNorm) gets lr * d.
+Optimiser (:mod:`model.optim`, shared with pre-training): the official ``AdamWeightDecayOptimizer`` --
+Adam *without* bias correction, eps 1e-6, betas 0.9/0.999, decoupled weight decay except LayerNorm and
+biases -- with global grad-norm clipping at 1.0 and LR = peak x linear warmup x linear decay to 0
+(``lr_factor``: global_step from 0, so the first update has LR 0, as the official fine-tuning does).
+Layer-wise LR decay (``layerwise_param_groups``) follows the official ELECTRA code (``_get_layer_lrs`` in
+electra/model/optimization.py) exactly: with L layers and decay d, the head gets lr, encoder layer i
+(0-based from the bottom) gets lr * d^(L + 1 - i) -- so the top layer gets lr * d^2 (a vestige of the
+removed pooler, google-research/electra issue #51) -- and the embeddings (incl. embeddings_project) get
+lr * d^(L + 2). Other encoders: ``...layer.N.`` / ``layers.N`` / ``block.N`` / ``h.N`` parameters are
+layers, anything named ``*embeddings*`` is the embeddings, and any other backbone parameter (a pooler, a
+final LayerNorm) gets lr * d.
 
 On CUDA the forward pass runs under bf16 autocast (losses and predictions in fp32). Returns
 ``{"predictions", "labels", "train_loss", "seconds", "steps"}``: predictions are class ids, floats,
@@ -39,7 +41,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -48,10 +49,11 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, ElectraConfig, ElectraModel
 
+from model.hf import quiet
+from model.optim import AdamWeightDecay, layerwise_param_groups, lr_factor
+
 TASK_TYPES = ("classification", "pair_classification", "regression", "tagging")
-NO_DECAY = ("LayerNorm", "layer_norm", "bias")
 IGNORE = -100
-_LAYER_RE = re.compile(r"\.(?:layer|layers|block|blocks|h)\.(\d+)\.")
 _DROP_CONFIG_KEYS = ("architectures", "transformers_version", "dtype", "torch_dtype", "_name_or_path")
 
 
@@ -89,97 +91,6 @@ def hidden_size(config) -> int:
         if isinstance(v, int):
             return v
     raise ValueError(f"cannot tell the hidden size of a {type(config).__name__}")
-
-
-def num_layers(model: torch.nn.Module) -> int:
-    """Transformer layers of the backbone: distinct ``layer.N`` indices, else the config's count."""
-    idx = {int(m.group(1)) for n, _ in model.named_parameters() if (m := _LAYER_RE.search("." + n))}
-    if idx:
-        return max(idx) + 1
-    cfg = getattr(model, "config", None)
-    for k in ("num_hidden_layers", "n_layers", "num_layers"):
-        if isinstance(getattr(cfg, k, None), int):
-            return getattr(cfg, k)
-    return 0
-
-
-def _layer_lr_scale(name: str, n_layers: int, decay: float | None) -> float:
-    """Official depths: embeddings 0, layer i -> i + 1, task-specific head n_layers + 2."""
-    if not decay or decay == 1.0:
-        return 1.0
-    if not name.startswith("electra."):
-        depth = n_layers + 2  # the task-specific head
-    elif (m := _LAYER_RE.search(name)):
-        depth = int(m.group(1)) + 1
-    elif "embeddings" in name:
-        depth = 0  # embeddings, embeddings_project (ELECTRA), rel_embeddings (DeBERTa)
-    else:
-        depth = n_layers + 1  # another backbone parameter (a pooler, a final LayerNorm)
-    return decay ** (n_layers + 2 - depth)
-
-
-def layerwise_param_groups(model: ElectraFinetuner, lr: float, decay: float | None,
-                           weight_decay: float) -> list[dict]:
-    """One group per (LR scale, decay/no-decay); each group carries its ``base_lr``."""
-    n_layers = num_layers(model.electra)
-    groups: dict[tuple, dict] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        scale = _layer_lr_scale(name, n_layers, decay)
-        wd = 0.0 if any(k in name for k in NO_DECAY) else float(weight_decay)
-        key = (scale, wd)
-        if key not in groups:
-            groups[key] = {"params": [], "base_lr": lr * scale, "lr": lr * scale, "weight_decay": wd,
-                           "names": []}
-        groups[key]["params"].append(p)
-        groups[key]["names"].append(name)
-    return list(groups.values())
-
-
-class AdamWeightDecay(torch.optim.Optimizer):
-    """The official ELECTRA/BERT ``AdamWeightDecayOptimizer`` (also used for fine-tuning there):
-
-    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  u = m / (sqrt(v) + eps) + wd * p;  p -= lr * u
-
-    ``bias_correction=True`` divides m and v by (1 - b^t) as torch's Adam does.
-    """
-
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
-                 weight_decay: float = 0.0, bias_correction: bool = False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      bias_correction=bias_correction))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            b1, b2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if not st:
-                    st["step"] = 0
-                    st["m"] = torch.zeros_like(p)
-                    st["v"] = torch.zeros_like(p)
-                st["step"] += 1
-                m, v, g = st["m"], st["v"], p.grad
-                m.mul_(b1).add_(g, alpha=1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                if group["bias_correction"]:
-                    mh, vh = m / (1 - b1 ** st["step"]), v / (1 - b2 ** st["step"])
-                else:
-                    mh, vh = m, v
-                update = mh / (vh.sqrt() + group["eps"])
-                if group["weight_decay"]:
-                    update.add_(p, alpha=group["weight_decay"])
-                p.add_(update, alpha=-group["lr"])
-        return None
-
-
-def _lr_factor(step: int, warmup: int, total: int) -> float:
-    warm = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
-    return warm * max(0.0, 1.0 - step / max(1, total))
 
 
 def _collate(examples: list[dict], task_type: str, device: torch.device, pad_id: int = 0) -> dict:
@@ -247,20 +158,6 @@ def _autocast(device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
 
-@contextmanager
-def _quiet():
-    from transformers.utils import logging as hf_logging
-    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()  # e.g. the discriminator head is "unexpected" here, by design
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
 def config_from_dict(arch: dict):
     """A transformers config from a config.json dict (``model_type`` default: electra)."""
     d = {k: v for k, v in dict(arch).items() if k not in _DROP_CONFIG_KEYS}
@@ -274,7 +171,7 @@ def load_backbone(init, arch: dict | None = None):
     """The encoder from an HF folder (``AutoModel``; for an ELECTRA discriminator folder that is the
     ``ElectraModel`` inside ``ElectraForPreTraining``), or randomly initialised from ``arch``."""
     if init is not None:
-        with _quiet():
+        with quiet():
             try:
                 return AutoModel.from_pretrained(str(init), attn_implementation="sdpa")
             except (ValueError, ImportError):  # no SDPA for this architecture
@@ -282,7 +179,7 @@ def load_backbone(init, arch: dict | None = None):
     if arch is None:
         raise ValueError("finetune: init is None, so arch (the model's config.json as a dict) is required")
     cfg = config_from_dict(arch)
-    with _quiet():
+    with quiet():
         try:
             cfg._attn_implementation = "sdpa"
             return ElectraModel(cfg) if isinstance(cfg, ElectraConfig) else AutoModel.from_config(cfg)
@@ -365,7 +262,7 @@ def _finetune(init, task_type, num_labels, train, dev, hparams, arch):
                 if step >= total:
                     break
                 batch = _collate([train[j] for j in perm[i:i + bs]], task_type, device, pad_id)
-                f = _lr_factor(step, warmup, total)
+                f = lr_factor(step, warmup, total)
                 for g in opt.param_groups:
                     g["lr"] = g["base_lr"] * f
                 with _autocast(device):
