@@ -1,6 +1,8 @@
-"""ELECTRA model sizes (Clark et al. 2020, Table 6) plus ``tiny`` for tests and the CPU demo.
+"""The one table of defaults: ELECTRA model sizes (Clark et al. 2020, Table 6) plus ``tiny`` for tests and the
+CPU demo, the training defaults of pre-training, and fine-tuning's LR and layer-wise decay by size.
 
-Plain data only: imported by ``pipeline.config`` to validate size names, and by ``model`` itself.
+Plain data and dict arithmetic only: ``pipeline.config`` fills a language's pre-training settings with
+:func:`size_defaults`, and ``model.pretrain`` fills a params file with :func:`resolve_params`.
 """
 from __future__ import annotations
 
@@ -43,3 +45,48 @@ ARCH_KEYS = (
     "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
     "embedding_size", "generator_fraction", "generator_layers",
 )
+
+# The size's training budget under the pre-training param names (size key -> param).
+BUDGET_KEYS = {"train_steps": "steps", "batch_size": "batch_size", "learning_rate": "learning_rate",
+               "warmup_steps": "warmup_steps", "mask_prob": "mask_prob"}
+_BUDGET_TYPES = {"steps": int, "batch_size": int, "learning_rate": float, "warmup_steps": int, "mask_prob": float}
+
+# Pre-training settings that do not depend on the size (official values where the paper has one).
+TRAINING_DEFAULTS = dict(
+    objective="electra", disc_weight=50.0, weight_decay=0.01, grad_accum=1, seed=1, device="auto", log_every=10,
+    checkpoint_every=1000, eval_batches=10, dropout=0.1, temperature=1.0, pack=True, compile=False,
+    distributed="ddp", prefetch=2, fused_optimizer=None, peak_tflops=None,
+)
+
+
+def size_defaults(size: str, overrides: dict | None = None) -> dict:
+    """Architecture and training budget of ``size`` (with per-key ``overrides`` of it), named as the
+    pre-training params: the architecture keys, ``size``, steps, batch_size, learning_rate, warmup_steps,
+    mask_prob. (``max_seq_length`` is the shards', not the size's.)"""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; known: {', '.join(SIZES)}")
+    s = {**SIZES[size], **(overrides or {})}
+    out = {k: s[k] for k in ARCH_KEYS if k in s}
+    out["size"] = size
+    out.update({param: _BUDGET_TYPES[param](s[key]) for key, param in BUDGET_KEYS.items()})
+    return out
+
+
+def resolve_params(params: dict) -> dict:
+    """``params`` over the size's defaults and :data:`TRAINING_DEFAULTS` (``None`` values count as unset),
+    checked. The complete pre-training params ``model.pretrain`` runs with."""
+    out = {**size_defaults(params.get("size", "small")), **TRAINING_DEFAULTS}
+    out.update({k: v for k, v in params.items() if v is not None})
+    if out["objective"] not in ("electra", "mlm"):
+        raise ValueError(f"objective must be 'electra' or 'mlm', got {out['objective']!r}")
+    if out["distributed"] not in ("ddp", "fsdp"):
+        raise ValueError(f"distributed must be 'ddp' or 'fsdp', got {out['distributed']!r}")
+    for k in ("steps", "batch_size", "grad_accum", "log_every", "checkpoint_every"):
+        if int(out[k]) < 1:
+            raise ValueError(f"{k} must be >= 1, got {out[k]!r}")
+    if int(out["batch_size"]) % int(out["grad_accum"]):
+        raise ValueError(f"batch_size ({out['batch_size']}) must be a multiple of grad_accum ({out['grad_accum']}): "
+                         "batch_size is the number of sequences per optimizer step")
+    if not 0.0 <= float(out["dropout"]) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {out['dropout']!r}")
+    return out

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from model.sizes import SIZES
+from model.sizes import SIZES, size_defaults
 
 SCRIPTS = ("Latn", "Cyrl", "Arab", "Deva", "Hani", "Jpan", "Hang", "Kore", "Grek", "Hebr", "Thai",
            "Geor", "Taml", "Ethi", "Beng", "Armn")
@@ -227,9 +227,6 @@ class ModelSettings(_Strict):
             raise ValueError(f"unknown override(s) {bad}; allowed: {sorted(allowed)}")
         return v
 
-    def resolved(self) -> dict:
-        return {**SIZES[self.size], **self.overrides}
-
 
 class PretrainSettings(_Strict):
     """Pre-training (model/pretrain.py). Unset values come from the model size (Table 6)."""
@@ -374,25 +371,11 @@ class LanguageConfig(_Strict):
         return self.validate_
 
     def pretrain_resolved(self) -> dict:
-        """Model architecture and training budget with size defaults filled in."""
-        size = self.model.resolved()
-        p = self.pretrain
-        return {
-            **{k: size[k] for k in size if k not in ("learning_rate", "batch_size", "train_steps",
-                                                     "warmup_steps", "mask_prob", "max_seq_length")},
-            "size": self.model.size,
-            "objective": p.objective,
-            "steps": p.steps or int(size["train_steps"]),
-            "batch_size": p.batch_size or int(size["batch_size"]),
-            "learning_rate": p.learning_rate or float(size["learning_rate"]),
-            "warmup_steps": p.warmup_steps if p.warmup_steps is not None else int(size["warmup_steps"]),
-            "mask_prob": p.mask_prob or float(size["mask_prob"]),
-            "disc_weight": p.disc_weight, "weight_decay": p.weight_decay, "grad_accum": p.grad_accum,
-            "seed": p.seed, "device": p.device, "log_every": p.log_every,
-            "checkpoint_every": p.checkpoint_every, "eval_batches": p.eval_batches,
-            "dropout": p.dropout, "temperature": p.temperature, "pack": p.pack, "compile": p.compile,
-            "distributed": p.distributed, "peak_tflops": p.peak_tflops,
-        }
+        """Model architecture and training settings: the size's defaults (``model.sizes.size_defaults``, with
+        ``model.overrides``) under the ``pretrain`` section, whose unset (None) budget keys keep the size's."""
+        fill = size_defaults(self.model.size, self.model.overrides)
+        set_ = {k: v for k, v in self.pretrain.model_dump().items() if v is not None or k not in fill}
+        return {**fill, **set_}
 
 
 # --- project settings (params.yaml) -----------------------------------------------------------
