@@ -41,7 +41,9 @@ import torch
 from model import flops as mflops
 from model.data import PretrainBatcher, Prefetcher, ShardSplit
 from model.electra import MASK_ID, build_configs, build_pretrainer, special_tokens_mask
-from model.pretrain import AdamWeightDecay, _autocast, _compile, param_groups, resolve_params, train_step
+from model.optim import AdamWeightDecay, param_groups
+from model.pretrain import _compile, train_step
+from model.sizes import resolve_params
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -21,7 +21,7 @@ as the vocab stage's dependency. Scores come later, from the evaluate stage, whi
 it is a separate output because a stage may not rewrite another stage's output
 (``models/<lang>/electra`` is pretrain's, and DVC would then see pretrain as changed).
 
-A run stopped by SIGTERM checkpoints and exits with status 75 (``model.pretrain.PREEMPTED_EXIT``); the
+A run stopped by SIGTERM checkpoints and exits with status 75 (``model.preemption.PREEMPTED_EXIT``); the
 flow retries it and it resumes.
 """
 from __future__ import annotations

@@ -529,14 +529,15 @@ def _pretrain_inputs(p: Project) -> Path:
 
 def truncated_checkpoint(p: Project) -> list[str]:
     """The newest checkpoint's weights cut short (a full disk, an interrupted copy)."""
-    from model.pretrain import CHECKPOINT_FORMAT, _arch_signature, resolve_params
+    from model.checkpoint import CHECKPOINT_FORMAT, arch_signature
+    from model.sizes import resolve_params
     from pipeline.config import load_language
 
     ck = _pretrain_inputs(p) / "step-000000002"
     ck.mkdir(parents=True)
     index = json.loads((p.root / "data" / LANG / "shards" / "index.json").read_text())
     params = resolve_params(load_language(LANG, p.root).pretrain_resolved())
-    sig = _arch_signature(params, index["vocab_size"], index["max_seq_length"])
+    sig = arch_signature(params, index["vocab_size"], index["max_seq_length"])
     (ck / "meta.json").write_text(json.dumps({"step": 2, "arch": sig, "params": params, "format": CHECKPOINT_FORMAT,
                                               "world_size": 1}))
     (ck / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\"")

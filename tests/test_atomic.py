@@ -119,7 +119,7 @@ def test_published_files_and_folders_get_umask_modes(tmp_path):
         (d / "x").write_text("1")
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == expect_file
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == expect_dir
-    from model.pretrain import _atomic_write_text  # model/ keeps its own copy of the protocol
+    from model.metrics import write_curve  # model/ writes through the same protocol
 
-    _atomic_write_text(tmp_path / "curve.tsv", "step\n")
+    write_curve(tmp_path / "curve.tsv", [])
     assert stat.S_IMODE((tmp_path / "curve.tsv").stat().st_mode) == expect_file

@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model.pretrain import CURVE_COLUMNS
+from model.metrics import CURVE_COLUMNS
 from tests.conftest import REPO
 from tests.test_model import tiny_params, write_shards
 

@@ -16,8 +16,10 @@ import model.electra as electra
 from model.data import BatchIterator, ShardSplit
 from model.electra import (ElectraPretrainer, MLMPretrainer, build_configs, build_pretrainer, mask_tokens,
                            special_tokens_mask)
-from model.finetune import finetune, layerwise_param_groups, load_backbone, ElectraFinetuner
-from model.pretrain import AdamWeightDecay, latest_checkpoint, lr_factor, param_groups, pretrain
+from model.checkpoint import latest_checkpoint
+from model.finetune import finetune, load_backbone, ElectraFinetuner
+from model.optim import AdamWeightDecay, layerwise_param_groups, lr_factor, param_groups
+from model.pretrain import pretrain
 
 torch.set_num_threads(1)
 

@@ -14,8 +14,9 @@ import model.electra as electra
 from model.data import PretrainBatcher, ShardSplit, first_fit_decreasing, pack_batch, position_keys
 from model.electra import build_configs, build_pretrainer, gumbel_noise, gumbel_sample, hash32
 from model.flops import coefficients, model_coefficients, peak_flops, mfu
-from model.pretrain import AdamWeightDecay, param_groups, pick_device, resolve_params
-from model.sizes import SIZES
+from model.device import pick_device
+from model.optim import AdamWeightDecay, param_groups
+from model.sizes import SIZES, resolve_params
 from tests.test_model import ARCH, MAX_LEN, VOCAB, random_batch, tiny_params, write_shards
 
 torch.set_num_threads(1)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from model.data import Prefetcher, PretrainBatcher, ShardSplit
-from model.pretrain import CURVE_COLUMNS, pretrain
+from model.metrics import CURVE_COLUMNS
+from model.pretrain import pretrain
 from tests.test_model import tiny_params, write_shards
 
 torch.set_num_threads(1)
@@ -99,11 +100,11 @@ def test_flops_mfu_in_curve_metrics_and_on_log(shards, tmp_path):
 
 def test_window_auc_from_histograms():
     """The curve's disc_auc (histogram-based) agrees with the exact ROC AUC."""
-    from model.pretrain import _Window
+    from model.metrics import Window
     g = torch.Generator().manual_seed(0)
     labels = torch.rand(4000, generator=g) < 0.15
     logits = torch.randn(4000, generator=g) + 1.2 * labels.float()
-    w = _Window(torch.device("cpu"))
+    w = Window(torch.device("cpu"))
     z = torch.zeros((), dtype=torch.long)
     w.add({"gen_sum": z, "disc_sum": z, "masked_count": z, "token_count": z, "gen_correct": z, "disc_correct": z,
            "replaced_count": z, "predicted_replaced": z, "true_positive": z, "disc_logits": logits,

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from model.pretrain import DETERMINISTIC_COLUMNS, PREEMPTED_EXIT, latest_checkpoint
+from model.checkpoint import latest_checkpoint
+from model.metrics import DETERMINISTIC_COLUMNS
+from model.preemption import PREEMPTED_EXIT
 from tests.conftest import REPO
 from tests.test_model import tiny_params, write_shards
 

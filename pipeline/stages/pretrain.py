@@ -19,8 +19,10 @@ def run(lang: str, root: Path) -> dict:
         raise StageError(f"{index}: missing — run the shard stage first")
     if not (lay.tokenizer_dir / "tokenizer.json").is_file():
         raise StageError(f"{lay.tokenizer_dir}: no tokenizer — run the vocab stage first")
-    from model.pretrain import PREEMPTED_EXIT, CheckpointError, pretrain  # torch: after the quick checks
-    # model/ writes these atomically with pipeline.atomic's temp names and locks: drop a killed run's temps
+    from model.checkpoint import CheckpointError  # torch: after the quick checks
+    from model.preemption import PREEMPTED_EXIT
+    from model.pretrain import pretrain
+    # model/ writes these atomically (model.atomic, the protocol of every stage): drop a killed run's temps
     for out in (lay.electra_dir, lay.pretrain_metrics, lay.pretrain_curve):
         remove_stale(out)
     params = cfg.pretrain_resolved()

@@ -1,0 +1,121 @@
+"""Export of a pre-trained model as a Hugging Face folder, with its model card:
+
+    out_dir/                 ElectraForPreTraining (discriminator) in safetensors + config.json
+      generator/             ElectraForMaskedLM (the generator; for objective 'mlm' the trained MLM model)
+      tokenizer files        copied from tokenizer_dir
+      pretrain_params.json   the resolved params
+      README.md              model card
+
+The folder is built under a temp name and swapped in whole (:func:`model.atomic.atomic_dir`).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from model.atomic import atomic_dir, umask_modes
+from model.electra import MLMPretrainer
+from model.hf import quiet
+from model.metrics import fmt, json_safe
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "spm.model",
+                   "spm.vocab")
+
+
+def model_card(params: dict, metrics: dict, card: dict | None, files: list[str]) -> str:
+    """README.md of the folder: front matter, what was trained and how, the lineage ``card``, usage."""
+    card = dict(card or {})
+    lang = card.get("language")
+    front = ["---", "library_name: transformers", "tags:", "  - electra", "  - electra-foundry",
+             f"  - {'replaced-token-detection' if params['objective'] == 'electra' else 'masked-lm'}"]
+    if lang:
+        front.append(f"language: {lang}")
+    front.append("---")
+    title = f"ELECTRA-{params['size']}" + (f" ({lang})" if lang else "")
+    lines = front + ["", f"# {title}", "",
+                     "Pre-trained with ELECTRA Foundry. The folder holds the discriminator "
+                     "(`ElectraForPreTraining`); `generator/` holds the generator (`ElectraForMaskedLM`).",
+                     ""]
+    if params["objective"] == "mlm":
+        lines += ["This model was trained with the MLM objective: the backbone here is the MLM model's "
+                  "encoder and its replaced-token-detection head is untrained; `generator/` is the full "
+                  "MLM model.", ""]
+    rows = _card_rows(params, metrics)
+    lines += ["| | |", "|---|---|"] + [f"| {k} | {fmt(v) if isinstance(v, float) else v} |" for k, v in rows]
+    if card:
+        lines += ["", "## Lineage", "", "| key | value |", "|---|---|"]
+        for k, v in card.items():
+            lines.append(f"| {k} | {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v} |")
+    lines += ["", "## Usage", "", "```python",
+              "from transformers import AutoModel, AutoTokenizer",
+              "tok = AutoTokenizer.from_pretrained(PATH)", "model = AutoModel.from_pretrained(PATH)", "```", "",
+              f"Files: {', '.join(sorted(files))}", ""]
+    return "\n".join(lines)
+
+
+def _card_rows(params: dict, metrics: dict) -> list[tuple]:
+    obj = ("ELECTRA replaced-token detection (generator + discriminator, shared embeddings)"
+           if params["objective"] == "electra" else
+           "masked language modelling baseline (discriminator-sized ElectraForMaskedLM; "
+           "85% [MASK] / 15% unchanged masking)")
+    rows = [
+        ("objective", obj), ("size", params["size"]),
+        ("layers / hidden / heads / FFN / embedding",
+         f"{params['num_hidden_layers']} / {params['hidden_size']} / {params['num_attention_heads']} / "
+         f"{params['intermediate_size']} / {params['embedding_size']}"),
+        ("generator fraction", params.get("generator_fraction")),
+        ("discriminator parameters", metrics.get("disc_params")),
+        ("generator parameters", metrics.get("gen_params")),
+        ("steps", params["steps"]), ("batch size (sequences/step)", params["batch_size"]),
+        ("peak learning rate", params["learning_rate"]), ("warmup steps", params["warmup_steps"]),
+        ("mask probability", params["mask_prob"]), ("max sequence length", metrics.get("max_seq_length")),
+        ("vocabulary size", metrics.get("vocab_size")), ("tokens seen", metrics.get("tokens_seen")),
+        ("training seconds", metrics.get("seconds")), ("device", metrics.get("device")),
+        ("processes", metrics.get("processes")),
+        ("training FLOPs (model, 6N + attention)", metrics.get("train_flops")),
+        ("FLOP/s achieved", metrics.get("flops_per_second")),
+        ("MFU", metrics.get("mfu") if metrics.get("mfu") is not None else "n/a (no known accelerator peak)"),
+    ]
+    for k in ("train_gen_loss", "train_disc_loss", "train_disc_acc", "val_gen_loss", "val_gen_acc",
+              "val_disc_loss", "val_disc_acc", "val_disc_auc", "val_replaced_precision", "val_replaced_recall"):
+        if metrics.get(k) is not None:
+            rows.append((k, metrics[k]))
+    return rows
+
+
+def _discriminator_and_generator(model, seed: int):
+    """The two HF models to save. An MLM run has no discriminator: its encoder goes under a fresh
+    (seeded, untrained) replaced-token-detection head, so the folder loads the same way."""
+    if not isinstance(model, MLMPretrainer):
+        return model.discriminator, model.generator
+    from transformers import ElectraForPreTraining
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) + 3)
+        disc = ElectraForPreTraining(model.generator.config)
+    disc.electra.load_state_dict(model.generator.electra.state_dict())
+    return disc, model.generator
+
+
+def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metrics: dict,
+           card: dict | None, seed: int) -> Path:
+    """Write the HF folder under a temp sibling name, then swap it into place."""
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        disc, gen = _discriminator_and_generator(model, seed)
+        with quiet():
+            disc.save_pretrained(tmp, safe_serialization=True)
+            gen.save_pretrained(tmp / "generator", safe_serialization=True)
+        if tokenizer_dir is not None and Path(tokenizer_dir).is_dir():
+            for name in TOKENIZER_FILES:
+                src = Path(tokenizer_dir) / name
+                if src.is_file():
+                    shutil.copy2(src, tmp / name)
+        (tmp / "pretrain_params.json").write_text(json.dumps(json_safe(params), indent=2, sort_keys=True) + "\n",
+                                                  encoding="utf-8")
+        files = sorted(p.name for p in tmp.iterdir()) + ["README.md"]
+        (tmp / "README.md").write_text(model_card(params, metrics, card, files), encoding="utf-8")
+        umask_modes(tmp)
+    return out_dir
