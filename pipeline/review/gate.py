@@ -51,13 +51,6 @@ def page_path(layout: Layout) -> Path:
     return layout.quality_dir / PAGE
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return Path(path).relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def corpus_hash(layout: Layout) -> str:
     """Content hash of the cleaned corpus: the Parquet parts and stats.json, by name and bytes.
 
@@ -67,7 +60,7 @@ def corpus_hash(layout: Layout) -> str:
     if layout.clean_stats.is_file():
         files.append(layout.clean_stats)
     if not files:
-        raise StageError(f"{_rel(layout.clean_dir, layout.root)}: no cleaned corpus; run the clean stage first")
+        raise StageError(f"{layout.rel(layout.clean_dir)}: no cleaned corpus; run the clean stage first")
     total = hashlib.sha256()
     for f in sorted(files, key=lambda p: p.name):
         h = hashlib.sha256()
@@ -87,7 +80,7 @@ def read_decision(layout: Layout) -> dict | None:
     path = decision_path(layout)
     if not path.is_file():
         return None
-    rel = _rel(path, layout.root)
+    rel = layout.rel(path)
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -143,7 +136,7 @@ def make_decision(layout: Layout, cfg: LanguageConfig, decision: str, corpus: st
         "corpus": corpus,
         "validation_passed": bool(validation_passed),
         "policy": cfg.review.policy,
-        "review_page": _rel(page_path(layout), layout.root),
+        "review_page": layout.rel(page_path(layout)),
     }
 
 
@@ -213,7 +206,7 @@ def require_approval(layout: Layout, cfg: LanguageConfig, validation: dict | Non
     policy `auto` a missing review.json is accepted (passing validation is the automatic approval;
     the flow and the validate stage write the file), under `required` it is not."""
     corpus = corpus_hash(layout)
-    rel_val = _rel(layout.validation, layout.root)
+    rel_val = layout.rel(layout.validation)
     if validation and validation.get("corpus") and validation["corpus"] != corpus:
         raise StageError(f"{rel_val}: validated corpus {short(validation['corpus'])}, but "
                          f"data/{layout.lang}/clean is now {short(corpus)}; re-run the validate stage "
@@ -224,7 +217,7 @@ def require_approval(layout: Layout, cfg: LanguageConfig, validation: dict | Non
     state = assess(decision, corpus, cfg.review.policy)
     if state == "approved":
         return decision
-    rel = _rel(decision_path(layout), layout.root)
+    rel = layout.rel(decision_path(layout))
     raise StageError(f"{rel}: " + gate_message(layout.lang, cfg, decision, corpus, state)
                      .replace("Stopped before vocab.", "The vocab stage refuses to train on it.")
                      .replace("stopped before vocab.", "the vocab stage refuses to train on it."))
@@ -235,7 +228,7 @@ def check_validation(layout: Layout) -> dict:
     current corpus has a valid review decision (``data/<lang>/review.json``: approved, or
     auto-approved under ``review.policy: auto``, for this very corpus)."""
     path = layout.validation
-    rel = _rel(path, layout.root)
+    rel = layout.rel(path)
     if not path.is_file():
         raise StageError(f"{rel}: not found; run the validate stage first "
                          f"(`python -m pipeline validate {layout.lang}`)")

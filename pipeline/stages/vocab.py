@@ -23,8 +23,7 @@ from pipeline.atomic import atomic_dir
 from pipeline.errors import StageError
 from pipeline.review.gate import check_validation
 from pipeline.stages import open_language
-from pipeline.tokenizer.corpus import (choose_documents, clean_files, held_out_lines, iter_texts, rel, row_counts,
-                                       split_lines)
+from pipeline.tokenizer.corpus import choose_documents, held_out_lines, iter_texts, row_counts, split_lines
 from pipeline.tokenizer.hf import dump_json, write_hf_files
 from pipeline.tokenizer.proto import quantize_scores
 from pipeline.tokenizer.stats import STATS_MAX_LINES, training_record, vocab_stats
@@ -35,10 +34,10 @@ def run(lang: str, root: Path) -> dict:
     root, cfg, layout = open_language(lang, root)
     v = cfg.vocab
     check_validation(layout)
-    files = clean_files(layout)
+    files = layout.require_clean_files()
     n_docs = sum(row_counts(files))
     if n_docs == 0:
-        raise StageError(f"{rel(layout.clean_dir, root)}: the cleaned corpus has no documents")
+        raise StageError(f"{layout.rel(layout.clean_dir)}: the cleaned corpus has no documents")
     train_rows, held_rows = choose_documents(n_docs, v.sample_documents, v.seed)
 
     def sentences() -> Iterator[str]:
@@ -62,4 +61,4 @@ def run(lang: str, root: Path) -> dict:
             "documents_sampled": len(train_rows), "sentences": n_sent,
             "tokens_per_word": stats["held_out"]["tokens_per_word"],
             "unk_rate": stats["held_out"]["unk_rate"],
-            "tokenizer_dir": rel(layout.tokenizer_dir, root)}
+            "tokenizer_dir": layout.rel(layout.tokenizer_dir)}

@@ -10,26 +10,9 @@ from typing import Iterator
 import pyarrow.parquet as pq
 
 from pipeline.errors import StageError
-from pipeline.layout import Layout
 
 HELD_OUT_MAX_DOCS = 1000
 _READ_BATCH = 512
-
-
-def rel(path: Path, root: Path) -> str:
-    """``path`` relative to the project root for messages (as given when outside it)."""
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def clean_files(layout: Layout) -> list[Path]:
-    files = layout.clean_files()
-    if not files:
-        raise StageError(f"{rel(layout.clean_dir, layout.root)}: no part-*.parquet files; "
-                         f"run the clean stage first")
-    return files
 
 
 def row_counts(files: list[Path]) -> list[int]:
