@@ -1,9 +1,11 @@
 """Each stage's code deps, computed from the source: what ``python -m pipeline STAGE LANG`` can execute.
 
 A stage runs ``pipeline/stages/<stage>.py`` and everything that module imports, transitively, within the
-project: ``import x``, ``from x import y`` (absolute or relative), imports inside functions, and
-``importlib.import_module("literal")``. Third-party modules (whatever does not resolve to a file of this
-project) end the walk. ``if TYPE_CHECKING:`` blocks never run and are skipped.
+project: ``import x``, ``from x import y`` (absolute or relative), imports inside functions,
+``importlib.import_module("a.b")``, and, as every module of the package, ``import_module(f"a.b.{x}")``,
+``import_module(f"{__name__}.{x}")`` and ``pkgutil.iter_modules(__path__)`` (a package loading its plug-ins,
+like pipeline/readers/). Third-party modules (whatever does not resolve to a file of this project) end the
+walk. ``if TYPE_CHECKING:`` blocks never run and are skipped.
 
 dvc.yaml names that closure coarsely, so that it stays short and a new file in a library is covered without
 an edit: a file of a library package (``pipeline/cleaning/dedup.py``) becomes the package's folder
@@ -73,7 +75,7 @@ def _from_base(node: ast.ImportFrom, package: str) -> str:
     return ".".join(parts[:len(parts) - (node.level - 1)] + ([node.module] if node.module else []))
 
 
-def _imported(node: ast.AST, package: str, root: Path) -> list[Path]:
+def _imported(node: ast.AST, name: str, package: str, root: Path) -> list[Path]:
     """Project files one node imports by name. ``from pkg import a, b`` names the submodules a and b, and
     pkg itself only when some name is not a submodule (a package's __init__ runs anyway as a parent)."""
     if isinstance(node, ast.Import):
@@ -84,9 +86,10 @@ def _imported(node: ast.AST, package: str, root: Path) -> list[Path]:
         names = [n for n in wanted if module_file(n, root)]
         if len(names) < len(wanted):  # some name is an attribute of base (or `*`): base's own code
             names.append(base)
-    elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-            and isinstance(node.args[0].value, str) and _is_import_call(node.func):
-        names = [node.args[0].value]
+    elif isinstance(node, ast.Call) and _is_import_call(node.func) and node.args:
+        return _dynamic(node.args[0], name, root)
+    elif isinstance(node, ast.Call) and _is_discovery(node) and name == package:
+        return package_modules(package, root)
     else:
         return []
     return [f for f in (module_file(n, root) for n in names) if f is not None]
@@ -97,12 +100,48 @@ def _is_import_call(f: ast.expr) -> bool:
         (isinstance(f, ast.Name) and f.id in ("import_module", "__import__"))
 
 
+def _is_discovery(node: ast.Call) -> bool:
+    """``pkgutil.iter_modules(__path__)`` (or walk_packages): a package importing its own modules by listing."""
+    f = node.func
+    return isinstance(f, ast.Attribute) and f.attr in ("iter_modules", "walk_packages") and bool(node.args) \
+        and isinstance(node.args[0], ast.Name) and node.args[0].id == "__path__"
+
+
+def _dynamic(arg: ast.expr, name: str, root: Path) -> list[Path]:
+    """``import_module("a.b")`` -> a/b; ``import_module(f"a.b.{x}")`` or ``f"{__name__}.{x}"`` -> every
+    module of package a.b (of this package); anything else cannot be resolved and names nothing."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        f = module_file(arg.value, root)
+        return [f] if f else []
+    if not isinstance(arg, ast.JoinedStr) or not arg.values:
+        return []
+    head, prefix = arg.values[0], None
+    if isinstance(head, ast.Constant) and isinstance(head.value, str):
+        prefix = head.value
+    elif isinstance(head, ast.FormattedValue) and isinstance(head.value, ast.Name) \
+            and head.value.id in ("__name__", "__package__") and len(arg.values) > 1 \
+            and isinstance(arg.values[1], ast.Constant) and str(arg.values[1].value).startswith("."):
+        prefix = name + str(arg.values[1].value)
+    if not prefix or "." not in prefix:
+        return []
+    return package_modules(prefix.rpartition(".")[0], root)
+
+
+def package_modules(package: str, root: Path) -> list[Path]:
+    """The modules and subpackages directly in a project package (what pkgutil.iter_modules lists)."""
+    folder = root.joinpath(*package.split("."))
+    if not (folder / "__init__.py").is_file():
+        return []
+    subs = list(folder.glob("*/__init__.py"))
+    return sorted([p for p in folder.glob("*.py") if p.name != "__init__.py"] + subs)
+
+
 def direct_imports(path: Path, root: Path, module_level: bool = False) -> set[Path]:
     """Project files named by the imports in ``path`` (the most specific module each import names)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    return {f for node in _nodes(tree, module_level) for f in _imported(node, package, root) if f != path}
+    return {f for node in _nodes(tree, module_level) for f in _imported(node, name, package, root) if f != path}
 
 
 def _with_parents(path: Path, root: Path) -> set[Path]:

@@ -58,13 +58,24 @@ def test_closure_follows_every_kind_of_import_and_stops_at_third_party(tmp_path)
             "import numpy as np\n"
             "from pipeline.config import *\n"
             "from pipeline.lib import helper\n"
+            "import pipeline.plugins\n"
             "from . import shared\n"
             "from typing import TYPE_CHECKING\n"
             "if TYPE_CHECKING:\n    from pipeline import typed_only\n"
             "def run(lang, root):\n"
             "    from pipeline import later\n"
             "    import importlib\n"
+            "    importlib.import_module(f'pipeline.formats.{lang}')\n"
             "    return importlib.import_module('model.net')\n"),
+        # a package that imports each of its modules by listing itself
+        "pipeline/plugins/__init__.py": ("import importlib, pkgutil\n"
+                                         "def _load():\n"
+                                         "    for m in pkgutil.iter_modules(__path__):\n"
+                                         "        importlib.import_module(f'{__name__}.{m.name}')\n"),
+        "pipeline/plugins/a.py": "",
+        "pipeline/plugins/b/__init__.py": "",
+        "pipeline/formats/__init__.py": "",
+        "pipeline/formats/text.py": "",
         "pipeline/stages/shared.py": "",
         "pipeline/stages/two.py": "",
         "pipeline/lib/__init__.py": "",
@@ -80,12 +91,13 @@ def test_closure_follows_every_kind_of_import_and_stops_at_third_party(tmp_path)
     assert rel == {"pipeline/stages/one.py", "pipeline/stages/__init__.py", "pipeline/stages/shared.py",
                    "pipeline/__init__.py", "pipeline/config.py", "pipeline/lib/__init__.py",
                    "pipeline/lib/helper.py", "pipeline/lib/deeper.py", "pipeline/later.py",
-                   "model/__init__.py", "model/net.py"}
+                   "model/__init__.py", "model/net.py", "pipeline/plugins/__init__.py", "pipeline/plugins/a.py",
+                   "pipeline/plugins/b/__init__.py", "pipeline/formats/__init__.py", "pipeline/formats/text.py"}
     # library packages collapse to their folder; stage modules and top-level modules stay files
     assert stage_deps("one", tmp_path) == [
         "pipeline/stages/one.py", "model/__init__.py", "model/net.py", "pipeline/__init__.py",
-        "pipeline/config.py", "pipeline/later.py", "pipeline/lib", "pipeline/stages/__init__.py",
-        "pipeline/stages/shared.py"]
+        "pipeline/config.py", "pipeline/formats", "pipeline/later.py", "pipeline/lib", "pipeline/plugins",
+        "pipeline/stages/__init__.py", "pipeline/stages/shared.py"]
     # config.py is listed even for a stage that never imports it (it holds the defaults the YAMLs omit)
     assert stage_deps("two", tmp_path) == [
         "pipeline/stages/two.py", "pipeline/__init__.py", "pipeline/config.py", "pipeline/stages/__init__.py"]
