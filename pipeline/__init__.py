@@ -1,1 +1,2 @@
-"""Pipeline stages: plain functions, one module per stage, runnable as `python -m pipeline STAGE LANG`."""
+"""The stages (``pipeline/stages/``, one ``run(lang, root)`` each, ``python -m pipeline STAGE LANG``) and the
+libraries they call, one folder per concern (docs/architecture.md has the map)."""
