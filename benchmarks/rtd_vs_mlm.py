@@ -11,16 +11,12 @@ with the same architecture, data, batch, sequence length, learning-rate schedule
 both -- and the same architecture from random initialisation -- with the evaluation harness
 (``pipeline.evaluation.harness.evaluate_model``) on the language's tasks, several seeds, medians reported.
 
-FLOPs (matmuls only, 2 FLOPs per multiply-add, training = 3 x forward; ``pretrain_step_flops``)::
-
-    encoder(n)   = n * [L * (8 H^2 + 4 H F) + (2 E H if E != H)] + L * 4 n^2 H
-    disc_head(n) = n * (2 H^2 + 2 H)                 # ElectraDiscriminatorPredictions
-    mlm_head(k)  = k * (2 H' E + 2 E V)              # at the k masked positions; H' = that model's hidden size
-    ELECTRA step = 3 * sum over the batch of [disc encoder(n) + disc_head(n) + gen encoder(n) + mlm_head(k)]
-    MLM step     = 3 * sum over the batch of [encoder(n) + mlm_head(k)]
-
-for full-length examples (n = max_seq_length, k = round(mask_prob * n)); embedding lookups, LayerNorm,
-softmax and the optimizer are not counted. ``mlm steps = round(electra steps * ELECTRA step / MLM step)``.
+FLOPs: ``model.flops`` (matmuls only, 2 FLOPs per multiply-add, training = 3 x forward; the ELECTRA step
+counts the discriminator, its head, the generator and the generator's MLM head at the masked positions; the
+MLM step the discriminator-sized model and its MLM head), for full-length examples.
+``mlm steps = round(electra steps * ELECTRA step / MLM step)``. The backbone is the size's (``tiny``: ConvBERT
+with local kernels) unless ``--backbone`` says otherwise; MLM and random init use the same backbone and
+initialisation.
 
 Run: ``.venv/bin/python -m benchmarks.rtd_vs_mlm --langs tr en`` (see ``--help`` and docs/evaluation.md).
 Writes ``benchmarks/results/rtd_vs_mlm-<date>.json`` and ``.md`` naming the machine. The tokenizer and
@@ -138,26 +134,15 @@ def pretrain_model(root: Path, lang: str, out: Path, params: dict, *, threads: i
 
 # --- compute ----------------------------------------------------------------------------------------
 
-def _encoder_flops(h: int, layers: int, ffn: int, emb: int, n: int) -> float:
-    return n * (layers * (8 * h * h + 4 * h * ffn) + (2 * emb * h if emb != h else 0)) + layers * 4 * n * n * h
-
-
 def pretrain_step_flops(arch: dict, objective: str, vocab_size: int, seq_len: int, batch: int,
                         mask_prob: float) -> float:
-    """Training FLOPs of one step on full-length examples (formula in the module docstring)."""
-    H, L, F, E = (int(arch[k]) for k in ("hidden_size", "num_hidden_layers", "intermediate_size", "embedding_size"))
-    V, n = int(vocab_size), int(seq_len)
-    k = round(mask_prob * n)
-    disc = _encoder_flops(H, L, F, E, n)
-    if objective == "mlm":
-        per_example = disc + k * (2 * H * E + 2 * E * V)
-    else:
-        f = float(arch.get("generator_fraction", 0.25))
-        hg, fg = int(H * f), int(F * f)
-        lg = max(1, round(L * float(arch.get("generator_layers", 1.0))))
-        per_example = (disc + n * (2 * H * H + 2 * H) + _encoder_flops(hg, lg, fg, E, n)
-                       + k * (2 * hg * E + 2 * E * V))
-    return 3.0 * batch * per_example
+    """Training FLOPs of one step on full-length examples (``model.flops``, either backbone)."""
+    from model.electra import build_configs
+    from model.flops import coefficients
+    disc, gen = build_configs(arch, vocab_size, seq_len)
+    c = coefficients(disc.to_dict(), None if objective == "mlm" else gen.to_dict(), vocab_size)
+    n, k = int(seq_len), round(mask_prob * seq_len)
+    return c.step_flops(batch * n, batch * n * n, batch * k)
 
 
 # --- one language -----------------------------------------------------------------------------------
@@ -180,10 +165,12 @@ def run_language(lang: str, args) -> dict:
     print(f"[{lang}] corpus: {corpus}", flush=True)
 
     from pipeline.config import load_language as _ll
-    arch = _ll(lang, root).pretrain_resolved()
     common = {"batch_size": args.batch_size, "learning_rate": args.lr, "warmup_steps": args.warmup,
               "device": "cpu", "seed": args.seed, "log_every": max(1, args.steps // 10), "checkpoint_every": 10 ** 9,
               "eval_batches": 10, "mask_prob": args.mask_prob, "temperature": args.temperature}
+    if args.backbone:
+        common["backbone"] = args.backbone
+    arch = {**_ll(lang, root).pretrain_resolved(), **common}
     flops = {o: pretrain_step_flops(arch, o, index["vocab_size"], args.seq_len, args.batch_size, args.mask_prob)
              for o in ("electra", "mlm")}
     steps = {"electra": args.steps, "mlm": int(round(args.steps * flops["electra"] / flops["mlm"]))}
@@ -304,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--langs", nargs="+", default=["tr", "en"])
     ap.add_argument("--steps", type=int, default=1500, help="ELECTRA pre-training steps (MLM: same FLOPs)")
     ap.add_argument("--size", default="tiny")
+    ap.add_argument("--backbone", choices=["electra", "convbert"], default=None, help="default: the size's")
     ap.add_argument("--vocab-size", type=int, default=4000)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=32)

@@ -75,6 +75,34 @@ def encoder(model: torch.nn.Module) -> torch.nn.Module:
     return model.base_model
 
 
+@torch.no_grad()
+def init_local_convolution(model: torch.nn.Module, kind: str = "prevnext") -> int:
+    """Start every ConvBERT convolution head on one neighbour (``prevnext``); returns the heads set.
+
+    A ConvBERT head's kernel is softmax(W (q * k_conv) + b) over ``conv_kernel_size`` offsets. HF initialises
+    W small and b to zero, so every kernel starts as a uniform average over 9 positions, and (measured,
+    docs/pretraining.md "Backbones") the discriminator then stays on the replaced-token-detection plateau
+    like the plain ELECTRA. Here b, a native ConvBERT weight, starts at 0 on one offset and -6 elsewhere
+    (even heads: the previous token, odd heads: the next one; > 0.9 of the weight), and the convolution's
+    input projection starts at the scale of a default ``nn.Linear`` (std 1/sqrt(fan_in)) instead of 0.02, so
+    each token sees its neighbours from the first step. Both stay trainable, and the exported model is an
+    ordinary ConvBertModel: this is an initialisation, not an architecture."""
+    if kind != "prevnext":
+        raise ValueError(f"local_init must be 'prevnext' (or 'none'), got {kind!r}")
+    n = 0
+    for mod in model.modules():
+        if not hasattr(mod, "conv_kernel_layer"):
+            continue
+        heads, k = mod.num_attention_heads, mod.conv_kernel_size
+        offset = torch.arange(k) - (k - 1) // 2
+        want = torch.tensor([-1 if h % 2 == 0 else 1 for h in range(heads)])
+        bias = torch.where(offset[None, :] == want[:, None], 0.0, -6.0)
+        mod.conv_kernel_layer.bias.copy_(bias.reshape(-1).to(mod.conv_kernel_layer.bias))
+        mod.conv_out_layer.weight.normal_(0.0, 1.0 / mod.conv_out_layer.in_features ** 0.5)
+        n += heads
+    return n
+
+
 def attn_implementation(fam: Backbone) -> str:
     return "sdpa" if "sdpa" in fam.attn_implementations else fam.attn_implementations[0]
 

@@ -42,6 +42,8 @@ def arch_signature(params: dict, vocab_size: int, max_seq_length: int) -> dict:
                vocab_size=int(vocab_size), max_seq_length=int(max_seq_length))
     if float(params.get("generator_layers", 1.0)) != 1.0:
         sig["generator_layers"] = float(params["generator_layers"])
+    if params.get("backbone", "electra") != "electra":
+        sig["backbone"] = params["backbone"]
     return sig
 
 

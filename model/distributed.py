@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from model.backbones import encoder
+
 
 @dataclass
 class Dist:
@@ -172,9 +174,9 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def _encoders(model) -> list:
     out = []
     if hasattr(model, "discriminator"):
-        out.append(model.discriminator.electra)
+        out.append(encoder(model.discriminator))
     if hasattr(model, "generator"):
-        out.append(model.generator.electra)
+        out.append(encoder(model.generator))
     return out
 
 

@@ -415,9 +415,16 @@ def build_pretrainer(params: dict, vocab_size: int, max_seq_length: int,
     disc_cfg, gen_cfg = build_configs(params, vocab_size, max_seq_length)
     kw = dict(mask_prob=float(params.get("mask_prob", 0.15)), max_seq_length=max_seq_length, mask_id=mask_id)
     if params.get("objective", "electra") == "mlm":
-        return MLMPretrainer(disc_cfg, **kw)
-    return ElectraPretrainer(disc_cfg, gen_cfg, disc_weight=float(params.get("disc_weight", 50.0)),
-                             temperature=float(params.get("temperature", 1.0)), **kw)
+        model = MLMPretrainer(disc_cfg, **kw)
+    else:
+        model = ElectraPretrainer(disc_cfg, gen_cfg, disc_weight=float(params.get("disc_weight", 50.0)),
+                                  temperature=float(params.get("temperature", 1.0)), **kw)
+    if params.get("local_init") not in (None, "none"):
+        from model.backbones import init_local_convolution
+        if not init_local_convolution(model, params["local_init"]):
+            raise ValueError(f"local_init needs a backbone with convolution heads (convbert), "
+                             f"not {disc_cfg.model_type}")
+    return model
 
 
 def count_params(module: torch.nn.Module) -> int:

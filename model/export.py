@@ -1,7 +1,9 @@
 """Export of a pre-trained model as a Hugging Face folder, with its model card:
 
-    out_dir/                 ElectraForPreTraining (discriminator) in safetensors + config.json
-      generator/             ElectraForMaskedLM (the generator; for objective 'mlm' the trained MLM model)
+    out_dir/                 the discriminator in safetensors + config.json: ElectraForPreTraining, or for
+                             backbone convbert a ConvBertModel + rtd_head.safetensors (model.backbones)
+      generator/             ElectraForMaskedLM / ConvBertForMaskedLM (the generator; for objective 'mlm'
+                             the trained MLM model)
       tokenizer files        copied from tokenizer_dir
       pretrain_params.json   the resolved params
       README.md              model card
@@ -17,6 +19,7 @@ from pathlib import Path
 import torch
 
 from model.atomic import atomic_dir, umask_modes
+from model.backbones import backbone_of, encoder, save_discriminator
 from model.electra import MLMPretrainer
 from model.hf import quiet
 from model.metrics import fmt, json_safe
@@ -35,10 +38,13 @@ def model_card(params: dict, metrics: dict, card: dict | None, files: list[str])
         front.append(f"language: {lang}")
     front.append("---")
     title = f"ELECTRA-{params['size']}" + (f" ({lang})" if lang else "")
-    lines = front + ["", f"# {title}", "",
-                     "Pre-trained with ELECTRA Foundry. The folder holds the discriminator "
-                     "(`ElectraForPreTraining`); `generator/` holds the generator (`ElectraForMaskedLM`).",
-                     ""]
+    if params.get("backbone", "electra") == "convbert":
+        held = ("the discriminator's encoder as a `ConvBertModel` (ConvBERT: attention mixed with local "
+                "convolution heads) with its replaced-token-detection head in `rtd_head.safetensors`; "
+                "`generator/` holds the generator (`ConvBertForMaskedLM`)")
+    else:
+        held = "the discriminator (`ElectraForPreTraining`); `generator/` holds the generator (`ElectraForMaskedLM`)"
+    lines = front + ["", f"# {title}", "", f"Pre-trained with ELECTRA Foundry. The folder holds {held}.", ""]
     if params["objective"] == "mlm":
         lines += ["This model was trained with the MLM objective: the backbone here is the MLM model's "
                   "encoder and its replaced-token-detection head is untrained; `generator/` is the full "
@@ -59,10 +65,12 @@ def model_card(params: dict, metrics: dict, card: dict | None, files: list[str])
 def _card_rows(params: dict, metrics: dict) -> list[tuple]:
     obj = ("ELECTRA replaced-token detection (generator + discriminator, shared embeddings)"
            if params["objective"] == "electra" else
-           "masked language modelling baseline (discriminator-sized ElectraForMaskedLM; "
+           "masked language modelling baseline (discriminator-sized masked LM; "
            "85% [MASK] / 15% unchanged masking)")
     rows = [
         ("objective", obj), ("size", params["size"]),
+        ("backbone", params.get("backbone", "electra") + (f" (convolution kernels initialised {params['local_init']})"
+                                                          if params.get("local_init") not in (None, "none") else "")),
         ("layers / hidden / heads / FFN / embedding",
          f"{params['num_hidden_layers']} / {params['hidden_size']} / {params['num_attention_heads']} / "
          f"{params['intermediate_size']} / {params['embedding_size']}"),
@@ -91,11 +99,10 @@ def _discriminator_and_generator(model, seed: int):
     (seeded, untrained) replaced-token-detection head, so the folder loads the same way."""
     if not isinstance(model, MLMPretrainer):
         return model.discriminator, model.generator
-    from transformers import ElectraForPreTraining
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed) + 3)
-        disc = ElectraForPreTraining(model.generator.config)
-    disc.electra.load_state_dict(model.generator.electra.state_dict())
+        disc = backbone_of(model.generator.config).discriminator_class(model.generator.config)
+    encoder(disc).load_state_dict(encoder(model.generator).state_dict())
     return disc, model.generator
 
 
@@ -106,7 +113,7 @@ def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metri
     with atomic_dir(out_dir) as tmp:
         disc, gen = _discriminator_and_generator(model, seed)
         with quiet():
-            disc.save_pretrained(tmp, safe_serialization=True)
+            save_discriminator(disc, tmp, safe_serialization=True)
             gen.save_pretrained(tmp / "generator", safe_serialization=True)
         if tokenizer_dir is not None and Path(tokenizer_dir).is_dir():
             for name in TOKENIZER_FILES:

@@ -158,9 +158,14 @@ def _autocast(device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
 
+# an arch dict key (not a config.json one): the initialisation recipe a random-init baseline shares with the
+# pre-trained model (model.backbones.init_local_convolution), read from the export's pretrain_params.json
+LOCAL_INIT_KEY = "foundry_local_init"
+
+
 def config_from_dict(arch: dict):
     """A transformers config from a config.json dict (``model_type`` default: electra)."""
-    d = {k: v for k, v in dict(arch).items() if k not in _DROP_CONFIG_KEYS}
+    d = {k: v for k, v in dict(arch).items() if k not in _DROP_CONFIG_KEYS and k != LOCAL_INIT_KEY}
     model_type = d.pop("model_type", "electra")
     if model_type == "electra":
         return ElectraConfig.from_dict(d)
@@ -182,10 +187,14 @@ def load_backbone(init, arch: dict | None = None):
     with quiet():
         try:
             cfg._attn_implementation = "sdpa"
-            return ElectraModel(cfg) if isinstance(cfg, ElectraConfig) else AutoModel.from_config(cfg)
+            model = ElectraModel(cfg) if isinstance(cfg, ElectraConfig) else AutoModel.from_config(cfg)
         except (ValueError, ImportError):
             cfg._attn_implementation = "eager"
-            return AutoModel.from_config(cfg)
+            model = AutoModel.from_config(cfg)
+    if arch.get(LOCAL_INIT_KEY) not in (None, "none"):  # the same initialisation as the pre-trained model's
+        from model.backbones import init_local_convolution
+        init_local_convolution(model, arch[LOCAL_INIT_KEY])
+    return model
 
 
 def read_config(init) -> dict:

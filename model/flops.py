@@ -12,7 +12,11 @@ with hidden size H, L layers, FFN size F and embedding size E, on one example of
     ELECTRA step = 3 * sum over examples of [disc encoder(n) + disc_head(n) + gen encoder(n) + gen mlm_head(k)]
     MLM step     = 3 * sum over examples of [encoder(n) + mlm_head(k)]   (the discriminator-sized model only)
 
-8H^2 is the Q, K, V and output projections, 4HF the two FFN matmuls. Not counted: embedding lookups,
+8H^2 is the Q, K, V and output projections, 4HF the two FFN matmuls. A ConvBERT layer (``model_type``
+convbert; a = the attention half's width, H/2 for head ratio 2; h' attention heads; kernel k) has instead
+Q, K, V at H -> a (6Ha), the key convolution (depthwise 2Hk + pointwise 2Ha), the kernel generator (2a h'k),
+the convolution's input projection (2Ha) and its application (2ak), the output projection (2H^2) and the FFN;
+its attention is 4 n^2 a (the convolution heads replace the other half). Not counted: embedding lookups,
 LayerNorm, GELU, softmax, dropout, the losses, the optimizer (together well under 2% for these sizes).
 Only real tokens count (padding is waste, not model FLOPs), and attention is n^2 per *example*
 (a packed row of several examples attends block-diagonally). The official ``flops_computation.py``
@@ -61,8 +65,14 @@ class FlopCoefficients:
         return 3.0 * (self.per_token + self.per_token_sq * seq_len + self.per_masked * mask_prob)
 
 
-def _encoder(h: int, layers: int, ffn: int, emb: int) -> tuple[float, float]:
-    per_tok = layers * (8 * h * h + 4 * h * ffn) + (2 * emb * h if emb != h else 0)
+def _encoder(h: int, layers: int, ffn: int, emb: int, cfg: dict | None = None) -> tuple[float, float]:
+    proj = 2 * emb * h if emb != h else 0
+    if cfg and cfg.get("model_type") == "convbert":
+        heads = max(1, int(cfg["num_attention_heads"]) // int(cfg.get("head_ratio", 2)))
+        a, k = heads * ((h // heads) // 2), int(cfg.get("conv_kernel_size", 9))
+        layer = 6 * h * a + (2 * h * k + 2 * h * a) + 2 * a * heads * k + 2 * h * a + 2 * a * k + 2 * h * h + 4 * h * ffn
+        return float(layers * layer + proj), float(layers * 4 * a)
+    per_tok = layers * (8 * h * h + 4 * h * ffn) + proj
     return float(per_tok), float(layers * 4 * h)
 
 
@@ -71,11 +81,11 @@ def coefficients(disc: dict, gen: dict | None, vocab_size: int) -> FlopCoefficie
     ``embedding_size``; HF ``ElectraConfig.to_dict()`` works). ``gen=None``: the MLM objective
     (MLM head on the discriminator-sized model, no discriminator head)."""
     H, E, V = int(disc["hidden_size"]), int(disc["embedding_size"]), int(vocab_size)
-    d_tok, d_sq = _encoder(H, int(disc["num_hidden_layers"]), int(disc["intermediate_size"]), E)
+    d_tok, d_sq = _encoder(H, int(disc["num_hidden_layers"]), int(disc["intermediate_size"]), E, disc)
     if gen is None:
         return FlopCoefficients(d_tok, d_sq, 2.0 * H * E + 2.0 * E * V)
     Hg = int(gen["hidden_size"])
-    g_tok, g_sq = _encoder(Hg, int(gen["num_hidden_layers"]), int(gen["intermediate_size"]), E)
+    g_tok, g_sq = _encoder(Hg, int(gen["num_hidden_layers"]), int(gen["intermediate_size"]), E, gen)
     return FlopCoefficients(d_tok + 2.0 * H * H + 2.0 * H + g_tok, d_sq + g_sq, 2.0 * Hg * E + 2.0 * E * V)
 
 

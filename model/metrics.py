@@ -17,9 +17,14 @@ from model.device import autocast, to_device
 
 CURVE_COLUMNS = ("step", "lr", "loss", "gen_loss", "gen_acc", "disc_loss", "disc_acc",
                  "replaced_precision", "replaced_recall", "tokens_seen", "tokens_per_s", "seconds",
-                 "flops_per_s", "mfu", "disc_auc", "replaced_fraction")
+                 "flops_per_s", "mfu", "disc_auc", "replaced_fraction",
+                 # the generator's loss where it saw [MASK] (must predict from context) and where the token was
+                 # left unchanged (can copy it); the average of the two hides a generator at unigram level
+                 "gen_loss_at_mask", "gen_loss_unchanged",
+                 # model.diagnostics on a fixed validation batch: has context use formed, has the encoder collapsed
+                 "neighbour_attention", "last_layer_cosine")
 # columns that do not depend on wall-clock time (equal between an interrupted+resumed and a straight run)
-DETERMINISTIC_COLUMNS = CURVE_COLUMNS[:10] + ("disc_auc", "replaced_fraction")
+DETERMINISTIC_COLUMNS = CURVE_COLUMNS[:10] + CURVE_COLUMNS[14:]
 AUC_BINS = 200
 
 
@@ -46,7 +51,8 @@ class Window:
     evaluation's ``disc_auc``): 0.5 is chance, and it moves before any token crosses p = 0.5."""
 
     KEYS = ("gen_sum", "disc_sum", "masked_count", "token_count", "gen_correct", "disc_correct",
-            "replaced_count", "predicted_replaced", "true_positive", "flops")
+            "replaced_count", "predicted_replaced", "true_positive", "gen_sum_at_mask", "mask_shown_count", "flops")
+    _FLOPS = KEYS.index("flops")
 
     def __init__(self, device, values: dict | None = None):
         self.device = device
@@ -60,7 +66,7 @@ class Window:
 
     def add(self, out: dict) -> None:
         k = len(self.KEYS)
-        self.t[:9] += torch.stack([out[k_].detach().to(torch.float64) for k_ in self.KEYS[:9]])
+        self.t[:self._FLOPS] += torch.stack([out[k_].detach().to(torch.float64) for k_ in self.KEYS[:self._FLOPS]])
         if "disc_logits" in out:
             prob = torch.sigmoid(out["disc_logits"].float())
             act, lab = out["active"], out["labels"]
@@ -68,7 +74,7 @@ class Window:
             self.t[k + AUC_BINS:] += torch.histc(prob[act & ~lab], AUC_BINS, 0.0, 1.0).double()
 
     def add_flops(self, f: float) -> None:
-        self.t[9] += f
+        self.t[self._FLOPS] += f
 
     def reduce_(self, d: mdist.Dist) -> None:
         d.all_reduce_sum_(self.t)
@@ -85,7 +91,10 @@ class Window:
         v = self.values()
         div = lambda a, b: (a / b) if b else float("nan")  # noqa: E731
         gen = div(v["gen_sum"], v["masked_count"])
-        out = {"gen_loss": gen, "gen_acc": div(v["gen_correct"], v["masked_count"])}
+        out = {"gen_loss": gen, "gen_acc": div(v["gen_correct"], v["masked_count"]),
+               "gen_loss_at_mask": div(v["gen_sum_at_mask"], v["mask_shown_count"]),
+               "gen_loss_unchanged": div(v["gen_sum"] - v["gen_sum_at_mask"],
+                                         v["masked_count"] - v["mask_shown_count"])}
         if objective == "electra":
             disc = div(v["disc_sum"], v["token_count"])
             out.update(loss=gen + disc_weight * disc, disc_loss=disc,
@@ -124,7 +133,27 @@ def evaluate(model, split: ShardSplit, batch_size: int, batches: int, device: to
     model.train(was_training)
     s = win.summary(objective, disc_weight)
     s.update(batches=n, tokens=int(win.values()["token_count"]))
+    s.update(signals(model, probe_batch(split, device)))
     return s
+
+
+def probe_batch(split: ShardSplit | None, device, size: int = 8) -> dict | None:
+    """The first ``size`` validation examples: the fixed batch the representation signals are read on."""
+    if split is None or split.num_examples == 0:
+        return None
+    return to_device(BatchIterator(split, size, shuffle=False).next_batch(), device)
+
+
+@torch.no_grad()
+def signals(model, batch: dict | None) -> dict:
+    """``neighbour_attention`` and ``last_layer_cosine`` (model.diagnostics) of the discriminator (the MLM's
+    encoder for the MLM objective) on ``batch``; NaN without a batch."""
+    if batch is None:
+        return {"neighbour_attention": float("nan"), "last_layer_cosine": float("nan")}
+    from model.diagnostics import representation_signals
+    net = model.discriminator if hasattr(model, "discriminator") else model.generator
+    s = representation_signals(net, batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    return {"neighbour_attention": s["neighbour_attention"], "last_layer_cosine": s["last_layer_cosine"]}
 
 
 def json_safe(x):

@@ -51,9 +51,11 @@ from model.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, arch_signature
                               load_checkpoint, save_checkpoint)
 from model.data import Prefetcher, PretrainBatcher, ShardSplit, mix64, read_index
 from model.device import autocast, pick_device, to_device
+from model.backbones import encoder
 from model.electra import ElectraPretrainer, build_pretrainer, count_params, gumbel_sample
 from model.export import export
-from model.metrics import CURVE_COLUMNS, Window, evaluate, json_safe, write_curve, write_metrics
+from model.metrics import (CURVE_COLUMNS, Window, evaluate, json_safe, probe_batch, signals, write_curve,
+                           write_metrics)
 from model.optim import AdamWeightDecay, param_groups
 from model.preemption import PREEMPTED_EXIT, StopFlag
 from model.settings import Paths, Settings
@@ -82,6 +84,7 @@ class Run:
     opt: AdamWeightDecay | None = None
     coeffs: mflops.FlopCoefficients | None = None
     peak: float | None = None
+    probe: dict | None = None  # the fixed validation batch of the representation signals
 
     @property
     def fsdp(self) -> bool:
@@ -229,7 +232,7 @@ def _compile(model, backend: str | None) -> None:
     """torch.compile the encoders (the bulk of the FLOPs; fixed-shape) and the Gumbel sampler in place
     (parameter names unchanged). Masked-position gathers stay eager (data-dependent shapes)."""
     kw = {"backend": backend} if backend else {}
-    encoders = [model.generator.electra] + ([model.discriminator] if hasattr(model, "discriminator") else [])
+    encoders = [encoder(model.generator)] + ([model.discriminator] if hasattr(model, "discriminator") else [])
     for m in encoders:
         m.compile(dynamic=None, **kw)
     if hasattr(model, "discriminator"):
@@ -312,16 +315,31 @@ def log_window(run: Run, st: TrainState) -> None:
     dt = max(1e-9, time.perf_counter() - st.window_t0)
     fps = st.window.values()["flops"] / dt
     m = mflops.mfu(fps, run.peak, d.world_size)
+    sig = probe_signals(run)
     st.curve.append([st.step, st.lr, s["loss"], s["gen_loss"], s["gen_acc"], s["disc_loss"], s["disc_acc"],
                      s["replaced_precision"], s["replaced_recall"], st.tokens, st.window_tokens / dt, st.seconds,
-                     fps, m if m is not None else float("nan"), s["disc_auc"], s["replaced_fraction"]])
-    run.log(f"step {st.step}/{run.cfg.steps} lr {st.lr:.3g} gen {s['gen_loss']:.4f} disc {s['disc_loss']:.4f} "
+                     fps, m if m is not None else float("nan"), s["disc_auc"], s["replaced_fraction"],
+                     s["gen_loss_at_mask"], s["gen_loss_unchanged"], sig["neighbour_attention"],
+                     sig["last_layer_cosine"]])
+    run.log(f"step {st.step}/{run.cfg.steps} lr {st.lr:.3g} gen {s['gen_loss']:.4f} "
+            f"(at [MASK] {s['gen_loss_at_mask']:.3f}) disc {s['disc_loss']:.4f} "
             f"disc_acc {s['disc_acc']:.4f} auc {s['disc_auc']:.3f} rec {s['replaced_recall']:.3f} "
+            f"nbr {sig['neighbour_attention']:.2f} cos {sig['last_layer_cosine']:.2f} "
             f"tok/s {st.window_tokens / dt:.0f} " + (f"MFU {m:.1%}" if m is not None else f"{fps / 1e9:.1f} GFLOP/s"))
     if run.on_log is not None and d.is_main:
         run.on_log(st.step, dict(zip(CURVE_COLUMNS, st.curve[-1])))
     st.window = Window(run.device)
     st.window_tokens, st.window_t0 = 0, time.perf_counter()
+
+
+def probe_signals(run: Run) -> dict:
+    """Neighbour attention and last-layer cosine on the first validation examples (model.metrics.signals).
+    Not under FSDP (sharded weights) or torch.compile (switching the attention kernel would recompile)."""
+    if run.fsdp or run.cfg.compile or not run.d.is_main:
+        return signals(run.model, None)
+    if run.probe is None:
+        run.probe = probe_batch(run.val_split, run.device)
+    return signals(run.model, run.probe)
 
 
 def checkpoint(run: Run, st: TrainState) -> None:
@@ -378,12 +396,14 @@ def final_metrics(run: Run, st: TrainState, val: dict | None, in_sync: bool | No
     if isinstance(model, ElectraPretrainer):
         disc_params, gen_params = count_params(model.discriminator), count_params(model.generator)
     else:
-        disc_params, gen_params = count_params(model.generator.electra), count_params(model.generator)
+        disc_params, gen_params = count_params(encoder(model.generator)), count_params(model.generator)
     last = {}
     if st.curve:
         r = dict(zip(CURVE_COLUMNS, st.curve[-1]))
         last = {k: r[k] for k in ("loss", "gen_loss", "gen_acc", "disc_loss", "disc_acc",
-                                  "replaced_precision", "replaced_recall", "disc_auc", "replaced_fraction")}
+                                  "replaced_precision", "replaced_recall", "disc_auc", "replaced_fraction",
+                                  "gen_loss_at_mask", "gen_loss_unchanged", "neighbour_attention",
+                                  "last_layer_cosine") if k in r}
     fps = st.flops / st.seconds if st.seconds > 0 else None
     metrics = {
         "objective": cfg.objective, "size": cfg.size, "device": str(run.device.type), "steps": st.step,

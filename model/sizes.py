@@ -8,28 +8,31 @@ from __future__ import annotations
 
 # Backbone (discriminator) shapes and the generator's width fraction. The generator keeps the
 # discriminator's depth; its hidden size, heads and FFN are multiplied by ``generator_fraction``.
+# ``backbone``: the paper's ELECTRA for the paper's sizes; the CPU size ``tiny`` is a ConvBERT with
+# local convolution kernels, the backbone on which replaced-token detection learns at CPU compute
+# (model/backbones.py; measured in docs/pretraining.md, "Backbones"). 4 heads = 2 attention + 2 convolution.
 SIZES: dict[str, dict] = {
     "tiny": dict(
-        num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512,
-        embedding_size=128, generator_fraction=0.25, generator_layers=1.0,
+        num_hidden_layers=2, hidden_size=128, num_attention_heads=4, intermediate_size=512,
+        embedding_size=128, generator_fraction=0.25, generator_layers=1.0, backbone="convbert",
         learning_rate=1e-3, batch_size=32, max_seq_length=128, mask_prob=0.15, warmup_steps=20,
         train_steps=200,
     ),
     "small": dict(
         num_hidden_layers=12, hidden_size=256, num_attention_heads=4, intermediate_size=1024,
-        embedding_size=128, generator_fraction=0.25, generator_layers=1.0,
+        embedding_size=128, generator_fraction=0.25, generator_layers=1.0, backbone="electra",
         learning_rate=5e-4, batch_size=128, max_seq_length=128, mask_prob=0.15, warmup_steps=10_000,
         train_steps=1_000_000,
     ),
     "base": dict(
         num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
-        embedding_size=768, generator_fraction=1 / 3, generator_layers=1.0,
+        embedding_size=768, generator_fraction=1 / 3, generator_layers=1.0, backbone="electra",
         learning_rate=2e-4, batch_size=256, max_seq_length=512, mask_prob=0.15, warmup_steps=10_000,
         train_steps=766_000,
     ),
     "large": dict(
         num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096,
-        embedding_size=1024, generator_fraction=0.25, generator_layers=1.0,
+        embedding_size=1024, generator_fraction=0.25, generator_layers=1.0, backbone="electra",
         learning_rate=2e-4, batch_size=2048, max_seq_length=512, mask_prob=0.25, warmup_steps=10_000,
         train_steps=400_000,
     ),
@@ -43,7 +46,7 @@ LAYERWISE_LR_DECAY = {"tiny": 0.8, "small": 0.8, "base": 0.8, "large": 0.9}
 # Keys of a size that describe the architecture (the rest are training defaults).
 ARCH_KEYS = (
     "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-    "embedding_size", "generator_fraction", "generator_layers",
+    "embedding_size", "generator_fraction", "generator_layers", "backbone",
 )
 
 # The size's training budget under the pre-training param names (size key -> param).
@@ -54,7 +57,7 @@ _BUDGET_TYPES = {"steps": int, "batch_size": int, "learning_rate": float, "warmu
 # Pre-training settings that do not depend on the size (official values where the paper has one).
 TRAINING_DEFAULTS = dict(
     objective="electra", disc_weight=50.0, weight_decay=0.01, grad_accum=1, seed=1, device="auto", log_every=10,
-    checkpoint_every=1000, eval_batches=10, dropout=0.1, temperature=1.0, pack=True, compile=False,
+    checkpoint_every=1000, eval_batches=10, dropout=0.1, temperature=1.0, pack=None, local_init=None, compile=False,
     distributed="ddp", prefetch=2, fused_optimizer=None, peak_tflops=None,
 )
 
@@ -89,4 +92,28 @@ def resolve_params(params: dict) -> dict:
                          "batch_size is the number of sequences per optimizer step")
     if not 0.0 <= float(out["dropout"]) < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {out['dropout']!r}")
+    _resolve_backbone(out)
     return out
+
+
+BACKBONE_NAMES = ("electra", "convbert")
+LOCAL_INITS = ("none", "prevnext")
+
+
+def _resolve_backbone(out: dict) -> None:
+    """What follows from the backbone: packing (off for ConvBERT, whose convolution would reach across the
+    examples of a packed row) and the initialisation of its convolution kernels (``prevnext``)."""
+    fam = out.setdefault("backbone", "electra")
+    if fam not in BACKBONE_NAMES:
+        raise ValueError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {fam!r}")
+    if out["pack"] is None:
+        out["pack"] = fam == "electra"
+    elif out["pack"] and fam == "convbert":
+        raise ValueError("pack: true does not work with backbone convbert (its convolution would mix the "
+                         "examples packed into one row); leave pack unset or false")
+    if out["local_init"] is None:
+        out["local_init"] = "prevnext" if fam == "convbert" else "none"
+    if out["local_init"] not in LOCAL_INITS:
+        raise ValueError(f"local_init must be one of {', '.join(LOCAL_INITS)}, got {out['local_init']!r}")
+    if out["local_init"] != "none" and fam != "convbert":
+        raise ValueError(f"local_init {out['local_init']!r} sets convolution kernels: it needs backbone convbert")

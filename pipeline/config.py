@@ -216,12 +216,15 @@ class ModelSettings(_Strict):
     max_seq_length is decided by ``shard.max_seq_length``). ``pretrain.*`` values win over both.
     """
     size: Literal["tiny", "small", "base", "large"] = "small"
+    backbone: Literal["electra", "convbert"] | None = Field(
+        None, description="encoder family of generator and discriminator; unset: the size's (tiny convbert, "
+                          "small/base/large electra, the paper's)")
     overrides: dict[str, float | int] = Field(default_factory=dict)
 
     @field_validator("overrides")
     @classmethod
     def _known(cls, v):
-        allowed = set(SIZES["small"])
+        allowed = set(SIZES["small"]) - {"backbone"}
         bad = sorted(set(v) - allowed)
         if bad:
             raise ValueError(f"unknown override(s) {bad}; allowed: {sorted(allowed)}")
@@ -246,7 +249,10 @@ class PretrainSettings(_Strict):
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
     eval_batches: int = Field(10, ge=0)
-    pack: bool = Field(True, description="pack several examples per row (block-diagonal attention): no padding")
+    pack: bool | None = Field(None, description="pack several examples per row (block-diagonal attention): no "
+                                                "padding; unset: on for electra, off for convbert")
+    local_init: Literal["none", "prevnext"] | None = Field(
+        None, description="convbert: start each convolution head on the previous or next token (unset: prevnext)")
     compile: bool = Field(False, description="torch.compile the encoders and the sampler")
     distributed: Literal["ddp", "fsdp"] = Field("ddp", description="under torchrun: DDP, or FSDP2 for large models")
     peak_tflops: float | None = Field(None, gt=0, description="accelerator peak for MFU when not in model/flops.py")
@@ -374,6 +380,8 @@ class LanguageConfig(_Strict):
         """Model architecture and training settings: the size's defaults (``model.sizes.size_defaults``, with
         ``model.overrides``) under the ``pretrain`` section, whose unset (None) budget keys keep the size's."""
         fill = size_defaults(self.model.size, self.model.overrides)
+        if self.model.backbone:
+            fill["backbone"] = self.model.backbone
         set_ = {k: v for k, v in self.pretrain.model_dump().items() if v is not None or k not in fill}
         return {**fill, **set_}
 

@@ -119,3 +119,43 @@ def test_representation_signals_of_random_init_are_uniform_and_uncollapsed():
         # the model's own kernel is restored afterwards
         assert m.discriminator.config._attn_implementation == ("eager" if m.discriminator.config.model_type ==
                                                                "convbert" else "sdpa")
+
+
+def test_convbert_flop_count_matches_torch_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import ConvBertConfig
+
+    from model.flops import _encoder
+    for hidden, heads, ffn in ((128, 4, 512), (32, 1, 128), (256, 4, 1024)):
+        cfg = ConvBertConfig(hidden_size=hidden, num_attention_heads=heads, intermediate_size=ffn, embedding_size=hidden,
+                             num_hidden_layers=2, vocab_size=50, attn_implementation="eager")
+        enc = ConvBertModel(cfg).eval()
+        n = 48
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            enc.encoder(torch.randn(1, n, hidden))
+        per_tok, per_sq = _encoder(hidden, 2, ffn, hidden, cfg.to_dict())
+        assert counter.get_total_flops() == per_tok * n + per_sq * n * n
+
+
+def test_backbone_settings_resolve_packing_and_local_init():
+    from model.sizes import resolve_params
+    tiny = resolve_params({"size": "tiny"})
+    assert tiny["backbone"] == "convbert" and tiny["pack"] is False and tiny["local_init"] == "prevnext"
+    small = resolve_params({"size": "small"})
+    assert small["backbone"] == "electra" and small["pack"] is True and small["local_init"] == "none"
+    assert resolve_params({"size": "small", "backbone": "convbert"})["local_init"] == "prevnext"
+    with pytest.raises(ValueError, match="pack: true does not work with backbone convbert"):
+        resolve_params({"size": "tiny", "pack": True})
+    with pytest.raises(ValueError, match="needs backbone convbert"):
+        resolve_params({"size": "small", "local_init": "prevnext"})
+
+
+def test_prevnext_init_points_each_convolution_head_at_one_neighbour():
+    m = _convbert(local_init="prevnext", num_attention_heads=4)
+    attn = m.discriminator.convbert.encoder.layer[1].attention.self
+    kernel = torch.softmax(attn.conv_kernel_layer.bias.view(attn.num_attention_heads, attn.conv_kernel_size), -1)
+    centre = attn.conv_kernel_size // 2
+    assert kernel[0, centre - 1] > 0.9 and kernel[1, centre + 1] > 0.9  # previous, next
+    # the exported folder is an ordinary ConvBertModel: nothing of the recipe is needed to load it
+    assert type(m.discriminator.convbert) is ConvBertModel

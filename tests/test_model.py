@@ -30,7 +30,7 @@ ARCH = dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermed
 
 
 def tiny_params(**kw) -> dict:
-    p = dict(ARCH, size="tiny", objective="electra", steps=20, batch_size=16, learning_rate=2e-3,
+    p = dict(ARCH, size="tiny", backbone="electra", objective="electra", steps=20, batch_size=16, learning_rate=2e-3,
              warmup_steps=5, mask_prob=0.15, disc_weight=50.0, weight_decay=0.01, grad_accum=1, seed=3,
              device="cpu", log_every=5, checkpoint_every=7, eval_batches=2)
     p.update(kw)

@@ -40,6 +40,19 @@ def read_arch(model_dir: Path, what: str) -> dict:
         raise StageError(f"{config_path}: not valid JSON ({e})") from None
     if not isinstance(arch, dict):
         raise StageError(f"{config_path}: expected a JSON object")
+    return _with_init_recipe(arch, model_dir)
+
+
+def _with_init_recipe(arch: dict, model_dir: Path) -> dict:
+    """A random-init baseline starts as the pre-trained model did: the export's pretrain_params.json names
+    its initialisation recipe (ConvBERT's local kernels), which config.json cannot hold."""
+    from model.finetune import LOCAL_INIT_KEY
+    try:
+        params = json.loads((model_dir / "pretrain_params.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return arch
+    if isinstance(params, dict) and params.get("local_init") not in (None, "none"):
+        arch = {**arch, LOCAL_INIT_KEY: params["local_init"]}
     return arch
 
 
