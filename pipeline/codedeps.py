@@ -11,7 +11,7 @@ dvc.yaml names that closure coarsely, so that it stays short and a new file in a
 an edit: a file of a library package (``pipeline/cleaning/dedup.py``) becomes the package's folder
 (``pipeline/cleaning``); a module directly in a top-level package (``pipeline/shard.py``, ``model/data.py``)
 and the stage modules themselves stay files (one folder for ``pipeline/stages`` would make every stage depend
-on every other). ``pipeline/config.py`` is always listed: it holds the defaults the YAMLs leave out.
+on every other). ``pipeline/config`` is always listed: it holds the defaults the YAMLs leave out.
 
 ``python -m pipeline.codedeps`` prints each stage's list; ``--check`` compares with dvc.yaml (exit 1 on a
 difference); ``--write`` replaces the code deps of every stage in dvc.yaml, keeping its other lines.
@@ -28,7 +28,7 @@ import yaml
 
 from pipeline.stages import STAGES
 
-ALWAYS = ("pipeline/config.py",)
+ALWAYS = ("pipeline/config",)
 STAGE_PACKAGE = "pipeline/stages"   # its modules are listed one by one, never as a folder
 
 

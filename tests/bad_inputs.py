@@ -663,7 +663,7 @@ CASES: list[Case] = [
          "a `!!python/...` tag (configs are read with `yaml.safe_load`; nothing is executed)", "remove the tag",
          yaml_python_tag, _e("xx.yaml", "invalid YAML")),
     Case("unknown_key", "`corpora/xx.yaml: invalid language configuration` `- clean.min_char: unknown key (got 5)`",
-         "a typo in a key", "use the key the message's schema allows (`docs/architecture.md`, `pipeline/config.py`)",
+         "a typo in a key", "use the key the message's schema allows (`docs/architecture.md`, `pipeline/config/sections.py`)",
          unknown_key, _e("xx.yaml", "clean.min_char", "unknown key")),
     Case("missing_section", "`corpora/xx.yaml: section(s) shard missing`",
          "dvc.yaml tracks every section as a stage parameter", "add it: `shard: {}` takes the defaults",

@@ -52,7 +52,8 @@ def _write(root: Path, files: dict[str, str]) -> None:
 def test_closure_follows_every_kind_of_import_and_stops_at_third_party(tmp_path):
     _write(tmp_path, {
         "pipeline/__init__.py": "",
-        "pipeline/config.py": "import yaml\n",
+        "pipeline/config/__init__.py": "from pipeline.config.sections import *\n",
+        "pipeline/config/sections.py": "import yaml\n",
         "pipeline/stages/__init__.py": "",
         "pipeline/stages/one.py": (
             "import numpy as np\n"
@@ -89,15 +90,16 @@ def test_closure_follows_every_kind_of_import_and_stops_at_third_party(tmp_path)
     })
     rel = {p.relative_to(tmp_path).as_posix() for p in closure(tmp_path / "pipeline/stages/one.py", tmp_path)}
     assert rel == {"pipeline/stages/one.py", "pipeline/stages/__init__.py", "pipeline/stages/shared.py",
-                   "pipeline/__init__.py", "pipeline/config.py", "pipeline/lib/__init__.py",
+                   "pipeline/__init__.py", "pipeline/config/__init__.py", "pipeline/config/sections.py",
+                   "pipeline/lib/__init__.py",
                    "pipeline/lib/helper.py", "pipeline/lib/deeper.py", "pipeline/later.py",
                    "model/__init__.py", "model/net.py", "pipeline/plugins/__init__.py", "pipeline/plugins/a.py",
                    "pipeline/plugins/b/__init__.py", "pipeline/formats/__init__.py", "pipeline/formats/text.py"}
     # library packages collapse to their folder; stage modules and top-level modules stay files
     assert stage_deps("one", tmp_path) == [
         "pipeline/stages/one.py", "model/__init__.py", "model/net.py", "pipeline/__init__.py",
-        "pipeline/config.py", "pipeline/formats", "pipeline/later.py", "pipeline/lib", "pipeline/plugins",
+        "pipeline/config", "pipeline/formats", "pipeline/later.py", "pipeline/lib", "pipeline/plugins",
         "pipeline/stages/__init__.py", "pipeline/stages/shared.py"]
-    # config.py is listed even for a stage that never imports it (it holds the defaults the YAMLs omit)
+    # pipeline/config is listed even for a stage that never imports it (it holds the defaults the YAMLs omit)
     assert stage_deps("two", tmp_path) == [
-        "pipeline/stages/two.py", "pipeline/__init__.py", "pipeline/config.py", "pipeline/stages/__init__.py"]
+        "pipeline/stages/two.py", "pipeline/__init__.py", "pipeline/config", "pipeline/stages/__init__.py"]

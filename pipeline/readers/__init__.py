@@ -18,7 +18,7 @@ read yields for it.
 **Adding a format** is adding one module here that defines ``FORMAT`` (its name in ``sources[].format``),
 ``SUFFIXES`` (file suffixes ``new-language`` maps to it), ``LINE_BASED`` (sniff for binary files first),
 ``read(sf, max_chars, start, end, first_line, bad)`` and ``plan(sf, file_index, task_bytes)``; it is found
-by its ``FORMAT`` (and the name must be allowed by ``Source.format`` in ``pipeline/config.py``).
+by its ``FORMAT`` (and the name must be allowed by ``Source.format`` in ``pipeline/config/sections.py``).
 """
 from __future__ import annotations
 
