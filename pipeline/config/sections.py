@@ -1,13 +1,5 @@
-"""Typed schema for ``corpora/<lang>.yaml``: one pydantic model per section.
-
-A language's YAML is the only place a user edits. Each top-level section is read by exactly the
-stages that need it, and ``dvc.yaml`` lists those sections as the stage's ``params``, so changing a
-knob re-runs only what depends on it:
-
-    language, script, sources, clean -> clean        vocab    -> vocab
-    validate, review                 -> validate      shard    -> shard
-    model, pretrain                  -> pretrain      evaluate -> evaluate
-"""
+"""Typed schema for ``corpora/<lang>.yaml``: one pydantic model per section (which stage reads which section:
+``pipeline.config``'s docstring). Every error names the key and what is allowed."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
