@@ -95,6 +95,18 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _portable(args: list[str]) -> list[str]:
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+        elif x == "--work":
+            skip = True
+        elif not x.startswith("--work="):
+            out.append(x)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lang", default="en")
@@ -132,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     png = ROOT / "docs" / "img" / f"backbones-{a.lang}.png"
     plot(curves, png, f"tiny, ELECTRA objective, text/{a.lang}: {a.steps} steps x 32 x {a.seq} tokens, lr 1e-3")
     report = {"lang": a.lang, "date": date, "machine": machine(), "params": params,
-              "command": "python -m benchmarks.backbones " + " ".join(argv if argv is not None else sys.argv[1:]),
+              # the scratch folder is this machine's: not part of the portable record
+              "command": "python -m benchmarks.backbones " + " ".join(_portable(argv if argv is not None else sys.argv[1:])),
               "variants": variants, "plot": str(png.relative_to(ROOT))}
     res = ROOT / "benchmarks" / "results"
     (res / f"backbones-{a.lang}-{date}.json").write_text(json.dumps(report, indent=1, default=str))

@@ -4,7 +4,7 @@
                              backbone convbert a ConvBertModel + rtd_head.safetensors (model.backbones)
       generator/             ElectraForMaskedLM / ConvBertForMaskedLM (the generator; for objective 'mlm'
                              the trained MLM model)
-      tokenizer files        copied from tokenizer_dir
+      tokenizer files        copied from tokenizer_dir (also into generator/), model_max_length = positions
       pretrain_params.json   the resolved params
       README.md              model card
 
@@ -106,6 +106,20 @@ def _discriminator_and_generator(model, seed: int):
     return disc, model.generator
 
 
+def copy_tokenizer(src: Path, dest: Path, positions: int) -> None:
+    """The tokenizer files into a model folder, with ``model_max_length`` = the model's positions (the
+    tokenizer stage cannot know them: ``tok(text, truncation=True)`` must give what the model accepts), so
+    ``AutoTokenizer`` + ``pipeline(...)`` on either folder (discriminator or ``generator/``) just work."""
+    for name in TOKENIZER_FILES:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dest / name)
+    cfg_path = dest / "tokenizer_config.json"
+    if cfg_path.is_file():
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        cfg["model_max_length"] = int(positions)
+        cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metrics: dict,
            card: dict | None, seed: int) -> Path:
     """Write the HF folder under a temp sibling name, then swap it into place."""
@@ -116,10 +130,9 @@ def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metri
             save_discriminator(disc, tmp, safe_serialization=True)
             gen.save_pretrained(tmp / "generator", safe_serialization=True)
         if tokenizer_dir is not None and Path(tokenizer_dir).is_dir():
-            for name in TOKENIZER_FILES:
-                src = Path(tokenizer_dir) / name
-                if src.is_file():
-                    shutil.copy2(src, tmp / name)
+            positions = int(disc.config.max_position_embeddings)
+            copy_tokenizer(Path(tokenizer_dir), tmp, positions)
+            copy_tokenizer(Path(tokenizer_dir), tmp / "generator", positions)
         (tmp / "pretrain_params.json").write_text(json.dumps(json_safe(params), indent=2, sort_keys=True) + "\n",
                                                   encoding="utf-8")
         files = sorted(p.name for p in tmp.iterdir()) + ["README.md"]
