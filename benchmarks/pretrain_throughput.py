@@ -168,8 +168,11 @@ def build(kind, params, split, seq, batch, device):
     return Reference(params, split, seq, batch, device)
 
 
-def bench_config(name, size, seq, batch, device, kinds, rounds, steps, warmup, shards_root) -> dict:
-    params = resolve_params({"size": size, "dropout": 0.1})
+def bench_config(name, size, seq, batch, device, kinds, rounds, steps, warmup, shards_root, *,
+                 overrides: dict | None = None, memory_kinds=None) -> dict:
+    """Time ``kinds`` on one configuration (``overrides``: params over the size's, e.g. a backbone); peak
+    memory of ``memory_kinds`` (default: every kind) each measured alone."""
+    params = resolve_params({"size": size, "dropout": 0.1, **(overrides or {})})
     shards = make_shards(shards_root / f"{name}-{seq}", seq, n=max(4000, batch * (rounds * steps + warmup + 4) * 2))
     split = ShardSplit(shards, "train")
     runners = {k: build(k, params, split, seq, batch, device) for k in kinds}
@@ -214,11 +217,10 @@ def bench_config(name, size, seq, batch, device, kinds, rounds, steps, warmup, s
             "steps": s["steps"], "seconds": round(s["seconds"], 3),
             "round_tokens_per_s": [round(x, 1) for x in s["round_tps"]],
         }
-    if device.type == "cuda":
-        for k in kinds:
+    for k in (kinds if memory_kinds is None else memory_kinds):
+        if device.type == "cuda":
             out["variants"][k]["peak_memory_bytes"] = memory_cuda(k, params, split, seq, batch, device)
-    else:
-        for k in kinds:
+        else:
             out["variants"][k]["peak_rss_growth_bytes"] = memory_cpu_subprocess(k, size, seq, batch, shards)
     ref = out["variants"].get("reference")
     if ref:

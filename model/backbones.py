@@ -49,13 +49,18 @@ class Backbone:
     masked_lm_class: type
     attn_implementations: tuple[str, ...]  # what the HF classes support, best first
     extra_config: tuple = ()               # (key, value) pairs every config of this family gets
+    compile_dynamic: bool | None = None    # torch.compile(dynamic=...) of its encoders (None: torch decides)
 
 
 BACKBONES: dict[str, Backbone] = {
     "electra": Backbone("electra", ElectraConfig, ElectraForPreTraining, ElectraForMaskedLM, ("sdpa", "eager")),
     # head_ratio 2 and kernel 9 are the paper's (half the heads become convolution heads); groups 1 (no grouped FFN)
+    # static shapes under torch.compile: inductor cannot lower ConvBERT's convolution heads with a symbolic
+    # sequence length (torch 2.13: "cannot determine truth value of Relational"), which torch's automatic
+    # dynamic recompile at the second batch shape asks for. Each new length compiles anew (up to torch's
+    # recompile limit, then eager); ConvBERT batches are unpacked and mostly as long as the longest example
     "convbert": Backbone("convbert", ConvBertConfig, ConvBertForPreTraining, ConvBertForMaskedLM, ("eager",),
-                         (("head_ratio", 2), ("conv_kernel_size", 9), ("num_groups", 1))),
+                         (("head_ratio", 2), ("conv_kernel_size", 9), ("num_groups", 1)), compile_dynamic=False),
 }
 
 

@@ -1,7 +1,8 @@
-"""Where the tensors run: the device, bf16 autocast on CUDA, and batches moved there."""
+"""Where the tensors run: the device, TF32 and bf16 autocast on CUDA, and batches moved there (pre-training
+and fine-tuning alike)."""
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -11,15 +12,41 @@ def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
     if requested != "cpu" and torch.cuda.is_available():
         return torch.device("cuda", local_rank)
     if requested == "cuda":
-        print("[pretrain] device 'cuda' requested but CUDA is not available; using the CPU", flush=True)
+        print("[device] device 'cuda' requested but CUDA is not available; using the CPU", flush=True)
     return torch.device("cpu")
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (losses and sampling stay fp32 inside the model); nothing elsewhere."""
+def use_tf32(device: torch.device) -> None:
+    """On CUDA, let fp32 matmuls and convolutions (what autocast leaves in fp32) use TF32 tensor cores."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+_BF16_EVERYWHERE = False
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (losses and sampling stay fp32 inside the model); nothing elsewhere, except
+    inside :func:`bf16_everywhere`. Entered around each forward pass only: autocast keeps its bf16 copies of
+    the weights until the outermost autocast block exits, so a block spanning optimizer steps would train
+    on stale copies."""
+    if device.type == "cuda" or _BF16_EVERYWHERE:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+@contextmanager
+def bf16_everywhere():
+    """Within this block :func:`autocast` gives bf16 autocast on every device, the CPU too: how the tests run
+    the CUDA path's mixed precision without a GPU (CPU autocast casts the same matmul / linear / SDPA /
+    convolution ops to bf16)."""
+    global _BF16_EVERYWHERE
+    old, _BF16_EVERYWHERE = _BF16_EVERYWHERE, True
+    try:
+        yield
+    finally:
+        _BF16_EVERYWHERE = old
 
 
 def to_device(batch: dict, device: torch.device) -> dict:

@@ -42,13 +42,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, ElectraConfig, ElectraModel
 
+from model.device import autocast, pick_device, use_tf32
 from model.hf import quiet
 from model.optim import AdamWeightDecay, layerwise_param_groups, lr_factor
 
@@ -154,10 +155,6 @@ def _loss(logits, labels, task_type: str, num_labels: int):
     return F.cross_entropy(logits, labels)
 
 
-def _autocast(device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-
-
 # an arch dict key (not a config.json one): the initialisation recipe a random-init baseline shares with the
 # pre-trained model (model.backbones.init_local_convolution), read from the export's pretrain_params.json
 LOCAL_INIT_KEY = "foundry_local_init"
@@ -239,10 +236,8 @@ def _finetune(init, task_type, num_labels, train, dev, hparams, arch):
     warmup_fraction = float(hparams.get("warmup_fraction", 0.1))
     max_norm = hparams.get("max_grad_norm", 1.0)
     dropout = float(hparams.get("dropout", 0.1))
-    req = hparams.get("device", "auto")
-    device = torch.device("cuda") if (req != "cpu" and torch.cuda.is_available()) else torch.device("cpu")
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
+    device = pick_device(hparams.get("device", "auto"))
+    use_tf32(device)
     n_out = 1 if task_type == "regression" else int(num_labels)
 
     rng_devices = [torch.cuda.current_device()] if device.type == "cuda" else []
@@ -274,7 +269,7 @@ def _finetune(init, task_type, num_labels, train, dev, hparams, arch):
                 f = lr_factor(step, warmup, total)
                 for g in opt.param_groups:
                     g["lr"] = g["base_lr"] * f
-                with _autocast(device):
+                with autocast(device):
                     logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
                 loss = _loss(logits, batch["labels"], task_type, n_out)
                 loss.backward()
@@ -300,7 +295,7 @@ def predict(model: ElectraFinetuner, examples: list[dict], task_type: str, batch
     for i in range(0, len(examples), batch_size):
         chunk = examples[i:i + batch_size]
         batch = _collate(chunk, task_type, device, pad_id)
-        with _autocast(device):
+        with autocast(device):
             logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).float()
         if task_type == "regression":
             preds += logits.squeeze(-1).cpu().tolist()

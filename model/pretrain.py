@@ -50,8 +50,8 @@ from model import flops as mflops
 from model.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, arch_signature, latest_checkpoint,
                               load_checkpoint, save_checkpoint)
 from model.data import Prefetcher, PretrainBatcher, ShardSplit, mix64, read_index
-from model.device import autocast, pick_device, to_device
-from model.backbones import encoder
+from model.device import autocast, pick_device, to_device, use_tf32
+from model.backbones import backbone_of, encoder
 from model.electra import ElectraPretrainer, build_pretrainer, count_params, gumbel_sample
 from model.export import export
 from model.metrics import (CURVE_COLUMNS, Window, evaluate, json_safe, probe_batch, signals, write_curve,
@@ -151,9 +151,7 @@ def setup(cfg: Settings, paths: Paths, d: mdist.Dist, stop_flag: StopFlag, *, ca
     except FileNotFoundError:
         val_split = None
     device = pick_device(cfg.device, d.local_rank)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    use_tf32(device)
     run = Run(cfg, paths, card, on_log, stop_after, stop_flag, d, device, vocab_size=int(index["vocab_size"]),
               max_len=int(index["max_seq_length"]), mask_id=int(index.get("mask_id", 4)),
               train_split=train_split, val_split=val_split, t_start=t_start)
@@ -234,7 +232,7 @@ def _compile(model, backend: str | None) -> None:
     kw = {"backend": backend} if backend else {}
     encoders = [encoder(model.generator)] + ([model.discriminator] if hasattr(model, "discriminator") else [])
     for m in encoders:
-        m.compile(dynamic=None, **kw)
+        m.compile(dynamic=backbone_of(m.config).compile_dynamic, **kw)
     if hasattr(model, "discriminator"):
         model.sampler = torch.compile(gumbel_sample, dynamic=True, **kw)
 

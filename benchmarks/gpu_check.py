@@ -1,0 +1,484 @@
+"""The first thing to run on a lent GPU: throughput vs the HF reference, 5 minutes of ELECTRA-Small, GLUE.
+
+Two steps, because the device machine has no pipeline/ dependencies (pydantic, Prefect) and no shared data:
+
+    # here, on the CPU: tokenizer + shards (the real vocab and shard stages) and GLUE TSVs into .gpucheck/
+    .venv/bin/python -m benchmarks.gpu_check prepare
+    # on the device (plain python3; imports model/ and benchmarks/ only; ~8 minutes on one H100/H200)
+    python3 -m benchmarks.gpu_check run --data .gpucheck --out $OUT
+
+``run`` does, writing ``gpu_check-<date>.{json,md}`` into ``--out`` after every part (a run cut short
+still leaves what it measured) and, unless ``--smoke``, into benchmarks/results/ too:
+
+1. **throughput**: ``benchmarks.pretrain_throughput.bench_config`` for ELECTRA-Small and -Base at seq 128
+   (ours eager, ours + torch.compile, the HF-naive reference; bf16 autocast, SDPA, fused AdamW): tokens/s,
+   speed-up, MFU, peak memory (ours eager and the reference).
+2. **pre-training**: ELECTRA-Small (paper backbone) with ``model.pretrain.pretrain`` on the prepared shards for
+   ``--pretrain-seconds`` of wall clock: the step count comes from part 1's measured throughput (so the LR
+   schedule still decays to 0), and a watchdog stops the run (SIGTERM: checkpoint, then export) if it
+   overruns. Curve, validation AUC / replaced recall, FLOPs, MFU, epochs over the corpus.
+3. **fine-tuning**: SST-2 (accuracy) and CoLA (Matthews correlation) with ``model.finetune.finetune`` from
+   the pre-trained discriminator and from random initialisation (same architecture and initialisation
+   recipe), paired over ``--seeds`` seeds, training sets capped at ``--max-train`` examples.
+
+Goals (issue 11): ours + compile >= 3x the reference, MFU >= 40% for base, validation AUC >= 0.9.
+``--smoke`` runs the same code on the CPU with tiny sizes and a handful of steps (about a minute).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", REPO.parent / "shared" / "data"))
+TASKS = {"SST-2": "accuracy", "CoLA": "matthews"}  # GLUE task -> its dev metric
+GOALS = {"speedup": 3.0, "mfu_base": 0.40, "auc": 0.90}
+COMPILE_ALLOWANCE_S = 60.0  # wall clock the pre-training run spends compiling, not training (estimate)
+RESERVE_S = 120.0  # kept for fine-tuning, evaluation and export when part 1 ate into the deadline
+FINETUNE = dict(learning_rate=3e-4, layerwise_lr_decay=0.8, weight_decay=0.01, batch_size=32, warmup_fraction=0.1)
+EPOCHS = {"SST-2": 2, "CoLA": 3}
+
+
+# --------------------------------------------------------------------------------------------- prepare
+
+def prepare(a) -> int:
+    """Tokenizer and shards of ``--text`` (vocab + shard stages), GLUE TSVs, manifest.json into ``--out``."""
+    from benchmarks.rtd_vs_mlm import prepare_corpus  # pipeline/ (here only, never on the device)
+    out, text, glue = Path(a.out), Path(a.text), Path(a.glue)
+    tmp_out = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp_out, ignore_errors=True)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gpucheck-") as work:
+        root = prepare_corpus(a.lang, Path(work), text, vocab_size=a.vocab_size, max_seq_length=a.max_seq_length,
+                              max_chars=a.max_chars, size="small")
+        shutil.copytree(root / "models" / a.lang / "tokenizer", tmp_out / "tokenizer")
+        shutil.copytree(root / "data" / a.lang / "shards", tmp_out / "shards")
+    for task in TASKS:
+        (tmp_out / "glue" / task).mkdir(parents=True)
+        for split in ("train", "dev"):
+            shutil.copy2(glue / task / f"{split}.tsv", tmp_out / "glue" / task / f"{split}.tsv")
+    manifest = build_manifest(tmp_out, a, text, glue, time.perf_counter() - t0)
+    (tmp_out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp_out.rename(out)
+    mib = manifest["total_bytes"] / 2**20
+    print(f"[gpu_check] prepared {out}: {manifest['shards']['train']['tokens']} training tokens, "
+          f"vocabulary {manifest['vocab_size']}, {mib:.1f} MiB (the device tool carries at most 64 MiB)")
+    return 0
+
+
+def build_manifest(out: Path, a, text: Path, glue: Path, seconds: float) -> dict:
+    from pipeline.readers.common import file_sha256
+    index = json.loads((out / "shards" / "index.json").read_text(encoding="utf-8"))
+    files = {str(p.relative_to(out)): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+             for p in sorted(out.rglob("*")) if p.is_file()}
+    glue_rows = {t: {s: len(read_glue(t, out / "glue" / t / f"{s}.tsv")) for s in ("train", "dev")} for t in TASKS}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = None
+    return {"created": dt.datetime.now().isoformat(timespec="seconds"), "git_commit": commit or None,
+            "language": a.lang, "text": str(text), "text_files": {p.name: p.stat().st_size for p in sorted(text.iterdir())},
+            "glue": str(glue), "glue_examples": glue_rows, "vocab_size": int(index["vocab_size"]),
+            "max_seq_length": int(index["max_seq_length"]),
+            "shards": {k: {"examples": v.get("examples"), "tokens": v.get("tokens")} for k, v in index["splits"].items()},
+            "files": files, "total_bytes": sum(f["bytes"] for f in files.values()), "prepare_seconds": round(seconds, 1)}
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+def read_glue(task: str, path: Path) -> list[tuple[str, int]]:
+    """(sentence, label) rows of a GLUE TSV: SST-2 has a header (sentence, label); CoLA has none
+    (source, label, original label, sentence)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    if task == "SST-2":
+        return [(r[0], int(r[1])) for r in rows[1:] if len(r) >= 2]
+    return [(r[3], int(r[1])) for r in rows if len(r) >= 4]
+
+
+def matthews(pred: list[int], gold: list[int]) -> float:
+    """Matthews correlation of binary predictions (0 when a margin is empty, as scikit-learn)."""
+    tp = sum(p == 1 and g == 1 for p, g in zip(pred, gold))
+    tn = sum(p == 0 and g == 0 for p, g in zip(pred, gold))
+    fp = sum(p == 1 and g == 0 for p, g in zip(pred, gold))
+    fn = sum(p == 0 and g == 1 for p, g in zip(pred, gold))
+    den = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return (tp * tn - fp * fn) / den if den else 0.0
+
+
+def score(metric: str, pred: list[int], gold: list[int]) -> float:
+    if metric == "matthews":
+        return matthews(pred, gold)
+    return sum(p == g for p, g in zip(pred, gold)) / max(1, len(gold))
+
+
+def fresh_compile_caches() -> None:
+    """Forget earlier torch.compile work. Dynamo keeps at most 8 compiled entries per code object (HF's
+    forward wrappers, ``gumbel_sample``) whichever module they came from: measured on the CPU, the third
+    model compiled in one process falls back to eager. Every compiled model here starts afresh."""
+    import torch._dynamo
+    torch._dynamo.reset()
+
+
+def guarded(res: dict, key: str, fn, *args):
+    """``res[key] = fn(*args)``; an exception is recorded there (type, message, traceback tail) instead of
+    ending the run, so one broken part does not cost the others' device time."""
+    t0 = time.perf_counter()
+    try:
+        res[key] = fn(*args)
+    except Exception as e:  # noqa: BLE001 - every failure is a result of the check
+        res[key] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-3000:]}
+        print(f"[gpu_check] {key} FAILED: {type(e).__name__}: {e}", flush=True)
+    res.setdefault("timings", {})[key] = round(time.perf_counter() - t0, 1)
+    return res[key]
+
+
+# --------------------------------------------------------------------------------------------- 1. throughput
+
+def throughput(cfg) -> list[dict]:
+    """``bench_config`` per configuration; on CUDA small and base at seq 128 (the benchmark's own table)."""
+    import torch
+
+    from benchmarks.pretrain_throughput import bench_config
+    kinds = ["ours"] + (["ours+compile"] if cfg.compile else []) + ["reference"]
+    out = []
+    if cfg.device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # the reference is plain fp32; ours uses bf16 autocast
+    with tempfile.TemporaryDirectory(prefix="gpucheck-bench-") as tmp:
+        for name, (size, seq, batch, overrides) in cfg.bench_configs.items():
+            print(f"[gpu_check] throughput {name}: {size}, seq {seq}, batch {batch}, {kinds}", flush=True)
+            fresh_compile_caches()
+            r = bench_config(name, size, seq, batch, cfg.device, kinds, cfg.bench_rounds, cfg.bench_steps,
+                             cfg.bench_warmup, Path(tmp), overrides=overrides,
+                             memory_kinds=[] if cfg.smoke else ["ours", "reference"])
+            for k, v in r["variants"].items():
+                print(f"[gpu_check]   {k:14s} {v['tokens_per_s']:9.0f} tok/s  x{v.get('speedup_vs_reference', 1):.2f}"
+                      + (f"  MFU {v['mfu']:.1%}" if v.get("mfu") is not None else ""), flush=True)
+            out.append(r)
+    return out
+
+
+def estimated_steps(cfg, bench: list | dict | None, manifest: dict, seconds: float) -> tuple[int, str]:
+    """Steps that fill ``seconds`` of pre-training at part 1's measured small-model throughput."""
+    if cfg.pretrain_steps:
+        return cfg.pretrain_steps, "given"
+    rows = [r for r in bench if r.get("size") == cfg.pretrain_size] if isinstance(bench, list) else []
+    tr = manifest["shards"]["train"]
+    mean_len = tr["tokens"] / max(1, tr["examples"])
+    for kind in (("ours+compile", "ours") if cfg.compile else ("ours",)):
+        if rows and kind in rows[0]["variants"]:
+            tps = rows[0]["variants"][kind]["tokens_per_s"]
+            budget = max(10.0, seconds - (COMPILE_ALLOWANCE_S if cfg.compile else 0.0))
+            return max(10, int(budget * tps / (cfg.batch_size * mean_len))), f"{kind} at {tps:.0f} tokens/s"
+    return 1000, "no throughput measured: 1000 steps, the watchdog ends the run"
+
+
+# --------------------------------------------------------------------------------------------- 2. pre-training
+
+class Watchdog:
+    """SIGTERM to this process after ``seconds``: ``model.pretrain`` then checkpoints and stops."""
+
+    def __init__(self, seconds: float):
+        self.fired = False
+        self.timer = threading.Timer(seconds, self._fire)
+        self.timer.daemon = True
+
+    def _fire(self):
+        self.fired = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+
+
+def pretraining(cfg, data: Path, work: Path, bench, manifest: dict, deadline: float) -> dict:
+    """``--pretrain-seconds``, or less when part 1 ran long (``RESERVE_S`` before the deadline is kept)."""
+    from model.pretrain import pretrain
+    seconds = min(cfg.pretrain_seconds, max(60.0, deadline - time.perf_counter() - (0 if cfg.smoke else RESERVE_S)))
+    steps, how = estimated_steps(cfg, bench, manifest, seconds)
+    params = dict(size=cfg.pretrain_size, backbone="electra", steps=steps, batch_size=cfg.batch_size,
+                  learning_rate=cfg.learning_rate, warmup_steps=max(1, steps // 10), log_every=max(1, steps // 40),
+                  checkpoint_every=steps, eval_batches=cfg.eval_batches, compile=cfg.compile,
+                  device=cfg.device.type, seed=1, dropout=0.1, **cfg.pretrain_overrides)
+    print(f"[gpu_check] pre-training {cfg.pretrain_size}: {steps} steps ({how}), batch {cfg.batch_size}", flush=True)
+    out = work / "electra"
+    paths = dict(shards_dir=data / "shards", tokenizer_dir=data / "tokenizer", out_dir=out,
+                 checkpoint_dir=work / "checkpoints", metrics_path=work / "metrics.json", curve_path=work / "curve.tsv")
+    t0 = time.perf_counter()
+    fresh_compile_caches()
+    with Watchdog(seconds + cfg.watchdog_grace) as wd:
+        m = pretrain(params=params, **paths)
+    if not m.get("completed", True):  # the watchdog stopped it: finish at the step reached (evaluate, export)
+        params["steps"] = int(m["stopped_at"])
+        fresh_compile_caches()
+        m = pretrain(params=params, **paths)
+    wall = time.perf_counter() - t0
+    tr = manifest["shards"]["train"]
+    return {"params": params, "planned_steps": steps, "steps_from": how, "watchdog_fired": wd.fired,
+            "wall_seconds": round(wall, 1), "budget_seconds": round(seconds, 1),
+            "epochs": m["tokens_seen"] / max(1, tr["tokens"]),
+            "metrics": m, "curve": (work / "curve.tsv").read_text(encoding="utf-8"), "model_dir": str(out)}
+
+
+# --------------------------------------------------------------------------------------------- 3. fine-tuning
+
+def encode(tok, rows: list[tuple[str, int]], max_length: int) -> list[dict]:
+    enc = tok([r[0] for r in rows], truncation=True, max_length=max_length, return_token_type_ids=True)
+    return [{"input_ids": ids, "token_type_ids": tt, "label": r[1]}
+            for ids, tt, r in zip(enc["input_ids"], enc["token_type_ids"], rows)]
+
+
+def finetuning(cfg, data: Path, pre: dict, deadline: float) -> dict:
+    """Each task: pre-trained vs random init, paired seeds; skipped (and said) past ``deadline``."""
+    from transformers import AutoTokenizer
+
+    from model.finetune import LOCAL_INIT_KEY, finetune, read_config
+    if "model_dir" not in pre:
+        raise RuntimeError("no pre-trained model (pre-training failed)")
+    model_dir = Path(pre["model_dir"])
+    resolved = json.loads((model_dir / "pretrain_params.json").read_text(encoding="utf-8"))
+    arch = {**read_config(model_dir), LOCAL_INIT_KEY: resolved.get("local_init")}  # random init: same recipe
+    tok = AutoTokenizer.from_pretrained(str(data / "tokenizer"))
+    out = {}
+    for task, metric in TASKS.items():
+        train = encode(tok, read_glue(task, data / "glue" / task / "train.tsv")[:cfg.max_train], cfg.max_length)
+        dev = encode(tok, read_glue(task, data / "glue" / task / "dev.tsv")[:cfg.max_dev], cfg.max_length)
+        runs = {"pretrained": [], "random": []}
+        for seed in range(cfg.seeds):
+            for arm, init in (("pretrained", model_dir), ("random", None)):
+                if time.perf_counter() > deadline:
+                    out.setdefault("skipped", []).append(f"{task} seed {seed} {arm}: past the deadline")
+                    continue
+                hp = dict(FINETUNE, epochs=cfg.epochs or EPOCHS[task], seed=seed, device=cfg.device.type)
+                r = finetune(init, "classification", 2, train, dev, hp, arch=None if init else arch)
+                runs[arm].append(round(score(metric, r["predictions"], r["labels"]), 4))
+                print(f"[gpu_check] {task} seed {seed} {arm}: {metric} {runs[arm][-1]:.4f} ({r['seconds']:.0f} s)",
+                      flush=True)
+        paired = [p - q for p, q in zip(runs["pretrained"], runs["random"])]
+        out[task] = {"metric": metric, "train_examples": len(train), "dev_examples": len(dev), **runs,
+                     "median_pretrained": statistics.median(runs["pretrained"]) if runs["pretrained"] else None,
+                     "median_random": statistics.median(runs["random"]) if runs["random"] else None,
+                     "paired_differences": [round(x, 4) for x in paired],
+                     "pretrained_wins": sum(x > 0 for x in paired)}
+    return out
+
+
+# --------------------------------------------------------------------------------------------- report
+
+def goals(res: dict) -> list[dict]:
+    """Each goal of issue 11 with the measured value and whether it is met (None: not measured)."""
+    out = []
+    bench = res.get("throughput") if isinstance(res.get("throughput"), list) else []
+    for r in bench:
+        v = r["variants"].get("ours+compile") or r["variants"].get("ours") or {}
+        out.append({"goal": f"{r['config']}: ours >= {GOALS['speedup']:g}x the reference",
+                    "value": v.get("speedup_vs_reference"), "target": GOALS["speedup"]})
+        if r["size"] == "base":
+            out.append({"goal": f"base: MFU >= {GOALS['mfu_base']:.0%}", "value": v.get("mfu"),
+                        "target": GOALS["mfu_base"]})
+    pre = res.get("pretraining") or {}
+    m = pre.get("metrics") or {}
+    seconds = pre.get("budget_seconds", res["settings"]["pretrain_seconds"])
+    out.append({"goal": f"validation AUC >= {GOALS['auc']} after ~{seconds:.0f} s of pre-training",
+                "value": m.get("val_disc_auc"), "target": GOALS["auc"]})
+    for g in out:
+        g["met"] = None if g["value"] is None else bool(g["value"] >= g["target"])
+    return out
+
+
+def _f(x, spec=".3f") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def to_markdown(res: dict) -> str:
+    m = res["machine"]
+    lines = [f"# GPU check, {res['date']}", "",
+             f"Device: **{m.get('gpu') or 'CPU (' + m['cpu'] + ')'}**; {m['cpu_count']} CPUs; Python {m['python']}, "
+             f"torch {m['torch']}, transformers {m['transformers']}." + (" **Smoke run** (CPU, tiny sizes): the numbers "
+                                                                         "mean nothing." if res["smoke"] else ""),
+             "", f"Command: `{res['command']}`; timings (s): {res.get('timings')}.", "", "## Goals", "",
+             "| goal | measured | met |", "|---|---:|---|"]
+    lines += [f"| {g['goal']} | {_f(g['value'])} | {g['met']} |" for g in res.get("goals", [])]
+    lines += ["", "## 1. Throughput (ours vs HF-naive reference)", ""]
+    bench = res.get("throughput")
+    if isinstance(bench, list):
+        lines += ["| config | variant | tokens/s | speed-up | MFU | peak memory |", "|---|---|---:|---:|---:|---:|"]
+        for c in bench:
+            for k, v in c["variants"].items():
+                mem = v.get("peak_memory_bytes")
+                lines.append(f"| {c['config']} (seq {c['seq_len']}, batch {c['batch']}) | {k} | {v['tokens_per_s']:.0f} | "
+                             f"{v.get('speedup_vs_reference', 1.0):.2f}x | {_f(v.get('mfu'), '.1%')} | "
+                             f"{f'{mem / 2**30:.1f} GiB' if mem else 'n/a'} |")
+    else:
+        lines.append(f"Not measured: {bench}")
+    lines += ["", "## 2. Pre-training", ""] + _pretraining_md(res.get("pretraining") or {}, res.get("data") or {})
+    lines += ["", "## 3. Fine-tuning (dev set; pre-trained vs random init, paired seeds)", ""]
+    ft = res.get("finetuning") or {}
+    if "error" in ft:
+        lines.append(f"Failed: {ft['error']}")
+    else:
+        lines += ["| task | metric | train / dev examples | pre-trained (median) | random init (median) | "
+                  "paired differences | pre-trained wins |", "|---|---|---|---:|---:|---|---:|"]
+        for t in TASKS:
+            if t in ft:
+                r = ft[t]
+                lines.append(f"| {t} | {r['metric']} | {r['train_examples']} / {r['dev_examples']} | "
+                             f"{_f(r['median_pretrained'])} | {_f(r['median_random'])} | {r['paired_differences']} | "
+                             f"{r['pretrained_wins']}/{len(r['paired_differences'])} |")
+        lines += [f"- skipped: {s}" for s in ft.get("skipped", [])]
+    errors = [k for k in ("throughput", "pretraining", "finetuning") if isinstance(res.get(k), dict) and "error" in res[k]]
+    if errors:
+        lines += ["", "## Errors", ""] + [f"- {k}: `{res[k]['error']}`" for k in errors]
+    return "\n".join(lines) + "\n"
+
+
+def _pretraining_md(pre: dict, data: dict) -> list[str]:
+    if "error" in pre or "metrics" not in pre:
+        return [f"Failed: {pre.get('error')}"]
+    m, p = pre["metrics"], pre["params"]
+    mem = m.get("peak_memory_bytes")
+    tr = (data.get("shards") or {}).get("train") or {}
+    out = [f"ELECTRA-{p['size']} ({p['backbone']}), batch {p['batch_size']}, lr {p['learning_rate']}, "
+           f"{pre['planned_steps']} steps planned (from {pre['steps_from']}), {m.get('steps')} run, compile "
+           f"{p['compile']}; budget {pre['budget_seconds']} s, wall {pre['wall_seconds']} s (training "
+           f"{m.get('seconds')} s){', stopped by the watchdog' if pre['watchdog_fired'] else ''}.",
+           f"Corpus: {tr.get('tokens')} training tokens in {tr.get('examples')} examples (vocabulary "
+           f"{data.get('vocab_size')}): {m.get('tokens_seen')} tokens seen = **{pre['epochs']:.1f} epochs**.", "",
+           "| train FLOPs | FLOP/s | MFU | val AUC | val replaced recall | val disc acc | val gen loss | peak memory |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|",
+           f"| {_f(m.get('train_flops'), '.3g')} | {_f(m.get('flops_per_second'), '.3g')} | {_f(m.get('mfu'), '.1%')} | "
+           f"{_f(m.get('val_disc_auc'))} | {_f(m.get('val_replaced_recall'))} | {_f(m.get('val_disc_acc'))} | "
+           f"{_f(m.get('val_gen_loss'))} | {f'{mem / 2**30:.1f} GiB' if mem else 'n/a'} |", "",
+           "Curve (every logged step: step, loss, disc AUC, replaced recall, tokens/s, MFU):", "", "```"]
+    rows = [ln.split("\t") for ln in pre["curve"].splitlines()]
+    head = rows[0]
+    col = {k: head.index(k) for k in ("step", "loss", "disc_auc", "replaced_recall", "tokens_per_s", "mfu")}
+    for r in rows[1:]:
+        out.append("  ".join(f"{k} {float(r[i]):.4g}" for k, i in col.items()))
+    return out + (["(no step was logged)"] if len(rows) < 2 else []) + ["```"]
+
+
+# --------------------------------------------------------------------------------------------- run
+
+class CheckSettings(argparse.Namespace):
+    """What ``run`` does: the device's defaults, or tiny CPU ones for ``--smoke`` (command-line values win)."""
+
+    @classmethod
+    def from_args(cls, a) -> "CheckSettings":
+        import torch
+
+        from benchmarks.pretrain_throughput import CONFIGS
+        cuda = torch.cuda.is_available() and not a.smoke
+        s = cls(smoke=a.smoke, device=torch.device("cuda" if cuda else "cpu"), compile=not a.smoke and not a.no_compile)
+        if a.smoke:
+            s.__dict__.update(bench_configs={"tiny-electra": ("tiny", 64, 8, {"backbone": "electra"})}, bench_rounds=1,
+                              bench_steps=1, bench_warmup=1, pretrain_size="tiny", batch_size=8, learning_rate=1e-3,
+                              pretrain_steps=6, eval_batches=1, seeds=1, max_train=48, max_dev=48, epochs=1,
+                              max_length=64)
+        else:
+            # the paper's ELECTRA-Small lr 5e-4 at batch 128, scaled by sqrt(2) for batch 256 (fills an H100 better)
+            s.__dict__.update(bench_configs={k: (*v, None) for k, v in CONFIGS["cuda"].items()}, bench_rounds=3,
+                              bench_steps=10, bench_warmup=5, pretrain_size="small", batch_size=256,
+                              learning_rate=7e-4, pretrain_steps=None, eval_batches=20, seeds=2, max_train=4000,
+                              max_dev=2000, epochs=None, max_length=128)
+        s.pretrain_overrides = {}
+        s.pretrain_seconds, s.watchdog_grace, s.deadline = a.pretrain_seconds, a.watchdog_grace, a.deadline_seconds
+        for k in ("batch_size", "learning_rate", "pretrain_steps", "seeds", "max_train"):
+            if getattr(a, k) is not None:
+                setattr(s, k, getattr(a, k))
+        return s
+
+    def public(self) -> dict:
+        return {k: (str(v) if k == "device" else v) for k, v in vars(self).items()}
+
+
+def write(res: dict, folder: Path, stem: str) -> None:
+    from model.metrics import json_safe
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(json.dumps(json_safe(res), indent=2) + "\n", encoding="utf-8")
+    (folder / f"{stem}.md").write_text(to_markdown(res), encoding="utf-8")
+
+
+def run(a) -> int:
+    from benchmarks.pretrain_throughput import machine
+    t_start = time.perf_counter()
+    data, out = Path(a.data), Path(a.out)
+    manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
+    cfg = CheckSettings.from_args(a)
+    stem = f"gpu_check-{dt.date.today().isoformat()}" + ("-smoke" if cfg.smoke else "")
+    res = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine(cfg.device),
+           "command": "python -m benchmarks.gpu_check " + " ".join(sys.argv[1:] if a.argv is None else a.argv),
+           "smoke": cfg.smoke, "settings": cfg.public(), "timings": {},
+           "data": {k: manifest.get(k) for k in ("language", "text_files", "vocab_size", "max_seq_length", "shards",
+                                                  "glue_examples", "total_bytes", "git_commit")}}
+    guarded(res, "throughput", throughput, cfg)
+    write(res, out, stem)
+    with tempfile.TemporaryDirectory(prefix="gpucheck-run-") as work:
+        guarded(res, "pretraining", pretraining, cfg, data, Path(work), res["throughput"], manifest,
+                t_start + cfg.deadline)
+        write(res, out, stem)
+        guarded(res, "finetuning", finetuning, cfg, data, res["pretraining"], t_start + cfg.deadline)
+    res["goals"] = goals(res)
+    res["timings"]["total"] = round(time.perf_counter() - t_start, 1)
+    write(res, out, stem)
+    if not cfg.smoke:
+        write(res, RESULTS, stem)
+    print(to_markdown(res), flush=True)
+    print(f"[gpu_check] wrote {out / stem}.{{json,md}}", flush=True)
+    return 1 if any(isinstance(res.get(k), dict) and "error" in res[k]
+                    for k in ("throughput", "pretraining", "finetuning")) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare", help="build .gpucheck/ here (uses pipeline/: the vocab and shard stages)")
+    p.add_argument("--out", default=str(REPO / ".gpucheck"))
+    p.add_argument("--lang", default="en", help="GLUE is English: the pre-training text should be too")
+    p.add_argument("--text", default=str(SHARED / "text" / "en"), help="raw text folder (*.txt, *.txt.gz)")
+    p.add_argument("--glue", default=str(SHARED / "glue"), help="folder holding SST-2/ and CoLA/ train.tsv, dev.tsv")
+    p.add_argument("--vocab-size", type=int, default=16000)
+    p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--max-chars", type=int, default=None, help="read at most this much text (for quick tests)")
+    r = sub.add_parser("run", help="run the check (on the device; imports model/ and benchmarks/ only)")
+    r.add_argument("--data", default=str(REPO / ".gpucheck"))
+    r.add_argument("--out", required=True, help="results folder (on the device: $OUT)")
+    r.add_argument("--smoke", action="store_true", help="CPU, tiny sizes, a handful of steps (about a minute)")
+    r.add_argument("--no-compile", action="store_true")
+    r.add_argument("--pretrain-seconds", type=float, default=300.0)
+    r.add_argument("--watchdog-grace", type=float, default=60.0, help="stop pre-training this long after its budget")
+    r.add_argument("--deadline-seconds", type=float, default=500.0,
+                   help="the whole run's target: pre-training shrinks to keep fine-tuning inside it, and fine-tuning "
+                        "runs that would start later are skipped")
+    r.add_argument("--pretrain-steps", type=int, default=None, help="instead of steps from the measured throughput")
+    r.add_argument("--batch-size", type=int, default=None)
+    r.add_argument("--learning-rate", type=float, default=None)
+    r.add_argument("--seeds", type=int, default=None)
+    r.add_argument("--max-train", type=int, default=None, help="fine-tuning examples per task")
+    a = ap.parse_args(argv)
+    a.argv = argv
+    return prepare(a) if a.cmd == "prepare" else run(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
