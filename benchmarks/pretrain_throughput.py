@@ -7,7 +7,8 @@
 feeding ``model.pretrain.train_step`` (``ElectraPretrainer``: SDPA attention, generator logits at masked
 positions only, bf16 autocast on CUDA, fused/foreach no-bias-correction Adam), optionally torch.compile.
 
-*reference*: ``ElectraForMaskedLM`` + ``ElectraForPreTraining`` from transformers with shared embeddings, in
+*reference*: ``ElectraForMaskedLM`` + ``ElectraForPreTraining`` from transformers (for the ConvBERT backbone,
+``tiny``'s default, ``ConvBertForMaskedLM`` + the same discriminator class as ours) with shared embeddings, in
 fp32 with eager attention, generator logits (and loss) at every position (labels -100 elsewhere), padded
 batches masked on the fly in the training loop, Gumbel sampling from the full logits, ``torch.optim.AdamW``.
 
@@ -39,6 +40,7 @@ import pyarrow.parquet as pq
 import torch
 
 from model import flops as mflops
+from model.backbones import backbone_of, encoder
 from model.data import PretrainBatcher, Prefetcher, ShardSplit
 from model.electra import MASK_ID, build_configs, build_pretrainer, special_tokens_mask
 from model.optim import AdamWeightDecay, param_groups
@@ -88,7 +90,8 @@ class Ours:
             _compile(self.model, None)
         self.opt = AdamWeightDecay(param_groups(self.model, 0.01), lr=1e-4, eps=1e-6)
         self.params = [p for g in self.opt.param_groups for p in g["params"]]
-        self.batcher = PretrainBatcher(split, batch, seed=seed, mask_prob=0.15, max_seq_length=seq_len, pack=True)
+        self.batcher = PretrainBatcher(split, batch, seed=seed, mask_prob=0.15, max_seq_length=seq_len,
+                                       pack=params["pack"])  # packing is off for ConvBERT (resolve_params)
         self.prefetch = Prefetcher(self.batcher.next_step, depth=2, pin=device.type == "cuda")
         self.coeffs = mflops.model_coefficients(self.model)
 
@@ -105,14 +108,14 @@ class Reference:
     """The straightforward HF version (see the module docstring)."""
 
     def __init__(self, params, split, seq_len, batch, device, seed=0):
-        from transformers import ElectraForMaskedLM, ElectraForPreTraining
         torch.manual_seed(seed)
         p = dict(params, attn_implementation="eager")
         dcfg, gcfg = build_configs(p, VOCAB, seq_len)
-        self.disc = ElectraForPreTraining(dcfg).to(device).train()
-        self.gen = ElectraForMaskedLM(gcfg).to(device).train()
-        self.gen.electra.embeddings = self.disc.electra.embeddings  # shared embeddings
-        self.gen.generator_lm_head.weight = self.disc.electra.embeddings.word_embeddings.weight
+        fam = backbone_of(dcfg)  # the same HF classes as ours (ElectraForPreTraining / -MaskedLM, or ConvBERT's)
+        self.disc = fam.discriminator_class(dcfg).to(device).train()
+        self.gen = fam.masked_lm_class(gcfg).to(device).train()
+        encoder(self.gen).embeddings = encoder(self.disc).embeddings  # shared embeddings
+        self.gen.generator_lm_head.weight = encoder(self.disc).embeddings.word_embeddings.weight
         ps = list({id(q): q for q in [*self.disc.parameters(), *self.gen.parameters()]}.values())
         self.params = ps
         self.opt = torch.optim.AdamW(ps, lr=1e-4, eps=1e-6, weight_decay=0.01)
@@ -141,8 +144,10 @@ class Reference:
             u = torch.rand(g_out.logits.shape, generator=self.g, device=self.device)
             sampled = (g_out.logits.float() - torch.log(-torch.log(u + 1e-9) + 1e-9)).argmax(-1)
         fake = torch.where(masked, sampled, ids)
-        d_out = self.disc(fake, attention_mask=att, token_type_ids=tt, labels=(fake != ids).long())
-        loss = g_out.loss + 50.0 * d_out.loss
+        d_logits = self.disc(fake, attention_mask=att, token_type_ids=tt).logits
+        active = att == 1  # the loss ElectraForPreTraining computes from labels (ConvBERT's head takes none)
+        d_loss = torch.nn.functional.binary_cross_entropy_with_logits(d_logits[active], (fake != ids)[active].float())
+        loss = g_out.loss + 50.0 * d_loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
