@@ -168,7 +168,7 @@ def throughput(cfg) -> list[dict]:
                              cfg.bench_warmup, Path(tmp), overrides=overrides,
                              memory_kinds=[] if cfg.smoke else ["ours", "reference"])
             for k, v in r["variants"].items():
-                print(f"[gpu_check]   {k:14s} {v['tokens_per_s']:9.0f} tok/s  x{v.get('speedup_vs_reference', 1):.2f}"
+                print(f"[gpu_check]   {k:14s} {v['tokens_per_s']:9.0f} tok/s  x{v.get('speedup_vs_reference') or 1.0:.2f}"
                       + (f"  MFU {v['mfu']:.1%}" if v.get("mfu") is not None else ""), flush=True)
             out.append(r)
     return out
@@ -327,7 +327,7 @@ def to_markdown(res: dict) -> str:
             for k, v in c["variants"].items():
                 mem = v.get("peak_memory_bytes")
                 lines.append(f"| {c['config']} (seq {c['seq_len']}, batch {c['batch']}) | {k} | {v['tokens_per_s']:.0f} | "
-                             f"{v.get('speedup_vs_reference', 1.0):.2f}x | {_f(v.get('mfu'), '.1%')} | "
+                             f"{v.get('speedup_vs_reference') or 1.0:.2f}x | {_f(v.get('mfu'), '.1%')} | "
                              f"{f'{mem / 2**30:.1f} GiB' if mem else 'n/a'} |")
     else:
         lines.append(f"Not measured: {bench}")

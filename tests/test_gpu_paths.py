@@ -301,7 +301,7 @@ def test_gpu_check_prepare_then_smoke_run_without_pipeline(tmp_path):
     assert man["vocab_size"] == 1000 and man["max_seq_length"] == 64 and man["shards"]["train"]["tokens"] > 10_000
     assert {"tokenizer/tokenizer.json", "shards/index.json", "glue/SST-2/train.tsv", "glue/CoLA/dev.tsv"} <= set(man["files"])
     assert all(len(f["sha256"]) == 64 for f in man["files"].values()) and man["total_bytes"] < 64 * 2**20
-    before = set(os.listdir(REPO / "benchmarks" / "results"))
+    before = set((REPO / "benchmarks" / "results").glob("gpu_check-*"))
     block = "import sys; sys.modules.update(dict.fromkeys(('pipeline', 'pydantic', 'prefect', 'flows')))"
     run = subprocess.run([sys.executable, "-c", block + "; from benchmarks.gpu_check import main; sys.exit(main())",
                           "run", "--smoke", "--data", str(data), "--out", str(out), "--pretrain-steps", "100000",
@@ -320,4 +320,4 @@ def test_gpu_check_prepare_then_smoke_run_without_pipeline(tmp_path):
     assert [g["met"] for g in res["goals"]][0] is not None
     md = next(out.glob("gpu_check-*-smoke.md")).read_text()
     assert "Smoke run" in md and "## 3. Fine-tuning" in md and "epochs" in md
-    assert set(os.listdir(REPO / "benchmarks" / "results")) == before  # a smoke run is not a result
+    assert set((REPO / "benchmarks" / "results").glob("gpu_check-*")) == before  # a smoke run is not a result
