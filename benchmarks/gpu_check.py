@@ -49,7 +49,9 @@ SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", REPO.parent / "shared" / "data
 TASKS = {"SST-2": "accuracy", "CoLA": "matthews"}  # GLUE task -> its dev metric
 GOALS = {"speedup": 3.0, "mfu_base": 0.40, "auc": 0.90}
 COMPILE_ALLOWANCE_S = 60.0  # wall clock the pre-training run spends compiling, not training (estimate)
-RESERVE_S = 120.0  # kept for fine-tuning, evaluation and export when part 1 ate into the deadline
+RESERVE_S = 100.0  # kept for fine-tuning, evaluation and export when part 1 ate into the deadline
+MIN_PRETRAIN_S = 150.0  # pre-training never gets less (the deadline gives way)
+BENCH_SHARE = 0.45  # no further throughput configuration starts after this share of the deadline
 FINETUNE = dict(learning_rate=3e-4, layerwise_lr_decay=0.8, weight_decay=0.01, batch_size=32, warmup_fraction=0.1)
 EPOCHS = {"SST-2": 2, "CoLA": 3}
 
@@ -151,8 +153,9 @@ def guarded(res: dict, key: str, fn, *args):
 
 # --------------------------------------------------------------------------------------------- 1. throughput
 
-def throughput(cfg) -> list[dict]:
-    """``bench_config`` per configuration; on CUDA small and base at seq 128 (the benchmark's own table)."""
+def throughput(cfg, stop_by: float) -> list[dict]:
+    """``bench_config`` per configuration; on CUDA small and base at seq 128 (the benchmark's own table).
+    A configuration that would start after ``stop_by`` is left out (compilation is the slow part)."""
     import torch
 
     from benchmarks.pretrain_throughput import bench_config
@@ -162,6 +165,11 @@ def throughput(cfg) -> list[dict]:
         torch.backends.cuda.matmul.allow_tf32 = False  # the reference is plain fp32; ours uses bf16 autocast
     with tempfile.TemporaryDirectory(prefix="gpucheck-bench-") as tmp:
         for name, (size, seq, batch, overrides) in cfg.bench_configs.items():
+            if time.perf_counter() > stop_by:
+                why = f"left out: past {BENCH_SHARE:.0%} of the deadline"
+                print(f"[gpu_check] throughput {name}: {why}", flush=True)
+                out.append({"config": name, "size": size, "seq_len": seq, "batch": batch, "variants": {}, "left_out": why})
+                continue
             print(f"[gpu_check] throughput {name}: {size}, seq {seq}, batch {batch}, {kinds}", flush=True)
             fresh_compile_caches()
             r = bench_config(name, size, seq, batch, cfg.device, kinds, cfg.bench_rounds, cfg.bench_steps,
@@ -214,7 +222,8 @@ class Watchdog:
 def pretraining(cfg, data: Path, work: Path, bench, manifest: dict, deadline: float) -> dict:
     """``--pretrain-seconds``, or less when part 1 ran long (``RESERVE_S`` before the deadline is kept)."""
     from model.pretrain import pretrain
-    seconds = min(cfg.pretrain_seconds, max(60.0, deadline - time.perf_counter() - (0 if cfg.smoke else RESERVE_S)))
+    left = deadline - time.perf_counter() - (0 if cfg.smoke else RESERVE_S)
+    seconds = min(cfg.pretrain_seconds, max(0 if cfg.smoke else MIN_PRETRAIN_S, left))
     steps, how = estimated_steps(cfg, bench, manifest, seconds)
     params = dict(size=cfg.pretrain_size, backbone="electra", steps=steps, batch_size=cfg.batch_size,
                   learning_rate=cfg.learning_rate, warmup_steps=max(1, steps // 10), log_every=max(1, steps // 40),
@@ -329,6 +338,7 @@ def to_markdown(res: dict) -> str:
                 lines.append(f"| {c['config']} (seq {c['seq_len']}, batch {c['batch']}) | {k} | {v['tokens_per_s']:.0f} | "
                              f"{v.get('speedup_vs_reference') or 1.0:.2f}x | {_f(v.get('mfu'), '.1%')} | "
                              f"{f'{mem / 2**30:.1f} GiB' if mem else 'n/a'} |")
+        lines += [f"- {c['config']}: {c['left_out']}" for c in bench if c.get("left_out")]
     else:
         lines.append(f"Not measured: {bench}")
     lines += ["", "## 2. Pre-training", ""] + _pretraining_md(res.get("pretraining") or {}, res.get("data") or {})
@@ -431,7 +441,7 @@ def run(a) -> int:
            "smoke": cfg.smoke, "settings": cfg.public(), "timings": {},
            "data": {k: manifest.get(k) for k in ("language", "text_files", "vocab_size", "max_seq_length", "shards",
                                                   "glue_examples", "total_bytes", "git_commit")}}
-    guarded(res, "throughput", throughput, cfg)
+    guarded(res, "throughput", throughput, cfg, t_start + BENCH_SHARE * cfg.deadline)
     write(res, out, stem)
     with tempfile.TemporaryDirectory(prefix="gpucheck-run-") as work:
         guarded(res, "pretraining", pretraining, cfg, data, Path(work), res["throughput"], manifest,
@@ -467,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--no-compile", action="store_true")
     r.add_argument("--pretrain-seconds", type=float, default=300.0)
     r.add_argument("--watchdog-grace", type=float, default=60.0, help="stop pre-training this long after its budget")
-    r.add_argument("--deadline-seconds", type=float, default=500.0,
+    r.add_argument("--deadline-seconds", type=float, default=480.0,
                    help="the whole run's target: pre-training shrinks to keep fine-tuning inside it, and fine-tuning "
                         "runs that would start later are skipped")
     r.add_argument("--pretrain-steps", type=int, default=None, help="instead of steps from the measured throughput")
