@@ -43,11 +43,11 @@ import time
 import traceback
 from pathlib import Path
 
+from benchmarks._gpu_check_report import TASKS, goals, to_markdown
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", REPO.parent / "shared" / "data"))
-TASKS = {"SST-2": "accuracy", "CoLA": "matthews"}  # GLUE task -> its dev metric
-GOALS = {"speedup": 3.0, "mfu_base": 0.40, "auc": 0.90}
 COMPILE_ALLOWANCE_S = 60.0  # wall clock the pre-training run spends compiling, not training (estimate)
 RESERVE_S = 100.0  # kept for fine-tuning, evaluation and export when part 1 ate into the deadline
 MIN_PRETRAIN_S = 150.0  # pre-training never gets less (the deadline gives way)
@@ -219,6 +219,20 @@ class Watchdog:
         self.timer.cancel()
 
 
+def loader_steps_per_second(data: Path, batch_size: int, n: int = 10) -> float:
+    """How many steps a second the CPU side (reading, masking, packing; one thread, as the Prefetcher) can
+    feed: if the GPU steps faster, the loader bounds the MFU."""
+    from model.data import PretrainBatcher, ShardSplit, read_index
+    index = read_index(data / "shards")
+    b = PretrainBatcher(ShardSplit(data / "shards", "train", index), batch_size, seed=0, mask_prob=0.15,
+                        max_seq_length=int(index["max_seq_length"]))
+    b.next_step()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        b.next_step()
+    return n / (time.perf_counter() - t0)
+
+
 def pretraining(cfg, data: Path, work: Path, bench, manifest: dict, deadline: float) -> dict:
     """``--pretrain-seconds``, or less when part 1 ran long (``RESERVE_S`` before the deadline is kept)."""
     from model.pretrain import pretrain
@@ -229,7 +243,9 @@ def pretraining(cfg, data: Path, work: Path, bench, manifest: dict, deadline: fl
                   learning_rate=cfg.learning_rate, warmup_steps=max(1, steps // 10), log_every=max(1, steps // 40),
                   checkpoint_every=steps, eval_batches=cfg.eval_batches, compile=cfg.compile,
                   device=cfg.device.type, seed=1, dropout=0.1, **cfg.pretrain_overrides)
-    print(f"[gpu_check] pre-training {cfg.pretrain_size}: {steps} steps ({how}), batch {cfg.batch_size}", flush=True)
+    loader = loader_steps_per_second(data, cfg.batch_size)
+    print(f"[gpu_check] pre-training {cfg.pretrain_size}: {steps} steps ({how}), batch {cfg.batch_size}; the loader "
+          f"alone makes {loader:.1f} steps/s", flush=True)
     out = work / "electra"
     paths = dict(shards_dir=data / "shards", tokenizer_dir=data / "tokenizer", out_dir=out,
                  checkpoint_dir=work / "checkpoints", metrics_path=work / "metrics.json", curve_path=work / "curve.tsv")
@@ -244,6 +260,7 @@ def pretraining(cfg, data: Path, work: Path, bench, manifest: dict, deadline: fl
     wall = time.perf_counter() - t0
     tr = manifest["shards"]["train"]
     return {"params": params, "planned_steps": steps, "steps_from": how, "watchdog_fired": wd.fired,
+            "loader_steps_per_s": round(loader, 2), "steps_per_s": round(m["steps"] / max(1e-9, m["seconds"]), 2),
             "wall_seconds": round(wall, 1), "budget_seconds": round(seconds, 1),
             "epochs": m["tokens_seen"] / max(1, tr["tokens"]),
             "metrics": m, "curve": (work / "curve.tsv").read_text(encoding="utf-8"), "model_dir": str(out)}
@@ -290,102 +307,6 @@ def finetuning(cfg, data: Path, pre: dict, deadline: float) -> dict:
                      "paired_differences": [round(x, 4) for x in paired],
                      "pretrained_wins": sum(x > 0 for x in paired)}
     return out
-
-
-# --------------------------------------------------------------------------------------------- report
-
-def goals(res: dict) -> list[dict]:
-    """Each goal of issue 11 with the measured value and whether it is met (None: not measured)."""
-    out = []
-    bench = res.get("throughput") if isinstance(res.get("throughput"), list) else []
-    for r in bench:
-        v = r["variants"].get("ours+compile") or r["variants"].get("ours") or {}
-        out.append({"goal": f"{r['config']}: ours >= {GOALS['speedup']:g}x the reference",
-                    "value": v.get("speedup_vs_reference"), "target": GOALS["speedup"]})
-        if r["size"] == "base":
-            out.append({"goal": f"base: MFU >= {GOALS['mfu_base']:.0%}", "value": v.get("mfu"),
-                        "target": GOALS["mfu_base"]})
-    pre = res.get("pretraining") or {}
-    m = pre.get("metrics") or {}
-    seconds = pre.get("budget_seconds", res["settings"]["pretrain_seconds"])
-    out.append({"goal": f"validation AUC >= {GOALS['auc']} after ~{seconds:.0f} s of pre-training",
-                "value": m.get("val_disc_auc"), "target": GOALS["auc"]})
-    for g in out:
-        g["met"] = None if g["value"] is None else bool(g["value"] >= g["target"])
-    return out
-
-
-def _f(x, spec=".3f") -> str:
-    return "n/a" if x is None else format(x, spec)
-
-
-def to_markdown(res: dict) -> str:
-    m = res["machine"]
-    lines = [f"# GPU check, {res['date']}", "",
-             f"Device: **{m.get('gpu') or 'CPU (' + m['cpu'] + ')'}**; {m['cpu_count']} CPUs; Python {m['python']}, "
-             f"torch {m['torch']}, transformers {m['transformers']}." + (" **Smoke run** (CPU, tiny sizes): the numbers "
-                                                                         "mean nothing." if res["smoke"] else ""),
-             "", f"Command: `{res['command']}`; timings (s): {res.get('timings')}.", "", "## Goals", "",
-             "| goal | measured | met |", "|---|---:|---|"]
-    lines += [f"| {g['goal']} | {_f(g['value'])} | {g['met']} |" for g in res.get("goals", [])]
-    lines += ["", "## 1. Throughput (ours vs HF-naive reference)", ""]
-    bench = res.get("throughput")
-    if isinstance(bench, list):
-        lines += ["| config | variant | tokens/s | speed-up | MFU | peak memory |", "|---|---|---:|---:|---:|---:|"]
-        for c in bench:
-            for k, v in c["variants"].items():
-                mem = v.get("peak_memory_bytes")
-                lines.append(f"| {c['config']} (seq {c['seq_len']}, batch {c['batch']}) | {k} | {v['tokens_per_s']:.0f} | "
-                             f"{v.get('speedup_vs_reference') or 1.0:.2f}x | {_f(v.get('mfu'), '.1%')} | "
-                             f"{f'{mem / 2**30:.1f} GiB' if mem else 'n/a'} |")
-        lines += [f"- {c['config']}: {c['left_out']}" for c in bench if c.get("left_out")]
-    else:
-        lines.append(f"Not measured: {bench}")
-    lines += ["", "## 2. Pre-training", ""] + _pretraining_md(res.get("pretraining") or {}, res.get("data") or {})
-    lines += ["", "## 3. Fine-tuning (dev set; pre-trained vs random init, paired seeds)", ""]
-    ft = res.get("finetuning") or {}
-    if "error" in ft:
-        lines.append(f"Failed: {ft['error']}")
-    else:
-        lines += ["| task | metric | train / dev examples | pre-trained (median) | random init (median) | "
-                  "paired differences | pre-trained wins |", "|---|---|---|---:|---:|---|---:|"]
-        for t in TASKS:
-            if t in ft:
-                r = ft[t]
-                lines.append(f"| {t} | {r['metric']} | {r['train_examples']} / {r['dev_examples']} | "
-                             f"{_f(r['median_pretrained'])} | {_f(r['median_random'])} | {r['paired_differences']} | "
-                             f"{r['pretrained_wins']}/{len(r['paired_differences'])} |")
-        lines += [f"- skipped: {s}" for s in ft.get("skipped", [])]
-    errors = [k for k in ("throughput", "pretraining", "finetuning") if isinstance(res.get(k), dict) and "error" in res[k]]
-    if errors:
-        lines += ["", "## Errors", ""] + [f"- {k}: `{res[k]['error']}`" for k in errors]
-    return "\n".join(lines) + "\n"
-
-
-def _pretraining_md(pre: dict, data: dict) -> list[str]:
-    if "error" in pre or "metrics" not in pre:
-        return [f"Failed: {pre.get('error')}"]
-    m, p = pre["metrics"], pre["params"]
-    mem = m.get("peak_memory_bytes")
-    tr = (data.get("shards") or {}).get("train") or {}
-    out = [f"ELECTRA-{p['size']} ({p['backbone']}), batch {p['batch_size']}, lr {p['learning_rate']}, "
-           f"{pre['planned_steps']} steps planned (from {pre['steps_from']}), {m.get('steps')} run, compile "
-           f"{p['compile']}; budget {pre['budget_seconds']} s, wall {pre['wall_seconds']} s (training "
-           f"{m.get('seconds')} s){', stopped by the watchdog' if pre['watchdog_fired'] else ''}.",
-           f"Corpus: {tr.get('tokens')} training tokens in {tr.get('examples')} examples (vocabulary "
-           f"{data.get('vocab_size')}): {m.get('tokens_seen')} tokens seen = **{pre['epochs']:.1f} epochs**.", "",
-           "| train FLOPs | FLOP/s | MFU | val AUC | val replaced recall | val disc acc | val gen loss | peak memory |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|",
-           f"| {_f(m.get('train_flops'), '.3g')} | {_f(m.get('flops_per_second'), '.3g')} | {_f(m.get('mfu'), '.1%')} | "
-           f"{_f(m.get('val_disc_auc'))} | {_f(m.get('val_replaced_recall'))} | {_f(m.get('val_disc_acc'))} | "
-           f"{_f(m.get('val_gen_loss'))} | {f'{mem / 2**30:.1f} GiB' if mem else 'n/a'} |", "",
-           "Curve (every logged step: step, loss, disc AUC, replaced recall, tokens/s, MFU):", "", "```"]
-    rows = [ln.split("\t") for ln in pre["curve"].splitlines()]
-    head = rows[0]
-    col = {k: head.index(k) for k in ("step", "loss", "disc_auc", "replaced_recall", "tokens_per_s", "mfu")}
-    for r in rows[1:]:
-        out.append("  ".join(f"{k} {float(r[i]):.4g}" for k, i in col.items()))
-    return out + (["(no step was logged)"] if len(rows) < 2 else []) + ["```"]
 
 
 # --------------------------------------------------------------------------------------------- run
