@@ -181,7 +181,8 @@ def run_language(lang: str, args) -> dict:
         m = pretrain_model(root, lang, out, {**common, "objective": obj, "steps": steps[obj]},
                            threads=args.threads)
         keep = ("steps", "seconds", "tokens_seen", "val_gen_loss", "val_gen_acc", "val_disc_loss", "val_disc_acc",
-                "val_replaced_recall", "val_replaced_precision", "disc_params", "gen_params")
+                "val_replaced_recall", "val_replaced_precision", "val_disc_auc", "val_gen_loss_at_mask",
+                "val_last_layer_cosine", "disc_params", "gen_params")
         pre[obj] = {k: m.get(k) for k in keep}
         pre[obj].update(wall_seconds=round(time.time() - t0, 1), step_flops=flops[obj],
                         total_flops=flops[obj] * steps[obj])
