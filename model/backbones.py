@@ -122,7 +122,9 @@ def save_discriminator(disc: torch.nn.Module, out_dir, **save_kwargs) -> list[st
     if isinstance(disc, ConvBertForPreTraining):
         disc.convbert.save_pretrained(str(out), **save_kwargs)
         head = {k: v.detach().contiguous().cpu() for k, v in disc.discriminator_predictions.state_dict().items()}
-        save_file(head, str(out / RTD_HEAD_FILE), metadata={"format": "pt", "module": "discriminator_predictions"})
+        # one metadata key: safetensors keeps metadata in a hash map, so two keys come out in either order
+        # and the same weights would give different bytes (DVC, fault injection and reruns compare bytes)
+        save_file(head, str(out / RTD_HEAD_FILE), metadata={"format": "pt"})
         return ["config.json", "model.safetensors", RTD_HEAD_FILE]
     disc.save_pretrained(str(out), **save_kwargs)
     return ["config.json", "model.safetensors"]

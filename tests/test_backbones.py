@@ -159,3 +159,14 @@ def test_prevnext_init_points_each_convolution_head_at_one_neighbour():
     assert kernel[0, centre - 1] > 0.9 and kernel[1, centre + 1] > 0.9  # previous, next
     # the exported folder is an ordinary ConvBertModel: nothing of the recipe is needed to load it
     assert type(m.discriminator.convbert) is ConvBertModel
+
+
+def test_convbert_export_is_byte_identical_for_identical_weights(tmp_path):
+    """DVC, fault injection and reproducible reruns compare exported bytes (safetensors metadata is a hash map:
+    more than one key comes out in either order)."""
+    m = _convbert()
+    digests = set()
+    for i in range(8):
+        files = save_discriminator(m.discriminator, tmp_path / str(i))
+        digests.add(tuple((tmp_path / str(i) / f).read_bytes() for f in files))
+    assert len(digests) == 1

@@ -64,8 +64,10 @@ def max_tokens(arch: dict) -> int:
 
 
 def infer_size(arch: dict) -> tuple[str, str | None]:
+    # depth and width name the size (its fine-tuning defaults); heads do not: a tiny model exported before
+    # tiny moved to 4 heads (ConvBERT) is still tiny
     for name, s in SIZES.items():
-        if all(arch.get(k) == s[k] for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")):
+        if all(arch.get(k) == s[k] for k in ("num_hidden_layers", "hidden_size")):
             return name, None
     h = arch.get("hidden_size") or arch.get("dim") or 0
     guess = "small" if h <= 256 else "base" if h <= 768 else "large"
