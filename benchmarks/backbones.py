@@ -21,11 +21,9 @@ token cosine (``model.diagnostics``). Writes ``benchmarks/results/backbones-<lan
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,18 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.learning_curve import read_curve, save_figure  # noqa: E402  (the curve TSV and PNG, once)
+
 VARIANTS = {
     "electra": {"backbone": "electra"},
     "convbert-default": {"backbone": "convbert", "local_init": "none"},
     "convbert-prevnext": {"backbone": "convbert", "local_init": "prevnext"},
 }
 SHOWN = ("disc_auc", "replaced_recall", "gen_loss_at_mask", "neighbour_attention", "last_layer_cosine")
-
-
-def read_curve(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return [{k: float(v) if v not in ("", "nan", None) else math.nan for k, v in r.items()} for r in rows]
 
 
 def at_steps(rows: list[dict], steps: list[int]) -> dict:
@@ -73,12 +67,7 @@ def plot(curves: dict[str, list[dict]], out: Path, title: str) -> None:
     for a in ax:
         a.set_xlabel("step")
         a.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    os.replace(tmp, out)
+    save_figure(fig, out, title)
 
 
 def render(report: dict) -> str:

@@ -79,6 +79,11 @@ def plot(rows: list[dict], out: Path, title: str) -> None:
     ax[2].set_title("generator loss (nats)")
     for a in ax:
         a.set_xlabel("step")
+    save_figure(fig, out, title)
+
+
+def save_figure(fig, out: Path, title: str) -> None:
+    """Title, layout and an atomic PNG write (temp sibling, then rename)."""
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

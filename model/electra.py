@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from model.backbones import backbone, backbone_of, encoder
+from model.backbones import attn_implementation, backbone, backbone_of, encoder
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
 # Tokens that are never masked. [UNK] is deliberately absent: it is an ordinary (if rare) token.
@@ -112,7 +112,7 @@ def build_configs(params: dict, vocab_size: int, max_seq_length: int,
     if dropout is None:
         dropout = float(params.get("dropout", 0.1))
     fam = backbone(params.get("backbone") or "electra")
-    attn = params.get("attn_implementation") or _attn_impl(fam)
+    attn = params.get("attn_implementation") or attn_implementation(fam)
     positions = max(int(max_seq_length), int(params.get("max_position_embeddings") or 0))
     common = dict(
         vocab_size=int(vocab_size), max_position_embeddings=positions, type_vocab_size=2,
@@ -140,15 +140,6 @@ def build_configs(params: dict, vocab_size: int, max_seq_length: int,
     gen = fam.config_class(hidden_size=g_hidden, num_attention_heads=g_heads, intermediate_size=4 * g_hidden,
                            num_hidden_layers=g_layers, attn_implementation=attn, **common)
     return disc, gen
-
-
-def _attn_impl(fam=None) -> str:
-    # SDPA is in every torch >= 2.0 (flash / memory-efficient kernels on CUDA); HF Electra supports it,
-    # ConvBERT only the eager path.
-    impls = fam.attn_implementations if fam is not None else ("sdpa", "eager")
-    if "sdpa" in impls and hasattr(F, "scaled_dot_product_attention"):
-        return "sdpa"
-    return "eager"
 
 
 def special_tokens_mask(input_ids: torch.Tensor, special_ids=SPECIAL_IDS) -> torch.Tensor:
@@ -239,14 +230,13 @@ def mask_shown(masked_ids: torch.Tensor, masked: torch.Tensor, mask_id: int) -> 
     return masked_ids[masked] == mask_id
 
 
-def split_generator_loss(logits: torch.Tensor, originals: torch.Tensor, at_mask: torch.Tensor) -> dict:
-    """The MLM loss summed apart over positions that showed [MASK] and positions left unchanged (detached).
+def split_generator_loss(ce: torch.Tensor, at_mask: torch.Tensor) -> dict:
+    """The MLM loss (``ce``: per masked position) summed over the positions that showed [MASK] (detached);
+    the rest of ``gen_sum`` is over the unchanged ones.
 
     The average over both hides how close a generator is to the unigram distribution: an unchanged position
     can be copied from the input, a [MASK] position must be predicted from context."""
-    with torch.no_grad():
-        ce = F.cross_entropy(logits.detach(), originals, reduction="none")
-        return dict(gen_sum_at_mask=(ce * at_mask).sum(), mask_shown_count=at_mask.sum())
+    return dict(gen_sum_at_mask=(ce.detach() * at_mask).sum(), mask_shown_count=at_mask.sum())
 
 
 def _zero(dev) -> torch.Tensor:
@@ -304,7 +294,7 @@ class ElectraPretrainer(_Base):
         from model.backbones import load_discriminator
         disc = load_discriminator(path)
         fam = backbone_of(disc.config)
-        gen = fam.masked_lm_class.from_pretrained(str(Path(path) / "generator"), attn_implementation=_attn_impl(fam))
+        gen = fam.masked_lm_class.from_pretrained(str(Path(path) / "generator"), attn_implementation=attn_implementation(fam))
         return cls(disc.config, gen.config, discriminator=disc, generator=gen, **kwargs)
 
     def tie_embeddings(self) -> None:
@@ -332,10 +322,10 @@ class ElectraPretrainer(_Base):
         originals = input_ids[masked]
         logits = self._generator_logits(masked_ids, enc_mask, token_type_ids, position_ids, masked).float()
         n_masked = masked.sum()
-        gen_sum = F.cross_entropy(logits, originals, reduction="sum")
+        ce = F.cross_entropy(logits, originals, reduction="none")
+        gen_sum = ce.sum()
         gen_loss = gen_sum / self._denom(gen_denom, n_masked)
         gen_correct = (logits.detach().argmax(-1) == originals).sum()
-        at_mask = mask_shown(masked_ids, masked, self.mask_id)
 
         keys = sample_keys[masked] if sample_keys is not None else None
         sampled = (self.sampler or gumbel_sample)(logits, generator, keys=keys, temperature=self.temperature)
@@ -357,7 +347,7 @@ class ElectraPretrainer(_Base):
             loss=gen_loss + self.disc_weight * disc_loss, gen_loss=gen_loss, disc_loss=disc_loss,
             gen_sum=gen_sum.detach(), disc_sum=disc_sum.detach(),
             gen_correct=gen_correct, masked_count=n_masked, disc_correct=disc_correct,
-            **split_generator_loss(logits, originals, at_mask),
+            **split_generator_loss(ce, mask_shown(masked_ids, masked, self.mask_id)),
             token_count=n_tok, replaced_count=lab.sum(), predicted_replaced=pred.sum(),
             true_positive=(pred & lab).sum(), disc_acc=disc_correct.float() / n_tok.clamp(min=1),
             labels=labels, masked=masked, fake_input_ids=fake_ids, disc_logits=d_logits.detach(), active=active,
@@ -396,9 +386,10 @@ class MLMPretrainer(_Base):
                                          position_ids=position_ids, return_dict=True).last_hidden_state
         logits = self.generator.generator_lm_head(self.generator.generator_predictions(hidden[masked])).float()
         n_masked = masked.sum()
-        gen_sum = F.cross_entropy(logits, originals, reduction="sum")
+        ce = F.cross_entropy(logits, originals, reduction="none")
+        gen_sum = ce.sum()
         gen_loss = gen_sum / self._denom(gen_denom, n_masked)
-        split = split_generator_loss(logits, originals, mask_shown(masked_ids, masked, self.mask_id))
+        split = split_generator_loss(ce, mask_shown(masked_ids, masked, self.mask_id))
         dev = input_ids.device
         z = torch.zeros((), dtype=torch.long, device=dev)
         return dict(
