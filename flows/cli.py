@@ -1,6 +1,6 @@
 """`foundry`: the command-line front door.
 
-  foundry run LANG [LANG...] | --all [--parallel N] [--dask [ADDRESS]]
+  foundry run LANG [LANG...] | --all [--parallel N] [--dask [ADDRESS]] [--wait]
                                                      run the pipeline (DVC skips what is up to date); languages
                                                      in parallel on threads or on a Dask cluster
   foundry serve [LANG...] [--cron EXPR] [--name N]   serve the flow for scheduled runs (Prefect flow.serve)
@@ -68,11 +68,17 @@ def cmd_run(args) -> int:
     if args.dask and ":" not in args.dask:  # `foundry run --dask en de`: en is a language, not an address
         args.langs = [args.dask, *args.langs]
         args.dask = ""
-    langs = languages(root) if args.all else args.langs
+    langs = list(dict.fromkeys(languages(root) if args.all else args.langs))  # each once: one run per language
     if not langs:
         print("error: name at least one language, or --all", file=sys.stderr)
         return 2
     _check_languages(root, langs)
+    if not args.wait:  # before Prefect starts: a busy language fails in a second, not after the server is up
+        from pipeline.locks import language_busy
+        busy = [m for lang in langs if (m := language_busy(root, lang))]
+        if busy:
+            print("error: " + "\nerror: ".join(busy), file=sys.stderr)
+            return 2
     if args.parallel < 1:
         print("error: --parallel must be at least 1", file=sys.stderr)
         return 2
@@ -84,14 +90,14 @@ def cmd_run(args) -> int:
 
     try:
         if len(langs) == 1 and args.dask is None:
-            outcome = {langs[0]: language_flow(langs[0], str(root))}
+            outcome = {langs[0]: language_flow(langs[0], str(root), wait=args.wait)}
         else:
             dask = None if args.dask is None else (args.dask or True)
             runner = task_runner(args.parallel, dask=dask, dask_workers=args.dask_workers)
             # languages sharing this machine's cores: the thread/local-cluster bound (a remote Dask
             # cluster's workers are other machines: they do not share ours)
             concurrent = 1 if isinstance(dask, str) else (args.dask_workers or args.parallel)
-            outcome = languages_flow.with_options(task_runner=runner)(langs, str(root), concurrent)
+            outcome = languages_flow.with_options(task_runner=runner)(langs, str(root), concurrent, args.wait)
     except (GateClosed, StageInputError) as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 2
@@ -315,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "scheduler at ADDRESS (host:port or tcp://host:8786; its workers must see the project at the same path)")
     p.add_argument("--dask-workers", type=int, default=None, metavar="N",
                    help="worker processes of the local Dask cluster (default: --parallel)")
+    p.add_argument("--wait", action="store_true", help="when another run holds a language, wait for it (default: "
+                   "exit with status 2, naming it: PID, host, since when)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("serve", help="serve the flow for scheduled runs (Prefect flow.serve; needs a Prefect "
                        "server, PREFECT_API_URL, to be reachable from the UI)")

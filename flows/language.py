@@ -6,8 +6,10 @@ cache record it. The data-quality gate sits between validate and vocab: validati
 corpus needs a review decision (``data/<lang>/review.json``, see ``pipeline.review``). Under
 ``review.policy: required`` the flow pauses for a person's decision when a Prefect server is configured
 (``pause_flow_run(wait_for_input=ReviewInput)``, resumed from the UI or by ``foundry approve/reject``),
-and stops with instructions when it runs on the ephemeral server. Pre-training takes a slot of the
-Prefect global concurrency limit ``foundry-pretrain`` (one at a time), whatever runs in parallel.
+and stops with instructions when it runs on the ephemeral server. A run holds its language for its whole
+length (``pipeline.locks``: a second run of it fails or waits, in any process); pre-training takes a slot of
+the Prefect global concurrency limit ``foundry-pretrain`` (one at a time, visible in the UI with a server), and
+the stage itself one of the machine's file-lock slots (which hold across processes, server or not).
 
 Several languages run as subflows of ``languages_flow`` on a task runner: threads by default
 (``foundry run --parallel N``) or a Dask cluster (``--dask [ADDRESS]``, prefect-dask's
@@ -44,6 +46,7 @@ from flows import dvcops
 from pipeline.review import gate as review
 from pipeline.config import load_language
 from pipeline.layout import Layout
+from pipeline.locks import language_lock
 from pipeline.stages import STAGES
 
 PRETRAIN_LIMIT = "foundry-pretrain"
@@ -375,12 +378,19 @@ def publish_scorecard(root: Path, lang: str) -> bool:
 
 
 @flow(name=FLOW_NAME, flow_run_name="foundry-{lang}", log_prints=True)
-def language_flow(lang: str, root: str, concurrent: int = 1) -> list[dict]:
+def language_flow(lang: str, root: str, concurrent: int = 1, wait: bool = False) -> list[dict]:
     """Run every stage of one language in order; DVC skips what is up to date.
 
     ``concurrent``: how many languages run at once on this machine (each stage process gets
-    cores // concurrent for its workers)."""
+    cores // concurrent for its workers). One run per language at a time, across processes and Dask
+    workers (``pipeline.locks.language_lock``): when another holds it, fail (LanguageBusy) or ``wait``."""
     ensure_pretrain_limit()
+    with language_lock(Path(root), lang, f"foundry run {lang}", wait=wait):
+        return _language_stages(lang, root, concurrent)
+
+
+def _language_stages(lang: str, root: str, concurrent: int) -> list[dict]:
+    """The stages in order (under the language's lock), the review gate after validate, the run summary."""
     rootp = Path(root)
     results = []
     for stage in STAGES:
@@ -397,8 +407,8 @@ def language_flow(lang: str, root: str, concurrent: int = 1) -> list[dict]:
 
 
 @task(task_run_name="language-{lang}")
-def _language_task(lang: str, root: str, concurrent: int = 1) -> list[dict]:
-    return language_flow(lang, root, concurrent)
+def _language_task(lang: str, root: str, concurrent: int = 1, wait: bool = False) -> list[dict]:
+    return language_flow(lang, root, concurrent, wait)
 
 
 def _languages_run_name() -> str:
@@ -428,7 +438,8 @@ def task_runner(parallel: int = 2, dask: str | bool | None = None, dask_workers:
 
 @flow(name="foundry-languages", flow_run_name=_languages_run_name, log_prints=True,
       task_runner=ThreadPoolTaskRunner(max_workers=2))
-def languages_flow(langs: list[str], root: str, concurrent: int | None = None) -> dict[str, object]:
+def languages_flow(langs: list[str], root: str, concurrent: int | None = None,
+                   wait: bool = False) -> dict[str, object]:
     """Several languages in parallel (bounded by the task runner's workers); pre-training one at a time.
 
     Use ``languages_flow.with_options(task_runner=task_runner(N))`` to change the bound or run on
@@ -438,7 +449,7 @@ def languages_flow(langs: list[str], root: str, concurrent: int | None = None) -
     """
     ensure_pretrain_limit()
     concurrent = max(1, min(len(langs), concurrent or 2))
-    futures = {lang: _language_task.submit(lang, root, concurrent) for lang in langs}
+    futures = {lang: _language_task.submit(lang, root, concurrent, wait) for lang in langs}
     outcome: dict[str, object] = {}
     for lang, fut in futures.items():
         try:

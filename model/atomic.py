@@ -13,7 +13,6 @@ exports, metrics and curves all write this way. Standard library only, so model/
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -23,6 +22,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from model.diskspace import diagnose
+from model.locks import try_lock
 
 _RANDOM = r"[a-z0-9_]{8}"   # tempfile.mkstemp / mkdtemp name characters
 
@@ -51,22 +53,6 @@ def stale_siblings(path: Path) -> list[Path]:
     return sorted(p for p in path.parent.iterdir() if pat.match(p.name) or p.name == old)
 
 
-def _try_lock(p: Path) -> int | None:
-    """An fd holding an exclusive flock on ``p``; None when another process holds it (or it is gone)."""
-    try:
-        fd = os.open(p, os.O_RDONLY | (os.O_DIRECTORY if p.is_dir() else 0))
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        os.close(fd)
-        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return None
-        raise
-    return fd
-
-
 def _remove(p: Path) -> None:
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p, ignore_errors=True)
@@ -86,7 +72,7 @@ def remove_stale(path: Path) -> list[Path]:
         if p.name == f".{path.name}.old":
             old = p
             continue
-        fd = _try_lock(p)
+        fd = try_lock(p)
         if fd is None:
             live = live or p.exists()
             continue
@@ -128,8 +114,11 @@ def atomic_file(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> 
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        full = diagnose(e, path, Path(tmp))   # before the temp goes: its size is the evidence
         Path(tmp).unlink(missing_ok=True)
+        if full is not None:
+            raise full from e
         raise
     finally:
         os.close(fd)
@@ -173,8 +162,11 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as e:
+        full = diagnose(e, path, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            raise full from e
         raise
     finally:
         os.close(fd)

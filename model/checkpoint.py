@@ -12,17 +12,21 @@ import json
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from model.atomic import atomic_dir, remove_stale
+from model.diskspace import require_space, tensor_bytes
 from model.electra import ARCH_PARAM_KEYS
+from model.locks import Busy, FileLock
 from model.metrics import json_safe
 
 CHECKPOINT_FORMAT = 2
 KEEP_CHECKPOINTS = 2
+WRITER_LOCK = ".{name}.writer.lock"   # beside the folder NAME: held by the one trainer writing it (:func:`one_writer`)
 _CKPT_RE = re.compile(r"^step-(\d+)$")
 _TEMP_RE = re.compile(r"^\.(step-\d+)\.[a-z0-9_]{8}\.tmp$")
 # settings a resumed run may change, at the price of no longer matching an uninterrupted run
@@ -73,6 +77,8 @@ def save_checkpoint(checkpoint_dir: Path, step: int, tensors: dict, state: dict,
         tensors = model_tensors(tensors)
     checkpoint_dir = Path(checkpoint_dir)
     final = checkpoint_dir / f"step-{step:09d}"
+    # before writing: a full disk stops the run with the space it needs, not with a torch I/O error
+    require_space(final, {"model.safetensors": tensor_bytes(tensors), "state.pt": tensor_bytes(state)})
     with atomic_dir(final) as tmp:
         save_file(tensors, str(tmp / "model.safetensors"), metadata={"step": str(step)})
         torch.save(state, tmp / "state.pt")
@@ -88,6 +94,34 @@ def save_checkpoint(checkpoint_dir: Path, step: int, tensors: dict, state: dict,
         if (m := _TEMP_RE.match(p.name)):
             remove_stale(checkpoint_dir / m.group(1))
     return final
+
+
+@contextmanager
+def one_writer(checkpoint_dir: Path, d, log):
+    """Hold ``checkpoint_dir`` for this run (rank 0 locks ``.NAME.writer.lock`` beside it; ``d``: the run's
+    :class:`model.distributed.Dist`). Another trainer on the same folder would overwrite this one's
+    checkpoints and resume from them: it fails at once, on every rank, with a CheckpointError naming the
+    holder. A lock left by a crashed trainer is taken over, with a message through ``log``."""
+    checkpoint_dir = Path(checkpoint_dir)
+    lock = FileLock(checkpoint_dir.parent / WRITER_LOCK.format(name=checkpoint_dir.name), "pre-training")
+    err = None
+    if d.is_main:
+        try:
+            stale = lock.acquire()
+            if stale is not None:
+                log(f"{checkpoint_dir}: took over from a trainer that stopped without releasing it, "
+                    f"{stale.describe()}")
+        except Busy as e:
+            err = CheckpointError(f"{checkpoint_dir}: another trainer is writing this checkpoint folder, "
+                                  f"{e.holder.describe() if e.holder else 'a live process'}; two would overwrite "
+                                  f"and resume each other's checkpoints: wait for it to finish, or stop it")
+    if d.any_flag(err is not None):
+        lock.release()
+        raise err or CheckpointError(f"{checkpoint_dir}: another trainer is writing this checkpoint folder")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _read(ck: Path, name: str, read):

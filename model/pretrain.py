@@ -48,8 +48,9 @@ import torch
 from model import distributed as mdist
 from model import flops as mflops
 from model.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, arch_signature, latest_checkpoint,
-                              load_checkpoint, save_checkpoint)
+                              load_checkpoint, one_writer, save_checkpoint)
 from model.data import Prefetcher, PretrainBatcher, ShardSplit, mix64, read_index
+from model.diskspace import DiskFull
 from model.device import autocast, pick_device, to_device, use_tf32
 from model.backbones import backbone_of, encoder
 from model.electra import ElectraPretrainer, build_pretrainer, count_params, gumbel_sample
@@ -125,7 +126,9 @@ def pretrain(shards_dir, tokenizer_dir, out_dir, checkpoint_dir, params: dict, m
                   Path(checkpoint_dir), Path(metrics_path), Path(curve_path))
     dist_env = mdist.init(use_cuda=cfg.device != "cpu" and torch.cuda.is_available())
     try:
-        with StopFlag(handle_signals) as stop_flag:
+        # one trainer per checkpoint folder: a second fails here, before it builds anything
+        with one_writer(paths.checkpoints, dist_env, lambda m: print(f"[pretrain] {m}", flush=True)), \
+                StopFlag(handle_signals) as stop_flag:
             run = setup(cfg, paths, dist_env, stop_flag, card=card, on_log=on_log, stop_after=stop_after,
                         t_start=t_start)
             return train(run)
@@ -459,7 +462,7 @@ def main(argv=None) -> int:
     try:
         res = pretrain(a.shards, a.tokenizer, a.out, a.checkpoints, params, a.metrics, a.curve, card,
                        stop_after=a.stop_after)
-    except CheckpointError as e:
+    except (CheckpointError, DiskFull) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:

@@ -28,6 +28,7 @@ import shutil
 import time
 from pathlib import Path
 
+from model.diskspace import as_disk_full
 from pipeline.atomic import atomic_dir, write_json
 from pipeline.cleaning import lid as lidmod
 from pipeline.cleaning.decide import Verdicts, find_removed
@@ -45,7 +46,12 @@ log = logging.getLogger(__name__)
 
 def run(lang: str, root: Path) -> dict:
     root, cfg, layout = open_language(lang, root)
-    return clean_corpus(cfg, root, layout.clean_dir)
+    try:
+        return clean_corpus(cfg, root, layout.clean_dir)
+    except OSError as e:  # a full disk in the work units: pyarrow and numpy name no file, so name their folder
+        if (full := as_disk_full(e, layout.clean_dir.parent / ".clean-work")) is None:
+            raise
+        raise full from e
 
 
 def _no_documents(cfg: LanguageConfig, ctx, m: Merged) -> StageError:

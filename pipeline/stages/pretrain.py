@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 from pipeline.atomic import remove_stale
 from pipeline.errors import StageError
 from pipeline.lineage import git_commit
+from pipeline.locks import pretrain_slot
 from pipeline.pretrain import _LiveLogger, lineage_hashes, live_dir, review_lineage
 from pipeline.stages import open_language
 
@@ -19,6 +21,13 @@ def run(lang: str, root: Path) -> dict:
         raise StageError(f"{index}: missing — run the shard stage first")
     if not (lay.tokenizer_dir / "tokenizer.json").is_file():
         raise StageError(f"{lay.tokenizer_dir}: no tokenizer — run the vocab stage first")
+    # one of this machine's pre-training slots, whatever else runs (before torch: a slot may pin a GPU)
+    with pretrain_slot(root, cfg.pretrain_resolved()["device"], f"pretrain {lang}") as slot:
+        summary = _train(lang, root, cfg, lay, index)
+        return {**summary, **slot, "slot_until": time.time()}
+
+
+def _train(lang: str, root: Path, cfg, lay, index: Path) -> dict:
     from model.checkpoint import CheckpointError  # torch: after the quick checks
     from model.preemption import PREEMPTED_EXIT
     from model.pretrain import pretrain
