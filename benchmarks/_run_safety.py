@@ -142,9 +142,15 @@ def concurrent_trial(proj: Path, runs: list[str], name: str, stale: dict[str, li
              if "pretrain" in stale[lang] and (s := stage_summary(proj, lang, "pretrain")).get("slot_from")]
     res = {"name": name, "runs": runs, "wall_s": round(wall, 1), "holder": holder.describe(), "refused": busy,
            "results": results, "pretrain_spans": spans, "pretrain_overlaps": overlaps(spans),
-           "dvc_clean": fi.dvc(proj, "status", "--json").stdout.strip() in ("{}", "")}
+           "dvc_clean": _dvc_clean(proj, list(stale))}
     res["problems"] = _problems(res, stale, holder)
     return res
+
+
+def _dvc_clean(proj: Path, langs: list[str]) -> bool:
+    """Whether ``dvc status`` calls every stage of these languages up to date."""
+    r = fi.dvc(proj, "status", "--json", *[f"{s}@{lang}" for lang in langs for s in STAGES])
+    return r.returncode == 0 and r.stdout.strip() in ("{}", "")
 
 
 def _problems(res: dict, stale: dict[str, list[str]], holder: Holder) -> list[str]:
@@ -253,7 +259,6 @@ def full_disk_trial(proj: Path, stage: str, lang: str = fi.LANG) -> dict:
     outs = fi.stage_outputs(proj, stage, lang)
     before = fi.snapshot(proj, stage)
     limit = max(4096, largest_output_file(proj, stage) // 2)
-    keys, a, b = fi.VARIANTS[stage]
     fi.set_variant(proj, stage, "B")
     fi._clear_checkpoints(proj)
     t0 = time.perf_counter()
@@ -262,19 +267,18 @@ def full_disk_trial(proj: Path, stage: str, lang: str = fi.LANG) -> dict:
     failed_s = time.perf_counter() - t0
     err = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
     after = fi.snapshot(proj, stage)
-    states = {o: ("previous" if after[o] == before[o] and after[o] not in ("absent", "incomplete") else
-                  "absent" if after[o] == "absent" else "incomplete" if after[o] == "incomplete" else "changed")
-              for o in outs}
     temps = fi.temp_siblings(proj, outs)
     rr, rerun_s = fi.repro(proj, stage)
-    ref = fi.snapshot(proj, stage)
+    ref = fi.snapshot(proj, stage)   # the new version, complete (a complete write before the failure equals it)
+    states = {o: fi.classify(after[o], before[o], ref[o]) for o in outs}
     fi.set_variant(proj, stage, "A")
     rr2, _ = fi.repro(proj, stage)
     back = fi.snapshot(proj, stage)
     res = {"stage": stage, "limit_bytes": limit, "rc": r.returncode, "seconds_to_fail": round(failed_s, 1),
            "message": err[-1] if err else r.stderr.strip()[-500:], "error_lines": len(err), "states": states,
            "temps_left": temps, "rerun_rc": rr.returncode, "rerun_s": round(rerun_s, 1),
-           "rerun_complete": all(v not in ("absent", "incomplete") for v in ref.values()),
+           "rerun_complete": all(v not in ("absent", "incomplete") for v in ref.values()) and
+           fi.dvc_changed(proj, stage) is False,
            "back_to_a_equal": rr2.returncode == 0 and back == before}
     res["problems"] = _disk_problems(res, proj, stage)
     return res
@@ -284,7 +288,9 @@ def _disk_problems(res: dict, proj: Path, stage: str) -> list[str]:
     out = []
     if res["rc"] != 2 or res["error_lines"] != 1 or "disk full writing " not in res["message"]:
         out.append(f"{stage}: exit {res['rc']} under the file size limit, message: {res['message']}")
-    bad = {o: s for o, s in res["states"].items() if fi.spec_for(o).consumed and s not in ("absent", "previous")}
+    # never half-written or other content: what a later stage reads is absent, previous or new and complete
+    bad = {o: s for o, s in res["states"].items() if fi.spec_for(o).consumed and s not in ("absent", "previous", "new")}
+    bad.update({o: s for o, s in res["states"].items() if s in ("incomplete", "other")})
     if bad:
         out.append(f"{stage}: outputs after the full disk: {bad}")
     if res["temps_left"]:
@@ -302,29 +308,47 @@ def _disk_problems(res: dict, proj: Path, stage: str) -> list[str]:
 
 def concurrent_suite(tmp: Path, repeats: int = 1, log=print) -> list[dict]:
     """Two runs of demo on a fresh clone; demo and en side by side (en fresh); then ``repeats`` times four runs
-    of demo and two runs each of demo and en, with pre-training (and evaluate) stale."""
+    of demo, two runs each of demo and en (pre-training and evaluate stale) and the pretrain stage of both at
+    once without Prefect (:func:`slot_trial`)."""
     proj = make_project(Path(tmp) / "concurrent", (fi.LANG, "en"))
     every, model = list(STAGES), ["pretrain", "evaluate"]
     steps = {fi.LANG: PRETRAIN_STEPS, "en": PRETRAIN_STEPS}
     out: list[dict] = []
 
-    def trial(name: str, runs: list[str], stale: dict[str, list[str]], bump: tuple[str, ...] = ()) -> None:
-        for lang in bump:   # a new step count: pre-training and evaluate stale (never a count seen before,
-            steps[lang] += 2  # whose finished checkpoint would make the run a no-op)
-            set_steps(proj, lang, steps[lang])
+    def bump(langs: tuple[str, ...]) -> None:
+        # a step count never used before (a finished checkpoint of it would make pre-training a no-op), the
+        # same for every language bumped together so that their outputs can be compared
+        new = max(steps.values()) + 2
+        for lang in langs:
+            steps[lang] = new
+            set_steps(proj, lang, new)
+
+    def same() -> bool | None:   # None: nothing to compare (en not run yet, or other settings)
+        ran = (proj / "models" / "en" / "electra").is_dir()
+        return differing_outputs(proj, fi.LANG, "en") == [] if ran and steps[fi.LANG] == steps["en"] else None
+
+    def trial(name: str, runs: list[str], stale: dict[str, list[str]], bumped: tuple[str, ...] = ()) -> None:
+        bump(bumped)
         r = concurrent_trial(proj, runs, name.replace(" ", "-"), stale)
-        r["title"] = name
-        r["same_outputs"] = differing_outputs(proj, fi.LANG, "en") == [] if (proj / "models/en").exists() else None
+        r.update(title=name, same_outputs=same())
         out.append(r)
         log(f"concurrent: {name}: {r['wall_s']} s, pre-training overlaps {r['pretrain_overlaps']}, "
             f"problems {r['problems'] or 'none'}")
 
     trial("2 runs of demo, fresh clone", [fi.LANG, fi.LANG], {fi.LANG: every})
-    trial("demo and en at once (en fresh)", [fi.LANG, "en"], {fi.LANG: model, "en": every}, bump=(fi.LANG,))
+    trial("demo and en at once (en fresh)", [fi.LANG, "en"], {fi.LANG: model, "en": every}, (fi.LANG, "en"))
     for _ in range(repeats):
-        trial("4 runs of demo", [fi.LANG] * 4, {fi.LANG: model}, bump=(fi.LANG,))
+        trial("4 runs of demo", [fi.LANG] * 4, {fi.LANG: model}, (fi.LANG,))
         trial("2 runs each of demo and en", [fi.LANG, "en", fi.LANG, "en"], {fi.LANG: model, "en": model},
-              bump=(fi.LANG, "en"))
+              (fi.LANG, "en"))
+        bump((fi.LANG, "en"))
+        t0 = time.perf_counter()
+        r = slot_trial(proj, [fi.LANG, "en"])
+        r.update(title="pretrain stage of demo and en at once, no Prefect", wall_s=round(time.perf_counter() - t0, 1),
+                 same_outputs=same())
+        out.append(r)
+        log(f"concurrent: {r['title']}: {r['wall_s']} s, overlaps {r['overlaps']}, waited {r['waited']}, "
+            f"problems {r['problems'] or 'none'}")
     return out
 
 
@@ -351,12 +375,18 @@ def markdown(concurrent: list[dict], full_disk: list[dict]) -> str:
                   "pre-training slot | pre-trainings overlapping | refused without --wait (exit, s) | same outputs "
                   "demo/en | problems |", "|---|---|---:|---|---:|---:|---:|---|---|---:|"]
         for r in concurrent:
+            if "spans" in r:   # a slot trial: the stage commands, no flow
+                lines.append(f"| {r['title']} | {' '.join(r['langs'])} | {r['wall_s']} | "
+                             f"{'; '.join(x['lang'] + ': pretrain' for x in r['results'] if not x['rc'])} | - | "
+                             f"{r['waited']} | {r['overlaps']} | - | {r['same_outputs']} | {len(r['problems'])} |")
+                continue
             ran = "; ".join(f"{x['lang']}: {','.join(x['ran']) or '-'}" for x in r["results"])
             refused = ", ".join(f"{b['rc']} in {b['seconds']}" for b in r["refused"])
             lines.append(f"| {r['title']} | {' '.join(r['runs'])} | {r['wall_s']} | {ran} | "
                          f"{sum(x['waited'] for x in r['results'])} | {sum(x['waited_for_slot'] for x in r['results'])} "
                          f"| {r['pretrain_overlaps']} | {refused} | {r['same_outputs']} | {len(r['problems'])} |")
-        lines += ["", "Messages: " + (concurrent[0]["refused"][0]["message"] if concurrent else ""), ""]
+        waits = [x["waiting"] for r in concurrent if "spans" in r for x in r["results"] if x["waiting"]]
+        lines += ["", "Messages: " + concurrent[0]["refused"][0]["message"] + (f"; {waits[0]}" if waits else ""), ""]
     if full_disk:
         lines += ["## Full disk (file size limit)", "",
                   "| stage | limit | exit | seconds to fail | outputs after | temps left | rerun with room | back to A "

@@ -22,8 +22,9 @@ In a throwaway git + DVC project (the ``demo`` language with tiny settings, buil
    (``.NAME.*.tmp`` / ``.NAME.old``) of an output is left behind.
 
 ``python -m benchmarks.fault_injection --trials 20`` writes ``benchmarks/results/fault_injection-<date>.{json,md}``;
-``tests/test_fault_injection.py`` runs one trial per stage of the same code. docs/reliability.md has the
-results.
+``tests/test_fault_injection.py`` runs one trial per stage of the same code. ``--scenarios concurrent
+full-disk`` adds (or, without ``kill``, runs instead) the trials of :mod:`benchmarks._run_safety`: several
+``foundry run`` processes at once, and each stage under a file size limit. docs/reliability.md has the results.
 """
 from __future__ import annotations
 
@@ -570,12 +571,25 @@ def _markdown(r: dict) -> str:
              f"Machine: {m['platform']}, Python {m['python']}, CPU {m['cpu'] or 'unknown'}, "
              f"{m['cpu_count']} CPUs ({m['usable_cores']} usable), {m['memory_gb']} GB RAM; load average "
              f"{r['load'][0]}–{r['load'][1]} (shared machine).", "",
-             f"`{r['command']}` — {r['trials']} trials per stage, seed {r['seed']}, {r['wall_s'] / 60:.1f} min. "
-             "Each trial switches the stage's config to the other of two variants, runs `dvc repro -s STAGE@demo`, "
-             "SIGKILLs its whole session at a uniform random time in [0, uninterrupted duration], checks the "
-             "invariants, reruns and compares with an uninterrupted run (docs/reliability.md).", ""]
+             f"`{r['command']}` — {r['wall_s'] / 60:.1f} min." + (
+                 f" {r['trials']} kill trials per stage, seed {r['seed']}. Each trial switches the stage's config to "
+                 "the other of two variants, runs `dvc repro -s STAGE@demo`, SIGKILLs its whole session at a uniform "
+                 "random time in [0, uninterrupted duration], checks the invariants, reruns and compares with an "
+                 "uninterrupted run (docs/reliability.md)." if r["stages"] else ""), ""]
     if not r.get("complete", True):
         lines += ["**Partial:** the run was still going when this was written; stages finished so far below.", ""]
+    if r["stages"]:
+        lines += _kill_table(r)
+    from benchmarks._run_safety import markdown as safety_markdown
+    lines += [safety_markdown(r.get("concurrent", []), r.get("full_disk", []))]
+    fails = r["failures"]
+    lines += ["**Failures:** " + ("none." if not fails else "")]
+    lines += [f"- {f}" for f in fails[:50]]
+    return "\n".join(lines) + "\n"
+
+
+def _kill_table(r: dict) -> list[str]:
+    lines = []
     lines += [
              "| stage | trials | run s | kill at s (min / median / max) | killed | in stage cmd | mid-write | "
              "outputs after kill | DVC flagged | rwlock repaired | rerun ok | rerun s | failures |",
@@ -593,10 +607,7 @@ def _markdown(r: dict) -> str:
               "to an uninterrupted run), `absent`, `complete` (no deterministic content to compare, e.g. Data "
               "Docs), `incomplete` or `other`; *DVC flagged*: `dvc status` reported the stage changed; *rwlock "
               "repaired*: the kill corrupted `.dvc/tmp/rwlock` and `flows.dvclock` repaired it.", ""]
-    fails = r["failures"]
-    lines += ["**Failures:** " + ("none." if not fails else "")]
-    lines += [f"- {f}" for f in fails[:50]]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -607,6 +618,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="folder for the .json and .md")
     ap.add_argument("--keep", action="store_true", help="keep the throwaway project")
     ap.add_argument("--name", default="fault_injection", help="result file name: NAME-<date>.{json,md}")
+    ap.add_argument("--scenarios", nargs="+", default=["kill"], choices=["kill", "concurrent", "full-disk"],
+                    help="kill: SIGKILL trials (--trials per stage); concurrent: several `foundry run` at once "
+                         "(benchmarks/_run_safety.py); full-disk: each of --stages under a file size limit")
+    ap.add_argument("--repeats", type=int, default=1, help="repeats of the 4-run concurrent trials")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO))
     from benchmarks.clean_throughput import _machine
@@ -628,14 +643,27 @@ def main(argv: list[str] | None = None) -> int:
             "benchmark": "fault_injection", "date": date, "machine": machine, "seed": args.seed,
             "trials": args.trials, "command": "python -m benchmarks.fault_injection " + " ".join(argv or sys.argv[1:]),
             "complete": done, "wall_s": round(time.time() - t0, 1), "load": [round(min(loads), 2), round(max(loads), 2)],
-            "stages": [r.summary() for r in results], "failures": [f for r in results for f in r.failures],
+            "stages": [r.summary() for r in results], "concurrent": extra.get("concurrent", []),
+            "full_disk": extra.get("full_disk", []),
+            "failures": [f for r in results for f in r.failures]
+            + [f"{t.get('title', t.get('stage'))}: {p}" for k in ("concurrent", "full_disk") for t in extra.get(k, [])
+               for p in t["problems"]],
             "trial_log": {r.stage: r.trials for r in results}})
         (out / f"{args.name}-{date}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         (out / f"{args.name}-{date}.md").write_text(_markdown(result), encoding="utf-8")
 
+    from benchmarks import _run_safety as safety
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    results: list[StageResult] = []
+    extra: dict[str, list] = {}
     try:
-        results = run_suite(tmp, args.stages, args.trials, args.seed, log=lambda m: print(m, flush=True),
-                            on_stage=write)
+        if "kill" in args.scenarios:
+            results = run_suite(tmp, args.stages, args.trials, args.seed, log=say, on_stage=write)
+        if "concurrent" in args.scenarios:
+            extra["concurrent"] = safety.concurrent_suite(tmp, args.repeats, log=say)
+            write(results)
+        if "full-disk" in args.scenarios:
+            extra["full_disk"] = safety.full_disk_suite(tmp, args.stages, log=say)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
