@@ -1,6 +1,7 @@
 """Who may work on what, across processes: one run per language, and pre-training slots per device.
 
-Both are :mod:`model.locks` file locks under the project, in ``.foundry/locks/`` (git-ignored):
+Both are :mod:`model.locks` file locks under the project, in ``.dvc/tmp/foundry-locks/`` (beside DVC's own
+locks: ignored by git in every DVC project, so a run leaves no untracked file):
 
 * ``language-LANG.lock``: one run of a language at a time. ``foundry run LANG`` holds it for the whole run
   (its flow, on whichever process or Dask worker runs it) and ``python -m pipeline STAGE LANG`` for its stage,
@@ -26,7 +27,7 @@ from typing import Callable, Iterator
 from model.locks import Busy, FileLock, Holder, Slots, try_lock
 from pipeline.errors import StageError
 
-LOCKS = Path(".foundry") / "locks"
+LOCKS = Path(".dvc") / "tmp" / "foundry-locks"
 SLOTS_ENV = "FOUNDRY_PRETRAIN_SLOTS"
 
 
