@@ -1,6 +1,6 @@
 """`foundry`: the command-line front door.
 
-  foundry run LANG [LANG...] | --all [--parallel N] [--dask [ADDRESS]] [--wait]
+  foundry run LANG [LANG...] | --all [--parallel N] [--dask [ADDRESS]] [--wait] [--from STAGE] [--until STAGE]
                                                      run the pipeline (DVC skips what is up to date); languages
                                                      in parallel on threads or on a Dask cluster
   foundry serve [LANG...] [--cron EXPR] [--name N]   serve the flow for scheduled runs (Prefect flow.serve)
@@ -23,6 +23,7 @@ from pathlib import Path
 from pipeline.config import ConfigError, languages, load_language, project_root
 from pipeline.errors import StageError
 from pipeline.layout import Layout
+from pipeline.stages import STAGES
 
 
 def _env(root: Path) -> None:
@@ -85,33 +86,77 @@ def cmd_run(args) -> int:
     if args.dask_workers is not None and args.dask is None:
         print("error: --dask-workers needs --dask", file=sys.stderr)
         return 2
+    from flows import plan
+    try:
+        chosen = plan.select_stages(args.start, args.until)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     _warn_eval_deps(root, langs)
+    quick = args.dask is None and not args.wait and not plan.may_have_server()  # no Prefect needed to say ...
+    if quick and not plan.stale_stages(root, langs, chosen):                   # ... that nothing is to do
+        print(f"Nothing to do: DVC says every requested stage of {', '.join(langs)} is up to date "
+              f"(no Prefect run started; with a Prefect server, PREFECT_API_URL, the run is recorded there).")
+        stale = plan.stale_stages(root, langs, STAGES[:STAGES.index(chosen[0])])
+        for lang in langs:
+            _print_run(root, lang, [{"stage": s, "ran": False, "seconds": 0.0, "excluded": s not in chosen,
+                                     "stale": f"{s}@{lang}" in stale} for s in STAGES], args)
+        return 0
     from flows.language import GateClosed, StageInputError, language_flow, languages_flow, task_runner
 
     try:
         if len(langs) == 1 and args.dask is None:
-            outcome = {langs[0]: language_flow(langs[0], str(root), wait=args.wait)}
+            outcome = {langs[0]: language_flow(langs[0], str(root), wait=args.wait, start=args.start,
+                                               until=args.until)}
         else:
             dask = None if args.dask is None else (args.dask or True)
             runner = task_runner(args.parallel, dask=dask, dask_workers=args.dask_workers)
             # languages sharing this machine's cores: the thread/local-cluster bound (a remote Dask
             # cluster's workers are other machines: they do not share ours)
             concurrent = 1 if isinstance(dask, str) else (args.dask_workers or args.parallel)
-            outcome = languages_flow.with_options(task_runner=runner)(langs, str(root), concurrent, args.wait)
+            outcome = languages_flow.with_options(task_runner=runner)(langs, str(root), concurrent, args.wait,
+                                                                      args.start, args.until)
     except (GateClosed, StageInputError) as e:
+        if isinstance(e, GateClosed):
+            print("\n" + _review_headline(root, langs[0]))
         print(f"\nerror: {e}", file=sys.stderr)
         return 2
     failed = {k: v for k, v in outcome.items() if isinstance(v, Exception)}
     for lang in langs:
         if lang not in failed:
-            print(f"\nStages for {lang}:")
-            for r in outcome[lang]:
-                print(f"  {r['stage']:<9} " + (f"ran ({r['seconds']} s)" if r["ran"] else "skipped (up to date)"))
-            print(_review_line(root, lang))
-            print("\n" + artifacts_table(root, lang))
+            _print_run(root, lang, outcome[lang], args)
+        elif isinstance(failed[lang], GateClosed):
+            print("\n" + _review_headline(root, lang))
     for lang, e in failed.items():
         print(f"\nerror: {lang}: {e}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def _print_run(root: Path, lang: str, results: list[dict], args) -> None:
+    """What a finished run of a language prints: the stages, the review (its headline while a decision is
+    due), the artifacts and, when the run reached pre-training, the scores and warnings."""
+    from flows.summary import summary_text
+    from pipeline.review.headline import gate_state
+
+    left_out = " ".join(f"--{k} {v}" for k, v in (("from", args.start), ("until", args.until)) if v)
+    print(f"\nStages for {lang}:")
+    for r in results:
+        if r.get("excluded"):
+            state = f"not run ({left_out})" + ("; STALE, it has changed since it last ran" if r.get("stale") else "")
+        else:
+            state = f"ran ({r['seconds']} s)" if r["ran"] else "skipped (up to date)"
+        print(f"  {r['stage']:<9} {state}")
+    st = gate_state(Layout(root, lang), load_language(lang, root))
+    print(_review_line(root, lang) if st.open or st.state == "unvalidated" else "\n" + _review_headline(root, lang))
+    print("\n" + artifacts_table(root, lang))
+    if args.until in (None, "pretrain", "evaluate"):
+        print("\n" + summary_text(root, lang))
+
+
+def _review_headline(root: Path, lang: str) -> str:
+    from pipeline.review.headline import review_headline
+
+    return review_headline(Layout(root, lang), load_language(lang, root))
 
 
 def _warn_eval_deps(root: Path, langs: list[str]) -> None:
@@ -242,8 +287,12 @@ def cmd_decide(args) -> int:
     lay = Layout(root, lang)
     approve = args.command == "approve"
     if not lay.validation.is_file():
+        how = (f"`foundry run {lang}` (review.policy required: it stops after validate with the review page)"
+               if cfg.review.policy == "required" else
+               f"`foundry run {lang} --until validate` (review.policy auto: a plain run goes on to training "
+               f"when every expectation passes)")
         raise StageError(f"{os.path.relpath(lay.validation)}: not found — nothing has been validated for {lang} yet; "
-                         f"run `foundry run {lang}` (it stops after validate with the review page) first")
+                         f"run {how} first")
     try:
         validation = json.loads(lay.validation.read_text(encoding="utf-8"))
     except ValueError as e:
@@ -293,8 +342,12 @@ def cmd_new_language(args) -> int:
     root = project_root()
     path = new_language(root, args.code, sources=args.source, script=args.script, name=args.name or "",
                         force=args.force)
+    policy = load_language(args.code, root).review.policy
+    gate = (f"it stops after validate for you to review reports/{args.code}/quality/review.html; "
+            f"`foundry approve {args.code}` then lets the next `foundry run {args.code}` train"
+            if policy == "required" else "review.policy auto: it goes on to training when every expectation passes")
     print(f"wrote {os.path.relpath(path)} and registered {args.code} in params.yaml.\n"
-          f"Review the file (sources, thresholds, evaluation tasks), then: foundry run {args.code}")
+          f"Review the file (sources, thresholds, evaluation tasks), then: foundry run {args.code} ({gate})")
     return 0
 
 
@@ -323,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes of the local Dask cluster (default: --parallel)")
     p.add_argument("--wait", action="store_true", help="when another run holds a language, wait for it (default: "
                    "exit with status 2, naming it: PID, host, since when)")
+    p.add_argument("--from", dest="start", choices=STAGES, default=None, metavar="STAGE",
+                   help=f"start at STAGE, leaving the earlier ones out (said when one is stale); {', '.join(STAGES)}")
+    p.add_argument("--until", choices=STAGES, default=None, metavar="STAGE",
+                   help="stop after STAGE (e.g. --until validate: the corpus and its review page, no training)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("serve", help="serve the flow for scheduled runs (Prefect flow.serve; needs a Prefect "
                        "server, PREFECT_API_URL, to be reachable from the UI)")

@@ -16,6 +16,8 @@ seconds (``FOUNDRY_DVC_SNAPSHOT_TTL``; 0 = no snapshots); then DVC is asked agai
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import threading
@@ -175,3 +177,16 @@ def describe(changes: list) -> str:
                 else:
                     parts.append(str(kind))
     return "; ".join(parts) or "changed"
+
+
+@contextlib.contextmanager
+def dvc_turn(root: Path):
+    """Serialise DVC status/commit across threads *and* processes (Dask workers) of this project."""
+    path = Path(root) / ".dvc" / "tmp" / "foundry-flow.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -21,8 +21,6 @@ so they also take turns across processes (Dask workers).
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import math
 import os
@@ -43,6 +41,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from flows import dvcops
+from flows.dvcops import dvc_turn
+from flows.plan import api_url, select_stages
+from flows.summary import summary_markdown
 from pipeline.review import gate as review
 from pipeline.config import load_language
 from pipeline.layout import Layout
@@ -98,19 +99,6 @@ def stage_env(root: Path, lang: str, concurrent: int) -> dict:
         if not pinned:
             env["FOUNDRY_CLEAN_WORKERS"] = str(cpu_share(concurrent))
     return env
-
-
-@contextlib.contextmanager
-def dvc_turn(root: Path):
-    """Serialise DVC status/commit across threads *and* processes (Dask workers) of this project."""
-    path = Path(root) / ".dvc" / "tmp" / "foundry-flow.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @task(retries=STAGE_RETRIES, retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BASE_SECONDS),
@@ -199,15 +187,6 @@ class ReviewInput(RunInput):
     decision: Literal["approve", "reject"]
     comment: str = ""
     reviewer: str = ""
-
-
-def api_url() -> str | None:
-    """The Prefect API this process talks to, when one is configured (a persistent server that other
-    processes can reach); None means the ephemeral server inside this process."""
-    from prefect.settings import get_current_settings
-
-    url = get_current_settings().api.url
-    return str(url) if url else None
 
 
 def _publish_review(root: Path, lang: str, status: str) -> None:
@@ -339,26 +318,6 @@ def ensure_pretrain_limit() -> None:
             client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=PRETRAIN_LIMIT, limit=1))
 
 
-def summary_markdown(lang: str, results: list[dict], root: Path) -> str:
-    lay = Layout(root, lang)
-    rows = ["| stage | ran | seconds | summary |", "|---|---|---|---|"]
-    for r in results:
-        s = {k: v for k, v in (r.get("summary") or {}).items() if k not in ("stage", "lang")}
-        rows.append(f"| {r['stage']} | {'yes' if r['ran'] else 'no (up to date)'} | {r['seconds']} | "
-                    f"{json.dumps(s, default=str)[:200] if s else ''} |")
-    parts = [f"# ELECTRA Foundry run: {lang}", "", *rows, ""]
-    try:
-        d = review.read_decision(lay)
-    except Exception:
-        d = None
-    if d:
-        parts += [f"Review: **{d['decision']}** by {review.who(d)} (corpus `{review.short(d.get('corpus'))}`)"
-                  + (f": {d['comment']}" if d.get("comment") else ""), ""]
-    if lay.scorecard.is_file():
-        parts += ["## Scorecard", "", lay.scorecard.read_text(encoding="utf-8")]
-    return "\n".join(parts)
-
-
 def publish_scorecard(root: Path, lang: str) -> bool:
     """The scorecard (``metrics/<lang>/eval.json``) as a Prefect table artifact, one row per task and the
     average, with links to the markdown/HTML reports in its description. False when there is none yet."""
@@ -378,26 +337,41 @@ def publish_scorecard(root: Path, lang: str) -> bool:
 
 
 @flow(name=FLOW_NAME, flow_run_name="foundry-{lang}", log_prints=True)
-def language_flow(lang: str, root: str, concurrent: int = 1, wait: bool = False) -> list[dict]:
-    """Run every stage of one language in order; DVC skips what is up to date.
+def language_flow(lang: str, root: str, concurrent: int = 1, wait: bool = False, start: str | None = None,
+                  until: str | None = None) -> list[dict]:
+    """Run the stages of one language in order (``start`` to ``until``, default all); DVC skips what is up
+    to date.
 
     ``concurrent``: how many languages run at once on this machine (each stage process gets
     cores // concurrent for its workers). One run per language at a time, across processes and Dask
     workers (``pipeline.locks.language_lock``): when another holds it, fail (LanguageBusy) or ``wait``."""
     ensure_pretrain_limit()
     with language_lock(Path(root), lang, f"foundry run {lang}", wait=wait):
-        return _language_stages(lang, root, concurrent)
+        return _language_stages(lang, root, concurrent, select_stages(start, until))
 
 
-def _language_stages(lang: str, root: str, concurrent: int) -> list[dict]:
-    """The stages in order (under the language's lock), the review gate after validate, the run summary."""
+def _language_stages(lang: str, root: str, concurrent: int, chosen: list[str]) -> list[dict]:
+    """The chosen stages in order (under the language's lock), the validation check after validate and the
+    review gate before vocab, the run summary. A stage left out is recorded as such, flagged when stale."""
     rootp = Path(root)
     results = []
+    before = STAGES[:STAGES.index(chosen[0])]  # left out by --from: say so when one is stale
+    with dvc_turn(rootp):
+        stale = dvcops.stale(rootp, [f"{s}@{lang}" for s in before]) if before else {}
     for stage in STAGES:
+        if stage not in chosen:
+            results.append({"stage": stage, "ran": False, "seconds": 0.0, "excluded": True,
+                            "stale": f"{stage}@{lang}" in stale})
+            if f"{stage}@{lang}" in stale:
+                get_run_logger().warning("%s@%s is stale (%s) but --from %s leaves it out", stage, lang,
+                                         dvcops.describe(stale[f"{stage}@{lang}"]), chosen[0])
+            continue
+        if stage == "vocab":
+            gate(rootp, lang)
+            review_gate(rootp, lang)
         results.append(run_stage(root, lang, stage, concurrent))
         if stage == "validate":
             gate(rootp, lang)
-            review_gate(rootp, lang)
     (rootp / "logs" / lang).mkdir(parents=True, exist_ok=True)
     (rootp / "logs" / lang / "last_run.json").write_text(json.dumps(results, indent=1, default=str))
     create_markdown_artifact(key=f"foundry-run-{lang.lower()}", markdown=summary_markdown(lang, results, rootp),
@@ -407,8 +381,9 @@ def _language_stages(lang: str, root: str, concurrent: int) -> list[dict]:
 
 
 @task(task_run_name="language-{lang}")
-def _language_task(lang: str, root: str, concurrent: int = 1, wait: bool = False) -> list[dict]:
-    return language_flow(lang, root, concurrent, wait)
+def _language_task(lang: str, root: str, concurrent: int = 1, wait: bool = False, start: str | None = None,
+                   until: str | None = None) -> list[dict]:
+    return language_flow(lang, root, concurrent, wait, start, until)
 
 
 def _languages_run_name() -> str:
@@ -439,7 +414,7 @@ def task_runner(parallel: int = 2, dask: str | bool | None = None, dask_workers:
 @flow(name="foundry-languages", flow_run_name=_languages_run_name, log_prints=True,
       task_runner=ThreadPoolTaskRunner(max_workers=2))
 def languages_flow(langs: list[str], root: str, concurrent: int | None = None,
-                   wait: bool = False) -> dict[str, object]:
+                   wait: bool = False, start: str | None = None, until: str | None = None) -> dict[str, object]:
     """Several languages in parallel (bounded by the task runner's workers); pre-training one at a time.
 
     Use ``languages_flow.with_options(task_runner=task_runner(N))`` to change the bound or run on
@@ -449,7 +424,7 @@ def languages_flow(langs: list[str], root: str, concurrent: int | None = None,
     """
     ensure_pretrain_limit()
     concurrent = max(1, min(len(langs), concurrent or 2))
-    futures = {lang: _language_task.submit(lang, root, concurrent, wait) for lang in langs}
+    futures = {lang: _language_task.submit(lang, root, concurrent, wait, start, until) for lang in langs}
     outcome: dict[str, object] = {}
     for lang, fut in futures.items():
         try:

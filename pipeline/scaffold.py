@@ -204,7 +204,8 @@ validate:
   mostly: 0.99
 
 review:
-  policy: auto              # auto: proceed when every expectation passes | required: wait for approval
+  policy: required          # a person approves the corpus (`foundry approve {code}`) before vocab and any
+                            # GPU work | auto: proceed when every expectation passes
 
 vocab:
   size: {vocab_size}{vocab_note}

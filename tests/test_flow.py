@@ -144,6 +144,11 @@ def test_flow_end_to_end_noop_and_partial_reruns(tmp_path):
     # the flow published its Prefect artifacts: the run summary and the scorecard as a table
     arts = prefect_artifacts(proj)
     assert arts.get("foundry-run-tr", ("",))[0] == "markdown", arts
+    # ... and the end-of-run summary, in the terminal and in that artifact: pretrained vs random init per task
+    median = lambda k: f"{100 * ev['tasks']['upos'][k]['median']:.1f}"  # noqa: E731
+    assert re.search(rf"\n  upos +{median('pretrained')} +{median('random_init')} +[+-]\d", r.stdout), r.stdout
+    assert "Summary for tr:" in r.stdout and "## Pre-trained vs random init" in arts["foundry-run-tr"][1]
+    assert f"| upos | token_accuracy | {median('pretrained')} | {median('random_init')} |" in arts["foundry-run-tr"][1]
     kind, data = arts["scorecard-tr"]
     rows = json.loads(data)
     rows = json.loads(rows) if isinstance(rows, str) else rows  # Prefect stores the table JSON-encoded
@@ -159,6 +164,7 @@ def test_flow_end_to_end_noop_and_partial_reruns(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert ran_stages(r.stdout) == set()
     assert r.stdout.count("skipped (up to date)") == len(STAGES)
+    assert "Nothing to do" in r.stdout          # answered from DVC, without starting Prefect
 
     # changing the vocab size re-runs vocab, shard, pretrain, evaluate — not clean or validate
     cfg = proj / "corpora/tr.yaml"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from pipeline.config import load_language, resolve_sources
 from pipeline.scaffold import (DOC_CHARS_NO_BOUNDARIES, VOCAB_MAX, VOCAB_MIN, new_language, profile_sources,
                                sized_defaults)
 from tests.conftest import REPO, require_shared
+from tests.test_flow import _env, foundry, ran_stages
 
 
 def _project(tmp: Path, data_root: Path) -> Path:
@@ -74,32 +77,78 @@ def test_scaffold_thai_is_spaceless_and_paths_stay_under_the_data_root(tmp_path)
 
 
 def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
+    """The README walk-through as a user runs it: new-language, a first `foundry run` that stops at the
+    review gate with the review's headline, `foundry approve`, then the rest (--until / --from)."""
     src = require_shared("langid", "lingua_sentences", "vi.txt")
     proj = _project(tmp_path, src.parents[2])
 
     r = _run(proj, "flows.cli", "new-language", "vi", "--source", str(src))
     assert r.returncode == 0, r.stderr
+    assert "stops after validate" in r.stdout and "foundry approve vi" in r.stdout
     cfg = load_language("vi", proj)
     assert cfg.name == "Vietnamese" and cfg.script == "Latn" and cfg.evaluate.tasks == []
     assert cfg.clean.max_chars == DOC_CHARS_NO_BOUNDARIES and cfg.vocab.size == 1500
+    assert cfg.review.policy == "required"                              # the gate is on by default
     assert "vi" in yaml.safe_load((proj / "params.yaml").read_text())["languages"]
 
     # a few pre-training steps are enough to check that the stages fit together
     text = (proj / "corpora/vi.yaml").read_text()
     (proj / "corpora/vi.yaml").write_text(text.replace("steps: 600", "steps: 3").replace(
         "checkpoint_every: 200", "checkpoint_every: 3"))
-    for stage in ("clean", "validate", "vocab", "shard", "pretrain", "evaluate"):
-        r = _run(proj, "pipeline", stage, "vi")
-        assert r.returncode == 0, f"{stage}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
+    _git_dvc(proj)
+
+    # the first run stops after validate and says what to review and how to decide
+    r = foundry(proj, "run", "vi")
+    assert r.returncode == 2, r.stdout[-3000:] + r.stderr[-3000:]
+    assert ran_stages(r.stdout) == set()          # the stage list is printed only for finished runs
+    head = r.stdout[r.stdout.index("Review needed"):]
+    assert re.search(r"documents: \d+ kept of \d+", head) and "language ID: reliable" in head, head
+    assert "validation: passed" in head and "reports/vi/quality/review.html" in head
+    assert 'foundry approve vi --comment "..."' in head and 'foundry reject vi --reason "..."' in head
+    assert "stopped before vocab" in r.stderr and not (proj / "models/vi/tokenizer").exists()
+    assert json.loads((proj / "data/vi/review.json").read_text())["decision"] == "pending"
+
+    r = foundry(proj, "approve", "vi", "--comment", "read the samples")
+    assert r.returncode == 0 and "continues from here" in r.stdout, r.stdout + r.stderr
+    r = foundry(proj, "run", "vi", "--until", "shard")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert ran_stages(r.stdout) == {"vocab", "shard"} and "pretrain  not run (--until shard)" in r.stdout
+    assert "Review: approved by" in r.stdout and "Summary for vi" not in r.stdout
+
+    # --from leaves earlier stages out, and says so when one of them is stale
+    (proj / "corpora/vi.yaml").write_text((proj / "corpora/vi.yaml").read_text().replace("mostly: 0.99",
+                                                                                          "mostly: 0.98"))
+    r = foundry(proj, "run", "vi", "--from", "pretrain")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert ran_stages(r.stdout) == {"pretrain", "evaluate"}
+    assert re.search(r"validate +not run \(--from pretrain\); STALE", r.stdout), r.stdout
+    assert re.search(r"clean +not run \(--from pretrain\)\n", r.stdout), r.stdout
+    assert "Summary for vi:" in r.stdout and "no evaluation task configured" in r.stdout
+    # nothing requested is stale: said at once, without starting Prefect
+    t0 = time.time()
+    r = foundry(proj, "run", "vi", "--from", "vocab")
+    assert r.returncode == 0 and "Nothing to do" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    assert ran_stages(r.stdout) == set() and "validate  not run (--from vocab); STALE" in r.stdout
+    assert time.time() - t0 < 20, time.time() - t0      # ~2 s; loose for a shared machine
 
     stats = json.loads((proj / "data/vi/clean/stats.json").read_text())
     assert stats["documents_out"] >= 50, stats["dropped"]            # ~63 documents of <= 2000 characters
     validation = json.loads((proj / "data/vi/validation.json").read_text())
     assert validation["passed"] is True, validation.get("failed")
-    assert json.loads((proj / "data/vi/review.json").read_text())["decision"] == "auto-approved"
+    decision = json.loads((proj / "data/vi/review.json").read_text())
+    assert decision["decision"] == "approved" and decision["comment"] == "read the samples"
     assert json.loads((proj / "models/vi/tokenizer/vocab_stats.json").read_text())["vocab_size"] == 1500
     splits = json.loads((proj / "data/vi/shards/index.json").read_text())["splits"]
     assert splits["train"]["examples"] > 200 and splits["validation"]["examples"] > 0
     assert (proj / "models/vi/electra/config.json").is_file()
     assert json.loads((proj / "metrics/vi/eval.json").read_text())["tasks"] == {}
     assert "No evaluation tasks are configured" in (proj / "reports/vi/scorecard.md").read_text()
+
+
+def _git_dvc(proj: Path) -> None:
+    """What `foundry run` needs around the project: git and DVC."""
+    (proj / ".gitignore").write_text("/logs/\n/checkpoints/\n/.prefect/\n__pycache__/\n")
+    env = _env(proj)
+    for cmd in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"],
+                ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=proj, check=True, env=env)

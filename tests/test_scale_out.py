@@ -123,7 +123,7 @@ class _FakeFlow:
         self.runner = task_runner
         return self
 
-    def __call__(self, langs, root, concurrent=None, wait=False):
+    def __call__(self, langs, root, concurrent=None, wait=False, start=None, until=None):
         self.calls.append((langs, root, concurrent))
         return {lang: [] for lang in langs}
 
@@ -135,7 +135,7 @@ class _FakeFlow:
 def fake_flows(monkeypatch):
     fake = _FakeFlow()
     monkeypatch.setattr(fl, "languages_flow", fake)
-    monkeypatch.setattr(fl, "language_flow", lambda lang, root, wait=False: [])
+    monkeypatch.setattr(fl, "language_flow", lambda lang, root, wait=False, start=None, until=None: [])
     monkeypatch.setenv("FOUNDRY_PROJECT", str(REPO))
     return fake
 
