@@ -140,7 +140,8 @@ def pretrain_step_flops(arch: dict, objective: str, vocab_size: int, seq_len: in
     from model.electra import build_configs
     from model.flops import coefficients
     disc, gen = build_configs(arch, vocab_size, seq_len)
-    c = coefficients(disc.to_dict(), None if objective == "mlm" else gen.to_dict(), vocab_size)
+    c = coefficients(disc.to_dict(), None if objective == "mlm" else gen.to_dict(), vocab_size,
+                     corrective=objective != "mlm" and float(arch.get("disc_mlm_weight") or 0) > 0)
     n, k = int(seq_len), round(mask_prob * seq_len)
     return c.step_flops(batch * n, batch * n * n, batch * k)
 

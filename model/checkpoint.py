@@ -48,6 +48,9 @@ def arch_signature(params: dict, vocab_size: int, max_seq_length: int) -> dict:
         sig["generator_layers"] = float(params["generator_layers"])
     if params.get("backbone", "electra") != "electra":
         sig["backbone"] = params["backbone"]
+    if params["objective"] == "electra" and float(params.get("disc_mlm_weight") or 0.0) > 0:
+        # the corrective head's weights are in the checkpoint
+        sig["corrective_head"] = True
     return sig
 
 

@@ -8,6 +8,12 @@
   one sequence. Near 1 means the representations collapsed (every token looks alike, and fine-tuning
   starts from nothing); a random-init encoder gives ~0.3-0.4.
 
+* **attention entropy**: the most saturated attention head's mean row entropy as a fraction of a uniform
+  row's (ln n). Random init gives ~1.0; an MLM keeps its heads broad (0.86-0.97 on the demo); a
+  replaced-token-detection discriminator at CPU compute turns heads into near no-ops fixed on one token
+  (0.12-0.45), and a saturated softmax passes almost no gradient, so a sentence-level head reading [CLS]
+  fine-tunes slowly from it (docs/pretraining.md, "What replaced-token detection does to the attention heads").
+
 ConvBERT's attention modules return the self-attention half only (its convolution heads are local by
 construction), so its neighbour attention measures what the attention heads add.
 
@@ -50,6 +56,21 @@ def neighbour_attention(attentions, attention_mask: torch.Tensor) -> list[float]
     return out
 
 
+def attention_entropy(attentions, attention_mask: torch.Tensor) -> float:
+    """Min over layers and heads of the mean entropy of real tokens' attention rows, divided by ln(n) (n real
+    tokens of the row's sequence): 1.0 uniform, 0 every row on one token."""
+    m = attention_mask.bool()
+    log_n = m.sum(1).float().clamp(min=2).log()[:, None]      # [B, 1]
+    best = float("inf")
+    for a in attentions:  # [B, H, L, L]
+        a = a.float()
+        ent = -(a.clamp_min(1e-12).log() * a).sum(-1) / log_n[:, :, None]   # [B, H, L]
+        w = m[:, None, :].float()
+        per_head = (ent * w).sum(dim=(0, 2)) / w.sum(dim=(0, 2)).clamp(min=1)
+        best = min(best, float(per_head.min()))
+    return best if best != float("inf") else float("nan")
+
+
 def token_cosine(hidden: torch.Tensor, attention_mask: torch.Tensor) -> float:
     """Mean cosine similarity between distinct real tokens' states of the same sequence."""
     h = torch.nn.functional.normalize(hidden.float(), dim=-1)
@@ -65,7 +86,8 @@ def token_cosine(hidden: torch.Tensor, attention_mask: torch.Tensor) -> float:
 def representation_signals(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                            token_type_ids: torch.Tensor | None = None) -> dict:
     """``neighbour_attention`` (max over layers), ``neighbour_attention_by_layer``, ``uniform_attention`` (1/n
-    averaged over the batch, the value of an encoder that ignores position) and ``last_layer_cosine`` for the
+    averaged over the batch, the value of an encoder that ignores position), ``attention_entropy`` and
+    ``last_layer_cosine`` for the
     encoder inside ``model`` (a pre-training or task model, or a bare encoder)."""
     enc = encoder(model) if hasattr(model, "base_model") else model
     was_training = enc.training
@@ -79,7 +101,8 @@ def representation_signals(model: torch.nn.Module, input_ids: torch.Tensor, atte
     return {"neighbour_attention": max(by_layer) if by_layer else float("nan"),
             "neighbour_attention_by_layer": [round(x, 4) for x in by_layer],
             "uniform_attention": float((1.0 / n).mean()),
+            "attention_entropy": attention_entropy(attentions, attention_mask),
             "last_layer_cosine": token_cosine(last, attention_mask)}
 
 
-__all__ = ["neighbour_attention", "representation_signals", "token_cosine"]
+__all__ = ["attention_entropy", "neighbour_attention", "representation_signals", "token_cosine"]

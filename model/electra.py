@@ -38,6 +38,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from transformers.models.electra.modeling_electra import ElectraGeneratorPredictions
+
 from model.backbones import attn_implementation, backbone, backbone_of, encoder
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
@@ -264,12 +266,36 @@ class _Base(torch.nn.Module):
         return torch.as_tensor(given, dtype=torch.float32, device=local.device)
 
 
+class CorrectiveHead(torch.nn.Module):
+    """The discriminator's second head when ``disc_mlm_weight`` > 0: at every masked position it predicts the
+    original token from the *corrupted* input (the generator's sample, or the original where the sample
+    equalled it) -- replaced-token detection plus correction, as in the ELECTRA paper's "All-Tokens MLM"
+    hybrid (section 3.2) and COCO-LM's corrective language modelling, restricted to the masked positions so it
+    costs one vocabulary projection per masked token. Layout of the generator's head (hidden -> embedding,
+    GELU, LayerNorm), output layer tied to the shared word embeddings, its own bias.
+
+    Why it exists (docs/pretraining.md, "The discriminator's attention heads"): at CPU compute the generator
+    is near unigram level, its fakes are caught by a neighbour check the convolution heads do, and the
+    discriminator's attention heads, given nothing to do, turn into no-ops on [SEP]/[CLS] -- so the [CLS]
+    state no longer depends on the input and classification fine-tunes below random init. Asking the same
+    network to name the original token keeps its attention on the context."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.predictions = ElectraGeneratorPredictions(config)
+        self.bias = torch.nn.Parameter(torch.zeros(int(config.vocab_size)))
+
+    def forward(self, hidden: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.predictions(hidden), word_embeddings, self.bias)
+
+
 class ElectraPretrainer(_Base):
-    """Generator + discriminator with shared embeddings; loss = gen MLM + disc_weight * disc BCE."""
+    """Generator + discriminator with shared embeddings; loss = gen MLM + disc_weight * disc BCE
+    (+ disc_mlm_weight * the discriminator's corrective MLM, :class:`CorrectiveHead`, when > 0)."""
 
     def __init__(self, disc_config, gen_config, *, mask_prob: float = 0.15,
                  disc_weight: float = 50.0, max_seq_length: int | None = None, mask_id: int = MASK_ID,
-                 temperature: float = 1.0, discriminator=None, generator=None):
+                 temperature: float = 1.0, discriminator=None, generator=None, disc_mlm_weight: float = 0.0):
         super().__init__()
         if disc_config.embedding_size != gen_config.embedding_size:
             raise ValueError("generator and discriminator must share embedding_size to share embeddings")
@@ -284,6 +310,9 @@ class ElectraPretrainer(_Base):
         self.disc_weight = float(disc_weight)
         self.mask_id = int(mask_id)
         self.temperature = float(temperature)
+        self.disc_mlm_weight = float(disc_mlm_weight)
+        # None by default, so the paper's model has exactly the paper's parameters (and checkpoints)
+        self.corrective = CorrectiveHead(disc_config) if self.disc_mlm_weight > 0 else None
         self.sampler = None  # e.g. a torch.compile'd gumbel_sample; None: the module function
         self.max_preds = max_predictions(mask_prob, max_seq_length or disc_config.max_position_embeddings)
 
@@ -313,6 +342,18 @@ class ElectraPretrainer(_Base):
         h = hidden[masked]  # [M, H_gen]: only masked positions go through the prediction head
         return self.generator.generator_lm_head(self.generator.generator_predictions(h))
 
+    def _discriminate(self, fake_ids, enc_mask, token_type_ids, position_ids, masked, originals):
+        """RTD logits [B, L] and, with the corrective head, its summed cross-entropy at the masked positions."""
+        if self.corrective is None:
+            return self.discriminator(fake_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
+                                      position_ids=position_ids).logits.float(), None
+        enc = encoder(self.discriminator)
+        hidden = enc(fake_ids, attention_mask=enc_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+                     return_dict=True).last_hidden_state
+        d_logits = self.discriminator.discriminator_predictions(hidden).float()
+        c_logits = self.corrective(hidden[masked], enc.embeddings.word_embeddings.weight).float()
+        return d_logits, F.cross_entropy(c_logits, originals, reduction="sum")
+
     def forward(self, input_ids, attention_mask=None, token_type_ids=None,
                 generator: torch.Generator | None = None, *, masked_input_ids=None, masked=None,
                 position_ids=None, segment_ids=None, sample_keys=None, gen_denom=None, disc_denom=None) -> dict:
@@ -332,8 +373,8 @@ class ElectraPretrainer(_Base):
         fake_ids = input_ids.masked_scatter(masked, sampled.to(input_ids.dtype))
         labels = masked & (fake_ids != input_ids)  # a sample equal to the original counts as original
 
-        d_logits = self.discriminator(fake_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
-                                      position_ids=position_ids).logits.float()
+        d_logits, disc_mlm_sum = self._discriminate(fake_ids, enc_mask, token_type_ids, position_ids, masked,
+                                                    originals)
         active = attention_mask.bool()
         w = active.to(d_logits.dtype)
         n_tok = active.sum()
@@ -343,9 +384,15 @@ class ElectraPretrainer(_Base):
         pred = (d_logits.detach() > 0) & active
         lab = labels & active
         disc_correct = ((pred == lab) & active).sum()
+        loss = gen_loss + self.disc_weight * disc_loss
+        if disc_mlm_sum is not None:
+            loss = loss + self.disc_mlm_weight * disc_mlm_sum / self._denom(gen_denom, n_masked)
+            disc_mlm_sum = disc_mlm_sum.detach()
+        else:
+            disc_mlm_sum = _zero(input_ids.device)
         return dict(
-            loss=gen_loss + self.disc_weight * disc_loss, gen_loss=gen_loss, disc_loss=disc_loss,
-            gen_sum=gen_sum.detach(), disc_sum=disc_sum.detach(),
+            loss=loss, gen_loss=gen_loss, disc_loss=disc_loss,
+            gen_sum=gen_sum.detach(), disc_sum=disc_sum.detach(), disc_mlm_sum=disc_mlm_sum,
             gen_correct=gen_correct, masked_count=n_masked, disc_correct=disc_correct,
             **split_generator_loss(ce, mask_shown(masked_ids, masked, self.mask_id)),
             token_count=n_tok, replaced_count=lab.sum(), predicted_replaced=pred.sum(),
@@ -394,6 +441,7 @@ class MLMPretrainer(_Base):
         z = torch.zeros((), dtype=torch.long, device=dev)
         return dict(
             loss=gen_loss, gen_loss=gen_loss, disc_loss=_zero(dev), gen_sum=gen_sum.detach(), disc_sum=_zero(dev),
+            disc_mlm_sum=_zero(dev),
             gen_correct=(logits.detach().argmax(-1) == originals).sum(), masked_count=n_masked, **split,
             disc_correct=z, token_count=attention_mask.bool().sum(), replaced_count=z,
             predicted_replaced=z, true_positive=z, disc_acc=_zero(dev), masked=masked,
@@ -409,7 +457,8 @@ def build_pretrainer(params: dict, vocab_size: int, max_seq_length: int,
         model = MLMPretrainer(disc_cfg, **kw)
     else:
         model = ElectraPretrainer(disc_cfg, gen_cfg, disc_weight=float(params.get("disc_weight", 50.0)),
-                                  temperature=float(params.get("temperature", 1.0)), **kw)
+                                  temperature=float(params.get("temperature", 1.0)),
+                                  disc_mlm_weight=float(params.get("disc_mlm_weight") or 0.0), **kw)
     if params.get("local_init") not in (None, "none"):
         from model.backbones import init_local_convolution
         if not init_local_convolution(model, params["local_init"]):

@@ -67,6 +67,9 @@ def _card_rows(params: dict, metrics: dict) -> list[tuple]:
            if params["objective"] == "electra" else
            "masked language modelling baseline (discriminator-sized masked LM; "
            "85% [MASK] / 15% unchanged masking)")
+    if params["objective"] == "electra" and float(params.get("disc_mlm_weight") or 0.0) > 0:
+        obj += (f", plus the discriminator's corrective MLM at the masked positions (weight "
+                f"{fmt(float(params['disc_mlm_weight']))}; its head is not exported)")
     rows = [
         ("objective", obj), ("size", params["size"]),
         ("backbone", params.get("backbone", "electra") + (f" (convolution kernels initialised {params['local_init']})"

@@ -8,8 +8,10 @@ with hidden size H, L layers, FFN size F and embedding size E, on one example of
                 + L * 4 * n^2 * H                                                          # QK^T and AV
     disc_head(n) = n * (2*H^2 + 2*H)                      # ElectraDiscriminatorPredictions
     mlm_head(k)  = k * (2*H_g*E + 2*E*V)                  # at the k masked positions only (V: vocabulary)
+    corrective(k) = k * (2*H*E + 2*E*V)                   # the discriminator's corrective head, when disc_mlm_weight > 0
 
-    ELECTRA step = 3 * sum over examples of [disc encoder(n) + disc_head(n) + gen encoder(n) + gen mlm_head(k)]
+    ELECTRA step = 3 * sum over examples of [disc encoder(n) + disc_head(n) + gen encoder(n) + gen mlm_head(k)
+                                            (+ corrective(k))]
     MLM step     = 3 * sum over examples of [encoder(n) + mlm_head(k)]   (the discriminator-sized model only)
 
 8H^2 is the Q, K, V and output projections, 4HF the two FFN matmuls. A ConvBERT layer (``model_type``
@@ -76,7 +78,7 @@ def _encoder(h: int, layers: int, ffn: int, emb: int, cfg: dict | None = None) -
     return float(per_tok), float(layers * 4 * h)
 
 
-def coefficients(disc: dict, gen: dict | None, vocab_size: int) -> FlopCoefficients:
+def coefficients(disc: dict, gen: dict | None, vocab_size: int, corrective: bool = False) -> FlopCoefficients:
     """From architecture dicts (``hidden_size``, ``num_hidden_layers``, ``intermediate_size``,
     ``embedding_size``; HF ``ElectraConfig.to_dict()`` works). ``gen=None``: the MLM objective
     (MLM head on the discriminator-sized model, no discriminator head)."""
@@ -86,14 +88,15 @@ def coefficients(disc: dict, gen: dict | None, vocab_size: int) -> FlopCoefficie
         return FlopCoefficients(d_tok, d_sq, 2.0 * H * E + 2.0 * E * V)
     Hg = int(gen["hidden_size"])
     g_tok, g_sq = _encoder(Hg, int(gen["num_hidden_layers"]), int(gen["intermediate_size"]), E, gen)
-    return FlopCoefficients(d_tok + 2.0 * H * H + 2.0 * H + g_tok, d_sq + g_sq, 2.0 * Hg * E + 2.0 * E * V)
+    per_masked = 2.0 * Hg * E + 2.0 * E * V + ((2.0 * H * E + 2.0 * E * V) if corrective else 0.0)
+    return FlopCoefficients(d_tok + 2.0 * H * H + 2.0 * H + g_tok, d_sq + g_sq, per_masked)
 
 
 def model_coefficients(model) -> FlopCoefficients:
     """For an ``ElectraPretrainer`` / ``MLMPretrainer`` (read from its HF configs)."""
     if hasattr(model, "discriminator"):
         return coefficients(model.discriminator.config.to_dict(), model.generator.config.to_dict(),
-                            model.discriminator.config.vocab_size)
+                            model.discriminator.config.vocab_size, getattr(model, "corrective", None) is not None)
     return coefficients(model.generator.config.to_dict(), None, model.generator.config.vocab_size)
 
 

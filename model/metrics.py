@@ -51,7 +51,7 @@ class Window:
     evaluation's ``disc_auc``): 0.5 is chance, and it moves before any token crosses p = 0.5."""
 
     KEYS = ("gen_sum", "disc_sum", "masked_count", "token_count", "gen_correct", "disc_correct",
-            "replaced_count", "predicted_replaced", "true_positive", "gen_sum_at_mask", "mask_shown_count", "flops")
+            "replaced_count", "predicted_replaced", "true_positive", "gen_sum_at_mask", "mask_shown_count", "disc_mlm_sum", "flops")
     _FLOPS = KEYS.index("flops")
 
     def __init__(self, device, values: dict | None = None):
@@ -87,7 +87,7 @@ class Window:
         v["n"] = self.n
         return v
 
-    def summary(self, objective: str, disc_weight: float) -> dict:
+    def summary(self, objective: str, disc_weight: float, disc_mlm_weight: float = 0.0) -> dict:
         v = self.values()
         div = lambda a, b: (a / b) if b else float("nan")  # noqa: E731
         gen = div(v["gen_sum"], v["masked_count"])
@@ -97,21 +97,23 @@ class Window:
                                          v["masked_count"] - v["mask_shown_count"])}
         if objective == "electra":
             disc = div(v["disc_sum"], v["token_count"])
-            out.update(loss=gen + disc_weight * disc, disc_loss=disc,
+            mlm = div(v["disc_mlm_sum"], v["masked_count"]) if disc_mlm_weight else float("nan")
+            out.update(loss=gen + disc_weight * disc + (disc_mlm_weight * mlm if disc_mlm_weight else 0.0),
+                       disc_loss=disc, disc_mlm_loss=mlm,
                        disc_acc=div(v["disc_correct"], v["token_count"]),
                        replaced_precision=div(v["true_positive"], v["predicted_replaced"]),
                        replaced_recall=div(v["true_positive"], v["replaced_count"]),
                        replaced_fraction=div(v["replaced_count"], v["token_count"]),
                        disc_auc=auc_from_histograms(v["auc_pos"], v["auc_neg"]))
         else:
-            out.update(loss=gen, disc_loss=float("nan"), disc_acc=float("nan"), replaced_precision=float("nan"),
+            out.update(loss=gen, disc_loss=float("nan"), disc_mlm_loss=float("nan"), disc_acc=float("nan"), replaced_precision=float("nan"),
                        replaced_recall=float("nan"), replaced_fraction=float("nan"), disc_auc=float("nan"))
         return out
 
 
 @torch.no_grad()
 def evaluate(model, split: ShardSplit, batch_size: int, batches: int, device: torch.device, seed: int,
-             objective: str, disc_weight: float = 50.0) -> dict | None:
+             objective: str, disc_weight: float = 50.0, disc_mlm_weight: float = 0.0) -> dict | None:
     """Losses/accuracies over the first ``batches`` batches of ``split`` (fixed masking seed, no dropout)."""
     if batches <= 0 or split is None or split.num_examples == 0:
         return None
@@ -131,7 +133,7 @@ def evaluate(model, split: ShardSplit, batch_size: int, batches: int, device: to
         win.add(out)
         n += 1
     model.train(was_training)
-    s = win.summary(objective, disc_weight)
+    s = win.summary(objective, disc_weight, disc_mlm_weight)
     s.update(batches=n, tokens=int(win.values()["token_count"]))
     s.update(signals(model, probe_batch(split, device)))
     return s
@@ -146,14 +148,16 @@ def probe_batch(split: ShardSplit | None, device, size: int = 8) -> dict | None:
 
 @torch.no_grad()
 def signals(model, batch: dict | None) -> dict:
-    """``neighbour_attention`` and ``last_layer_cosine`` (model.diagnostics) of the discriminator (the MLM's
+    """``neighbour_attention``, ``last_layer_cosine`` and ``attention_entropy`` (model.diagnostics) of the discriminator (the MLM's
     encoder for the MLM objective) on ``batch``; NaN without a batch."""
     if batch is None:
-        return {"neighbour_attention": float("nan"), "last_layer_cosine": float("nan")}
+        return {"neighbour_attention": float("nan"), "last_layer_cosine": float("nan"),
+                "attention_entropy": float("nan")}
     from model.diagnostics import representation_signals
     net = model.discriminator if hasattr(model, "discriminator") else model.generator
     s = representation_signals(net, batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-    return {"neighbour_attention": s["neighbour_attention"], "last_layer_cosine": s["last_layer_cosine"]}
+    return {"neighbour_attention": s["neighbour_attention"], "last_layer_cosine": s["last_layer_cosine"],
+            "attention_entropy": s["attention_entropy"]}
 
 
 def json_safe(x):

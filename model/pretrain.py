@@ -58,6 +58,7 @@ from model.export import export
 from model.metrics import (CURVE_COLUMNS, Window, evaluate, json_safe, probe_batch, signals, write_curve,
                            write_metrics)
 from model.optim import AdamWeightDecay, param_groups
+from model.plateau import PlateauWatch
 from model.preemption import PREEMPTED_EXIT, StopFlag
 from model.settings import Paths, Settings
 from model.state import TrainState
@@ -86,6 +87,7 @@ class Run:
     coeffs: mflops.FlopCoefficients | None = None
     peak: float | None = None
     probe: dict | None = None  # the fixed validation batch of the representation signals
+    plateau: PlateauWatch | None = None  # warns once when the discriminator shows no learning
 
     @property
     def fsdp(self) -> bool:
@@ -312,7 +314,7 @@ def log_window(run: Run, st: TrainState) -> None:
     """Close the logging window: one curve row (summed over processes), the log line, ``on_log``."""
     d = run.d
     st.window.reduce_(d)
-    s = st.window.summary(run.cfg.objective, run.cfg.disc_weight)
+    s = st.window.summary(run.cfg.objective, run.cfg.disc_weight, run.cfg.disc_mlm_weight)
     dt = max(1e-9, time.perf_counter() - st.window_t0)
     fps = st.window.values()["flops"] / dt
     m = mflops.mfu(fps, run.peak, d.world_size)
@@ -327,6 +329,8 @@ def log_window(run: Run, st: TrainState) -> None:
             f"disc_acc {s['disc_acc']:.4f} auc {s['disc_auc']:.3f} rec {s['replaced_recall']:.3f} "
             f"nbr {sig['neighbour_attention']:.2f} cos {sig['last_layer_cosine']:.2f} "
             f"tok/s {st.window_tokens / dt:.0f} " + (f"MFU {m:.1%}" if m is not None else f"{fps / 1e9:.1f} GFLOP/s"))
+    run.plateau = run.plateau or PlateauWatch(run.cfg.params, run.cfg.plateau_warning_steps)
+    run.plateau.check(st.step, s, run.log)
     if run.on_log is not None and d.is_main:
         run.on_log(st.step, dict(zip(CURVE_COLUMNS, st.curve[-1])))
     st.window = Window(run.device)
@@ -387,7 +391,7 @@ def finish(run: Run, st: TrainState) -> tuple[dict | None, bool | None]:
         return None, in_sync
     cfg = run.cfg
     val = evaluate(run.model, run.val_split, cfg.batch_size // cfg.grad_accum, cfg.eval_batches, run.device,
-                   cfg.seed, cfg.objective, cfg.disc_weight)
+                   cfg.seed, cfg.objective, cfg.disc_weight, cfg.disc_mlm_weight)
     return val, in_sync
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.optim import lr_factor
+from model.plateau import warning_step
 from model.sizes import resolve_params
 
 
@@ -22,6 +23,7 @@ class Settings:
     warmup_steps: int
     mask_prob: float
     disc_weight: float
+    disc_mlm_weight: float    # the discriminator's corrective MLM (model.electra.CorrectiveHead); 0: the paper's
     weight_decay: float
     seed: int
     device: str
@@ -35,6 +37,7 @@ class Settings:
     prefetch: int
     fused_optimizer: bool | None
     peak_tflops: float | None
+    plateau_warning_steps: int    # warn once after this step if the discriminator shows no learning
 
     @classmethod
     def resolve(cls, params: dict) -> "Settings":
@@ -43,12 +46,14 @@ class Settings:
                    batch_size=int(p["batch_size"]), grad_accum=int(p["grad_accum"]),
                    learning_rate=float(p["learning_rate"]), warmup_steps=int(p["warmup_steps"]),
                    mask_prob=float(p["mask_prob"]), disc_weight=float(p["disc_weight"]),
+                   disc_mlm_weight=float(p.get("disc_mlm_weight") or 0.0),
                    weight_decay=float(p["weight_decay"]), seed=int(p["seed"]), device=p["device"],
                    log_every=int(p["log_every"]), checkpoint_every=int(p["checkpoint_every"]),
                    eval_batches=int(p["eval_batches"]), pack=bool(p["pack"]), compile=bool(p.get("compile")),
                    compile_backend=p.get("compile_backend"), distributed=p["distributed"],
                    prefetch=int(p["prefetch"]), fused_optimizer=p.get("fused_optimizer"),
-                   peak_tflops=float(p["peak_tflops"]) if p.get("peak_tflops") else None)
+                   peak_tflops=float(p["peak_tflops"]) if p.get("peak_tflops") else None,
+                   plateau_warning_steps=warning_step(int(p["steps"]), p.get("plateau_warning_steps")))
 
     def lr(self, step: int) -> float:
         """The learning rate of the update with 0-based index ``step``."""

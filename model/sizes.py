@@ -11,28 +11,32 @@ from __future__ import annotations
 # ``backbone``: the paper's ELECTRA for the paper's sizes; the CPU size ``tiny`` is a ConvBERT with
 # local convolution kernels, the backbone on which replaced-token detection learns at CPU compute
 # (model/backbones.py; measured in docs/pretraining.md, "Backbones"). 4 heads = 2 attention + 2 convolution.
+# ``disc_mlm_weight``: the discriminator's corrective MLM (model.electra.CorrectiveHead), 0 for the paper's
+# sizes; on for ``tiny``, where it keeps the discriminator's token states from collapsing and makes its
+# pre-training worth something downstream (docs/pretraining.md, "What replaced-token detection does to the
+# attention heads").
 SIZES: dict[str, dict] = {
     "tiny": dict(
         num_hidden_layers=2, hidden_size=128, num_attention_heads=4, intermediate_size=512,
-        embedding_size=128, generator_fraction=0.25, generator_layers=1.0, backbone="convbert",
-        learning_rate=1e-3, batch_size=32, max_seq_length=128, mask_prob=0.15, warmup_steps=20,
+        embedding_size=128, generator_fraction=0.25, generator_layers=1.0, backbone="convbert", disc_mlm_weight=5.0,
+        learning_rate=5e-4, batch_size=32, max_seq_length=128, mask_prob=0.15, warmup_steps=20,
         train_steps=200,
     ),
     "small": dict(
         num_hidden_layers=12, hidden_size=256, num_attention_heads=4, intermediate_size=1024,
-        embedding_size=128, generator_fraction=0.25, generator_layers=1.0, backbone="electra",
+        embedding_size=128, generator_fraction=0.25, generator_layers=1.0, backbone="electra", disc_mlm_weight=0.0,
         learning_rate=5e-4, batch_size=128, max_seq_length=128, mask_prob=0.15, warmup_steps=10_000,
         train_steps=1_000_000,
     ),
     "base": dict(
         num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
-        embedding_size=768, generator_fraction=1 / 3, generator_layers=1.0, backbone="electra",
+        embedding_size=768, generator_fraction=1 / 3, generator_layers=1.0, backbone="electra", disc_mlm_weight=0.0,
         learning_rate=2e-4, batch_size=256, max_seq_length=512, mask_prob=0.15, warmup_steps=10_000,
         train_steps=766_000,
     ),
     "large": dict(
         num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096,
-        embedding_size=1024, generator_fraction=0.25, generator_layers=1.0, backbone="electra",
+        embedding_size=1024, generator_fraction=0.25, generator_layers=1.0, backbone="electra", disc_mlm_weight=0.0,
         learning_rate=2e-4, batch_size=2048, max_seq_length=512, mask_prob=0.25, warmup_steps=10_000,
         train_steps=400_000,
     ),
@@ -46,7 +50,7 @@ LAYERWISE_LR_DECAY = {"tiny": 0.8, "small": 0.8, "base": 0.8, "large": 0.9}
 # Keys of a size that describe the architecture (the rest are training defaults).
 ARCH_KEYS = (
     "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-    "embedding_size", "generator_fraction", "generator_layers", "backbone",
+    "embedding_size", "generator_fraction", "generator_layers", "backbone", "disc_mlm_weight",
 )
 
 # The size's training budget under the pre-training param names (size key -> param).
@@ -59,6 +63,7 @@ TRAINING_DEFAULTS = dict(
     objective="electra", disc_weight=50.0, weight_decay=0.01, grad_accum=1, seed=1, device="auto", log_every=10,
     checkpoint_every=1000, eval_batches=10, dropout=0.1, temperature=1.0, pack=None, local_init=None, compile=False,
     distributed="ddp", prefetch=2, fused_optimizer=None, peak_tflops=None,
+    plateau_warning_steps=None,  # None: max(500, 10% of steps) (model.plateau)
 )
 
 

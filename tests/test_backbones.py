@@ -1,13 +1,15 @@
 """The backbone knob (model.backbones): ELECTRA and ConvBERT pre-trainers, native HF export, diagnostics."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from transformers import (AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification,
                           ConvBertForMaskedLM, ConvBertModel)
 
 from model.backbones import RTD_HEAD_FILE, ConvBertForPreTraining, load_discriminator, save_discriminator
-from model.diagnostics import neighbour_attention, representation_signals, token_cosine
+from model.diagnostics import attention_entropy, neighbour_attention, representation_signals, token_cosine
 from model.electra import ElectraPretrainer, MLMPretrainer, build_configs, build_pretrainer
 
 ARCH = dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=128, embedding_size=32,
@@ -104,6 +106,12 @@ def test_neighbour_attention_and_cosine_measure_what_they_claim():
     mask = torch.ones(1, L, dtype=torch.long)
     assert neighbour_attention([prev_head], mask) == [pytest.approx(1.0)]
     assert neighbour_attention([prev_head[:, 1:]], mask) == [pytest.approx(1.0 / L)]
+    # entropy: the most saturated head counts -- the one-hot previous-token head (row 0 is all zeros: 0 too)
+    assert attention_entropy([prev_head], mask) == pytest.approx(0.0, abs=1e-6)
+    assert attention_entropy([prev_head[:, 1:]], mask) == pytest.approx(1.0)
+    half = torch.zeros(1, 1, L, L)
+    half[..., :2] = 0.5  # every row split over two tokens: ln 2 / ln L
+    assert attention_entropy([half], mask) == pytest.approx(math.log(2) / math.log(L))
     same = torch.ones(1, L, 8)
     assert token_cosine(same, mask) == pytest.approx(1.0)
     assert abs(token_cosine(torch.randn(1, 400, 64), torch.ones(1, 400))) < 0.05
@@ -116,6 +124,7 @@ def test_representation_signals_of_random_init_are_uniform_and_uncollapsed():
         assert s["uniform_attention"] == pytest.approx(1 / 40)
         assert s["neighbour_attention"] < 3 / 40
         assert s["last_layer_cosine"] < 0.8
+        assert s["attention_entropy"] > 0.95  # small initial weights: every head near uniform
         # the model's own kernel is restored afterwards
         assert m.discriminator.config._attn_implementation == ("eager" if m.discriminator.config.model_type ==
                                                                "convbert" else "sdpa")
@@ -170,3 +179,38 @@ def test_convbert_export_is_byte_identical_for_identical_weights(tmp_path):
         files = save_discriminator(m.discriminator, tmp_path / str(i))
         digests.add(tuple((tmp_path / str(i) / f).read_bytes() for f in files))
     assert len(digests) == 1
+
+
+def test_corrective_head_is_off_by_default_and_adds_its_loss_and_flops_when_on():
+    """disc_mlm_weight 0 (the default) is the paper's model, parameter for parameter; > 0 adds the
+    discriminator's corrective head, whose loss enters the total, reaches the discriminator's encoder and is
+    counted in the FLOPs (one vocabulary projection per masked position)."""
+    from model.flops import model_coefficients
+    torch.manual_seed(0)
+    plain = _convbert()
+    assert plain.corrective is None
+    torch.manual_seed(0)
+    hybrid = _convbert(disc_mlm_weight=2.0)
+    extra = sum(p.numel() for p in hybrid.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == sum(p.numel() for p in hybrid.corrective.parameters()) > 0
+    # its output layer is the shared word embeddings, not a copy
+    assert all(p is not hybrid.discriminator.convbert.embeddings.word_embeddings.weight
+               for p in hybrid.corrective.parameters())
+    ids = _batch()
+    g = torch.Generator().manual_seed(1)
+    out = hybrid(ids, generator=g)
+    assert out["disc_mlm_sum"] > 0
+    n = out["masked_count"].float()
+    expect = out["gen_loss"] + hybrid.disc_weight * out["disc_loss"] + 2.0 * out["disc_mlm_sum"] / n
+    assert torch.allclose(out["loss"], expect)
+    hybrid.zero_grad()
+    # gradient of the corrective term alone reaches the discriminator's attention weights
+    g = torch.Generator().manual_seed(1)
+    res = hybrid(ids, generator=g)
+    (res["loss"] - res["gen_loss"] - hybrid.disc_weight * res["disc_loss"]).backward()
+    q = hybrid.discriminator.convbert.encoder.layer[0].attention.self.query.weight
+    assert q.grad is not None and q.grad.abs().sum() > 0
+    a, b = model_coefficients(plain), model_coefficients(hybrid)
+    V, E, H = 200, ARCH["embedding_size"], ARCH["hidden_size"]
+    assert b.per_masked - a.per_masked == 2 * H * E + 2 * E * V
+    assert (a.per_token, a.per_token_sq) == (b.per_token, b.per_token_sq)

@@ -241,8 +241,10 @@ def test_fsdp2_convbert_two_processes_match_one(shards, tmp_path):
     """``distributed: fsdp`` with the ConvBERT backbone (``fully_shard`` per ConvBertLayer, the shared
     embeddings in the root unit) on 2 gloo processes: the curve and the gathered export of one process.
     No MixedPrecisionPolicy is used: on CUDA FSDP2 gathers fp32 weights and autocast casts per op."""
+    # the paper's objective (no corrective head): its 3000-way softmax adds enough summation-order noise through
+    # Adam that a quarter of the convolution biases drift by ~1e-5 -- within a step, but not a tight comparison
     p = tiny_params(backbone="convbert", steps=4, batch_size=16, log_every=1, checkpoint_every=4, eval_batches=1,
-                    dropout=0.0, warmup_steps=1)
+                    disc_mlm_weight=0.0, dropout=0.0, warmup_steps=1)
     one = pretrain(shards, None, tmp_path / "one/out", tmp_path / "one/ck", p, tmp_path / "one/m.json",
                    tmp_path / "one/c.tsv")
     (tmp_path / "p.json").write_text(json.dumps(dict(p, distributed="fsdp")))
@@ -265,7 +267,12 @@ def test_fsdp2_convbert_two_processes_match_one(shards, tmp_path):
         wa, wb = load_file(str(tmp_path / "one/out" / f)), load_file(str(d / "out" / f))
         assert wa.keys() == wb.keys()
         for k in wa:
-            assert torch.allclose(wa[k], wb[k], rtol=1e-4, atol=1e-4), (f, k)
+            diff = (wa[k] - wb[k]).abs()
+            # such near-zero-gradient stragglers stay within a quarter of a step (e.g. 2e-4 on 3 of the 18
+            # convolution-kernel biases, whose off-neighbour offsets start at -6), while the typical weight agrees
+            # to float precision: a wrong reduction would move most weights by whole steps
+            assert float(diff.max()) < 5e-4 and float(diff.median()) < 1e-5, \
+                (f, k, float(diff.max()), float(diff.median()))
 
 
 # ---------------------------------------------------------------------------------------------- the GPU check

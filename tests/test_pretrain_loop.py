@@ -108,7 +108,7 @@ def test_window_auc_from_histograms():
     z = torch.zeros((), dtype=torch.long)
     w.add({"gen_sum": z, "disc_sum": z, "masked_count": z, "token_count": z, "gen_correct": z, "disc_correct": z,
            "replaced_count": z, "predicted_replaced": z, "true_positive": z, "gen_sum_at_mask": z,
-           "mask_shown_count": z, "disc_logits": logits,
+           "mask_shown_count": z, "disc_mlm_sum": z, "disc_logits": logits,
            "labels": labels, "active": torch.ones_like(labels)})
     pos, neg = logits[labels], logits[~labels]
     exact = ((pos[:, None] > neg[None, :]).float().mean() + 0.5 * (pos[:, None] == neg[None, :]).float().mean())

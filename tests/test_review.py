@@ -468,8 +468,15 @@ def test_changed_corpus_voids_approval_and_reject_stops(server, tiny, background
     run = background(tiny, server, "tr")
     wait_paused(server, tiny, run)                # the old approval does not count for the new corpus
     assert _decision(tiny) == old and old["corpus"] != _corpus(tiny)
+    # a stage of the paused run itself (its token, as the run hands it to its stages): the paused run holds tr,
+    # so a stage run from outside it would be refused as busy (pipeline/locks.py) before the gate could speak
+    from model.locks import Holder
+    from pipeline.locks import language_lock_path, token_env
+    holder = Holder.read(language_lock_path(tiny, "tr"))
+    assert holder is not None and holder.token
+    env = {**_run_env(tiny, None), token_env("tr"): holder.token}
     stage = subprocess.run([sys.executable, "-m", "pipeline", "vocab", "tr"], cwd=tiny,
-                           env=_run_env(tiny, None), capture_output=True, text=True, timeout=300)
+                           env=env, capture_output=True, text=True, timeout=300)
     assert stage.returncode == 2 and "void" in stage.stderr and "another corpus" in stage.stderr, stage.stderr
     st = foundry(tiny, server, "status", "tr")
     assert "review    void" in st.stdout, st.stdout

@@ -228,6 +228,9 @@ class PretrainSettings(_Strict):
     warmup_steps: int | None = Field(None, ge=0)
     mask_prob: float | None = Field(None, gt=0, lt=1)
     disc_weight: float = Field(50.0, gt=0)
+    disc_mlm_weight: float | None = Field(None, ge=0, description="weight of the discriminator's corrective MLM "
+                                          "(predict the original token at masked positions; 0 = the paper's "
+                                          "ELECTRA; default by size, docs/pretraining.md)")
     weight_decay: float = Field(0.01, ge=0)
     dropout: float = Field(0.1, ge=0, lt=1, description="hidden and attention dropout (official 0.1)")
     temperature: float = Field(1.0, gt=0, description="generator sampling temperature (official 1.0)")
@@ -244,6 +247,9 @@ class PretrainSettings(_Strict):
     compile: bool = Field(False, description="torch.compile the encoders and the sampler")
     distributed: Literal["ddp", "fsdp"] = Field("ddp", description="under torchrun: DDP, or FSDP2 for large models")
     peak_tflops: float | None = Field(None, gt=0, description="accelerator peak for MFU when not in model/flops.py")
+    plateau_warning_steps: int | None = Field(None, ge=1, description="warn once after this step if the "
+                                              "discriminator shows no learning (AUC < 0.55, replaced "
+                                              "recall 0); unset: max(500, 10% of steps)")
 
 TaskType = Literal["classification", "pair_classification", "regression", "tagging"]
 TaskFormat = Literal["conllu", "glue", "tsv", "jsonl", "conll", "xnli", "masakhanews", "hf"]
