@@ -274,11 +274,11 @@ class CorrectiveHead(torch.nn.Module):
     costs one vocabulary projection per masked token. Layout of the generator's head (hidden -> embedding,
     GELU, LayerNorm), output layer tied to the shared word embeddings, its own bias.
 
-    Why it exists (docs/pretraining.md, "The discriminator's attention heads"): at CPU compute the generator
-    is near unigram level, its fakes are caught by a neighbour check the convolution heads do, and the
-    discriminator's attention heads, given nothing to do, turn into no-ops on [SEP]/[CLS] -- so the [CLS]
-    state no longer depends on the input and classification fine-tunes below random init. Asking the same
-    network to name the original token keeps its attention on the context."""
+    Why it exists (docs/pretraining.md, "What replaced-token detection does to the attention heads"): at CPU
+    compute the generator is near unigram level, its fakes are caught by a neighbour check the convolution
+    heads do, and the discriminator's token states collapse towards one vector (last-layer cosine ~0.89).
+    Asking the same network to name the original token keeps them apart (~0.3) and makes its pre-training
+    worth something on token tasks (en UPOS +4.8 over random init, vs +0.6 without)."""
 
     def __init__(self, config):
         super().__init__()

@@ -159,7 +159,8 @@ def setup(cfg: Settings, paths: Paths, d: mdist.Dist, stop_flag: StopFlag, *, ca
     use_tf32(device)
     run = Run(cfg, paths, card, on_log, stop_after, stop_flag, d, device, vocab_size=int(index["vocab_size"]),
               max_len=int(index["max_seq_length"]), mask_id=int(index.get("mask_id", 4)),
-              train_split=train_split, val_split=val_split, t_start=t_start)
+              train_split=train_split, val_split=val_split, t_start=t_start,
+              plateau=PlateauWatch(cfg.params, cfg.plateau_warning_steps))
     if d.enabled:
         run.log(f"{d.world_size} processes ({d.backend}, {cfg.distributed}); per-process micro-batch "
                 f"{cfg.batch_size // cfg.grad_accum // d.world_size} x {cfg.grad_accum} accumulation")
@@ -329,7 +330,6 @@ def log_window(run: Run, st: TrainState) -> None:
             f"disc_acc {s['disc_acc']:.4f} auc {s['disc_auc']:.3f} rec {s['replaced_recall']:.3f} "
             f"nbr {sig['neighbour_attention']:.2f} cos {sig['last_layer_cosine']:.2f} "
             f"tok/s {st.window_tokens / dt:.0f} " + (f"MFU {m:.1%}" if m is not None else f"{fps / 1e9:.1f} GFLOP/s"))
-    run.plateau = run.plateau or PlateauWatch(run.cfg.params, run.cfg.plateau_warning_steps)
     run.plateau.check(st.step, s, run.log)
     if run.on_log is not None and d.is_main:
         run.on_log(st.step, dict(zip(CURVE_COLUMNS, st.curve[-1])))
