@@ -48,6 +48,11 @@ def arch_signature(params: dict, vocab_size: int, max_seq_length: int) -> dict:
         sig["generator_layers"] = float(params["generator_layers"])
     if params.get("backbone", "electra") != "electra":
         sig["backbone"] = params["backbone"]
+    if params.get("max_position_embeddings"):
+        # a position table longer than the training length (small/base/large: 512): a checkpoint written
+        # before the sizes had it (128 rows) is refused by name, not by a tensor-shape error. Only when set,
+        # so tiny's signature (positions = the training length, already in it) is unchanged.
+        sig["max_position_embeddings"] = max(int(max_seq_length), int(params["max_position_embeddings"]))
     if params["objective"] == "electra" and float(params.get("disc_mlm_weight") or 0.0) > 0:
         # the corrective head's weights are in the checkpoint
         sig["corrective_head"] = True

@@ -83,6 +83,8 @@ def _card_rows(params: dict, metrics: dict) -> list[tuple]:
         ("steps", params["steps"]), ("batch size (sequences/step)", params["batch_size"]),
         ("peak learning rate", params["learning_rate"]), ("warmup steps", params["warmup_steps"]),
         ("mask probability", params["mask_prob"]), ("max sequence length", metrics.get("max_seq_length")),
+        ("positions (max_position_embeddings)", max(int(metrics.get("max_seq_length") or 0),
+                                                    int(params.get("max_position_embeddings") or 0)) or None),
         ("vocabulary size", metrics.get("vocab_size")), ("tokens seen", metrics.get("tokens_seen")),
         ("training seconds", metrics.get("seconds")), ("device", metrics.get("device")),
         ("processes", metrics.get("processes")),

@@ -15,6 +15,10 @@ from __future__ import annotations
 # sizes; on for ``tiny``, where it keeps the discriminator's token states from collapsing and makes its
 # pre-training worth something downstream (docs/pretraining.md, "What replaced-token detection does to the
 # attention heads").
+# ``max_position_embeddings``: 512 for the paper's sizes, as the official code (``max_position_embeddings=512``
+# in its BERT config) whatever the training sequence length, so an exported small/base/large accepts 512 tokens
+# after a 128-token pre-training like the released checkpoints do (the rows past the training length stay at
+# their initialisation, as in the official models). tiny keeps its training length: a CPU model, not for release.
 SIZES: dict[str, dict] = {
     "tiny": dict(
         num_hidden_layers=2, hidden_size=128, num_attention_heads=4, intermediate_size=512,
@@ -25,18 +29,21 @@ SIZES: dict[str, dict] = {
     "small": dict(
         num_hidden_layers=12, hidden_size=256, num_attention_heads=4, intermediate_size=1024,
         embedding_size=128, generator_fraction=0.25, generator_layers=1.0, backbone="electra", disc_mlm_weight=0.0,
+        max_position_embeddings=512,
         learning_rate=5e-4, batch_size=128, max_seq_length=128, mask_prob=0.15, warmup_steps=10_000,
         train_steps=1_000_000,
     ),
     "base": dict(
         num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
         embedding_size=768, generator_fraction=1 / 3, generator_layers=1.0, backbone="electra", disc_mlm_weight=0.0,
+        max_position_embeddings=512,
         learning_rate=2e-4, batch_size=256, max_seq_length=512, mask_prob=0.15, warmup_steps=10_000,
         train_steps=766_000,
     ),
     "large": dict(
         num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096,
         embedding_size=1024, generator_fraction=0.25, generator_layers=1.0, backbone="electra", disc_mlm_weight=0.0,
+        max_position_embeddings=512,
         learning_rate=2e-4, batch_size=2048, max_seq_length=512, mask_prob=0.25, warmup_steps=10_000,
         train_steps=400_000,
     ),
@@ -49,8 +56,8 @@ LAYERWISE_LR_DECAY = {"tiny": 0.8, "small": 0.8, "base": 0.8, "large": 0.9}
 
 # Keys of a size that describe the architecture (the rest are training defaults).
 ARCH_KEYS = (
-    "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-    "embedding_size", "generator_fraction", "generator_layers", "backbone", "disc_mlm_weight",
+    "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "embedding_size",
+    "generator_fraction", "generator_layers", "backbone", "disc_mlm_weight", "max_position_embeddings",
 )
 
 # The size's training budget under the pre-training param names (size key -> param).

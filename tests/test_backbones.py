@@ -56,6 +56,20 @@ def test_electra_stays_the_default_backbone():
     assert d.max_position_embeddings == 512  # the official code's positions, whatever the training length
 
 
+@pytest.mark.parametrize("size", ["tiny", "small", "base", "large"])
+def test_paper_sizes_have_512_positions_whatever_the_training_length(size):
+    from model.checkpoint import arch_signature
+    from model.sizes import resolve_params
+    p = resolve_params({"size": size})
+    d, g = build_configs(p, 1000, 128)
+    want = 128 if size == "tiny" else 512  # tiny: its training length (a CPU model)
+    assert d.max_position_embeddings == g.max_position_embeddings == want
+    sig = arch_signature(p, 1000, 128)
+    # a 128-row checkpoint of a paper size (written before the sizes had 512) is refused by its signature;
+    # tiny's signature is what it was
+    assert sig.get("max_position_embeddings") == (None if size == "tiny" else 512)
+
+
 def test_generator_loss_is_reported_apart_at_mask_and_unchanged_positions():
     for m in (_convbert(), _convbert("mlm"), build_pretrainer(ARCH, 200, 40)):
         out = m(_batch(), generator=torch.Generator().manual_seed(3))

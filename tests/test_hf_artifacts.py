@@ -41,11 +41,20 @@ def test_tokenizer_truncates_to_the_model_positions(exported):
 
 
 def test_fill_mask_pipeline_on_the_generator_fills_real_tokens(exported):
+    """A word of held-out text (web sentences, not in the training text) masked; the generator folder, loaded
+    by name alone, fills it with real vocabulary pieces."""
     from transformers import pipeline
+    lines = require_shared("langid", "lingua_sentences", "en.txt").read_text(encoding="utf-8").splitlines()
+    words = next(s.split() for s in lines if len(s.split()) >= 10)
+    sentence = " ".join(words[:4] + ["[MASK]"] + words[5:])
     fill = pipeline("fill-mask", model=str(exported / "generator"), device="cpu")
-    out = fill("The government said on [MASK] that the new law would take effect next year.")
-    assert len(out) == 5 and all(o["token_str"].strip() for o in out)  # real pieces, not empty strings
-    assert all(0.0 <= o["score"] <= 1.0 for o in out)
+    out = fill(sentence)
+    pieces = fill.tokenizer.convert_ids_to_tokens([o["token"] for o in out])
+    assert len(out) == 5 and all(o["token"] > 4 for o in out)  # not [PAD]/[UNK]/[CLS]/[SEP]/[MASK]
+    # real pieces, not empty strings (the bare word-boundary piece '▁' alone decodes to nothing)
+    assert all(o["token_str"].strip() for o, p in zip(out, pieces) if p != "▁"), out
+    assert sum(p != "▁" for p in pieces) >= 4, pieces
+    assert all(0.0 <= o["score"] <= 1.0 for o in out) and "[MASK]" not in out[0]["sequence"]
 
 
 def test_discriminator_loads_into_task_classes(exported):
@@ -53,5 +62,6 @@ def test_discriminator_loads_into_task_classes(exported):
     tagger = pipeline("token-classification", model=str(exported), device="cpu")
     assert isinstance(tagger("Rain fell on the hills."), list)
     clf = AutoModelForSequenceClassification.from_pretrained(exported, num_labels=3)
+    assert clf.config.model_type == "convbert"  # tiny's backbone, loaded by the Auto classes as such
     tok = AutoTokenizer.from_pretrained(exported)
     assert clf(**tok("A short sentence.", return_tensors="pt")).logits.shape == (1, 3)

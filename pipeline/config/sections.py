@@ -183,6 +183,8 @@ class VocabSettings(_Strict):
     character_coverage: float = Field(0.9995, gt=0.9, le=1.0)
     sample_documents: int = Field(200_000, ge=10, description="documents sampled to train the vocabulary")
     max_sentence_length: int = Field(8192, ge=256)
+    byte_fallback: bool = Field(True, description="a character outside the vocabulary becomes its UTF-8 byte "
+                                                  "pieces (256 of the vocab.size ids), never [UNK]")
     seed: int = 0
 
 

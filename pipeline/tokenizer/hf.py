@@ -35,11 +35,17 @@ def build_fast_tokenizer(model_path: Path):
         if pieces[i][0] != tok:
             raise StageError(f"{model_path}: id {i} is {pieces[i][0]!r}, expected {tok!r}")
 
+    # SentencePiece's byte fallback (vocab.byte_fallback): its 256 <0xNN> pieces, used for a character outside
+    # the vocabulary. `tokenizers` does the same when told (byte_fallback=True); transformers' generic
+    # SpmConverter would not (it warns and maps such characters to [UNK]), one reason this module builds its own.
+    byte_fallback = any(sp.is_byte(i) for i in range(n))
+    if byte_fallback:
+        pieces = _unreachable_bytes(pieces, sp)
     if model_type(model_bytes) == "bpe":
         vocab = {p: i for i, (p, _) in enumerate(pieces)}
-        model = BPE(vocab, bpe_merges(pieces, sp), unk_token="[UNK]", fuse_unk=True, byte_fallback=False)
+        model = BPE(vocab, bpe_merges(pieces, sp), unk_token="[UNK]", fuse_unk=True, byte_fallback=byte_fallback)
     else:
-        model = Unigram(pieces, unk_id=SPECIAL_IDS["[UNK]"], byte_fallback=False)
+        model = Unigram(pieces, unk_id=SPECIAL_IDS["[UNK]"], byte_fallback=byte_fallback)
     tok = Tokenizer(model)
 
     # SentencePiece: charsmap normalisation (NFKC etc.), then remove_extra_whitespaces (strip and
@@ -53,7 +59,9 @@ def build_fast_tokenizer(model_path: Path):
         tok.normalizer = normalizers.Sequence(norm)
     scheme = "always" if spec["add_dummy_prefix"] else "never"
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme, split=True)
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme=scheme, split=True)
+    metaspace = decoders.Metaspace(replacement="▁", prepend_scheme=scheme, split=True)
+    # byte pieces back to the characters they spell, then the usual '▁' -> ' '
+    tok.decoder = decoders.Sequence([decoders.ByteFallback(), metaspace]) if byte_fallback else metaspace
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False, single_word=False,
                                        lstrip=False, rstrip=False) for t in SPECIAL_IDS])
     cls, sep = SPECIAL_IDS["[CLS]"], SPECIAL_IDS["[SEP]"]
@@ -63,6 +71,17 @@ def build_fast_tokenizer(model_path: Path):
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
     return tok
+
+
+def _unreachable_bytes(pieces: list[tuple[str, float]], sp) -> list[tuple[str, float]]:
+    """Byte pieces scored far below every other piece. SentencePiece never matches a byte piece against text
+    (only its fallback emits them); `tokenizers`' Unigram does, so a literal "<0x41>" typed in the text would
+    become one byte piece there and ordinary pieces in SentencePiece. With this score the ordinary pieces win;
+    only when one of the characters "<0x41>" spells is itself outside the vocabulary does `tokenizers` still
+    take the byte piece (its [UNK] costs 10 below the lowest score, whatever that is): the one known difference
+    between the two. The fallback looks byte pieces up by name, so their score does not matter to it."""
+    floor = min(score for i, (_, score) in enumerate(pieces) if not sp.is_byte(i)) - 1000.0
+    return [(p, floor if sp.is_byte(i) else score) for i, (p, score) in enumerate(pieces)]
 
 
 def _strip_spaces():
@@ -77,7 +96,7 @@ def bpe_merges(pieces: list[tuple[str, float]], sp) -> list[tuple[str, str]]:
     vocab = {p: i for i, (p, _) in enumerate(pieces)}
     merges = []
     for i, (piece, score) in enumerate(pieces):
-        if not sp.is_control(i) and not sp.is_unknown(i) and len(piece) > 1:
+        if not (sp.is_control(i) or sp.is_unknown(i) or sp.is_byte(i)) and len(piece) > 1:
             for k in range(1, len(piece)):
                 left, right = piece[:k], piece[k:]
                 if left in vocab and right in vocab:

@@ -27,11 +27,12 @@ def vocab_stats(sp, lines: list[str]) -> dict:
             if len(sp.id_to_piece(i).lstrip("▁")) == 1:
                 single_char += 1
     normal = [sp.id_to_piece(i) for i in range(n) if not (sp.is_control(i) or sp.is_unknown(i))]
-    tokens = words = chars = unks = 0
+    tokens = words = chars = unks = byte_tokens = 0
     if lines:
         for ids, line in zip(sp.encode(lines, num_threads=os.cpu_count() or 1), lines):
             tokens += len(ids)
             unks += sum(1 for t in ids if t == SPECIAL_IDS["[UNK]"])
+            byte_tokens += sum(1 for t in ids if sp.is_byte(t))
             words += len(line.split())
             chars += sum(1 for c in line if not c.isspace())
     return {
@@ -45,6 +46,8 @@ def vocab_stats(sp, lines: list[str]) -> dict:
             "chars_per_token": round(chars / tokens, 4) if tokens else None,
             "unk_rate": round(unks / tokens, 6) if tokens else None,
             "unk_tokens": unks,
+            # pieces of characters outside the vocabulary spelled as UTF-8 bytes (vocab.byte_fallback)
+            "byte_tokens": byte_tokens,
         },
     }
 
@@ -54,7 +57,7 @@ def training_record(v: VocabSettings, *, documents_total: int, documents_sampled
     """How the vocabulary was trained (vocab_stats.json's "training")."""
     return {
         "model_type": v.model_type, "requested_size": v.size,
-        "character_coverage": v.character_coverage, "normalization": NORMALIZATION,
+        "character_coverage": v.character_coverage, "byte_fallback": v.byte_fallback, "normalization": NORMALIZATION,
         "seed": v.seed, "documents_total": documents_total, "documents_sampled": documents_sampled,
         "documents_held_out": documents_held_out, "sentences": sentences,
         "max_sentence_length": v.max_sentence_length,

@@ -36,7 +36,9 @@ def trainer_options(v: VocabSettings) -> dict:
         unk_id=1, unk_piece="[UNK]",
         bos_id=-1, eos_id=-1,
         control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        byte_fallback=False,
+        # a character the vocabulary lacks (rare script characters, emoji, unseen symbols) is spelled in
+        # <0xNN> byte pieces instead of [UNK]: nothing of the text is lost to the model
+        byte_fallback=v.byte_fallback,
         input_sentence_size=0,           # use every sentence we feed: our own seeded sample
         shuffle_input_sentence=False,
         num_threads=os.cpu_count() or 1,
