@@ -88,6 +88,8 @@ class Run:
     peak: float | None = None
     probe: dict | None = None  # the fixed validation batch of the representation signals
     plateau: PlateauWatch | None = None  # warns once when the discriminator shows no learning
+    on_step: Callable[[int, int], None] | None = None  # rank 0, after every step: (step, total steps)
+    log_windows: bool = True  # print a line per logging window (off: the caller reports progress)
 
     @property
     def fsdp(self) -> bool:
@@ -112,16 +114,20 @@ class Run:
 
 
 def pretrain(shards_dir, tokenizer_dir, out_dir, checkpoint_dir, params: dict, metrics_path, curve_path,
-             card: dict | None = None, *, stop_after: int | None = None, on_log=None,
-             handle_signals: bool = True) -> dict:
+             card: dict | None = None, *, stop_after: int | None = None, on_log=None, on_step=None,
+             log_windows: bool = True, handle_signals: bool = True) -> dict:
     """Pre-train, checkpoint/resume, evaluate, export. Returns the metrics dict (also written to
     ``metrics_path``).
 
     ``stop_after=k`` stops after global step k with a checkpoint and no export (simulates a pre-emption;
     the next call resumes). ``on_log(step, metrics)`` is called on rank 0 at every logged step (and, when
     resuming, once per logged step restored from the checkpoint, so a logger can rebuild its history);
-    ``metrics`` holds the curve's columns. ``handle_signals``: SIGTERM/SIGINT/SIGUSR1 stop the run at the
-    end of the current step with a checkpoint; the result then has ``completed: False, preempted: True``."""
+    ``metrics`` holds the curve's columns. ``on_step(step, total)`` is called on rank 0 after every
+    optimizer step (cheap: a progress bar). ``log_windows=False`` leaves out the line printed per logging
+    window (a 1M-step run would print 100k of them): the caller then reports progress from ``on_step`` and
+    ``on_log`` with a bounded volume (the pretrain stage: ``pipeline.progress``). ``handle_signals``:
+    SIGTERM/SIGINT/SIGUSR1 stop the run at the end of the current step with a checkpoint; the result then
+    has ``completed: False, preempted: True``."""
     t_start = time.perf_counter()
     cfg = Settings.resolve(params)
     paths = Paths(Path(shards_dir), Path(tokenizer_dir) if tokenizer_dir else None, Path(out_dir),
@@ -133,6 +139,7 @@ def pretrain(shards_dir, tokenizer_dir, out_dir, checkpoint_dir, params: dict, m
                 StopFlag(handle_signals) as stop_flag:
             run = setup(cfg, paths, dist_env, stop_flag, card=card, on_log=on_log, stop_after=stop_after,
                         t_start=t_start)
+            run.on_step, run.log_windows = on_step, log_windows
             return train(run)
     finally:
         dist_env.close()
@@ -300,6 +307,8 @@ def loop(run: Run, st: TrainState) -> str | None:
             st.seconds += time.perf_counter() - t0
             if log_now:
                 log_window(run, st)
+            if run.on_step is not None and d.is_main:
+                run.on_step(st.step, cfg.steps)
             if checkpoint_now:
                 checkpoint(run, st)
                 st.window_t0 = time.perf_counter()  # don't count checkpoint I/O as training throughput
@@ -325,11 +334,12 @@ def log_window(run: Run, st: TrainState) -> None:
                      fps, m if m is not None else float("nan"), s["disc_auc"], s["replaced_fraction"],
                      s["gen_loss_at_mask"], s["gen_loss_unchanged"], sig["neighbour_attention"],
                      sig["last_layer_cosine"]])
-    run.log(f"step {st.step}/{run.cfg.steps} lr {st.lr:.3g} gen {s['gen_loss']:.4f} "
-            f"(at [MASK] {s['gen_loss_at_mask']:.3f}) disc {s['disc_loss']:.4f} "
-            f"disc_acc {s['disc_acc']:.4f} auc {s['disc_auc']:.3f} rec {s['replaced_recall']:.3f} "
-            f"nbr {sig['neighbour_attention']:.2f} cos {sig['last_layer_cosine']:.2f} "
-            f"tok/s {st.window_tokens / dt:.0f} " + (f"MFU {m:.1%}" if m is not None else f"{fps / 1e9:.1f} GFLOP/s"))
+    if run.log_windows:
+        run.log(f"step {st.step}/{run.cfg.steps} lr {st.lr:.3g} gen {s['gen_loss']:.4f} "
+                f"(at [MASK] {s['gen_loss_at_mask']:.3f}) disc {s['disc_loss']:.4f} "
+                f"disc_acc {s['disc_acc']:.4f} auc {s['disc_auc']:.3f} rec {s['replaced_recall']:.3f} "
+                f"nbr {sig['neighbour_attention']:.2f} cos {sig['last_layer_cosine']:.2f} tok/s "
+                f"{st.window_tokens / dt:.0f} " + (f"MFU {m:.1%}" if m is not None else f"{fps / 1e9:.1f} GFLOP/s"))
     run.plateau.check(st.step, s, run.log)
     if run.on_log is not None and d.is_main:
         run.on_log(st.step, dict(zip(CURVE_COLUMNS, st.curve[-1])))

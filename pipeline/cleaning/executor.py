@@ -6,12 +6,14 @@ datatrove's Slurm/Ray executors can run the same work (docs/cleaning.md).
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from pipeline.cleaning.worker import UnitWorker
 from pipeline.cleaning.workunits import Context, load_plan, unit_dir
 from pipeline.config import LanguageConfig
+from pipeline.progress import Progress
 
 
 def workers_for(cfg: LanguageConfig) -> int:
@@ -40,15 +42,41 @@ def _run_one(args) -> int:
 
 
 def run_units(ctx: Context, units: list[dict], work: Path, workers: int) -> None:
-    """Run the units whose folder does not exist yet, in order of id (inline or in a process pool)."""
+    """Run the units whose folder does not exist yet, in order of id (inline or in a process pool), showing
+    the input bytes done of the total, the documents read, the rate and the ETA (``pipeline.progress``)."""
     (work / "tasks").mkdir(parents=True, exist_ok=True)
     todo = [(u, str(unit_dir(work, u["id"]))) for u in units if not unit_dir(work, u["id"]).is_dir()]
     if not todo:
         return
+    with _UnitProgress(ctx.cfg.language, units, todo) as progress:
+        _run(ctx, todo, workers, progress.done)
+
+
+class _UnitProgress(Progress):
+    """Input bytes of the finished units (reused ones count as done from the start) and their documents."""
+
+    def __init__(self, lang: str, units: list[dict], todo: list):
+        total = sum(int(u.get("bytes") or 0) for u in units)
+        super().__init__(f"clean {lang}", total, unit="B", unit_scale=True,
+                         initial=total - sum(int(u.get("bytes") or 0) for u, _ in todo))
+        self.docs = 0
+        self.units = {u["id"]: (u, out) for u, out in todo}
+
+    def done(self, unit_id: int) -> None:
+        u, out = self.units[unit_id]
+        try:
+            self.docs += int(json.loads((Path(out) / "stats.json").read_text(encoding="utf-8"))["documents_in"])
+        except (OSError, ValueError, KeyError):  # the count is a courtesy; the merge reads the stats for real
+            pass
+        self.update(int(u.get("bytes") or 0), documents=self.docs)
+
+
+def _run(ctx: Context, todo: list, workers: int, done) -> None:
     if workers <= 1 or len(todo) == 1:
         w = UnitWorker(ctx)
         for u, out in todo:
             w.run(u, Path(out))
+            done(u["id"])
         return
     import multiprocessing as mp
 
@@ -59,8 +87,8 @@ def run_units(ctx: Context, units: list[dict], work: Path, workers: int) -> None
                                    "pipeline.cleaning.quality", "pipeline.cleaning.dedup", "pipeline.cleaning.lid"])
     pool = ctx_mp.Pool(min(workers, len(todo)), initializer=_init, initargs=(ctx,))
     try:
-        for _ in pool.imap_unordered(_run_one, todo, chunksize=1):
-            pass
+        for unit_id in pool.imap_unordered(_run_one, todo, chunksize=1):
+            done(unit_id)
         pool.close()
     except BaseException:
         pool.terminate()

@@ -3,7 +3,6 @@ with a fixed number of torch threads, so the numbers do not depend on how many r
 (or with a stand-in fine-tuner) one after another in this process."""
 from __future__ import annotations
 
-import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -16,8 +15,7 @@ from pipeline.errors import StageError
 from pipeline.evaluation.formats.glue import default_epochs
 from pipeline.evaluation.tasks import TaskData
 from pipeline.evaluation.variants import Variant
-
-log = logging.getLogger("pipeline.evaluation")
+from pipeline.progress import Progress
 
 WARMUP_FRACTION = 0.1
 WEIGHT_DECAY = 0.0   # the paper's fine-tuning table (Appendix); the official code's default is 0.01
@@ -35,6 +33,7 @@ class Job:
     train: list
     dev: list
     hparams: dict
+    task: str = ""   # the task's name, for progress and errors
 
     @property
     def key(self) -> tuple:
@@ -60,7 +59,7 @@ def build_jobs(prepared: list, variants: list[Variant], seeds: int, threads: int
             for s in range(seeds):
                 jobs.append(Job(ti, v.key, s, v.init, None if v.init else dict(v.arch), t.type,
                                 data.num_labels, train_f, dev_f,
-                                {**hparams(t, data, v, device), "seed": s, "threads": threads}))
+                                {**hparams(t, data, v, device), "seed": s, "threads": threads}, t.name))
     return jobs
 
 
@@ -100,17 +99,23 @@ def _worker_job(job: Job) -> dict:
 
 
 def _label(job: Job) -> str:
-    return f"task #{job.task_index} {job.variant} seed {job.seed}"
+    return f"{job.task or f'task #{job.task_index}'} {job.variant} seed {job.seed}"
+
+
+def _progress(jobs: list[Job]) -> Progress:
+    """Runs done of the total, the task, model variant and seed of the last one, the ETA (pipeline.progress)."""
+    return Progress("evaluate", len(jobs), unit="run")
 
 
 def _serial(jobs: list[Job], finetune: Callable) -> dict:
     out: dict = {}
-    for i, job in enumerate(jobs, 1):
-        try:
-            out[job.key] = _run_job(job, finetune)
-        except (ValueError, RuntimeError) as e:
-            raise StageError(f"fine-tuning failed ({_label(job)}): {e}") from e
-        log.info("[%d/%d] %s: %.1f s", i, len(jobs), _label(job), out[job.key].get("seconds") or 0.0)
+    with _progress(jobs) as progress:
+        for job in jobs:
+            try:
+                out[job.key] = _run_job(job, finetune)
+            except (ValueError, RuntimeError) as e:
+                raise StageError(f"fine-tuning failed ({_label(job)}): {e}") from e
+            progress.update(1, last=_label(job))
     return out
 
 
@@ -121,9 +126,8 @@ def _parallel(jobs: list[Job], workers: int) -> dict:
     order = sorted(jobs, key=lambda j: -j.cost())  # longest first: better packing, same results
     threads = int(jobs[0].hparams.get("threads") or 1)
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init, initargs=(threads,)) as ex:
+                             initializer=_worker_init, initargs=(threads,)) as ex, _progress(jobs) as progress:
         futures = {ex.submit(_worker_job, j): j for j in order}
-        done = 0
         for fut in as_completed(futures):
             job = futures[fut]
             try:
@@ -137,8 +141,7 @@ def _parallel(jobs: list[Job], workers: int) -> dict:
                 for f in futures:
                     f.cancel()
                 raise StageError(f"fine-tuning failed ({_label(job)}): {e}") from e
-            done += 1
-            log.info("[%d/%d] %s: %.1f s", done, len(jobs), _label(job), out[job.key].get("seconds") or 0.0)
+            progress.update(1, last=_label(job))
     return out
 
 

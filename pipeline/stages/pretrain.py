@@ -11,6 +11,7 @@ from pipeline.errors import StageError
 from pipeline.lineage import git_commit
 from pipeline.locks import pretrain_slot
 from pipeline.pretrain import _LiveLogger, lineage_hashes, live_dir, review_lineage
+from pipeline.progress import TrainingProgress
 from pipeline.stages import open_language
 
 
@@ -51,14 +52,25 @@ def _train(lang: str, root: Path, cfg, lay, index: Path) -> dict:
     card["scores"] = (f"reports/{lang}/model_card.md (this card with the evaluation scores, written by the "
                       f"evaluate stage) and reports/{lang}/scorecard.md")
     logger = _LiveLogger(live_dir(lay))
+    # steps, tokens/s, ETA and the latest AUC/recall: a bar on a terminal, at most ~100 lines otherwise
+    # (model/ prints no line per logging window then; pipeline/progress.py)
+    progress = TrainingProgress(f"pretrain {lang}")
+
+    def on_log(step: int, m: dict) -> None:
+        logger(step, m)
+        progress.on_log(step, m)
+
     try:
         metrics = pretrain(
             shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,
             checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
-            metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card, on_log=logger,
+            metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card, on_log=on_log,
+            on_step=progress.on_step, log_windows=False,
         )
     except CheckpointError as e:   # a damaged or foreign checkpoint: the message names it and what to delete
         raise StageError(str(e)) from None
+    finally:
+        progress.close()
     if metrics.get("preempted"):
         logger.finish(None)
         print(f"pretrain {lang}: stopped by {metrics.get('signal')} at step {metrics.get('stopped_at')} with a "
