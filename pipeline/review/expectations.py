@@ -15,6 +15,7 @@ Data Docs into the folder it is given. Expectations (``validate`` section of ``c
     script_share_mean   mean(script_share) >= validate.min_script_share
 
 Each result is an entry for validation.json with a compact observed value (never the unexpected texts).
+The Data Docs are then made to open offline (``offline_docs.make_offline``: vendored copies instead of CDNs).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from pipeline.config import LanguageConfig
 from pipeline.errors import StageError
 from pipeline.layout import Layout
+from pipeline.review.offline_docs import make_offline
 
 COLUMNS = ["id", "text", "source", "lid_lang", "lid_score", "script_share", "n_chars"]
 SITE_NAME = "quality"
@@ -166,8 +168,9 @@ def _expectation_entries(specs, result, df) -> list[dict]:
 
 
 def run_suite(cfg: LanguageConfig, df, site: Path) -> list[dict]:
-    """Run the suite over ``df`` and build the Data Docs into ``site`` (its index.html); return one entry
-    per expectation: name, expectation, column, threshold, passed, observed (and error)."""
+    """Run the suite over ``df`` and build the Data Docs into ``site`` (its index.html), made to open
+    offline; return one entry per expectation: name, expectation, column, threshold, passed, observed
+    (and error)."""
     _quiet_gx()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -206,4 +209,6 @@ def run_suite(cfg: LanguageConfig, df, site: Path) -> list[dict]:
             actions=[UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME])],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5}))
         result = checkpoint.run(batch_parameters={"dataframe": df})
-        return _expectation_entries(specs, result, df)
+        entries = _expectation_entries(specs, result, df)
+    make_offline(site)
+    return entries
