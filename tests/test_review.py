@@ -140,7 +140,7 @@ def test_review_page_sections_self_contained_and_lid_banner(tmp_path):
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?:", page)
     # the markdown summary (the flow's Prefect artifact) says the same in short
     md = (lay.quality_dir / "review.md").read_text(encoding="utf-8")
-    assert "Language ID unreliable" in md and "Validation passed" in md and "foundry approve xx" in md
+    assert "Language ID unreliable" in md and "Validation passed" in md and "foundry reject xx" in md
     # validation.json points at the page and names the corpus it validated
     assert report["review_page"] == "reports/xx/quality/review.html"
     assert report["corpus"] == gate.corpus_hash(lay)

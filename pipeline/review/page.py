@@ -15,6 +15,7 @@ Each section is one function below, returning its HTML parts in page order.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pipeline.config import LanguageConfig
@@ -23,7 +24,7 @@ from pipeline.report_html import PAGE_END, compact, esc, figure, page_start, tab
 from pipeline.review.clean_record import funnel_rows, lid_calibration, lid_warning
 from pipeline.review.content import ReviewContent, gather, snippet
 from pipeline.review.gate import PAGE, SUMMARY
-from pipeline.review.summary import render_markdown
+from pipeline.review.summary import decision_hints, render_markdown
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;
@@ -248,12 +249,8 @@ def _decision(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
         p.append(table(["source", "documents kept"], [[s["source"], s["documents"]] for s in c.facts["sources"]],
                        num={1}))
     p.append('<h2 id="decision">Decision</h2>')
-    p.append(f"<p>Policy <b>{esc(cfg.review.policy)}</b>. " + (
-        "The run waits for a person's decision on this corpus (up to "
-        f"{cfg.review.timeout_hours:g} h with a Prefect server), from the Prefect UI or:</p>"
-        if cfg.review.policy == "required" else
-        "The corpus is approved automatically when every expectation passes; a person can still decide:</p>"))
-    p.append(f"<pre>foundry approve {esc(lang)} --comment \"...\"\nfoundry reject {esc(lang)} --reason \"...\"</pre>")
+    # the same words as review.md, for the policy in force and the validation's outcome
+    p += ["<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(h)) + "</p>" for h in decision_hints(cfg, c.passed)]
     p.append(f'<p class="note">The decision goes to <code>data/{esc(lang)}/review.json</code> with the corpus hash '
              f'above; a changed corpus needs a new decision.</p>')
     return p

@@ -46,6 +46,23 @@ def render_markdown(cfg: LanguageConfig, c: ReviewContent) -> str:
         lines.append(f"- most repeated line ({top['documents']} documents): `{snippet(top['line'], 80)}`"
                      .replace("|", "\\|"))
     lines += ["", f"Full review page: `reports/{lang}/quality/review.html` (Data Docs: "
-                  f"`reports/{lang}/quality/index.html`).",
-              f"Decide with `foundry approve {lang} --comment ...` or `foundry reject {lang} --reason ...`.", ""]
+                  f"`reports/{lang}/quality/index.html`).", *decision_hints(cfg, c.passed), ""]
     return "\n".join(lines)
+
+
+def decision_hints(cfg: LanguageConfig, passed: bool) -> list[str]:
+    """What comes next for this corpus under the review policy in force (review.md and review.html's
+    Decision section; Markdown code spans). The terminal's version, which also knows the decision recorded
+    since, is ``pipeline.review.headline.next_steps``."""
+    lang, policy = cfg.language, cfg.review.policy
+    approve, reject = f"`foundry approve {lang} --comment ...`", f"`foundry reject {lang} --reason ...`"
+    if not passed:
+        return [f"Validation failed: `foundry run {lang}` stops before vocab under any review.policy, and an "
+                f"approval cannot overrule a failed validation. Fix the data or `corpora/{lang}.yaml` "
+                f"(`validate.*`, `clean.*`), then run `foundry run {lang}` again."]
+    if policy == "auto":
+        return [f"Review policy `auto`: every expectation holds, so the corpus is approved automatically and "
+                f"`foundry run {lang}` goes on to training. To stop it: {reject}."]
+    return [f"Review policy `required`: `foundry run {lang}` stops before vocab until a person decides: {approve} "
+            f"or {reject} (with a Prefect server the paused run waits up to {cfg.review.timeout_hours:g} h and "
+            f"resumes). Without one, the next `foundry run {lang}` continues from vocab after an approval."]
