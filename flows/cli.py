@@ -6,7 +6,9 @@
   foundry serve [LANG...] [--cron EXPR] [--name N]   serve the flow for scheduled runs (Prefect flow.serve)
   foundry push [LANG...]                             push the DVC-tracked artifacts to the default DVC remote
   foundry pull [LANG...]                             pull them (a fresh clone then has everything, up to date)
-  foundry status [LANG...]                           which stages are stale, and why (from DVC)
+  foundry status [LANG...]                           which stages are stale or never run, and why (from DVC)
+  foundry metrics [LANG...]                          the numbers that matter per language (clean, validate,
+                                                     pre-training, evaluation vs random init)
   foundry approve LANG [--comment C] [--reviewer R]  approve the reviewed corpus (and resume a paused run)
   foundry reject LANG --reason R [--reviewer R]      reject it (and resume a paused run, which then stops)
   foundry new-language CODE [--source PATH...]       scaffold corpora/CODE.yaml with script-aware defaults
@@ -251,6 +253,19 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_metrics(args) -> int:
+    """`foundry metrics`: per language the clean/validate numbers, pre-training's final validation and the
+    evaluation medians vs random init (flows/metrics.py), from the metrics files that exist."""
+    root = project_root()
+    _env(root)
+    from flows.metrics import metrics_text
+
+    langs = args.langs or languages(root)
+    _check_languages(root, langs)
+    print(metrics_text(root, langs))
+    return 0
+
+
 def _review_state(root: Path, lang: str) -> str:
     """The review decision and whether it holds for the current corpus (never 'up to date')."""
     from pipeline.review import gate as review
@@ -395,9 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=what)
         p.add_argument("langs", nargs="*", help="language codes (default: every stage of every language)")
         p.set_defaults(func=cmd_push_pull)
-    p = sub.add_parser("status", help="which stages are stale, and why (from DVC)")
+    p = sub.add_parser("status", help="which stages are stale or never run, and why (from DVC)")
     p.add_argument("langs", nargs="*")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("metrics", help="the numbers that matter per language, in a terminal-sized table: clean "
+                       "and validate, pre-training's final validation AUC/recall/loss, evaluation vs random init "
+                       "(a readable `dvc metrics show`)")
+    p.add_argument("langs", nargs="*", help="language codes (default: every language in params.yaml)")
+    p.set_defaults(func=cmd_metrics)
     p = sub.add_parser("approve", help="approve the reviewed corpus (reports/LANG/quality/review.html); "
                        "resumes a run paused for review")
     p.add_argument("lang")

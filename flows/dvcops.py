@@ -150,13 +150,29 @@ def known_stages(root: Path) -> set[str]:
         return {s.addressing for s in repo.index.stages}
 
 
+def recorded_stages(root: Path) -> set[str]:
+    """The stages dvc.lock records (``STAGE@LANG``): every stage that ran and was committed."""
+    import yaml
+
+    try:
+        lock = yaml.safe_load((Path(root) / "dvc.lock").read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return set()
+    return set((lock.get("stages") or {}) if isinstance(lock, dict) else ())
+
+
 def language_status(root: Path, lang: str) -> dict[str, str]:
-    """Per stage: 'up to date', 'stale: <why>' or 'downstream of a stale stage'."""
+    """Per stage: 'never run' (no record in dvc.lock; DVC itself calls that 'modified/deleted'), 'up to date',
+    'stale: <why>' or 'downstream of a stale stage'."""
     addrs = [f"{s}@{lang}" for s in STAGES]
     changed = stale(root, addrs)
+    ran = recorded_stages(root)
     out, upstream_stale = {}, False
     for s, a in zip(STAGES, addrs):
-        if a in changed:
+        if a not in ran:
+            out[s] = "never run"
+            upstream_stale = True
+        elif a in changed:
             out[s] = "stale: " + describe(changed[a])
             upstream_stale = True
         else:
