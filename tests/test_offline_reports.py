@@ -32,8 +32,8 @@ from tests.conftest import REPO
 
 CHROMIUM = os.environ.get("FOUNDRY_CHROMIUM") or next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-NO_BROWSER = ("no Chromium on this machine (Debian: apt-get install chromium; or set FOUNDRY_CHROMIUM): "
-              "the offline-report pages cannot be rendered")
+NO_BROWSER = (f"no Chromium ({CHROMIUM or 'chromium not on PATH'}; Debian: apt-get install chromium, or set "
+              "FOUNDRY_CHROMIUM to a browser binary): the offline-report pages cannot be rendered")
 needs_browser = pytest.mark.skipif(not (CHROMIUM and Path(CHROMIUM).is_file()), reason=NO_BROWSER)
 LOCAL = ("file:", "data:", "about:", "blob:")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -164,11 +164,12 @@ def project_template() -> Path:
 
 
 def _dvc_project(root: Path) -> None:
-    """A DVC project with the pre-training curve and two DVCLive series, plotted as dvc.yaml does."""
-    env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, check=True, env=env)
-    subprocess.run([sys.executable, "-m", "dvc", "config", "plots.html_template", str(project_template())],
-                   cwd=root, check=True, env=env)
+    """A DVC project with the project's .dvc/config and template folder, the pre-training curve and two
+    DVCLive series, plotted as dvc.yaml does."""
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, check=True,
+                   env=dict(os.environ, DVC_NO_ANALYTICS="1"))
+    shutil.copyfile(REPO / ".dvc" / "config", root / ".dvc" / "config")       # the project's DVC settings
+    shutil.copytree(project_template().parent, root / ".dvc" / project_template().parent.name)
     m = root / "metrics" / "xx"
     (m / "pretrain_live" / "plots" / "metrics" / "train").mkdir(parents=True)
     rows = [(10 * i, 0.7 * 0.97 ** i + 0.2, 0.5 + 0.4 * (1 - 0.95 ** i)) for i in range(1, 40)]

@@ -32,17 +32,32 @@ def _lengths(plt, df, cfg: LanguageConfig):
     if not len(n):
         return None
     v = cfg.validation
+    vmin = v.min_chars if v.min_chars is not None else cfg.clean.min_chars
     fig, ax = plt.subplots(figsize=(7, 3))
     lo, hi = max(1.0, n.min()), max(n.max(), n.min() + 1)
     ax.hist(n, bins=np.geomspace(lo, hi * 1.001, 40), color="#4c72b0")
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
-    vmin = v.min_chars if v.min_chars is not None else cfg.clean.min_chars
+    ax.xaxis.set_major_formatter(FuncFormatter(_plain))
+    # matplotlib labels the minor ticks of a short log axis "2×10²" next to a major "100": plain numbers
+    # there too, at 2 and 5 × 10^k only, and only when the axis spans under two decades (else they crowd)
+    span = np.log10(max(hi, vmin) / max(1.0, min(lo, vmin)))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, pos: _plain(x, pos) if span < 2 and _leading(x) in (2, 5)
+                                               else ""))
     ax.axvline(vmin, color="#c44e52", ls="--", label=f"min_chars {vmin}")
     ax.set_xlabel("characters per document (log scale)")
     ax.set_ylabel("documents")
     ax.legend(loc="upper right", fontsize=8)
     return fig
+
+
+def _plain(x, _pos=None) -> str:
+    return f"{x:,.0f}"
+
+
+def _leading(x: float) -> int:
+    """The leading digit of ``x`` > 0 (2 for 200, 5 for 0.05)."""
+    import math
+    return int(round(x / 10 ** math.floor(math.log10(x)), 6))
 
 
 def _lid_scores(plt, df, cfg: LanguageConfig, stats: dict):
