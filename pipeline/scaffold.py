@@ -18,6 +18,7 @@ import yaml
 
 from pipeline.atomic import write_text
 from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, parse_language
+from pipeline.onboard.layout import GROUP_CHARS
 from pipeline.readers import format_of
 
 # ISO 639-1/3 code -> ISO 15924 script, for languages whose script is unambiguous in practice.
@@ -71,7 +72,7 @@ def defaults_for(script: str) -> dict:
 
 # --- sizing the defaults to the sources ------------------------------------------------------------
 SNIFF_CHARS = 20_000_000          # read at most this much text to size the defaults (then extrapolate)
-DOC_CHARS_NO_BOUNDARIES = 2000    # clean.max_chars when the text has no blank lines between documents
+DOC_CHARS_NO_BOUNDARIES = GROUP_CHARS  # documents grouped from sentence-per-line text (sources[].documents)
 LINES_PER_BLOCK_NO_BOUNDARIES = 50  # more non-empty lines per blank-line block than this: no document structure
 SMALL_CORPUS_CHARS = 5_000_000    # below this, the CPU-sized pre-training budget of the demo (600 steps)
 VOCAB_CHARS_PER_PIECE = 80        # vocab.size <= chars / 80: SentencePiece needs ~45-60 characters per
@@ -173,7 +174,7 @@ def sized_defaults(prof: SourceProfile | None, character_coverage: float = 1.0) 
                 math.ceil(prof.required_chars(character_coverage) * 1.25 / 500) * 500)
     small = prof.chars < SMALL_CORPUS_CHARS
     return {
-        "max_chars": 100000 if prof.has_document_boundaries else DOC_CHARS_NO_BOUNDARIES,
+        "max_chars": 100000,   # how lines become documents is sources[].documents (pipeline/onboard/layout.py)
         "vocab_size": max(VOCAB_MIN, min(VOCAB_MAX, vocab)),
         "steps": 600 if small else 2000,
         "small": small,
@@ -238,6 +239,7 @@ class Choices:
     steps: int | None = None
     tasks: list[dict] | None = None
     profile: SourceProfile | None = None       # what reading the sources found (None: unknown)
+    sources_yaml: str | None = None            # `sources` entries with their comments (pipeline/onboard/detect.py)
 
 
 def _pretrain_yaml(steps: int, z: dict) -> str:
@@ -262,7 +264,7 @@ def render(code: str, choices: Choices | None = None) -> str:
     if script not in SCRIPTS:
         raise ConfigError(f"unknown script {script!r}; allowed: {', '.join(SCRIPTS)}")
     d = defaults_for(script)
-    src_yaml = _indented_yaml(ch.sources or [{"path": f"text/{code}/*.txt.gz", "format": "text"}])
+    src_yaml = ch.sources_yaml or _indented_yaml(ch.sources or [{"path": f"text/{code}/*.txt.gz", "format": "text"}])
     if ch.tasks:
         task_yaml = _indented_yaml({"tasks": ch.tasks})
     else:
@@ -272,15 +274,13 @@ def render(code: str, choices: Choices | None = None) -> str:
     vocab_size = ch.vocab_size or z["vocab_size"]
     pretrain = _pretrain_yaml(ch.steps or z["steps"], z)
     prof_note = ""
-    if profile is not None and profile.files:
+    if profile is not None and profile.files and not ch.sources_yaml:
         prof_note = (f"# new-language read {'a sample of ' if profile.sampled else ''}{profile.files} file(s): "
                      f"~{profile.chars:,} characters, {profile.lines:,} non-empty lines in {profile.blocks:,} "
                      f"blank-line-separated block(s)\n")
-    max_note = ("         # longer blocks are split at line ends; longer single lines are dropped"
-                if z["max_chars"] == 100000 else
-                "           # the sources have no blank lines between documents, so consecutive lines are "
-                "grouped\n                            # into documents of at most this many characters "
-                "(longer single lines are dropped)")
+    max_note = ("         # the longest document; a longer one is cut at line or sentence ends into pieces "
+                "that\n                            # are kept (stats.json split_long_document); how lines become "
+                "documents is\n                            # sources[].documents")
     vocab_note = ("" if vocab_size == 8000 or profile is None else
                   f"                # sized to the corpus (~{VOCAB_CHARS_PER_PIECE} characters per piece); "
                   f"raise it with more text")
@@ -340,16 +340,25 @@ def _eval_folders(root: Path, code: str, tasks: list[dict] | None) -> list[str]:
     return out
 
 
-def _source_entry(path: Path, droot: Path) -> dict:
-    """A `sources` entry for a file or folder: relative to the data root when it lies under it (the
-    config then works wherever the data root is), else absolute."""
-    fmt = format_of(path)
-    shown = path
+def _shown(path: Path, droot: Path) -> str:
+    """How a `sources` path is written: relative to the data root when it lies under it (the config then
+    works wherever the data root is), else absolute."""
     try:
-        shown = path.relative_to(droot)
+        return str(path.relative_to(droot))
     except ValueError:
-        pass
-    return {"path": str(shown / "**" / "*") if path.is_dir() else str(shown), "format": fmt}
+        return str(path)
+
+
+def _detected(sources: list[str], droot: Path) -> tuple[str, SourceProfile]:
+    """The `sources` YAML for --source arguments (pipeline/onboard/detect.py) and the profile sizing the defaults."""
+    from pipeline.onboard.detect import detect, render as render_sources
+
+    found, hidden = detect(sources)
+    prof = SourceProfile(files=sum(f.tally.files for f in found), chars=sum(f.tally.chars for f in found),
+                         sampled=any(f.tally.estimated for f in found))
+    for f in found:
+        prof.char_counts.update(f.tally.char_counts)
+    return render_sources(found, lambda p: _shown(Path(p), Path(droot).resolve()), hidden), prof
 
 
 def _params_path(path: Path, root: Path, droot: Path) -> str:
@@ -380,12 +389,13 @@ def _text_files(paths: list[Path]) -> list[Path]:
 
 
 def new_language(root: Path, code: str, *, sources: list[str] | None = None, script: str | None = None,
-                 name: str = "", force: bool = False, **kw) -> Path:
-    """Write corpora/<code>.yaml and register the language; ``kw`` are further ``Choices`` fields."""
+                 name: str = "", force: bool = False, dry_run: bool = False, **kw) -> Path | str:
+    """Write corpora/<code>.yaml and register the language; ``kw`` are further ``Choices`` fields.
+    ``dry_run``: return the YAML text, writing nothing."""
     if not re.fullmatch(r"[a-z]{2,8}(-[A-Za-z0-9]+)?", code):
         raise ConfigError(f"language code {code!r} is not an ISO 639 code (2-3 lower-case letters, optional -Region)")
     path = root / "corpora" / f"{code}.yaml"
-    if path.exists() and not force:
+    if path.exists() and not force and not dry_run:
         raise ConfigError(f"{path}: already exists (use --force to overwrite)")
     src = None
     droot = data_root(root)
@@ -395,13 +405,15 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
         missing = [str(p) for p in resolved if not p.exists() and not glob.glob(str(p))]
         if missing:
             raise ConfigError(f"--source {', '.join(missing)}: no such file or folder")
-        src = [_source_entry(p, droot) for p in resolved]
+        kw["sources_yaml"], kw["profile"] = _detected(sources, droot)
     raw_path = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath([str(p) for p in resolved]))
     raw = _params_path(raw_path, root, droot)
     if "profile" not in kw:
         files = _text_files([p for p in resolved if p.exists()] if not sources else resolved)
         kw["profile"] = profile_sources(files) if files else None
     text = render(code, Choices(name=name, script=script, sources=src, **kw))
+    if dry_run:
+        return text
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, text)
     parse_language(path, strict=True)  # the scaffold must itself be valid

@@ -20,7 +20,11 @@ def test_bad_input_through_cli(tmp_path, kind):
     case = BY_KIND[kind]
     proj = Project(tmp_path / "proj")
     argv = case.make(proj)
-    r = proj.run(argv)
+    if case.expect.max_rss_mb:
+        r, peak_mb = proj.run_peak_rss(argv)
+        assert peak_mb < case.expect.max_rss_mb, f"peak RSS {peak_mb:.0f} MB"
+    else:
+        r = proj.run(argv)
     out = f"$ python -m {' '.join(argv)}\nexit {r.returncode}\n--- stderr\n{r.stderr[-4000:]}\n--- stdout\n" \
           f"{r.stdout[-2000:]}"
     assert "Traceback" not in r.stderr, out
@@ -37,6 +41,7 @@ def test_bad_input_through_cli(tmp_path, kind):
         assert any("bad input skipped" in w for w in stats["warnings"]), stats["warnings"]
     for reason, n in case.expect.dropped.items():
         assert stats["dropped"].get(reason, 0) >= n, (stats["dropped"], out)
+    assert stats["split_long_document"] >= case.expect.split
     # nothing lost silently: every document read is kept or dropped by reason
     assert stats["documents_in"] == stats["documents_out"] + sum(stats["dropped"].values())
     assert stats["documents_out"] > 0

@@ -228,10 +228,10 @@ def test_conllu_without_newdoc_grouped(tmp_path, shared):
     assert sum(d.text.count("\n") + 1 for d in docs) == n_sent
 
 
-def test_long_documents_split_and_overlong_line_dropped(tmp_path, shared):
+def test_long_documents_and_lines_split_never_dropped(tmp_path, shared):
     lines = [ln for ln in (shared / "small/text/en/sample.txt").read_text().splitlines() if ln.strip()][:200]
     block = "\n".join(lines)
-    huge = "x" * 5000  # one line longer than max_chars: cannot be split
+    huge = " ".join(lines[:60])  # one line longer than max_chars: cut at sentence ends
     (tmp_path / "en.txt").write_text(block + "\n\n" + huge + "\n\n" + lines[0] + " " + lines[1] + "\n",
                                      encoding="utf-8")
     root = make_project(tmp_path, shared, "en", [{"path": "en.txt", "root": "project"}],
@@ -239,27 +239,32 @@ def test_long_documents_split_and_overlong_line_dropped(tmp_path, shared):
                                    "lid": {"enabled": False}})
     docs = list(iter_documents(load_language("en", root), root))
     pieces = [d for d in docs if d.split]
-    assert len(pieces) >= len(block) // 2000
     assert all(len(d.text) <= 2000 for d in pieces)
-    assert "\n".join(d.text for d in pieces) == block
-    assert pieces[0].line == 1 and pieces[1].line > 1
+    of_block = [d for d in pieces if d.line <= len(lines)]
+    of_line = [d for d in pieces if d.line == len(lines) + 2]
+    assert len(of_block) >= len(block) // 2000 and "\n".join(d.text for d in of_block) == block
+    assert of_block[0].line == 1 and of_block[1].line > 1
+    assert len(of_line) >= len(huge) // 2000 and " ".join(d.text for d in of_line).split() == huge.split()
+    assert all(d.text.rstrip()[-1] in ".!?\"'”’)" for d in of_line[:-1])   # cut after a sentence
+    assert len(pieces) == len(of_block) + len(of_line)
     clean_stage.run("en", root)
     table, stats = read_clean(root, "en")
     check_stats(stats, table)
     assert stats["split_long_document"] == len(pieces)
-    assert stats["dropped"]["too_long"] == 1
+    assert stats["dropped"]["too_long"] == 0
     assert max(table.column("n_chars").to_pylist()) <= 2000
 
 
-def test_overlong_line_streamed_not_held(tmp_path, shared):
-    # a 3 MB line with max_chars=1000: read in chunks, yielded truncated with its full length
+def test_overlong_line_streamed_and_split(tmp_path, shared):
+    # a 3 MB line with max_chars=1000: read in chunks and cut (no space: hard) into kept 1000-character pieces
     (tmp_path / "big.txt").write_text("good line of text here\n\n" + "é" * 3_000_000 + "\nok\n", encoding="utf-8")
     root = make_project(tmp_path, shared, "en", [{"path": "big.txt", "root": "project"}],
                         clean_cfg={"min_chars": 5, "max_chars": 1000})
     docs = list(iter_documents(load_language("en", root), root))
-    assert [d.overlong for d in docs] == [False, True, False]
-    assert docs[1].raw_chars == 3_000_000 and len(docs[1].text) <= 1001
-    assert docs[2].text == "ok" and docs[2].line == 4
+    assert docs[0].text == "good line of text here" and not docs[0].split
+    pieces = docs[1:-1]
+    assert len(pieces) == 3000 and all(d.split and d.text == "é" * 1000 and d.line == 3 for d in pieces)
+    assert docs[-1].text == "ok" and docs[-1].line == 4   # the rest of the block (a piece of it too)
 
 
 # --- errors ---------------------------------------------------------------------------------------

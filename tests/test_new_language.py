@@ -52,8 +52,8 @@ def test_profile_tells_sentence_per_line_from_documents(tmp_path):
     p, d = profile_sources([lines]), profile_sources([docs])
     assert p.lines == 400 and p.blocks == 1 and not p.has_document_boundaries
     assert d.lines == 800 and d.blocks == 400 and d.has_document_boundaries
-    assert sized_defaults(p)["max_chars"] == DOC_CHARS_NO_BOUNDARIES   # group lines into documents
-    assert sized_defaults(d)["max_chars"] == 100000                      # keep the blocks as they are
+    # how long a document may be no longer lays out documents (that is sources[].documents: test_onboarding)
+    assert sized_defaults(p)["max_chars"] == sized_defaults(d)["max_chars"] == 100000
     # vocabulary and budget follow the amount of text
     small = sized_defaults(p)
     assert small["vocab_size"] == VOCAB_MIN and small["steps"] == 600 and small["small"]
@@ -69,7 +69,7 @@ def test_scaffold_thai_is_spaceless_and_paths_stay_under_the_data_root(tmp_path)
     cfg = load_language("th", proj)
     assert cfg.name == "Thai" and cfg.script == "Thai" and cfg.clean.min_chars == 30
     assert cfg.sources[0].path == "langid/lingua_sentences/th.txt"   # relative to the data root
-    assert cfg.clean.max_chars == DOC_CHARS_NO_BOUNDARIES
+    assert cfg.sources[0].documents.group_chars == DOC_CHARS_NO_BOUNDARIES and cfg.clean.max_chars == 100000
     assert VOCAB_MIN <= cfg.vocab.size <= 2000 and cfg.pretrain.steps == 600
     params = yaml.safe_load((proj / "params.yaml").read_text())
     assert params["languages"]["th"]["raw"] == f"{shared}/langid/lingua_sentences/th.txt"
@@ -87,7 +87,7 @@ def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
     assert "stops after validate" in r.stdout and "foundry approve vi" in r.stdout
     cfg = load_language("vi", proj)
     assert cfg.name == "Vietnamese" and cfg.script == "Latn" and cfg.evaluate.tasks == []
-    assert cfg.clean.max_chars == DOC_CHARS_NO_BOUNDARIES and cfg.vocab.size == 1500
+    assert cfg.sources[0].documents.group_chars == DOC_CHARS_NO_BOUNDARIES and cfg.vocab.size == 1500
     assert cfg.review.policy == "required"                              # the gate is on by default
     assert "vi" in yaml.safe_load((proj / "params.yaml").read_text())["languages"]
 

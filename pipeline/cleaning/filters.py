@@ -79,10 +79,6 @@ class LengthFilter(DocumentFilter):
             return False, "too_long", {"n_chars": n, "max_chars": c.max_chars}
         return True
 
-    def overlong_line(self, raw: RawDoc) -> None:
-        """A single line longer than max_chars (the reader kept only its start): too long whatever follows."""
-        self.count("too_long", raw, raw.text, raw.raw_chars, {"n_chars": raw.raw_chars, "single_line": True})
-
 
 class ScriptFilter(DocumentFilter):
     name, reasons = "script", ("script",)

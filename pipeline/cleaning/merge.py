@@ -37,7 +37,6 @@ class Merged:
     chars_in: int = 0
     chars_norm: int = 0
     split_docs: int = 0
-    overlong: int = 0
     pre: dict = field(default_factory=lambda: {r: [0, 0] for r in PRE_LID})   # reason -> [documents, chars]
     per_source: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
@@ -52,7 +51,6 @@ class Merged:
         self.chars_in += s["chars_in"]
         self.chars_norm += s["chars_norm"]
         self.split_docs += s["split_long_document"]
-        self.overlong += s["overlong_lines"]
         for r in PRE_LID:
             self.pre[r][0] += s["pre_lid"][r][0]
             self.pre[r][1] += s["pre_lid"][r][1]

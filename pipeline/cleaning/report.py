@@ -137,7 +137,6 @@ def corpus_stats(ctx: Context, plan: dict, m: Merged, w: CorpusWriter, primary: 
         "warnings": warnings,
         "funnel": steps,
         "split_long_document": m.split_docs,
-        "overlong_lines": m.overlong,
         "sources": _sources(ctx, plan, m, w),
         "files": list(w.parts.files),
         "tasks": len(plan["tasks"]),

@@ -30,22 +30,7 @@ from pipeline.cleaning.quality import build_filters
 from pipeline.cleaning.segment import tokenizer
 from pipeline.cleaning.workunits import DOCS_SCHEMA, Context
 from pipeline.readers import BadInput, RawDoc, iter_file
-
-
-def resplit(text: str, max_chars: int) -> list[str]:
-    """Cut a normalised document at line ends into pieces of at most ``max_chars`` (a longer line stays whole)."""
-    parts: list[str] = []
-    cur: list[str] = []
-    size = 0
-    for ln in text.split("\n"):
-        if cur and size + 1 + len(ln) > max_chars:
-            parts.append("\n".join(cur))
-            cur, size = [], 0
-        size = len(ln) if not cur else size + 1 + len(ln)
-        cur.append(ln)
-    if cur:
-        parts.append("\n".join(cur))
-    return parts
+from pipeline.readers.pieces import split_long
 
 
 def _cpu(ru) -> float:
@@ -81,7 +66,7 @@ class _Unit:
     def __init__(self, ctx: Context, primary_accept: set[str]):
         self.cols: dict[str, list] = {n: [] for n in DOCS_SCHEMA.names}
         self.keys: list[list[int]] = []
-        self.docs_in = self.chars_in = self.chars_norm = self.split = self.overlong = 0
+        self.docs_in = self.chars_in = self.chars_norm = self.split = 0
         self.per_source: Counter[str] = Counter()
         self.filters = PreLidFilters(ctx.cfg.clean, ctx.cfg.script)
         self.lid = _LidScores(primary_accept, keep_all=True)
@@ -104,23 +89,20 @@ class UnitWorker:
         self.quality = build_filters(ctx.cfg, ctx.segmenter)
         self.minhash = MinHasher(c.dedup, tokenizer(ctx.segmenter)) if c.dedup.minhash else None
 
-    def _documents(self, unit: dict, bad: BadInput) -> Iterator[tuple[RawDoc, str | None, int]]:
-        """(document, normalised text or None for an overlong line, raw characters) in source order."""
+    def _documents(self, unit: dict, bad: BadInput) -> Iterator[tuple[RawDoc, str, int]]:
+        """(document, normalised text, raw characters) in source order."""
         c = self.ctx.cfg.clean
         for seg in unit["segments"]:
             sf = self.ctx.files[seg["file"]]
             end = seg["end"] if seg["end"] >= 0 else None
             for doc in iter_file(sf, c.max_chars, seg["start"], end, seg["line"], bad):
-                if doc.overlong:
-                    yield doc, None, doc.raw_chars
-                    continue
                 text = normalize(doc.text, c.normalize)
                 if len(text) <= c.max_chars:
                     yield doc, text, doc.raw_chars
                     continue
                 # normalisation can lengthen a piece the reader cut at max_chars (NFC decomposes the
-                # Devanagari nukta letters, for one): cut it again at line ends instead of dropping it
-                for k, part in enumerate(resplit(text, c.max_chars)):
+                # Devanagari nukta letters, for one): cut it again instead of dropping it
+                for k, part in enumerate(split_long(text, c.max_chars)):
                     yield replace(doc, split=True), part, (doc.raw_chars if k == 0 else 0)
 
     def _score(self, u: _Unit, doc: Doc, raw_chars: int) -> None:
@@ -155,11 +137,6 @@ class UnitWorker:
             u.chars_in += raw_chars
             u.per_source[raw.source] += 1
             u.split += raw.split
-            if text is None:
-                u.overlong += 1
-                u.chars_norm += raw.raw_chars
-                u.filters.length.overlong_line(raw)
-                continue
             u.chars_norm += len(text)
             doc = Doc(raw, text)
             if u.filters(doc):
@@ -169,7 +146,7 @@ class UnitWorker:
             "unit": unit["id"], "seconds": round(time.perf_counter() - t_start, 3), "pid": os.getpid(),
             "cpu_s": round(_cpu(ru1) - _cpu(ru0), 3), "rss_mb": round(ru1.ru_maxrss / 1024, 1),
             "documents_in": u.docs_in, "chars_in": u.chars_in, "chars_norm": u.chars_norm,
-            "pre_lid": u.filters.dropped(), "split_long_document": u.split, "overlong_lines": u.overlong,
+            "pre_lid": u.filters.dropped(), "split_long_document": u.split,
             "per_source": dict(u.per_source), "rows": len(u.keys),
             "skipped": dict(bad.counts), "examples": u.filters.examples() + bad.examples,
             "lid": u.lid.to_dict(), "alt": u.alt.to_dict() if self.alt is not None else None,

@@ -142,6 +142,9 @@ def resolve_sources(cfg: LanguageConfig, root: Path) -> list[tuple[Source, Path]
                              or _inside(Path(os.path.normpath(pattern)), base)):
             raise ConfigError(f"{where} leads outside {what} {base}; relative paths must stay inside it (write an "
                               f"absolute path to read from elsewhere)")
+        if src.format == "hf":   # a save_to_disk folder is one source; any other name is a hub dataset
+            out.append((src, pattern if pattern.is_dir() else Path(src.path)))
+            continue
         if pattern.is_dir():
             found = sorted(pattern.rglob("*"))
         else:

@@ -24,12 +24,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+class GroupChars(_Strict):
+    group_chars: int = Field(ge=100, description="consecutive lines grouped into documents of at most this "
+                                                 "many characters (a blank line also ends one)")
+
+
 class Source(_Strict):
-    path: str = Field(description="file, folder or glob; relative paths are under the data root "
-                                  "(or the project when root=project)")
-    format: Literal["text", "jsonl", "parquet", "conllu"] = "text"
-    field: str = Field("text", description="JSON field (jsonl) or column (parquet) holding the text")
+    """One entry of ``sources``; ``pipeline/readers/<format>.py`` says what a document is for each format."""
+    path: str = Field(description="file, folder or glob (format hf: a save_to_disk folder, or a hub name); "
+                                  "relative paths are under the data root (or the project when root=project)")
+    format: Literal["text", "jsonl", "parquet", "arrow", "csv", "conllu", "hf"] = "text"
+    field: str = Field("text", description="JSON field (jsonl) or column (parquet, arrow, csv, hf) holding the text")
+    fields: list[str] | None = Field(None, min_length=2, description="fields joined with a blank line into "
+                                     "the document (e.g. [title, body]); replaces field")
+    # how lines of a text file become documents (text only; how long a document may be is clean.max_chars)
+    documents: Literal["blank_line", "line"] | GroupChars = "blank_line"
+    split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
+    config: str | None = Field(None, description="hf hub dataset: its configuration name")
     root: Literal["data", "project"] = "data"
+
+    @model_validator(mode="after")
+    def _layout(self):
+        if self.documents != "blank_line" and self.format != "text":
+            raise ValueError(f"documents applies to format text only (format {self.format}: one record, row or "
+                             f"CoNLL-U document is one document)")
+        return self
+
+    @property
+    def text_fields(self) -> list[str]:
+        return list(self.fields or [self.field])
 
 
 class LidSettings(_Strict):

@@ -2,23 +2,25 @@
 
 ``iter_documents(cfg, root)`` walks ``cfg.sources`` (files resolved by ``pipeline.config.resolve_sources``,
 in that deterministic order) and yields ``RawDoc``s, one reader module per format (``text``, ``jsonl``,
-``parquet``, ``conllu``: each module's docstring says what a document is).
+``parquet``, ``arrow``, ``csv`` in ``delimited.py``, ``conllu``, ``hf``: each module's docstring says what a
+document is). Line-based files may be compressed (.gz, .xz, .zst).
 
-Nothing reads a whole file into memory. A document longer than ``cfg.clean.max_chars`` is split at line
-boundaries into pieces of at most ``max_chars`` characters (``RawDoc.split`` is true for each piece). A
-single line longer than ``max_chars`` cannot be split: it is yielded on its own with ``overlong`` set
-(for text/jsonl/conllu files only its first ``max_chars`` characters are kept in memory; ``n_chars``
-holds its full length) so that the clean stage drops it as ``too_long``. Bad input goes to a ``BadInput``
-handler (``common.py``).
+Nothing reads a whole file into memory, and no document is lost to its length: a document longer than
+``cfg.clean.max_chars`` is cut into pieces of at most ``max_chars`` characters that are kept (``RawDoc.split``,
+counted as ``split_long_document`` in stats.json): at line ends, and a single over-long line at sentence ends,
+else at whitespace, else hard (``pieces.py``). A line too long to hold is streamed in chunks and cut as it
+comes. How lines of a text file become documents is the source's ``documents`` setting (``text.py``). Bad
+input goes to a ``BadInput`` handler (``common.py``).
 
 ``plan_file`` splits a file into segments of about ``task_bytes`` bytes for the clean stage's work units;
-``iter_file(..., start, end, first_line)`` reads one segment and yields exactly the documents a whole-file
-read yields for it.
+``iter_file(..., start, end, first_line)`` reads one segment and yields the documents a whole-file read yields
+for it (a block with no separator for ``lines.LONG_CUT_BYTES`` may also end where a segment does).
+``detect.py`` classifies files for ``foundry new-language``.
 
 **Adding a format** is adding one module here that defines ``FORMAT`` (its name in ``sources[].format``),
-``SUFFIXES`` (file suffixes ``new-language`` maps to it), ``LINE_BASED`` (sniff for binary files first),
-``read(sf, max_chars, start, end, first_line, bad)`` and ``plan(sf, file_index, task_bytes)``; it is found
-by its ``FORMAT`` (and the name must be allowed by ``Source.format`` in ``pipeline/config/sections.py``).
+``SUFFIXES`` (file suffixes it claims, before any compression suffix), ``LINE_BASED`` (sniff for binary
+files first), ``read(sf, max_chars, start, end, first_line, bad)`` and ``plan(sf, file_index, task_bytes)``; it
+is found by its ``FORMAT`` (and the name must be allowed by ``Source.format`` in ``pipeline/config/sections.py``).
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ from typing import Iterator
 
 from pipeline.config import LanguageConfig
 from pipeline.errors import StageError
-from pipeline.readers.common import (BAD_KINDS, BINARY_SNIFF_BYTES, RAISE, BadInput, RawDoc, Segment, SourceFile,
-                                     file_sha256, sniff_nul, source_files)
+from pipeline.readers.common import (BAD_KINDS, BINARY_SNIFF_BYTES, COMPRESSED, RAISE, BadInput, RawDoc, Segment,
+                                     SourceFile, file_sha256, sniff_nul, source_files)
 
 __all__ = ["BAD_KINDS", "BINARY_SNIFF_BYTES", "READERS", "BadInput", "RawDoc", "Segment", "SourceFile",
            "file_sha256", "format_of", "iter_documents", "iter_file", "plan_file", "sniff_binary", "source_files"]
@@ -57,12 +59,16 @@ def _reader(sf: SourceFile) -> ModuleType:
         raise StageError(f"{sf.path}: unknown source format {sf.source.format!r}") from None
 
 
-def format_of(path: Path) -> str:
-    """The format a file's suffix suggests (``text`` for any suffix no reader claims)."""
-    for name, module in READERS.items():
-        if path.suffix in module.SUFFIXES:
-            return name
-    return "text"
+def format_of(path: Path) -> str | None:
+    """The format a file's suffix claims (a compression suffix looked through); None for any other suffix."""
+    name = path.name.lower()
+    for z in COMPRESSED:
+        name = name.removesuffix(z)
+    suffix = Path(name).suffix
+    for fmt, module in READERS.items():
+        if suffix in module.SUFFIXES:
+            return fmt
+    return None
 
 
 def iter_documents(cfg: LanguageConfig, root: Path, bad: BadInput | None = None) -> Iterator[RawDoc]:

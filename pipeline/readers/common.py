@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import lzma
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -21,7 +23,8 @@ from pipeline.errors import StageError
 READ_CHUNK = 1 << 20
 BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
 BAD_KINDS = ("binary_file", "invalid_utf8", "nul_byte", "corrupt_gzip", "malformed_json", "missing_field",
-             "bad_field_type", "overlong_json_line", "malformed_conllu", "unreadable_parquet")
+             "bad_field_type", "malformed_conllu", "unreadable_parquet", "malformed_csv")
+COMPRESSED = (".gz", ".xz", ".zst")   # read through gzip, lzma, zstandard; the suffix before says the format
 
 
 class BadInput:
@@ -50,14 +53,12 @@ RAISE = BadInput("error")
 class RawDoc:
     text: str
     source: str          # path of the file relative to its root (data root or project)
-    line: int            # 1-based line where the document starts; 0-based row index for parquet
-    split: bool = False  # a piece of a block longer than clean.max_chars
-    overlong: bool = False  # a single line longer than max_chars (text may be truncated to max_chars)
-    n_chars: int = -1    # characters in the raw document (== len(text) unless overlong-truncated)
+    line: int            # 1-based line where the document starts; 0-based row index for rows (parquet, ...)
+    split: bool = False  # a piece of a document longer than clean.max_chars (pieces are kept)
 
     @property
     def raw_chars(self) -> int:
-        return self.n_chars if self.n_chars >= 0 else len(self.text)
+        return len(self.text)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
     out = []
     for src, path in resolve_sources(cfg, root):
         base = root if src.root == "project" else data_root(root)
+        if src.format == "hf" and not path.is_absolute():   # a hub dataset's name
+            out.append(SourceFile(src, path, src.path))
+            continue
         try:
             rel = path.resolve().relative_to(Path(base).resolve()).as_posix()
         except ValueError:
@@ -93,20 +97,46 @@ def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's sha256; for a folder (a ``datasets`` save_to_disk folder) that of its files' names and
+    contents; for a name that is no path (a hub dataset) that of the name."""
     h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(q for q in path.rglob("*") if q.is_file()):
+            h.update(f.relative_to(path).as_posix().encode() + b"\0" + file_sha256(f).encode())
+        return h.hexdigest()
+    if not path.exists():
+        h.update(str(path).encode())
+        return h.hexdigest()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(READ_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
-def open_binary(path: Path):
+def open_binary(path: Path, start: int = 0):
+    """The file's (decompressed) bytes, positioned at byte ``start`` of the decompressed stream (a seek error
+    propagates: the caller reports it with its line)."""
+    name = path.name
     try:
-        if path.name.endswith(".gz"):
-            return gzip.open(path, "rb")
-        return open(path, "rb")
+        if name.endswith(".gz"):
+            f = gzip.open(path, "rb")
+        elif name.endswith(".xz"):
+            f = lzma.open(path, "rb")
+        elif name.endswith(".zst"):
+            import zstandard  # only for .zst sources
+
+            f = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+        else:
+            f = open(path, "rb")
     except OSError as e:
         raise StageError(f"{path}: cannot open ({e.strerror or e})") from None
+    if start:
+        try:
+            f.seek(start)     # (compressed: decompresses up to there; zstandard seeks forward only)
+        except BaseException:
+            f.close()
+            raise
+    return io.BufferedReader(f, READ_CHUNK) if name.endswith(".zst") else f
 
 
 def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
@@ -114,7 +144,7 @@ def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
     try:
         with open_binary(sf.path) as f:
             head = f.read(BINARY_SNIFF_BYTES)
-    except (OSError, EOFError, zlib.error):
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, StageError):
         return False  # reported with its line by the reader
     pos = head.find(b"\x00")
     if pos < 0:

@@ -1,5 +1,6 @@
-"""``conllu``: sentences from ``# text = ...`` (or rebuilt from the token lines); ``# newdoc`` starts a document;
-a file without ``# newdoc`` markers is grouped into documents of ``CONLLU_SENTENCES_PER_DOC`` sentences.
+"""``conllu`` (+ .gz/.xz/.zst): sentences from ``# text = ...`` (or rebuilt from the token lines); ``# newdoc``
+starts a document; a file without ``# newdoc`` markers is grouped into documents of ``CONLLU_SENTENCES_PER_DOC``
+sentences. A document longer than ``clean.max_chars`` is cut into kept pieces at sentence ends.
 
 A CoNLL-U file is one work-unit segment (it is not split)."""
 from __future__ import annotations
@@ -81,14 +82,7 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
     doc = _Document(sf.rel, max_chars)
     lineno = 0
-    for lineno, line, n in iter_lines(sf.path, max_chars, bad=bad, rel=sf.rel):
-        if n >= 0:
-            if line.startswith("#"):
-                bad("malformed_conllu", f"{sf.path} line {lineno}: comment line of {n} characters is longer than "
-                                        f"clean.max_chars ({max_chars})", sf.rel, lineno, line)
-                continue
-            doc.tokens.append(["_"])  # unreadable token line; keep going
-            continue
+    for lineno, line, _ in iter_lines(sf.path, None, bad=bad, rel=sf.rel):
         s = line.strip()
         if not s:
             yield from doc.finish_sentence(lineno)

@@ -1,6 +1,9 @@
-"""``jsonl``: one document per non-blank line, text in ``source.field`` (dotted paths reach nested keys).
+"""``jsonl`` (.jsonl, .ndjson, .json holding JSON Lines; + .gz/.xz/.zst): one document per non-blank line, the
+text in ``source.field`` (dotted paths reach nested keys), or ``source.fields`` joined with a blank line (e.g.
+``[title, body]``; an absent or null field is left out, a record with none of them is ``missing_field``).
 
-Work-unit segments end at a line end."""
+A line of any length is read (the file streams line by line; one JSON line is parsed whole); a text longer
+than ``clean.max_chars`` is cut into kept pieces (``RawDoc.split``). Work-unit segments end at a line end."""
 from __future__ import annotations
 
 import json
@@ -10,7 +13,7 @@ from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
 from pipeline.readers.lines import iter_lines, plan_at, split_text
 
 FORMAT = "jsonl"
-SUFFIXES = (".jsonl",)
+SUFFIXES = (".jsonl", ".ndjson", ".json")
 LINE_BASED = True
 
 
@@ -41,9 +44,8 @@ def _parse(sf: SourceFile, lineno: int, line: str, bad: BadInput) -> dict | None
     return obj
 
 
-def _text(sf: SourceFile, lineno: int, line: str, obj: dict, bad: BadInput) -> str | None:
-    """The document's text from ``source.field``; None (reported) when absent or not a string."""
-    field = sf.source.field
+def _value(sf: SourceFile, lineno: int, line: str, obj: dict, field: str, bad: BadInput) -> str | None:
+    """One field's text ("" when null); None (reported) when absent or not a string."""
     found, val = _get_field(obj, field)
     if not found:
         keys = ", ".join(list(obj)[:10])
@@ -59,14 +61,22 @@ def _text(sf: SourceFile, lineno: int, line: str, obj: dict, bad: BadInput) -> s
     return val
 
 
+def _text(sf: SourceFile, lineno: int, line: str, obj: dict, bad: BadInput) -> str | None:
+    """The document's text from ``source.field`` or the ``source.fields`` present, joined by a blank line."""
+    if not sf.source.fields:
+        return _value(sf, lineno, line, obj, sf.source.field, bad)
+    present = [f for f in sf.source.fields if _get_field(obj, f)[0]]
+    if not present:
+        return _value(sf, lineno, line, obj, sf.source.fields[0], bad)   # reports the missing field
+    vals = [_value(sf, lineno, line, obj, f, bad) for f in present]
+    if any(v is None for v in vals):
+        return None
+    return "\n\n".join(v for v in vals if v.strip())
+
+
 def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
-    # a JSON line holds a whole document, so its limit is generous (escapes, markup)
-    for lineno, line, n in iter_lines(sf.path, 4 * max_chars + 1024, start, end, first_line, bad, sf.rel):
-        if n >= 0:
-            bad("overlong_json_line", f"{sf.path} line {lineno}: JSON line of {n} characters is too long to read "
-                                      f"(clean.max_chars is {max_chars})", sf.rel, lineno, line)
-            continue
+    for lineno, line, _ in iter_lines(sf.path, None, start, end, first_line, bad, sf.rel):
         if not line.strip():
             continue
         obj = _parse(sf, lineno, line, bad)
@@ -76,4 +86,4 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
 
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
-    return plan_at(sf, file_index, task_bytes, (b"\n",))
+    return plan_at(sf, file_index, task_bytes, (b"\n",), fallback=False)   # a JSON line is never cut

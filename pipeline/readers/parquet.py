@@ -1,40 +1,32 @@
-"""``parquet``: one document per row of column ``source.field``, read batch by batch.
+"""``parquet``: one document per row of column ``source.field`` (or ``source.fields`` joined with a blank line),
+read batch by batch; a text longer than ``clean.max_chars`` is cut into kept pieces (``RawDoc.split``).
 
 Work-unit segments are runs of row groups (``start``/``end`` count rows)."""
 from __future__ import annotations
 
 from typing import Iterator
 
-from pipeline.errors import StageError
 from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
-from pipeline.readers.lines import split_text
+from pipeline.readers.rows import BATCH_ROWS, batch_documents, check_columns
 
 # pyarrow is imported where used: reading the other formats does not pay for it
 FORMAT = "parquet"
 SUFFIXES = (".parquet",)
 LINE_BASED = False
-PARQUET_BATCH_ROWS = 1024
 
 
 def _open(sf: SourceFile, bad: BadInput):
-    """The ``ParquetFile``, checked to have a string column ``source.field``; None (reported) when unreadable."""
+    """The ``ParquetFile``, checked to have the string column(s) of the source; None (reported) when unreadable."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    field = sf.source.field
     try:
         pf = pq.ParquetFile(sf.path)
-        names = pf.schema_arrow.names
+        schema = pf.schema_arrow
     except (pa.ArrowException, OSError, ValueError) as e:
         bad("unreadable_parquet", f"{sf.path}: not a readable Parquet file ({e})", sf.rel, 0)
         return None
-    if field not in names:
-        raise StageError(f"{sf.path}: no column {field!r} (columns: {', '.join(names)}); "
-                         f"set sources[].field in the language's YAML")
-    typ = pf.schema_arrow.field(field).type
-    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)
-            or getattr(pa.types, "is_string_view", lambda t: False)(typ)):
-        raise StageError(f"{sf.path}: column {field!r} has type {typ}, expected string")
+    check_columns(str(sf.path), schema, sf.source.text_fields)
     return pf
 
 
@@ -56,11 +48,10 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     try:
         if not groups:
             return
-        batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[sf.source.field], row_groups=groups)
+        batches = pf.iter_batches(batch_size=BATCH_ROWS, columns=sf.source.text_fields, row_groups=groups)
         for batch in batches:
-            for val in batch.column(0).to_pylist():
-                yield from split_text(val or "", sf.rel, row, max_chars)
-                row += 1
+            yield from batch_documents(sf, batch, row, max_chars)
+            row += batch.num_rows
     except (pa.ArrowException, OSError) as e:
         bad("unreadable_parquet", f"{sf.path}: cannot read Parquet data near row {row} ({e})", sf.rel, row)
 

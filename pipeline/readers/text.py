@@ -1,6 +1,14 @@
-"""``text`` (.txt, .txt.gz by suffix): one document per blank-line-separated block of lines.
+"""``text`` (.txt, .text; + .gz/.xz/.zst): how lines become documents is ``sources[].documents``:
 
-Work-unit segments end at a blank line, so a block never straddles two segments."""
+- ``blank_line`` (default): one document per blank-line-separated block of lines;
+- ``line``: one document per non-blank line (a dump with one document per line);
+- ``group_chars: N``: consecutive lines grouped into documents of at most N characters (sentence-per-line
+  text without document boundaries); a blank line also ends one.
+
+A document longer than ``clean.max_chars`` is cut into pieces that are kept (``RawDoc.split``): at line ends,
+and a single over-long line at sentence ends, else whitespace (``pieces.py``); a line too long to hold is
+streamed, never read whole. Work-unit segments end at a blank line (``line``: at any line end), so a block
+never straddles two segments, unless it has none for ``lines.LONG_CUT_BYTES``."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -9,20 +17,27 @@ from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
 from pipeline.readers.lines import Blocker, iter_lines, plan_at
 
 FORMAT = "text"
-SUFFIXES: tuple[str, ...] = ()   # the default for a file no other reader claims
+SUFFIXES = (".txt", ".text")
 LINE_BASED = True                # a NUL byte near the start marks a binary file
 
 
 def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
-    b = Blocker(sf.rel, max_chars)
-    for lineno, text, n in iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel):
-        if n < 0 and not text.strip():
+    layout = sf.source.documents
+    b = Blocker(sf.rel, max_chars, getattr(layout, "group_chars", None))
+    for lineno, text, part in iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel):
+        if part >= 0:
+            yield from b.add_chunk(lineno, text, part)
+            continue
+        if not text.strip():
             yield from b.end()
             continue
-        yield from b.add(lineno, text, n)
+        yield from b.add(lineno, text)
+        if layout == "line":
+            yield from b.end()
     yield from b.end()
 
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
-    return plan_at(sf, file_index, task_bytes, (b"\n\n", b"\n\r\n"))
+    seps = (b"\n",) if sf.source.documents == "line" else (b"\n\n", b"\n\r\n")
+    return plan_at(sf, file_index, task_bytes, seps)

@@ -1,0 +1,304 @@
+"""Format detection for ``foundry new-language --source`` (a file, folder or glob; repeatable).
+
+Every file is classified by its extension and then checked against its content: plain text (.txt, .text;
+how lines become documents decided from the data, ``layout.py``), JSON Lines (.jsonl, .ndjson, .json; the text
+field chosen from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a column), CoNLL-U, and a
+``datasets`` ``save_to_disk`` folder (format ``hf``; its files are not classified one by one). Line-based
+files may be compressed (.gz, .xz, .zst). A file that is none of these, or whose content contradicts its
+extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
+as the source globs leave them out, and said so.
+
+Files with the same format and settings become one ``sources`` entry (a glob where one matches exactly those
+files, else one entry per file), each with a comment: what was found and why the settings were chosen.
+"""
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.config import ConfigError
+from pipeline.onboard.fields import SAMPLE_RECORDS, choose
+from pipeline.onboard.layout import LineStats
+from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
+from pipeline.readers import format_of
+from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, open_binary
+from pipeline.readers.hf import is_dataset_folder, load_folder
+
+SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
+KNOWN = ".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also .gz/.xz/.zst)"
+
+
+@dataclass
+class Found:
+    """One ``sources`` entry: its settings, its files, what they hold and why."""
+    settings: dict                      # format and its settings (no path)
+    files: list[Path]
+    why: str = ""
+    paths: list[str] = field(default_factory=list)   # the entry's path(s), set by ``group``
+    tally: Tally | None = None
+
+
+def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], int]:
+    """(files, dataset folders, hidden files left out) named by --source arguments."""
+    files, datasets, hidden = [], [], 0
+    for s in sources:
+        p = Path(s).expanduser()
+        if is_dataset_folder(p):
+            datasets.append(p.resolve())
+            continue
+        if p.is_dir():
+            todo = [p]
+            while todo:
+                d = todo.pop()
+                for q in sorted(d.iterdir()):
+                    if q.name.startswith("."):
+                        hidden += 1
+                    elif is_dataset_folder(q):
+                        datasets.append(q.resolve())
+                    elif q.is_dir():
+                        todo.append(q)
+                    elif q.is_file():
+                        files.append(q.resolve())
+            continue
+        matches = [Path(m) for m in sorted(glob.glob(str(p), recursive=True))] if not p.is_file() else [p]
+        if not matches:
+            raise ConfigError(f"--source {s}: no such file or folder")
+        for q in matches:
+            if is_dataset_folder(q):
+                datasets.append(q.resolve())
+            elif q.is_file():
+                files.append(q.resolve())
+    return sorted(set(files)), sorted(set(datasets)), hidden
+
+
+def _head(path: Path, n: int) -> bytes:
+    try:
+        with open_binary(path) as f:
+            return f.read(n)
+    except Exception as e:  # a damaged archive: the message names it (gzip/lzma/zstandard raise their own)
+        raise ConfigError(f"{path}: cannot read it ({type(e).__name__}: {e})") from None
+
+
+def _lines(path: Path) -> list[str]:
+    """The first lines of a line-based file, as text (a ConfigError when it is binary or not UTF-8)."""
+    head = _head(path, SNIFF_BYTES)
+    if b"\x00" in head[:BINARY_SNIFF_BYTES]:
+        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not {format_of(path)} text; remove it "
+                          f"from the folder or convert it")
+    cut = head.rfind(b"\n") + 1 if len(head) == SNIFF_BYTES else len(head)
+    try:
+        text = head[: cut or len(head)].decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); re-encode "
+                          f"it as UTF-8") from None
+    return text.split("\n")
+
+
+def _text(path: Path) -> tuple[dict, str]:
+    stats = LineStats()
+    for line in _lines(path):
+        stats.add(line)
+    if not stats.lines:
+        return {"format": "text"}, "empty"
+    documents, why = stats.decide()
+    return ({"format": "text"} if documents == "blank_line" else {"format": "text", "documents": documents}), why
+
+
+def _jsonl(path: Path) -> tuple[dict, str]:
+    records: list[dict] = []
+    lines = [ln for ln in _lines(path) if ln.strip()]
+    if lines and lines[0].lstrip().startswith("["):
+        raise ConfigError(f"{path}: a JSON array, not JSON Lines (one object per line); convert it, e.g. "
+                          f"jq -c '.[]' < FILE > FILE.jsonl")
+    for i, ln in enumerate(lines[:SAMPLE_RECORDS], 1):
+        try:
+            obj = json.loads(ln)
+        except json.JSONDecodeError as e:
+            if i == len(lines) and len(lines) > 1:
+                break          # the sample ended inside a long line
+            raise ConfigError(f"{path} line {i}: not JSON ({e.msg}); not a JSON Lines file") from None
+        if not isinstance(obj, dict):
+            raise ConfigError(f"{path} line {i}: a JSON {type(obj).__name__}, not an object; not JSON Lines")
+        records.append(obj)
+    names = list(dict.fromkeys(k for r in records for k in r))
+    types = {k: type(next(r[k] for r in records if k in r)).__name__ for k in names}
+    settings, why = choose(str(path), records, names, types)
+    return {"format": "jsonl", **settings}, why
+
+
+def _table_settings(where: str, table, fmt: str) -> tuple[dict, str]:
+    """Field choice from the first rows of a pyarrow table (parquet, arrow, hf)."""
+    from pipeline.readers.rows import is_string
+
+    types = {f.name: str(f.type) for f in table.schema}
+    strings = [f.name for f in table.schema if is_string(f.type)]
+    settings, why = choose(where, table.select(strings).to_pylist() if strings else [{}] * table.num_rows,
+                           strings, types)
+    return {"format": fmt, **settings}, why
+
+
+def _parquet(path: Path) -> tuple[dict, str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        batch = next(pf.iter_batches(batch_size=SAMPLE_RECORDS), None)
+    except (pa.ArrowException, OSError) as e:
+        raise ConfigError(f"{path}: not a readable Parquet file ({e})") from None
+    table = pa.Table.from_batches([batch]) if batch is not None else pf.schema_arrow.empty_table()
+    return _table_settings(str(path), table, "parquet")
+
+
+def _arrow(path: Path) -> tuple[dict, str]:
+    import pyarrow as pa
+
+    from pipeline.readers.arrow import open_batches
+
+    try:
+        schema, batches = open_batches(path)
+        batch = next(batches, None)
+    except (pa.ArrowException, OSError) as e:
+        raise ConfigError(f"{path}: not a readable Arrow file ({e})") from None
+    table = pa.Table.from_batches([batch.slice(0, SAMPLE_RECORDS)]) if batch is not None else schema.empty_table()
+    return _table_settings(str(path), table, "arrow")
+
+
+def _csv(path: Path) -> tuple[dict, str]:
+    import csv
+
+    from pipeline.readers.delimited import delimiter
+
+    rows = list(csv.reader(_lines(path)[: SAMPLE_RECORDS + 1], delimiter=delimiter(path.name)))
+    if not rows:
+        raise ConfigError(f"{path}: an empty table (no header row)")
+    header, body = rows[0], rows[1:]
+    records = [dict(zip(header, r)) for r in body if len(r) == len(header)]
+    numeric = {h for h in header if records and all(_is_number(r[h]) for r in records)}
+    types = {h: "number" if h in numeric else "text" for h in header}
+    settings, why = choose(str(path), records, [h for h in header if h not in numeric], types)
+    return {"format": "csv", **settings}, why
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _conllu(path: Path) -> tuple[dict, str]:
+    lines = _lines(path)
+    tokens = sum(1 for ln in lines if ln.count("\t") == 9)
+    sentences = sum(1 for ln in lines if ln.startswith("# text"))
+    if not tokens:
+        raise ConfigError(f"{path}: no CoNLL-U token lines (10 tab-separated columns) in its first lines")
+    docs = sum(1 for ln in lines if ln.startswith("# newdoc"))
+    return {"format": "conllu"}, (f"{sentences:,} '# text' sentences in the first lines; documents from "
+                                  f"'# newdoc' ({docs} seen)" if docs else
+                                  f"{sentences:,} '# text' sentences in the first lines, no '# newdoc': "
+                                  f"grouped 20 sentences to a document")
+
+
+def _dataset(path: Path) -> tuple[dict, str]:
+    split = {}
+    if (path / "dataset_dict.json").is_file():   # a DatasetDict: read "train", else its first split
+        names = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8")).get("splits") or ["train"]
+        split = {"split": "train" if "train" in names else names[0]}
+    ds = load_folder(path, split.get("split", "train"))
+    table = ds.with_format("arrow")[:SAMPLE_RECORDS]
+    settings, why = _table_settings(str(path), table, "hf")
+    return {**settings, **split}, f"a `datasets` save_to_disk folder, {ds.num_rows:,} rows; {why}"
+
+
+CLASSIFIERS = {"text": _text, "jsonl": _jsonl, "parquet": _parquet, "arrow": _arrow, "csv": _csv,
+               "conllu": _conllu}
+
+
+def classify(path: Path) -> tuple[dict, str]:
+    """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none."""
+    fmt = format_of(path)
+    if fmt not in CLASSIFIERS:
+        raise ConfigError(f"{path}: cannot tell what this file holds from its name (suffix "
+                          f"{''.join(path.suffixes) or 'none'}); known: {KNOWN}. Convert it, remove it from "
+                          f"the folder, or name the files to read with --source")
+    if fmt in ("parquet", "arrow") and path.name.endswith(COMPRESSED):
+        raise ConfigError(f"{path}: a compressed {fmt} file; decompress it (only line-based formats are read "
+                          f"compressed)")
+    return CLASSIFIERS[fmt](path)
+
+
+def _common_glob(files: list[Path], all_files: list[Path], suffix: str) -> str | None:
+    """A recursive glob under the files' common folder that matches exactly ``files`` among ``all_files``."""
+    import os
+
+    base = Path(os.path.commonpath([str(f.parent) for f in files]))
+    pattern = str(base / "**" / f"*{suffix}")
+    matched = {Path(m).resolve() for m in glob.glob(pattern, recursive=True)}
+    return pattern if matched == set(files) else None
+
+
+def _suffix(path: Path) -> str:
+    name = path.name
+    z = next((c for c in COMPRESSED if name.endswith(c)), "")
+    return Path(name.removesuffix(z)).suffix + z
+
+
+def group(files: list[Path], datasets: list[Path]) -> list[Found]:
+    """One entry per format and settings (files classified one by one; a dataset folder is an entry)."""
+    by: dict[str, Found] = {}
+    for f in files:
+        settings, why = classify(f)
+        key = json.dumps(settings, sort_keys=True)
+        found = by.setdefault(key, Found(settings, [], why))
+        found.files.append(f)
+    out = list(by.values())
+    for found in out:
+        suffixes = sorted({_suffix(f) for f in found.files})
+        globs = [_common_glob([f for f in found.files if _suffix(f) == s], files, s) for s in suffixes]
+        found.paths = globs if len(found.files) > 1 and all(globs) else [str(f) for f in found.files]
+    for d in datasets:
+        settings, why = _dataset(d)
+        out.append(Found(settings, [d], why, [str(d)]))
+    return out
+
+
+def detect(sources: list[str]) -> tuple[list[Found], int]:
+    """The sources entries for --source arguments, each tallied; and the number of hidden files left out."""
+    files, datasets, hidden = _inputs(sources)
+    if not files and not datasets:
+        raise ConfigError(f"--source {' '.join(sources)}: no files found")
+    found = group(files, datasets)
+    budget = [TOTAL_CHARS]
+    for fd in found:
+        fd.tally = tally(fd.settings, fd.files, budget)
+    return found, hidden
+
+
+def render(found: list[Found], shown, hidden: int = 0) -> str:
+    """The ``sources:`` entries as YAML lines (indented two spaces), a comment above each; ``shown(path)``
+    is how a path is written (relative to the data root where it lies under it)."""
+    out = []
+    if hidden:
+        out.append(f"  # ({hidden} hidden file(s) left out, as source globs leave them out)\n")
+    for fd in found:
+        for path in fd.paths:
+            entry = {"path": shown(Path(path)), **fd.settings}
+            what = fd.tally.describe() if fd.tally else ""
+            out.append(f"  # {fd.settings['format']}: {what}" + (f" (in {len(fd.paths)} entries)" if len(fd.paths) > 1
+                                                                    else "") + "\n")
+            out += [f"  #   {ln}\n" for ln in _wrap(fd.why)]
+            text = yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, default_flow_style=None)
+            out += ["  " + ln + "\n" for ln in text.splitlines()]
+    return "".join(out)
+
+
+def _wrap(text: str, width: int = 100) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]

@@ -1,0 +1,55 @@
+"""How lines of a plain-text file become documents (``sources[].documents``), decided from its first lines:
+
+- blank lines between blocks of at most ``LINES_PER_BLOCK`` lines: ``blank_line`` (one document per block);
+- otherwise, long lines or lines holding several sentences: ``line`` (one document per line);
+- otherwise (one sentence per line, no document boundaries): ``group_chars: GROUP_CHARS``.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from pipeline.readers.pieces import SENTENCE_END
+
+LINES_PER_BLOCK = 50       # more non-empty lines per blank-line block than this: no document structure
+GROUP_CHARS = 2000         # documents grouped from sentence-per-line text
+DOC_LINE_CHARS = 400       # a median line this long is a document (a paragraph or an article), not a sentence
+DOC_LINE_SENTENCES = 2.0   # ... as is a line with this many sentence ends inside it on average
+
+
+@dataclass
+class LineStats:
+    lines: int = 0
+    blocks: int = 0
+    lengths: list[int] = field(default_factory=list)
+    inner_ends: int = 0     # sentence ends inside lines (not at their end)
+    _in_block: bool = False
+
+    def add(self, line: str) -> None:
+        s = line.strip()
+        if not s:
+            self._in_block = False
+            return
+        self.lines += 1
+        if not self._in_block:
+            self.blocks += 1
+            self._in_block = True
+        if len(self.lengths) < 20_000:
+            self.lengths.append(len(s))
+            self.inner_ends += sum(1 for m in SENTENCE_END.finditer(s) if m.end() < len(s))
+
+    def decide(self) -> tuple[object, str]:
+        """(``documents`` setting, the evidence in words)."""
+        per_block = self.lines / max(1, self.blocks)
+        median = statistics.median(self.lengths) if self.lengths else 0
+        ends = self.inner_ends / max(1, len(self.lengths))
+        seen = (f"{self.lines:,} non-empty lines in {self.blocks:,} blank-line-separated block(s) "
+                f"({per_block:,.1f} lines each), median line {median:,.0f} characters, {ends:.1f} sentence ends "
+                f"inside a line")
+        if self.blocks > 1 and per_block <= LINES_PER_BLOCK:
+            return "blank_line", f"{seen}: documents are separated by blank lines"
+        if median >= DOC_LINE_CHARS or ends >= DOC_LINE_SENTENCES:
+            return "line", f"{seen}: each line is a document (paragraph or article)"
+        return {"group_chars": GROUP_CHARS}, (f"{seen}: one sentence per line without document boundaries, so "
+                                              f"consecutive lines are grouped into documents of up to "
+                                              f"{GROUP_CHARS} characters")

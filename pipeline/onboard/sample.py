@@ -1,0 +1,116 @@
+"""What a source holds, for the comment above its entry: files, characters and documents, read through the
+clean stage's own readers (``pipeline.readers``) with the entry's settings, so the counts are what the stage
+will read. At most ``FILE_CHARS`` characters are read per file (``TOTAL_CHARS`` in all); the rest is estimated
+from the share of the file read (bytes, rows or lines), and the comment says so with a ``~``."""
+from __future__ import annotations
+
+import gzip
+import lzma
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config import Source
+from pipeline.readers import SourceFile, iter_file
+from pipeline.readers.common import BadInput
+
+FILE_CHARS = 5_000_000
+TOTAL_CHARS = 20_000_000
+SAMPLE_BYTES = 4 * FILE_CHARS   # decompressed bytes of a line-based file read at most
+MAX_CHARS = 100_000             # the scaffold's clean.max_chars
+
+
+@dataclass
+class Tally:
+    files: int = 0
+    chars: int = 0
+    documents: int = 0
+    estimated: bool = False
+    char_counts: Counter = field(default_factory=Counter)   # characters of the text read (vocabulary sizing)
+
+    def describe(self) -> str:
+        t = "~" if self.estimated else ""
+        return f"{self.files:,} file(s), {t}{self.chars:,} characters, {t}{self.documents:,} documents"
+
+
+def _compressed_share(path: Path, nbytes: int) -> float:
+    """The share of a compressed file's bytes that hold its first ``nbytes`` decompressed bytes."""
+    size = max(1, path.stat().st_size)
+    with open(path, "rb") as raw:
+        name = path.name
+        if name.endswith(".gz"):
+            f = gzip.GzipFile(fileobj=raw)
+        elif name.endswith(".xz"):
+            f = lzma.LZMAFile(raw)
+        else:
+            import zstandard
+
+            f = zstandard.ZstdDecompressor().stream_reader(raw)
+        left = nbytes
+        while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+            left -= len(chunk)
+        return min(1.0, raw.tell() / size)
+
+
+def _rows(sf: SourceFile) -> int | None:
+    import pyarrow.parquet as pq
+
+    fmt = sf.source.format
+    if fmt == "parquet":
+        return pq.ParquetFile(sf.path).metadata.num_rows
+    if fmt in ("arrow", "hf") and sf.path.exists():
+        from pipeline.readers import READERS
+
+        return sum(s.end - s.start if s.end >= 0 else 0 for s in READERS[fmt].plan(sf, 0, 1 << 62)) or None
+    return None
+
+
+def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(p)) -> Tally:
+    """Read ``files`` with the ``sources`` entry's settings; ``budget`` (a one-item list) is the characters left
+    to read in all, shared by the sources."""
+    src = Source(**{k: v for k, v in source.items() if k != "path"}, path="x")
+    t = Tally(files=len(files))
+    for path in files:
+        sf = SourceFile(src, path, rel(path))
+        line_based = src.format in ("text", "jsonl", "csv", "conllu")
+        limit = min(FILE_CHARS, max(0, budget[0]))
+        chars = docs = last_row = 0
+        complete = True
+        end = SAMPLE_BYTES if src.format in ("text", "jsonl") else None
+        for doc in iter_file(sf, MAX_CHARS, 0, end, 1, BadInput("skip")):
+            chars += len(doc.text)
+            docs += 1
+            last_row = doc.line
+            if t.char_counts.total() < 2_000_000:
+                t.char_counts.update(doc.text)
+            if chars >= limit:
+                complete = False
+                break
+        budget[0] -= chars
+        share = 1.0
+        if not complete or (end and path.stat().st_size > end and not path.is_dir()):
+            t.estimated = True
+            share = _share(sf, path, last_row, line_based)
+        t.chars += int(chars / max(share, 1e-9))
+        t.documents += int(docs / max(share, 1e-9))
+    for ws in " \t\n\r\u00a0\u3000":
+        t.char_counts.pop(ws, None)
+    return t
+
+
+def _share(sf: SourceFile, path: Path, last_row: int, line_based: bool) -> float:
+    """The share of a file the sample covered (its last document started at line/row ``last_row``)."""
+    if not line_based:
+        rows = _rows(sf)
+        return min(1.0, (last_row + 1) / rows) if rows else 1.0
+    from pipeline.readers.common import open_binary
+
+    n = 0
+    with open_binary(path) as f:   # decompressed bytes up to the sampled line
+        for i, line in enumerate(f, 1):
+            n += len(line)
+            if i >= last_row:
+                break
+    if path.name.endswith((".gz", ".xz", ".zst")):
+        return _compressed_share(path, n)
+    return min(1.0, n / max(1, path.stat().st_size))

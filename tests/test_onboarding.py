@@ -1,0 +1,112 @@
+"""Onboarding a folder of mixed real data (issue 12): `foundry new-language --source DIR` classifies every file,
+writes one correct source per format, and `foundry run --until clean` keeps the clean text it was given.
+
+The folder is built from ../shared/data English text, each format from a different slice (no duplicates across
+files): a sentence-per-line .txt (WMT news, no blank lines), a .jsonl.gz of title/body articles of which some
+are single 50,000-character lines, a .parquet, a .conllu (UD EWT) and a `datasets` save_to_disk folder.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from pipeline.config import load_language
+from tests.conftest import require_shared
+from tests.test_flow import foundry
+from tests.test_new_language import _git_dvc, _project
+
+LANG = "en"
+
+
+def _lines(shared: Path, name: str) -> list[str]:
+    with gzip.open(shared / "text" / "en" / name, "rt", encoding="utf-8") as f:
+        return [ln.strip() for ln in f if ln.strip()]
+
+
+def _articles(sentences: list[str], sizes: list[int]) -> list[dict]:
+    """Title + body records: the title a sentence, the body the next sentences up to about ``size`` characters."""
+    out, i = [], 0
+    for size in sizes:
+        title, body = sentences[i], []
+        i += 1
+        while sum(map(len, body)) < size and i < len(sentences):
+            body.append(sentences[i])
+            i += 1
+        out.append({"title": title, "body": " ".join(body), "url": f"https://example.org/{len(out)}"})
+    return out
+
+
+def build_folder(shared: Path, root: Path) -> Path:
+    d = root / "incoming"
+    (d / "news").mkdir(parents=True)
+    wmt = _lines(shared, "wmt_news.txt.gz")
+    (d / "sentences.txt").write_text("\n".join(wmt[:300]) + "\n", encoding="utf-8")       # sentence per line
+    arts = _articles(wmt[300:], [50_000, 900, 1200, 50_000, 700, 1500, 800, 1000])       # two 50,000-char lines
+    with gzip.open(d / "news" / "articles.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(a, ensure_ascii=False) + "\n" for a in arts)
+    ntrex = _lines(shared, "ntrex128.txt.gz")
+    docs = [" ".join(ntrex[i:i + 8]) for i in range(0, 400, 8)]
+    pq.write_table(pa.table({"id": list(range(len(docs))), "content": docs}), d / "docs.parquet")
+    ud = sorted((shared / "ud" / "UD_English-EWT").glob("*.conllu"))[0].read_text(encoding="utf-8")
+    (d / "ewt.conllu").write_text("\n\n".join(ud.split("\n\n")[:300]) + "\n\n", encoding="utf-8")
+    import datasets
+
+    flores = _lines(shared, "flores200_devtest.txt.gz")
+    datasets.Dataset.from_dict({"text": [" ".join(flores[i:i + 6]) for i in range(0, 600, 6)],
+                                "n": list(range(100))}).save_to_disk(str(d / "hf_news"))
+    return d
+
+
+def _entries(yaml_text: str) -> list[dict]:
+    return yaml.safe_load(yaml_text)["sources"]
+
+
+def test_new_language_onboards_a_mixed_folder_and_keeps_its_text(tmp_path):
+    shared = require_shared("text", "en", "wmt_news.txt.gz").parents[2]
+    proj = _project(tmp_path, shared)
+    folder = build_folder(shared, tmp_path)
+
+    # --dry-run prints the YAML and writes nothing
+    r = subprocess.run([sys.executable, "-m", "flows.cli", "new-language", LANG, "--source", str(folder), "--dry-run"],
+                       cwd=proj, env={**os.environ, "FOUNDRY_PROJECT": str(proj)}, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert not (proj / "corpora" / f"{LANG}.yaml").exists() and LANG not in (proj / "params.yaml").read_text()
+    by_format = {e["format"]: e for e in _entries(r.stdout)}
+    assert sorted(by_format) == ["conllu", "hf", "jsonl", "parquet", "text"], r.stdout
+    assert len(_entries(r.stdout)) == 5                                    # one entry per format
+    assert by_format["text"]["documents"] == {"group_chars": 2000}         # sentence per line: grouped
+    assert by_format["jsonl"]["fields"] == ["title", "body"]               # the url is not text
+    assert by_format["parquet"]["field"] == "content" and by_format["hf"]["field"] == "text"
+    assert by_format["hf"]["path"] == str(folder / "hf_news")
+    for what in ("one sentence per line", "title + body", "save_to_disk", "file(s)", "characters", "documents"):
+        assert what in r.stdout, (what, r.stdout)
+
+    r = subprocess.run([sys.executable, "-m", "flows.cli", "new-language", LANG, "--source", str(folder)],
+                       cwd=proj, env={**os.environ, "FOUNDRY_PROJECT": str(proj)}, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    cfg = load_language(LANG, proj)
+    assert sorted(s.format for s in cfg.sources) == ["conllu", "hf", "jsonl", "parquet", "text"]
+    assert cfg.clean.max_chars == 100_000
+
+    _git_dvc(proj)
+    r = foundry(proj, "run", LANG, "--until", "clean")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    stats = json.loads((proj / "data" / LANG / "clean" / "stats.json").read_text())
+    kept = stats["chars_out"] / stats["chars_in"]
+    assert kept >= 0.97, (kept, stats["dropped"])
+    assert stats["dropped"]["too_long"] == 0
+    sources = {s["path"].rsplit("/", 1)[-1]: s for s in stats["sources"]}
+    assert sources["articles.jsonl.gz"]["documents"] == 8             # the 50,000-character lines read whole
+    assert all(s["documents_out"] > 0 for s in sources.values()), sources   # every format was read
+    shutil.rmtree(folder)
