@@ -296,6 +296,33 @@ def conllu_malformed(p: Project) -> list[str]:
     return CLEAN_CMD
 
 
+# --- onboarding: new-language on a folder, and Hugging Face datasets ----------------------------------
+
+NEW_LANGUAGE_CMD = ["flows.cli", "new-language", "yo", "--source", "raw"]
+
+
+def unknown_file_type(p: Project) -> list[str]:
+    p.good()
+    p.write("report.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n")
+    return NEW_LANGUAGE_CMD
+
+
+def jsonl_no_string_field(p: Project) -> list[str]:
+    p.good()
+    p.write("tokens.jsonl", b"".join(json.dumps({"id": i, "tokens": [[1, 2], [3]], "score": 0.5}).encode() + b"\n"
+                                     for i in range(5)))
+    return NEW_LANGUAGE_CMD
+
+
+def hf_no_text_column(p: Project) -> list[str]:
+    import datasets
+
+    p.good()
+    datasets.Dataset.from_dict({"id": [1, 2, 3], "label": [0, 1, 0]}).save_to_disk(str(p.raw / "labels"))
+    p.config(sources="  - {path: raw/*.txt, root: project}\n  - {path: raw/labels, root: project, format: hf}\n")
+    return CLEAN_CMD
+
+
 # --- clean: content the filters remove (counted, not fatal) ----------------------------------------
 
 GERMAN = [
@@ -648,6 +675,17 @@ CASES: list[Case] = [
     Case("conllu_malformed", "`raw/ud.conllu line 4: not a CoNLL-U token line (expected 10 tab-separated columns, got 1)`",
          "a line that is neither a comment nor a token line", "fix the file, or `clean.on_bad_input: skip`",
          conllu_malformed, _e("ud.conllu line 4", "CoNLL-U")),
+    Case("unknown_file_type", "`.../raw/report.pdf: cannot tell what this file holds from its name (suffix .pdf); "
+         "known: .txt ...`", "`foundry new-language --source FOLDER` on a folder holding a file of no known format",
+         "convert it to text, remove it from the folder, or name the files to read with `--source`",
+         unknown_file_type, _e("report.pdf", "cannot tell what this file holds")),
+    Case("jsonl_no_string_field", "`.../raw/tokens.jsonl: no field holds text in the first 5 record(s) (fields: id "
+         "(int), tokens (list), score (float))`", "a JSON Lines file without a string field (token ids, scores)",
+         "convert the records to text, or leave the file out of `--source`",
+         jsonl_no_string_field, _e("tokens.jsonl", "no field holds text")),
+    Case("hf_no_text_column", "`.../raw/labels: no column 'text' (columns: id (int64), label (int64))`",
+         "a `datasets` folder (`format: hf`) without the text column", "set `sources[].field` to its text column",
+         hf_no_text_column, _e("labels", "no column 'text'", "id (int64)")),
     Case("wrong_language", "`stats.json` `dropped: {language: 2}`; examples in `rejected.jsonl`",
          "documents in another language than the config's", "nothing; to keep them, set `clean.lid.label` or "
          "lower `clean.lid.min_score`", wrong_language, Expect(0, dropped={"language": 2})),
