@@ -5,68 +5,26 @@ Scores: per evaluation task, the pre-trained and random-init medians over seeds 
 (``metrics/<lang>/eval.json``, written by the evaluate stage). Warnings: a collapsed representation
 (the scorecard's diagnostic), a pre-trained model below random init, a discriminator still on the plateau
 (``metrics/<lang>/pretrain.json``'s final validation), and a corpus whose approval is missing or void.
-Reads files only; no Prefect here (``flows/language.py`` publishes the artifact).
+Reads files only; no Prefect here (``flows/language.py`` publishes the artifact). The model's warnings come
+from ``pipeline/evaluation/warnings.py``, which the published model card's Limitations also use.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from model.plateau import on_plateau, plateau_message
-from model.sizes import resolve_params
 from pipeline.config import load_language
-from pipeline.evaluation.representations import collapse_notes
 from pipeline.evaluation.scorecard import pct, signed
-from pipeline.evaluation.scoring import summary_of
-from pipeline.evaluation.variants import PRETRAINED, RANDOM
+from pipeline.evaluation.warnings import model_warnings, read_json as _read, task_scores
 from pipeline.layout import Layout
 from pipeline.review import gate as review
 from pipeline.review.headline import gate_state
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) else None
-
-
-def _median(entry: dict, key: str):
-    s = summary_of(entry, key)
-    return None if not s else s.get("median")
-
-
-def task_scores(result: dict | None) -> list[dict]:
-    """One row per task: metric, pretrained and random-init medians, delta (fractions, None when not run)."""
-    rows = []
-    for name, v in ((result or {}).get("tasks") or {}).items():
-        rows.append({"task": name, "metric": v.get("metric", ""), "pretrained": _median(v, PRETRAINED),
-                     "random_init": _median(v, RANDOM), "delta": v.get("delta")})
-    return rows
-
-
 def warnings(root: Path, lang: str) -> list[str]:
-    """Every warning about this language's current artifacts, most serious first."""
-    lay = Layout(root, lang)
-    out = []
-    result = _read(lay.eval_metrics)
-    for key, note in collapse_notes(result or {}):
-        out.append(f"{key}: {note}")
-    below = [r for r in task_scores(result) if r["delta"] is not None and r["delta"] < 0]
-    if below:
-        out.append("the pre-trained model scores below random initialisation on "
-                   + ", ".join(f"{r['task']} ({100 * r['delta']:+.1f})" for r in below)
-                   + f" (reports/{lang}/scorecard.md)")
-    pre = _read(lay.pretrain_metrics)
-    if pre and pre.get("objective", "electra") == "electra" and on_plateau(pre.get("val_disc_auc"),
-                                                                             pre.get("val_replaced_recall")):
-        params = resolve_params(load_language(lang, root).pretrain_resolved())
-        steps = int(pre.get("steps") or 0)
-        out.append("pre-training: " + plateau_message(pre["val_disc_auc"], pre["val_replaced_recall"], steps, params,
-                                                      when=f"at the end of pre-training ({steps} steps, validation)"))
-    out += _approval_warning(root, lang)
-    return out
+    """Every warning about this language's current artifacts, most serious first (the model's, then the
+    review's)."""
+    return model_warnings(root, lang) + _approval_warning(root, lang)
 
 
 def _approval_warning(root: Path, lang: str) -> list[str]:

@@ -6,13 +6,15 @@
                              the trained MLM model)
       tokenizer files        copied from tokenizer_dir (also into generator/), model_max_length = positions
       pretrain_params.json   the resolved params
-      README.md              model card
+      lineage.json           the ``card`` lineage (git commit, DVC hashes, review decision), when given
+      README.md              model card (the pretrain record; the Hub card with scores is the publish stage's)
 
 The folder is built under a temp name and swapped in whole (:func:`model.atomic.atomic_dir`).
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -32,10 +34,12 @@ def model_card(params: dict, metrics: dict, card: dict | None, files: list[str])
     """README.md of the folder: front matter, what was trained and how, the lineage ``card``, usage."""
     card = dict(card or {})
     lang = card.get("language")
-    front = ["---", "library_name: transformers", "tags:", "  - electra", "  - electra-foundry",
+    code = card.pop("language_code", None) or (lang if re.fullmatch(r"[a-z]{2,3}", str(lang or "")) else None)
+    front = ["---", "library_name: transformers", "tags:", "  - electra", f"  - {params.get('backbone', 'electra')}",
+             "  - electra-foundry",
              f"  - {'replaced-token-detection' if params['objective'] == 'electra' else 'masked-lm'}"]
-    if lang:
-        front.append(f"language: {lang}")
+    if code:  # Hub metadata wants an ISO 639 code ("sw"), not a name ("Swahili (sw)")
+        front += ["language:", f"  - {code}"]
     front.append("---")
     title = f"ELECTRA-{params['size']}" + (f" ({lang})" if lang else "")
     if params.get("backbone", "electra") == "convbert":
@@ -140,6 +144,9 @@ def export(model, out_dir: Path, tokenizer_dir: Path | None, params: dict, metri
             copy_tokenizer(Path(tokenizer_dir), tmp / "generator", positions)
         (tmp / "pretrain_params.json").write_text(json.dumps(json_safe(params), indent=2, sort_keys=True) + "\n",
                                                   encoding="utf-8")
+        if card:  # the lineage as data too, for whoever publishes the folder (pipeline/stages/publish.py)
+            (tmp / "lineage.json").write_text(json.dumps(json_safe(card), indent=2, sort_keys=True,
+                                                         ensure_ascii=False) + "\n", encoding="utf-8")
         files = sorted(p.name for p in tmp.iterdir()) + ["README.md"]
         (tmp / "README.md").write_text(model_card(params, metrics, card, files), encoding="utf-8")
         umask_modes(tmp)

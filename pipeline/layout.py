@@ -7,6 +7,7 @@
     data/<lang>/shards/          packed pre-training examples + index.json
     models/<lang>/electra/       HF discriminator folder (generator/ inside) + model card
     metrics/<lang>/pretrain.json, metrics/<lang>/eval.json, reports/<lang>/scorecard.md
+    models/<lang>/hub/           the folder to push to the Hugging Face Hub: electra/ + the complete card
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class Layout:
     def shards_dir(self) -> Path: return self.root / "data" / self.lang / "shards"
     @property
     def electra_dir(self) -> Path: return self.root / "models" / self.lang / "electra"
+    @property
+    def hub_dir(self) -> Path: return self.root / "models" / self.lang / "hub"
     @property
     def checkpoints_dir(self) -> Path: return self.root / "checkpoints" / self.lang
     @property

@@ -16,10 +16,10 @@ a flag saying whether ``dvc.lock`` agrees with the files on disk.
 
 The card also records the review decision the corpus was approved with (``data/<lang>/review.json``:
 decision, reviewer, comment, time, corpus hash), and whether that file is the one ``dvc.lock`` names
-as the vocab stage's dependency. Scores come later, from the evaluate stage, which writes
-``reports/<lang>/model_card.md``: this card plus a Scores section (see ``pipeline/evaluation/modelcard.py``);
-it is a separate output because a stage may not rewrite another stage's output
-(``models/<lang>/electra`` is pretrain's, and DVC would then see pretrain as changed).
+as the vocab stage's dependency. Scores come later: the publish stage writes ``models/<lang>/hub/``, this
+folder with the Hub card and the scores (``pipeline/hubcard.py``); a separate output because a stage may not
+rewrite another stage's output (``models/<lang>/electra`` is pretrain's, and DVC would then see pretrain as
+changed).
 
 A run stopped by SIGTERM checkpoints and exits with status 75 (``model.preemption.PREEMPTED_EXIT``); the
 flow retries it and it resumes.

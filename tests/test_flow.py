@@ -17,7 +17,7 @@ from tests.conftest import REPO, require_shared
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["clean", "validate", "vocab", "shard", "pretrain", "evaluate"]
+STAGES = ["clean", "validate", "vocab", "shard", "pretrain", "evaluate", "publish"]
 
 TR_CONFIG = """\
 language: tr
@@ -166,18 +166,18 @@ def test_flow_end_to_end_noop_and_partial_reruns(tmp_path):
     assert r.stdout.count("skipped (up to date)") == len(STAGES)
     assert "Nothing to do" in r.stdout          # answered from DVC, without starting Prefect
 
-    # changing the vocab size re-runs vocab, shard, pretrain, evaluate — not clean or validate
+    # changing the vocab size re-runs vocab, shard, pretrain, evaluate, publish — not clean or validate
     cfg = proj / "corpora/tr.yaml"
     cfg.write_text(cfg.read_text().replace("size: 1500", "size: 1200"))
     r = foundry(proj, "run", "tr")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert ran_stages(r.stdout) == {"vocab", "shard", "pretrain", "evaluate"}
+    assert ran_stages(r.stdout) == {"vocab", "shard", "pretrain", "evaluate", "publish"}
 
-    # changing only an evaluation setting re-runs only evaluate
+    # changing only an evaluation setting re-runs only evaluate (and publish, whose card holds the new scores)
     cfg.write_text(cfg.read_text().replace("epochs: 1", "epochs: 2"))
     r = foundry(proj, "run", "tr")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert ran_stages(r.stdout) == {"evaluate"}
+    assert ran_stages(r.stdout) == {"evaluate", "publish"}
 
     # a failed validation stops the flow before vocab, with a clear message
     cfg.write_text(cfg.read_text().replace("min_documents: 20", "min_documents: 100000"))

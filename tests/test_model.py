@@ -426,7 +426,7 @@ def test_pretrain_learns_and_exports(trained):
                  "model.safetensors", "config.json"):
         assert (out / name).is_file(), name
     card = (out / "README.md").read_text()
-    assert "corpus_sha" in card and "abc123" in card and "language: xx" in card
+    assert "corpus_sha" in card and "abc123" in card and "language:\n  - xx" in card
     # exported weights equal the final checkpoint's
     ck = latest_checkpoint(root / "ckpt")
     assert ck.name == "step-000000200"

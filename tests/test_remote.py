@@ -1,7 +1,8 @@
 """Remote storage end to end: run the demo language in a throwaway git + DVC project, `foundry push` to a
 local DVC remote, `git clone` the project elsewhere, `foundry pull` there, and check that every artifact
 is back, byte for byte, and that DVC sees everything up to date, so a `foundry run` in the clone runs no
-stage. Also checks the complete model card (reports/<lang>/model_card.md) the evaluate stage writes."""
+stage. Also checks the published folder (models/<lang>/hub, the publish stage's): the Hub card with the scores
+read back with huggingface_hub, offline, and the folder loading in transformers' pipelines."""
 from __future__ import annotations
 
 import filecmp
@@ -20,7 +21,7 @@ from tests.test_flow import _env, make_project, ran_stages
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["clean", "validate", "vocab", "shard", "pretrain", "evaluate"]
+STAGES = ["clean", "validate", "vocab", "shard", "pretrain", "evaluate", "publish"]
 
 
 def demo_config() -> str:
@@ -81,6 +82,33 @@ def same_tree(a: Path, b: Path) -> list[str]:
     return bad
 
 
+def check_published(proj: Path) -> None:
+    """models/demo/hub: the model folder's files (hard links) and a Hub card with valid metadata and the scores."""
+    from huggingface_hub import ModelCard, metadata_load
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+    from transformers import pipeline
+
+    hub, model = proj / "models/demo/hub", proj / "models/demo/electra"
+    ev = json.loads((proj / "metrics/demo/eval.json").read_text(encoding="utf-8"))
+    meta = metadata_load(hub / "README.md")
+    assert meta["language"] == ["en"] and meta["license"] == "other" and meta["library_name"] == "transformers"
+    assert meta["pipeline_tag"] and {"electra", "convbert"} <= set(meta["tags"])
+    _, results = model_index_to_eval_results(meta["model-index"])
+    assert [(r.dataset_type, r.metric_value) for r in results] == \
+        [("topic", round(ev["tasks"]["topic"]["pretrained"]["median"], 4))]
+    text = ModelCard.load(hub / "README.md").text
+    for heading in ("## Intended use", "## Limitations", "## Training data", "## Scores", "## Lineage"):
+        assert heading in text, heading
+    assert "| topic |" in text and "**auto-approved**" in text
+    if ev["tasks"]["topic"]["delta"] < 0:  # the summary's warning is in the card too
+        assert "**Warning:** the pre-trained model scores below random initialisation" in text
+    files = {p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file()}
+    assert files == {p.relative_to(hub).as_posix() for p in hub.rglob("*") if p.is_file()}
+    assert same_tree(model, hub) == ["README.md"]  # the same files, but for the card
+    fill = pipeline("fill-mask", model=str(hub / "generator"), device="cpu")
+    assert fill("The lighthouse keeper climbed the [MASK] every evening.")[0]["token"] > 4
+
+
 def test_push_clone_pull_is_up_to_date(tmp_path):
     remote = tmp_path / "remote"
     proj = demo_project(tmp_path)
@@ -89,12 +117,9 @@ def test_push_clone_pull_is_up_to_date(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert ran_stages(r.stdout) == set(STAGES)
 
-    # the complete model card: lineage and review from pretrain, the scores from evaluate
-    card = (proj / "reports/demo/model_card.md").read_text(encoding="utf-8")
+    # the published card: lineage and review from pretrain, the scores from evaluate
+    check_published(proj)
     model_readme = (proj / "models/demo/electra/README.md").read_text(encoding="utf-8")
-    assert card.startswith(model_readme.rstrip("\n"))
-    assert "## Scores" in card and "## Scores" not in model_readme
-    assert "| topic |" in card  # the demo task's row of the scorecard
     lock = yaml.safe_load((proj / "dvc.lock").read_text(encoding="utf-8"))["stages"]
     outs = {o["path"]: o["md5"] for s in lock.values() for o in s.get("outs") or []}
     for path in ("data/demo/clean", "models/demo/tokenizer", "data/demo/shards"):
@@ -104,7 +129,7 @@ def test_push_clone_pull_is_up_to_date(tmp_path):
     assert '"decision": "auto-approved"' in model_readme
     assert "| review_decision_in_lineage | true |" in model_readme
     assert '"steps": 12' in model_readme  # the parameters
-    assert "reports/demo/model_card.md" in model_readme  # the model's card points to the scores
+    assert "models/demo/hub/README.md" in model_readme  # the model's card points to the published one
 
     # commit what git tracks (dvc.lock, the .gitignore files DVC wrote, the review decision), then push
     git(proj, "add", "-A")
@@ -127,7 +152,7 @@ def test_push_clone_pull_is_up_to_date(tmp_path):
 
     # every DVC output is back, identical
     outputs = dvc_outputs(proj)
-    assert {"data/demo/clean", "models/demo/electra", "reports/demo/model_card.md", "metrics/demo/eval.json"} \
+    assert {"data/demo/clean", "models/demo/electra", "models/demo/hub", "metrics/demo/eval.json"} \
         <= set(outputs)
     for out in outputs:
         assert (clone / out).exists(), out

@@ -2,6 +2,7 @@
 ``pipeline.config``'s docstring). Every error names the key and what is allowed."""
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -366,6 +367,20 @@ class EvaluateSettings(_Strict):
         return self
 
 
+class CardSettings(_Strict):
+    """The published model card (``models/<lang>/hub/README.md``, written by the publish stage): what the
+    pipeline cannot know. Read by publish only, so editing it re-runs no training or evaluation."""
+    license: str = Field("other", pattern=r"^[a-z0-9][a-z0-9.+-]*$",
+                         description="Hub license id of the model (apache-2.0, cc-by-4.0, ...); the default "
+                                     "'other' says no license was chosen and the training data's licenses apply")
+    license_name: str | None = Field(None, description="with license 'other': its id on the card "
+                                                       "(default training-data-licenses)")
+    datasets: list[str] | None = Field(None, description="Hub dataset ids of the training text; unset: the "
+                                                         "sources of format hf")
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$",
+                                 description="ISO 639 code for the card when `language` is not one")
+
+
 class LanguageConfig(_Strict):
     language: Annotated[str, Field(pattern=r"^[a-z]{2,8}(-[A-Za-z0-9]+)?$")]
     name: str = ""
@@ -379,6 +394,7 @@ class LanguageConfig(_Strict):
     model: ModelSettings = ModelSettings()
     pretrain: PretrainSettings = PretrainSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
+    card: CardSettings = CardSettings()
 
     model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True,
                               protected_namespaces=())
@@ -394,6 +410,15 @@ class LanguageConfig(_Strict):
     @property
     def validation(self) -> ValidateSettings:
         return self.validate_
+
+    @property
+    def iso_code(self) -> str | None:
+        """The ISO 639 code for model cards: ``card.language``, else ``language`` when it is one, else the
+        language-ID label (the demo: en)."""
+        for code in (self.card.language, self.language, self.clean.lid.label):
+            if code and re.fullmatch(r"[a-z]{2,3}", code):
+                return code
+        return None
 
     def pretrain_resolved(self) -> dict:
         """Model architecture and training settings: the size's defaults (``model.sizes.size_defaults``, with

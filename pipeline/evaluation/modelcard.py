@@ -1,4 +1,6 @@
-"""The complete model card: ``reports/<lang>/model_card.md``, written by the evaluate stage.
+"""A model card with the scores appended: ``reports/<name>/model_card.md``, written by a joint model's evaluate
+stage (``joint_evaluate``). A language's card with the scores is the publish stage's ``models/<lang>/hub/README.md``
+(``pipeline/hubcard.py``); what follows explains the separate output, which holds for both.
 
 The pretrain stage writes ``models/<lang>/electra/README.md`` with everything known when the model is
 exported: the git commit, the DVC hashes of the raw and cleaned corpus, the review decision, the

@@ -11,7 +11,7 @@ from pathlib import Path
 from pipeline.config import LanguageConfig, load_language
 from pipeline.layout import Layout
 
-STAGES = ("clean", "validate", "vocab", "shard", "pretrain", "evaluate")
+STAGES = ("clean", "validate", "vocab", "shard", "pretrain", "evaluate", "publish")
 
 
 def open_language(lang: str, root: Path) -> tuple[Path, LanguageConfig, Layout]:

@@ -1,18 +1,16 @@
-"""evaluate: models/<lang>/electra + the language's tasks -> eval.json, scorecards and the model card.
+"""evaluate: models/<lang>/electra + the language's tasks -> eval.json and the scorecards.
 
 The library is ``pipeline/evaluation/``: the evaluate section (``cfg.evaluate``) says which tasks, seeds,
-baseline and references; :func:`~pipeline.evaluation.harness.evaluate_model` fine-tunes and scores. The
-model card is a separate output (``reports/<lang>/model_card.md``), because rewriting the model folder
-(pretrain's output) would make DVC see pretrain as changed.
+baseline and references; :func:`~pipeline.evaluation.harness.evaluate_model` fine-tunes and scores. The model
+card with the scores is the publish stage's (``models/<lang>/hub/``): rewriting the model folder (pretrain's
+output) would make DVC see pretrain as changed.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.evaluation import modelcard
 from pipeline.evaluation.harness import ModelUnderTest, evaluate_model
 from pipeline.evaluation.report import html_path, pretrain_summary, write_reports
-from pipeline.evaluation.scorecard import render_scorecard
 from pipeline.evaluation.variants import PRETRAINED
 from pipeline.stages import open_language
 
@@ -28,8 +26,6 @@ def run(lang: str, root: Path) -> dict:
     if pre:
         result["model"]["pretrain"] = pre
     write_reports(result, lay.eval_metrics, lay.scorecard)
-    # the complete card: the model's own README.md + the scores
-    card = modelcard.write(root, lang, lay.electra_dir, render_scorecard(result), lay.eval_metrics)
     return {"language": lang, "tasks": len(result["tasks"]), "average": result["average"].get(PRETRAINED),
             "eval": str(lay.eval_metrics), "scorecard": str(lay.scorecard),
-            "scorecard_html": str(html_path(lay.scorecard)), "model_card": str(card)}
+            "scorecard_html": str(html_path(lay.scorecard))}

@@ -40,6 +40,7 @@ def _train(lang: str, root: Path, cfg, lay, index: Path) -> dict:
         json.dumps(params, sort_keys=True).encode() + index.read_bytes()).hexdigest()[:16]
     card = {
         "language": f"{cfg.name or lang} ({lang})",
+        "language_code": cfg.iso_code,
         "git_commit": git_commit(root),
         **lineage_hashes(root, lang, lay),
         "parameters": params,
@@ -49,8 +50,8 @@ def _train(lang: str, root: Path, cfg, lay, index: Path) -> dict:
     if validation.is_file():
         card["validation_passed"] = json.loads(validation.read_text(encoding="utf-8")).get("passed")
     card.update(review_lineage(root, lang, lay, card.get("dvc_hashes") or {}))
-    card["scores"] = (f"reports/{lang}/model_card.md (this card with the evaluation scores, written by the "
-                      f"evaluate stage) and reports/{lang}/scorecard.md")
+    card["scores"] = (f"models/{lang}/hub/README.md (the Hub card of this folder with the evaluation scores, "
+                      f"written by the publish stage) and reports/{lang}/scorecard.md")
     logger = _LiveLogger(live_dir(lay))
     # steps, tokens/s, ETA and the latest AUC/recall: a bar on a terminal, at most ~100 lines otherwise
     # (model/ prints no line per logging window then; pipeline/progress.py)

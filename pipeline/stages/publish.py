@@ -1,0 +1,62 @@
+"""publish: models/<lang>/electra + the evaluation -> models/<lang>/hub (the folder to push to the Hub).
+
+Reads  models/<lang>/electra/ (pretrain's output: weights, tokenizer, its README and lineage.json),
+       metrics/<lang>/eval.json, reports/<lang>/scorecard.md (evaluate's), metrics/<lang>/pretrain.json,
+       the ``card`` section of corpora/<lang>.yaml
+Writes models/<lang>/hub/: the model folder's files (hard links where the file system allows, else copies) and
+       README.md, the Hub model card with the scores (``pipeline/hubcard.py``), atomically as a whole.
+
+Why a stage of its own: a stage may not write into another stage's output (DVC would see pretrain's folder
+changed and re-run it), and the card's settings (the license) should not re-run pre-training or evaluation when
+they change: publish takes seconds.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from pipeline.atomic import atomic_dir
+from pipeline.errors import StageError
+from pipeline.evaluation.warnings import model_warnings, read_json
+from pipeline.hubcard import intended_use, limitations, render, scores, training_data
+from pipeline.stages import open_language
+
+CARD = "README.md"
+
+
+def link_tree(src: Path, dest: Path, skip: tuple[str, ...] = (CARD,)) -> int:
+    """The files of ``src`` under ``dest`` as hard links (no second copy of the weights on disk; every writer
+    replaces files, none edits one in place), copies where links cannot be made. Returns the file count."""
+    n = 0
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if rel.as_posix() in skip or not path.is_file():
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dest / rel)
+        except OSError:
+            shutil.copy2(path, dest / rel)
+        n += 1
+    return n
+
+
+def run(lang: str, root: Path) -> dict:
+    root, cfg, lay = open_language(lang, root)
+    src = lay.electra_dir
+    if not (src / "config.json").is_file():
+        raise StageError(f"{lay.rel(src)}: no model — run the pretrain stage first")
+    params = read_json(src / "pretrain_params.json") or cfg.pretrain_resolved()
+    result = read_json(lay.eval_metrics)
+    pre = read_json(lay.pretrain_metrics) or {}
+    scorecard = lay.scorecard.read_text(encoding="utf-8") if result and lay.scorecard.is_file() else None
+    warnings = model_warnings(root, lang)
+    sections = [intended_use(cfg, params), limitations(warnings, params, pre.get("max_seq_length"), result),
+                training_data(cfg, read_json(src / "lineage.json") or {}), scores(scorecard)]
+    pretrain_card = (src / CARD).read_text(encoding="utf-8") if (src / CARD).is_file() else f"# {lang}\n"
+    with atomic_dir(lay.hub_dir) as tmp:
+        files = link_tree(src, tmp)
+        (tmp / CARD).write_text(render(pretrain_card, cfg, params, sections, result), encoding="utf-8")
+    return {"hub_dir": lay.rel(lay.hub_dir), "files": files + 1, "evaluated": result is not None,
+            "warnings": len(warnings), "license": cfg.card.license}
