@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 import yaml
 
@@ -110,3 +111,40 @@ def test_new_language_onboards_a_mixed_folder_and_keeps_its_text(tmp_path):
     assert sources["articles.jsonl.gz"]["documents"] == 8             # the 50,000-character lines read whole
     assert all(s["documents_out"] > 0 for s in sources.values()), sources   # every format was read
     shutil.rmtree(folder)
+
+
+def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
+    """The formats the big test leaves out: a TSV table, an Arrow stream file (what `datasets` writes), a
+    compressed JSONL file, and a hub dataset name, which is a one-line error offline (nothing downloads)."""
+    from pipeline.config import Source
+    from pipeline.errors import StageError
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import SourceFile, iter_file, plan_file
+
+    text = [f"Paragraph {i} of the table. It has two sentences, and enough words to be a document." for i in range(20)]
+    (tmp_path / "t.tsv").write_text("id\ttitle\tbody\n" + "".join(f"{i}\tHeading {i}\t{t}\n" for i, t in
+                                                                   enumerate(text)), encoding="utf-8")
+    with pa.OSFile(str(tmp_path / "rows.arrow"), "wb") as sink:
+        table = pa.table({"n": list(range(20)), "text": text})
+        with pa.ipc.new_stream(sink, table.schema) as w:
+            w.write_table(table, max_chunksize=7)
+    import lzma
+
+    (tmp_path / "a.jsonl.xz").write_bytes(lzma.compress("".join(json.dumps({"text": t}) + "\n" for t in text).encode()))
+    found, hidden = detect([str(tmp_path)])
+    got = {f.settings["format"]: f for f in found}
+    assert sorted(got) == ["arrow", "csv", "jsonl"] and hidden == 0
+    assert got["csv"].settings == {"format": "csv", "fields": ["title", "body"]}   # id is a number, left out
+    assert got["arrow"].settings == {"format": "arrow", "field": "text"}
+    assert got["arrow"].tally.documents == 20 and got["jsonl"].tally.documents == 20
+    for fmt, name, first in (("csv", "t.tsv", "Heading 0\n\n" + text[0]), ("arrow", "rows.arrow", text[0]),
+                             ("jsonl", "a.jsonl.xz", text[0])):
+        sf = SourceFile(Source(path=name, **{k: v for k, v in got[fmt].settings.items()}), tmp_path / name, name)
+        docs = [d for seg in plan_file(sf, 0, 300) for d in iter_file(sf, 1000, seg.start, seg.end, seg.line)]
+        assert len(docs) == 20 and docs[0].text == first, (fmt, docs[:2])
+    arrow = SourceFile(Source(path="rows.arrow", format="arrow"), tmp_path / "rows.arrow", "rows.arrow")
+    assert len(plan_file(arrow, 0, 300)) > 1                       # segments of record batches
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub = SourceFile(Source(path="someone/news", format="hf"), Path("someone/news"), "someone/news")
+    with pytest.raises(StageError, match=r"'someone/news'.*HF_HUB_OFFLINE=1.*save_to_disk"):
+        plan_file(hub, 0, 1000)
