@@ -289,7 +289,8 @@ def render(found: list[Found], shown, hidden: int = 0) -> str:
     for fd in found:
         for path in fd.paths:
             entry = {"path": shown(Path(path)), **fd.settings}
-            what = fd.tally.describe() if fd.tally else ""
+            unit = "dataset folder(s)" if fd.settings["format"] == "hf" else "file(s)"
+            what = fd.tally.describe(unit) if fd.tally else ""
             out.append(f"  # {fd.settings['format']}: {what}" + (f" (in {len(fd.paths)} entries)" if len(fd.paths) > 1
                                                                     else "") + "\n")
             out += [f"  #   {ln}\n" for ln in _wrap(fd.why)]

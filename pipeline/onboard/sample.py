@@ -28,9 +28,9 @@ class Tally:
     estimated: bool = False
     char_counts: Counter = field(default_factory=Counter)   # characters of the text read (vocabulary sizing)
 
-    def describe(self) -> str:
+    def describe(self, unit: str = "file(s)") -> str:
         t = "~" if self.estimated else ""
-        return f"{self.files:,} file(s), {t}{self.chars:,} characters, {t}{self.documents:,} documents"
+        return f"{self.files:,} {unit}, {t}{self.chars:,} characters, {t}{self.documents:,} documents"
 
 
 def _compressed_share(path: Path, nbytes: int) -> float:
@@ -53,15 +53,20 @@ def _compressed_share(path: Path, nbytes: int) -> float:
 
 
 def _rows(sf: SourceFile) -> int | None:
+    """Rows of a row-based file (from metadata, or batch headers of a memory-mapped Arrow file)."""
     import pyarrow.parquet as pq
 
     fmt = sf.source.format
     if fmt == "parquet":
         return pq.ParquetFile(sf.path).metadata.num_rows
-    if fmt in ("arrow", "hf") and sf.path.exists():
-        from pipeline.readers import READERS
+    if fmt == "arrow":
+        from pipeline.readers.arrow import open_batches
 
-        return sum(s.end - s.start if s.end >= 0 else 0 for s in READERS[fmt].plan(sf, 0, 1 << 62)) or None
+        return sum(b.num_rows for b in open_batches(sf.path)[1])
+    if fmt == "hf" and sf.path.exists():
+        from pipeline.readers.hf import load_folder
+
+        return load_folder(sf.path, sf.source.split).num_rows
     return None
 
 
