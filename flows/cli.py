@@ -104,7 +104,10 @@ def cmd_run(args) -> int:
             _print_run(root, lang, [{"stage": s, "ran": False, "seconds": 0.0, "excluded": s not in chosen,
                                      "stale": f"{s}@{lang}" in stale} for s in STAGES], args)
         return 0
-    from flows.language import GateClosed, StageInputError, language_flow, languages_flow, task_runner
+    from flows.language import (GateClosed, StageInputError, language_flow, languages_flow, quiet_user_errors,
+                                task_runner)
+
+    quiet_user_errors()
 
     try:
         if len(langs) == 1 and args.dask is None:

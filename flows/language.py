@@ -22,6 +22,7 @@ so they also take turns across processes (Dask workers).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -64,6 +65,27 @@ class StageInputError(RuntimeError):
 
 class GateClosed(RuntimeError):
     """The data-quality gate stopped the language before vocab and any GPU work."""
+
+
+class _NoTracebackForUserErrors(logging.Filter):
+    """On the terminal, a user error (bad input or config, a closed gate) is its message: Prefect's engine logs
+    the exception with its traceback, which the console handler drops here. The flow's log keeps it: Prefect's
+    API handler sits on the run loggers and formats the record before it propagates to the console's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], (StageInputError, GateClosed)):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_user_errors() -> None:
+    """Keep the traceback of a user error out of the terminal (``foundry run``; the flow's log keeps it)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for h in logging.getLogger().handlers:
+        if isinstance(h, PrefectConsoleHandler) and not any(isinstance(f, _NoTracebackForUserErrors)
+                                                            for f in h.filters):
+            h.addFilter(_NoTracebackForUserErrors())
 
 
 def _transient(task, task_run, state) -> bool:

@@ -61,3 +61,34 @@ def test_missing_source_file(tmp_path):
 def test_vocab_refuses_without_validation(tmp_path):
     proj = project(tmp_path, {"a.txt": b"x" * 20 + b"\n"})
     assert_clear(stage(proj, "vocab"), "validation.json")
+
+
+def test_foundry_run_prints_a_user_error_as_one_line(tmp_path):
+    """`foundry run` on real text with one invalid byte: the stage's user error (exit status 2) reaches the
+    terminal as its one line naming file and line, without Prefect's traceback; the flow's log keeps it."""
+    import sqlite3
+
+    from tests.conftest import require_shared
+    from tests.test_flow import foundry, make_project
+
+    text = require_shared("small", "text", "sw", "flores200_devtest.txt").read_bytes().split(b"\n")
+    bad = next(i for i in range(10, len(text)) if len(text[i]) > 40)
+    text[bad] = text[bad][:20] + b"\xff" + text[bad][20:]
+    config = ("language: xx\nscript: Latn\nsources:\n  - path: raw/*\n    root: project\n"
+              "clean: {min_chars: 50, lid: {enabled: false}}\n" + SECTIONS)
+    proj = make_project(tmp_path, require_shared(), "xx", config, "small/text/sw", "small/text/sw")
+    (proj / "raw").mkdir()
+    (proj / "raw" / "sw.txt").write_bytes(b"\n".join(text))
+    r = foundry(proj, "run", "xx")
+    out = r.stdout + r.stderr
+    assert r.returncode == 2, out[-3000:]
+    assert "Traceback" not in out, out[-5000:]
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and f"sw.txt line {bad + 1}" in errors[0] and "UTF-8" in errors[0], r.stderr
+    con = sqlite3.connect(proj / ".prefect" / "prefect.db")
+    try:
+        logged = [m for (m,) in con.execute("SELECT message FROM log WHERE message LIKE '%Traceback%'")]
+    finally:
+        con.close()
+    assert any("StageInputError" in m and f"line {bad + 1}" in m for m in logged)   # the detail is kept
+    assert f"line {bad + 1}" in (proj / "logs" / "xx" / "clean.log").read_text(encoding="utf-8")

@@ -131,9 +131,10 @@ class QualityFilters:
         return quality_fast.first_failure(self.filters, text, doc_id)
 
 
-def build_filters(cfg, segmenter: str) -> QualityFilters:
+def build_filters(cfg, segmenter: str, thresholds: dict | None = None) -> QualityFilters:
+    """The filters at ``thresholds`` (the calibrated ones, ``calibration.py``), else at the configured ones."""
     tok = tokenizer(segmenter)
-    th = resolved_thresholds(cfg)
+    th = thresholds if thresholds is not None else resolved_thresholds(cfg)
     filters: list[tuple[str, object]] = []
     if th["gopher_repetition"] is not None:
         p = dict(th["gopher_repetition"])

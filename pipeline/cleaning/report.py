@@ -142,6 +142,8 @@ def corpus_stats(ctx: Context, plan: dict, m: Merged, w: CorpusWriter, primary: 
         "tasks": len(plan["tasks"]),
         "settings": c.model_dump(mode="json"),
         "resolved": {"segmenter": ctx.segmenter, "script_class": script_class(cfg.script),
-                     "quality": resolved_thresholds(cfg)},
+                     "quality": ctx.quality if ctx.quality is not None else resolved_thresholds(cfg)},
+        "quality_calibration": {k: v for k, v in (plan.get("quality_calibration") or {}).items()
+                                if k != "thresholds"},
         "lid": _lid(ctx, cal, primary, w),
     }

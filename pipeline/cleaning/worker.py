@@ -86,7 +86,7 @@ class UnitWorker:
         self.lid = load_model(None)   # scores are recorded even when lid.enabled is false
         self.alt = load_model(ctx.model_path) if ctx.model_path else None
         self.accept = accepted_labels(ctx.cfg)
-        self.quality = build_filters(ctx.cfg, ctx.segmenter)
+        self.quality = build_filters(ctx.cfg, ctx.segmenter, ctx.quality)
         self.minhash = MinHasher(c.dedup, tokenizer(ctx.segmenter)) if c.dedup.minhash else None
 
     def _documents(self, unit: dict, bad: BadInput) -> Iterator[tuple[RawDoc, str, int]]:

@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline.atomic import write_json
+from pipeline.cleaning import calibration
 from pipeline.cleaning import lid as lidmod
 from pipeline.cleaning.segment import default_segmenter
 from pipeline.config import LanguageConfig, load_language
@@ -62,6 +63,7 @@ class Context:
     files: list[SourceFile]
     segmenter: str
     model_path: str | None = None
+    quality: dict | None = None      # the quality thresholds in force (calibration.py; None: the configured)
 
 
 def plan_units(files: list[SourceFile], task_bytes: int, bad: BadInput) -> tuple[list[dict], list[int]]:
@@ -117,19 +119,28 @@ def _versions() -> dict:
     return out
 
 
-def _fingerprint(cfg: LanguageConfig, files: list[SourceFile], hashes: list[str]) -> str:
+def _fingerprint(cfg: LanguageConfig, files: list[SourceFile], hashes: list[str], root: Path) -> str:
     settings = cfg.clean.model_dump(mode="json")
     settings.pop("workers", None)
     doc = {"format": FORMAT_VERSION, "language": cfg.language, "script": cfg.script,
            "sources": [s.model_dump(mode="json") for s in cfg.sources], "clean": settings,
            "files": [[sf.rel, sf.source.format, sf.source.field, h] for sf, h in zip(files, hashes)],
-           "code": _code_digest(), "versions": _versions()}
+           "code": _code_digest(), "versions": _versions(), "reference": _reference_hashes(cfg, root)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def _context(cfg: LanguageConfig, root: Path, files: list[SourceFile]) -> Context:
+def _reference_hashes(cfg: LanguageConfig, root: Path) -> list[str]:
+    """sha256 of the calibration reference files (they decide thresholds as the inputs do)."""
+    ref = cfg.clean.calibration.reference
+    if not (ref and cfg.clean.calibration.enabled):
+        return []
+    return [file_sha256(sf.path) for sf in source_files(cfg.model_copy(update={"sources": ref}), root)]
+
+
+def _context(cfg: LanguageConfig, root: Path, files: list[SourceFile], plan: dict | None = None) -> Context:
     seg = cfg.clean.segmenter if cfg.clean.segmenter != "auto" else default_segmenter(cfg.script)
-    return Context(cfg=cfg, root=str(root), files=files, segmenter=seg, model_path=lidmod.model_path(cfg, root))
+    return Context(cfg=cfg, root=str(root), files=files, segmenter=seg, model_path=lidmod.model_path(cfg, root),
+                   quality=calibration.thresholds_of((plan or {}).get("quality_calibration")))
 
 
 def _read_json(path: Path) -> dict | None:
@@ -156,16 +167,17 @@ def prepare(cfg: LanguageConfig, root: Path, work: Path) -> tuple[Context, dict,
     """Fingerprint, (re)use the work folder, load or make the plan. Returns (ctx, plan, reused units)."""
     files = source_files(cfg, root)  # ConfigError for a source that matches nothing
     hashes = [file_sha256(sf.path) for sf in files]
-    _reset_if_changed(work, _fingerprint(cfg, files, hashes), cfg.language)
+    _reset_if_changed(work, _fingerprint(cfg, files, hashes, root), cfg.language)
     plan_path = work / "plan.json"
     plan = _read_json(plan_path) if plan_path.is_file() else None
     if plan is None:
         bad = BadInput(cfg.clean.on_bad_input)
         units, skipped_files = plan_units(files, cfg.clean.task_bytes, bad)
         plan = {"tasks": units, "skipped_files": skipped_files, "skipped": dict(bad.counts),
-                "examples": bad.examples, "sha256": hashes}
+                "examples": bad.examples, "sha256": hashes,
+                "quality_calibration": calibration.for_plan(_context(cfg, root, files), root, units)}
         write_json(plan_path, plan)
-    ctx = _context(cfg, root, files)
+    ctx = _context(cfg, root, files, plan)
     if ctx.model_path and not Path(ctx.model_path).is_file():
         raise StageError(f"corpora/{cfg.language}.yaml: clean.lid.model_path {cfg.clean.lid.model_path!r} names no "
                          f"file (looked for {ctx.model_path}); nothing is downloaded")
@@ -185,7 +197,7 @@ def load_plan(lang: str, root: Path, existing: bool = False) -> tuple[Context, l
         if plan is None:
             raise StageError(f"{work / 'plan.json'}: no clean plan; run `python -m pipeline.cleaning.workunits "
                              f"plan {lang}` first")
-        return _context(cfg, root, source_files(cfg, root)), plan["tasks"], work
+        return _context(cfg, root, source_files(cfg, root), plan), plan["tasks"], work
     ctx, plan, _ = prepare(cfg, root, work)
     return ctx, plan["tasks"], work
 

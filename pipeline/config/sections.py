@@ -145,6 +145,24 @@ class CleanSettings(_Strict):
         fineweb_quality: "CleanSettings.FineWebQuality" = Field(default_factory=lambda: CleanSettings.FineWebQuality())
         gopher_quality: "CleanSettings.GopherQuality" = Field(default_factory=lambda: CleanSettings.GopherQuality())
 
+    class Calibration(_Strict):
+        """Quality thresholds calibrated per language (pipeline/cleaning/calibration.py, docs/cleaning.md);
+        ``calibration: off`` uses the script class's thresholds as they are."""
+        enabled: bool = True
+        reference: list[Source] | None = Field(None, description="reference text of the language (e.g. "
+                                               "Wikipedia-like) to calibrate on instead of the corpus itself")
+        sample_documents: int = Field(1000, ge=10, description="documents sampled (spread over the input)")
+        min_documents: int = Field(100, ge=10, description="fewer: the starting thresholds are used")
+        tail: float = Field(0.01, ge=0.0, lt=0.5, description="least share of the language's text a rule "
+                                                              "may drop after calibration")
+        flag_share: float = Field(0.05, gt=0.0, lt=1.0, description="review flag: a rule dropping more than "
+                                  "this share of the documents every other rule keeps")
+
+        @field_validator("reference", mode="before")
+        @classmethod
+        def _one(cls, v):
+            return [{"path": v}] if isinstance(v, str) else [v] if isinstance(v, dict) else v
+
     class Dedup(_Strict):
         exact: bool = True                      # sha1 of the normalised text
         minhash: bool = True                    # near duplicates (datatrove MinHash signatures)
@@ -163,6 +181,7 @@ class CleanSettings(_Strict):
     segmenter: Literal["auto", "whitespace", "jieba", "japanese", "chars"] = "auto"
     normalize: Normalize = Field(default_factory=lambda: CleanSettings.Normalize())
     quality: Quality = Field(default_factory=lambda: CleanSettings.Quality())
+    calibration: Calibration = Field(default_factory=lambda: CleanSettings.Calibration())
     dedup: Dedup = Field(default_factory=lambda: CleanSettings.Dedup())
     # bad input (invalid UTF-8, NUL bytes, binary files, malformed JSONL/CoNLL-U lines, unreadable Parquet):
     # error = stop with a message naming file and line; skip = count it in stats.json `skipped` and go on
@@ -170,6 +189,14 @@ class CleanSettings(_Strict):
     # parallelism (does not change the output): 0 = all cores; FOUNDRY_CLEAN_WORKERS overrides
     workers: int = Field(0, ge=0)
     task_bytes: int = Field(500_000, ge=1000, description="input bytes per task (the unit of resumption)")
+
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _switch(cls, v):
+        """``calibration: off``/``on`` (YAML reads both as booleans) for the common case."""
+        if v in (False, "off"):
+            return {"enabled": False}
+        return {} if v in (True, "on") else v
 
     @model_validator(mode="after")
     def _bounds(self):

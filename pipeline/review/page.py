@@ -25,6 +25,7 @@ from pipeline.review.clean_record import funnel_rows, lid_calibration, lid_warni
 from pipeline.review.content import ReviewContent, gather, snippet
 from pipeline.review.gate import PAGE, SUMMARY
 from pipeline.review.summary import decision_hints, render_markdown
+from pipeline.review.thresholds import section as thresholds_section
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;
@@ -42,7 +43,8 @@ padding:.5em;max-height:18em;overflow:auto;font-size:.88em}code{background:#f3f3
 nav a{margin-right:.8em}img{max-width:100%}
 """
 
-NAV = (("expectations", "Expectations"), ("funnel", "Funnel"), ("distributions", "Distributions"),
+NAV = (("expectations", "Expectations"), ("funnel", "Funnel"), ("quality-thresholds", "Thresholds"),
+       ("distributions", "Distributions"),
        ("script-mix", "Script mix"), ("repeated-lines", "Repeated lines"), ("boilerplate", "Boilerplate"),
        ("mojibake", "Mojibake"), ("kept-samples", "Kept samples"), ("rejected-samples", "Rejected samples"),
        ("sources", "Sources"), ("decision", "Decision"))
@@ -63,8 +65,8 @@ def build_pages(cfg: LanguageConfig, df, layout: Layout, site: Path, *, expectat
 def render_html(cfg: LanguageConfig, c: ReviewContent) -> str:
     title = f"Data review: {cfg.name} ({cfg.language})" if cfg.name else f"Data review: {cfg.language}"
     p = [page_start(title, CSS), f"<h1>{esc(title)}</h1>"]
-    for section in (_header, _expectations, _funnel, _distributions, _script_mix, _repeated_lines, _boilerplate,
-                    _mojibake, _samples, _decision):
+    for section in (_header, _expectations, _funnel, _thresholds, _distributions, _script_mix, _repeated_lines,
+                    _boilerplate, _mojibake, _samples, _decision):
         p += section(cfg, c)
     p.append(PAGE_END)
     return "\n".join(p)
@@ -130,6 +132,11 @@ def _funnel(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
         p.append("<h3>Skipped inputs</h3>")
         p.append(table(["kind", "count"], [[k, v] for k, v in sorted(skipped.items())], num={1}))
     return p
+
+
+def _thresholds(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
+    """The quality thresholds per rule (English, starting, used) and the rules flagged (review/thresholds.py)."""
+    return thresholds_section(c.stats)
 
 
 def _distributions(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
