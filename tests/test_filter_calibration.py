@@ -148,3 +148,15 @@ def test_stats_and_review_page_carry_thresholds_and_flags(tmp_path):
     assert "<td>fineweb_quality.line_punct_thr</td>" in page and "<td>override</td>" in page
     sample = stats["quality_calibration"]["flags"][0]["samples"][0]["text"]
     assert html.escape(sample.split("\n")[0]) in page
+
+
+def test_reference_text_calibrates_instead_of_the_corpus(tmp_path):
+    """clean.calibration.reference: the thresholds come from that text (here the news alone), recorded as such;
+    its content is part of the work folder's fingerprint."""
+    proj = _news_project(tmp_path, {"calibration": {"reference": {"path": "raw/news.txt", "root": "project"}}})
+    clean_stage.run("sw", proj)
+    _, stats = output(proj, "sw")
+    rec = stats["quality_calibration"]
+    assert rec["source"] == "reference: raw/news.txt" and rec["documents"] == len(news())
+    row = {r["rule"]: r for r in rec["rules"]}["fineweb_quality.line_punct_thr"]
+    assert row["by"] == "calibrated" and row["used"] < 0.12
