@@ -8,11 +8,15 @@ variants with repeated words and lines, so the duplicate paths run) and asserts 
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import numpy as np
 import pytest
 import xxhash
 from datatrove.data import Document
 from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
+from datatrove.utils.text import PUNCTUATION_SET
 from datatrove.utils.text import simplify_text as dt_simplify
 
 from pipeline.cleaning import quality_fast
@@ -76,6 +80,13 @@ def test_ngram_statistics_equal_datatrove(lang, monkeypatch):
     _, seg = _setup(lang)
     tok = tokenizer(seg)
     words = [tok.word_tokenize(d) for d in _documents(lang)]
+
+    for w in words:   # GopherQualityFilter's word statistics
+        non_symbol = [x for x in w if any(ch not in PUNCTUATION_SET for ch in x)]
+        mean = float(np.mean([len(x) for x in non_symbol])) if non_symbol else None
+        n_non, avg, n_alpha = quality_fast.word_counts(Counter(w))
+        assert (n_non, None if math.isnan(avg) else avg) == (len(non_symbol), mean)
+        assert n_alpha == sum([any(c.isalpha() for c in x) for x in w])
 
     def check():
         for w in words:

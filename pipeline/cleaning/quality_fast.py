@@ -225,19 +225,26 @@ def _has_alpha(w: str) -> bool:
     return w.isalpha() or any(c.isalpha() for c in w)
 
 
+def word_counts(counts: Counter) -> tuple[int, float, int]:
+    """From the word counts of a document, GopherQualityFilter's word statistics: (words with a character
+    outside datatrove's ``PUNCTUATION_SET``, the mean length of those words - ``np.mean``'s value: an exact
+    integer sum divided once, NaN for none - and words with an alphabetic character)."""
+    # a character outside the punctuation set (most words start with one)
+    non_symbol = [w for w in counts if (w and w[0] not in PUNCTUATION_SET) or w.translate(_DROP_PUNCT)]
+    n_non_symbol = sum(counts[w] for w in non_symbol)
+    avg = sum(len(w) * counts[w] for w in non_symbol) / n_non_symbol if n_non_symbol else math.nan
+    return n_non_symbol, avg, sum(k for w, k in counts.items() if _has_alpha(w))
+
+
 def _gopher(f: GopherQualityFilter, text: str, ws: _Words):
     words = ws.get(f.language)
     n_words = len(words)
     counts = Counter(words)
-    # a character outside the punctuation set (most words start with one)
-    non_symbol = [w for w in counts if (w and w[0] not in PUNCTUATION_SET) or w.translate(_DROP_PUNCT)]
-    n_non_symbol = sum(counts[w] for w in non_symbol)
+    n_non_symbol, avg, n_alpha = word_counts(counts)
     if f.min_doc_words and n_non_symbol < f.min_doc_words:
         return False, "gopher_short_doc"
     if f.max_doc_words and n_non_symbol > f.max_doc_words:
         return False, "gopher_long_doc"
-    # np.mean of the lengths: an exact integer sum divided once (as float64 division rounds), NaN when empty
-    avg = sum(len(w) * counts[w] for w in non_symbol) / n_non_symbol if n_non_symbol else math.nan
     if f.min_avg_word_length and avg < f.min_avg_word_length:
         return False, "gopher_below_avg_threshold"
     if f.max_avg_word_length and avg > f.max_avg_word_length:
@@ -256,7 +263,7 @@ def _gopher(f: GopherQualityFilter, text: str, ws: _Words):
             > f.max_ellipsis_lines_ratio):
         return False, "gopher_too_many_end_ellipsis"
     if (f.max_non_alpha_words_ratio
-            and sum(k for w, k in counts.items() if _has_alpha(w)) / n_words < f.max_non_alpha_words_ratio):
+            and n_alpha / n_words < f.max_non_alpha_words_ratio):
         return False, "gopher_below_alpha_threshold"
     if f.min_stop_words and len(f.stop_words.intersection(counts)) < f.min_stop_words:
         return False, "gopher_enough_stop_words"

@@ -2,9 +2,11 @@
 
 datatrove's filters answer keep/drop with the first rule a document fails; calibrating a threshold needs the
 value each rule compares instead (``doc_stats``), for every rule. The values are computed with datatrove's own
-helpers (``split_into_words``, ``find_duplicates``, ``find_top_duplicate``, ``find_all_duplicate``,
-``TERMINAL_PUNCTUATION``, ``PUNCTUATION_SET``) exactly as ``GopherRepetitionFilter``, ``FineWebQualityFilter``
-and ``GopherQualityFilter`` compute them, and ``first_failure`` reproduces their order and comparisons
+helpers (``split_into_words``, ``find_duplicates``, ``TERMINAL_PUNCTUATION``) and, for the n-gram and word
+statistics, ``quality_fast``'s equivalents of ``find_top_duplicate``, ``find_all_duplicate`` and the
+``PUNCTUATION_SET`` / ``isalpha`` word tests (the same values, tests/test_clean_speed.py), exactly as
+``GopherRepetitionFilter``, ``FineWebQualityFilter`` and ``GopherQualityFilter`` compute them, and
+``first_failure`` reproduces their order and comparisons
 (``tests/test_filter_calibration.py`` checks it against the filters on real text). We cannot ask datatrove
 for these numbers: its ``filter()`` returns only the verdict.
 """
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
-from datatrove.pipeline.filters.gopher_repetition_filter import (find_all_duplicate, find_duplicates,
-                                                                 find_top_duplicate, get_n_grams)
-from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION, split_into_words
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
+from datatrove.utils.text import TERMINAL_PUNCTUATION, split_into_words
+
+from pipeline.cleaning import quality_fast as qf
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,11 @@ def _repetition(text: str, words: list[str]) -> list[float]:
     lines = _LINES.split(text)
     l_dup, l_chars = find_duplicates(lines)
     out = [p_dup / len(paragraphs), p_chars / len(text), l_dup / len(lines), l_chars / len(text)]
+    # datatrove's find_top_duplicate(get_n_grams(...)) and find_all_duplicate, the same values faster
+    spaced, joined = qf.NGrams(words, " "), qf.NGrams(words, "")
     for n in (2, 3, 4):
-        grams = get_n_grams(words, n)
-        out.append(find_top_duplicate(grams) / len(text) if grams else 0.0)
-    out += [find_all_duplicate(words, n) / len(text) for n in range(5, 11)]
+        out.append(qf.top_duplicate_chars(words, n, spaced) / len(text) if len(words) >= n else 0.0)
+    out += [qf.all_duplicate_chars(words, n, joined) / len(text) for n in range(5, 11)]
     return out
 
 
@@ -105,17 +109,16 @@ def _fineweb(text: str, words: list[str], short_line_length: int, exclude_zero: 
 
 
 def _gopher(text: str, words: list[str], stop_words: set[str]) -> list[float]:
-    non_symbol = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+    n_non_symbol, avg, n_alpha = qf.word_counts(Counter(words))
     n = len(words)
-    avg = float(np.mean([len(w) for w in non_symbol])) if non_symbol else math.nan
     hashes = text.count("#") / n if n else math.inf
     ellipses = (text.count("...") + text.count("…")) / n if n else math.inf
     lines = text.splitlines()
     bullets = sum(s.lstrip().startswith("•") or s.lstrip().startswith("-") for s in lines) / len(lines)
     ellipsis = sum(s.rstrip().endswith("...") or s.rstrip().endswith("…") for s in lines) / len(lines)
-    alpha = sum(any(c.isalpha() for c in w) for w in words) / n if n else 0.0
+    alpha = n_alpha / n if n else 0.0
     stops = len(stop_words.intersection(words))
-    return [len(non_symbol), len(non_symbol), avg, avg, hashes, ellipses, bullets, ellipsis, alpha, stops]
+    return [n_non_symbol, n_non_symbol, avg, avg, hashes, ellipses, bullets, ellipsis, alpha, stops]
 
 
 def doc_stats(text: str, tokenizer, th: dict) -> list[float]:
