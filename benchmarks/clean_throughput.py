@@ -1,8 +1,8 @@
 """Clean-stage throughput per CPU-second against datatrove's own executor, byte-identity with an earlier
 commit, and peak memory as the corpus grows.
 
-    .venv/bin/python -m benchmarks.clean_throughput [--langs en ru zh] [--scale 10] [--before REF]
-                                                    [--no-datatrove]
+    .venv/bin/python -m benchmarks.clean_throughput [--langs en ru zh] [--scale 10]
+                                                    [--before REF | --revert COMMIT ...] [--no-datatrove]
 
 For each language the shared text corpus (``text/<lang>/*.txt.gz``) is copied into a temporary project (1x),
 and ``--scale`` times (10x: exact copies, so dedup keeps one, while every other step does its full work).
@@ -13,9 +13,13 @@ the figures do not depend on how busy a shared machine is:
 - **datatrove**: ``benchmarks/_clean_datatrove.py`` - datatrove's ``LocalPipelineExecutor`` running the same
   filters with the same thresholds on the same documents (read from JSONL), datatrove's MinHash stages
   and Parquet writer, at 1x;
-- **before** (``--before REF``, e.g. the commit before the speed work): the clean stage of ``REF`` (checked
-  out with ``git worktree``) on the same project and config, at 1x; its ``clean/`` output must equal ours
-  file by file (SHA-256).
+- **before**: the clean stage of an earlier code base on the same project and config, at 1x - ``--before REF``
+  (a commit, checked out with ``git worktree``) or ``--revert COMMIT ...`` (this tree's HEAD with those
+  commits reverted, e.g. the speed work, so that nothing else differs); its ``clean/`` output must equal
+  ours file by file (SHA-256);
+- **ours + calibration**: ours at 1x with the per-language threshold calibration on. The other runs set
+  ``clean.calibration: false`` (the configured thresholds), as the byte-identity check needs the same
+  thresholds on both sides.
 
 Throughput is uncompressed input MB per CPU-second of the stage (``clean.run``: reading, normalisation,
 filters, language ID, dedup, writing; not the interpreter's start-up). Peak RSS is the process's
@@ -95,8 +99,16 @@ def _child(args: list[str], code_root: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def _clean(root: Path, lang: str, code_root: Path) -> tuple[dict, dict[str, str]]:
+def _calibration(root: Path, lang: str, on: bool) -> None:
+    path = root / "corpora" / f"{lang}.yaml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["clean"]["calibration"] = on
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+def _clean(root: Path, lang: str, code_root: Path, calibration: bool = False) -> tuple[dict, dict[str, str]]:
     """Run the clean stage of ``code_root`` on the project; (measures, {file: sha256} of clean/)."""
+    _calibration(root, lang, calibration)
     shutil.rmtree(root / "data", ignore_errors=True)
     m = _child(["-c", _CHILD, lang, str(root)], code_root)
     out = root / "data" / lang / "clean"
@@ -106,10 +118,12 @@ def _clean(root: Path, lang: str, code_root: Path) -> tuple[dict, dict[str, str]
     return m, hashes
 
 
-def _worktree(ref: str, tmp: Path) -> Path:
+def _worktree(ref: str, tmp: Path, revert: list[str]) -> Path:
     path = tmp / "before"
     subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=REPO, check=True,
                    capture_output=True)
+    if revert:   # newest first, in the working tree only (no commit is made)
+        subprocess.run(["git", "revert", "--no-commit", *revert[::-1]], cwd=path, check=True, capture_output=True)
     return path
 
 
@@ -126,6 +140,8 @@ def _language(lang: str, args, tmp: Path, before: Path | None) -> tuple[list[dic
     ours, ours_files = _clean(root, lang, REPO)
     rows.append(_row(lang, 1, "ours", mb, ours))
     summary: dict = {"lang": lang}
+    with_cal, _ = _clean(root, lang, REPO, calibration=True)
+    rows.append(_row(lang, 1, "ours + calibration", mb, with_cal))
     if not args.no_datatrove:
         work = tmp / f"dt-{lang}"
         base = _child(["-m", "benchmarks._clean_datatrove", lang, str(root), str(work)], REPO)
@@ -157,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--langs", nargs="+", default=["en", "ru", "zh"])
     ap.add_argument("--scale", type=int, default=10, help="the larger corpus: this many copies (1: none)")
     ap.add_argument("--before", help="a git commit whose clean stage must give the same output (and is timed)")
+    ap.add_argument("--revert", nargs="+", default=[], help="the 'before' code base is HEAD with these commits "
+                    "reverted (instead of --before)")
     ap.add_argument("--no-datatrove", action="store_true", help="leave out the datatrove executor baseline")
     ap.add_argument("--data-root", default=os.environ.get("FOUNDRY_DATA_ROOT", str(REPO.parent / "shared" / "data")))
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
@@ -164,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, summaries = [], []
     with tempfile.TemporaryDirectory(prefix="clean-bench-") as t:
         tmp = Path(t)
-        before = _worktree(args.before, tmp) if args.before else None
+        before = _worktree(args.before or "HEAD", tmp, args.revert) if (args.before or args.revert) else None
         try:
             for lang in args.langs:
                 r, s = _language(lang, args, tmp, before)
@@ -174,14 +192,23 @@ def main(argv: list[str] | None = None) -> int:
             if before is not None:
                 subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO, capture_output=True)
     date = dt.date.today().isoformat()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
     result = {"benchmark": "clean_throughput", "date": date, "machine": _machine(), "scale": args.scale,
-              "before": args.before, "rows": rows, "summary": summaries}
+              "commit": head.strip(), "before": args.before, "reverted": args.revert, "rows": rows,
+              "summary": summaries}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"clean_throughput-{date}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / f"clean_throughput-{date}.md").write_text(_markdown(result), encoding="utf-8")
     print(f"wrote benchmarks/results/clean_throughput-{date}.md and .json")
     return 0 if all(s.get("byte_identical", True) for s in summaries) else 1
+
+
+def _before(r: dict) -> str:
+    if r["reverted"]:
+        return (f"the clean stage of `{r['before'] or 'HEAD'}` with commit(s) "
+                f"{', '.join(f'`{c}`' for c in r['reverted'])} reverted")
+    return f"the clean stage of commit `{r['before']}`" if r["before"] else "not run"
 
 
 def _markdown(r: dict) -> str:
@@ -195,7 +222,9 @@ def _markdown(r: dict) -> str:
              "MB/CPU-s = uncompressed input MB / (user + system CPU seconds of the stage). `ours` = this tree's "
              "clean stage; `datatrove` = datatrove's `LocalPipelineExecutor` running the same filters and thresholds "
              "and its MinHash stages on the same documents (`benchmarks/_clean_datatrove.py`); "
-             f"`before` = the clean stage of commit `{f(r['before'])}` on the same project.", "",
+             f"`before` = {_before(r)} on the same project. `ours + calibration`: with the per-language "
+             "threshold calibration on (every other run: `clean.calibration: false`, the same thresholds on both "
+             f"sides of the byte-identity check). Code: commit `{r['commit']}`.", "",
              "| lang | size | run | input MB | docs in | docs out | CPU s | MB/CPU-s | peak RSS MB |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for x in r["rows"]:
