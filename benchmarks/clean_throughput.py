@@ -15,8 +15,8 @@ the figures do not depend on how busy a shared machine is:
   and Parquet writer, at 1x;
 - **before**: the clean stage of an earlier code base on the same project and config, at 1x - ``--before REF``
   (a commit, checked out with ``git worktree``) or ``--revert COMMIT ...`` (this tree's HEAD with those
-  commits reverted, e.g. the speed work, so that nothing else differs); its ``clean/`` output must equal
-  ours file by file (SHA-256);
+  commits' changes to ``pipeline/`` undone, e.g. the speed work, so that nothing else differs); its
+  ``clean/`` output must equal ours file by file (SHA-256);
 - **ours + calibration**: ours at 1x with the per-language threshold calibration on. The other runs set
   ``clean.calibration: false`` (the configured thresholds), as the byte-identity check needs the same
   thresholds on both sides.
@@ -122,8 +122,10 @@ def _worktree(ref: str, tmp: Path, revert: list[str]) -> Path:
     path = tmp / "before"
     subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=REPO, check=True,
                    capture_output=True)
-    if revert:   # newest first, in the working tree only (no commit is made)
-        subprocess.run(["git", "revert", "--no-commit", *revert[::-1]], cwd=path, check=True, capture_output=True)
+    for c in revert[::-1]:   # newest first: their changes to pipeline/ undone in the working tree (no commit)
+        diff = subprocess.run(["git", "diff", f"{c}^", c, "--", "pipeline"], cwd=path, check=True,
+                              capture_output=True).stdout
+        subprocess.run(["git", "apply", "-R"], input=diff, cwd=path, check=True, capture_output=True)
     return path
 
 
@@ -173,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--langs", nargs="+", default=["en", "ru", "zh"])
     ap.add_argument("--scale", type=int, default=10, help="the larger corpus: this many copies (1: none)")
     ap.add_argument("--before", help="a git commit whose clean stage must give the same output (and is timed)")
-    ap.add_argument("--revert", nargs="+", default=[], help="the 'before' code base is HEAD with these commits "
-                    "reverted (instead of --before)")
+    ap.add_argument("--revert", nargs="+", default=[], help="the 'before' code base is HEAD with these commits' "
+                    "changes to pipeline/ undone (instead of --before)")
     ap.add_argument("--no-datatrove", action="store_true", help="leave out the datatrove executor baseline")
     ap.add_argument("--data-root", default=os.environ.get("FOUNDRY_DATA_ROOT", str(REPO.parent / "shared" / "data")))
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
@@ -206,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _before(r: dict) -> str:
     if r["reverted"]:
-        return (f"the clean stage of `{r['before'] or 'HEAD'}` with commit(s) "
-                f"{', '.join(f'`{c}`' for c in r['reverted'])} reverted")
+        return (f"the clean stage of `{r['before'] or r['commit']}` with the changes of commit(s) "
+                f"{', '.join(f'`{c}`' for c in r['reverted'])} to `pipeline/` undone")
     return f"the clean stage of commit `{r['before']}`" if r["before"] else "not run"
 
 
