@@ -125,7 +125,7 @@ def _worktree(ref: str, tmp: Path, revert: list[str]) -> Path:
     for c in revert[::-1]:   # newest first: their changes to pipeline/ undone in the working tree (no commit)
         diff = subprocess.run(["git", "diff", f"{c}^", c, "--", "pipeline"], cwd=path, check=True,
                               capture_output=True).stdout
-        subprocess.run(["git", "apply", "-R"], input=diff, cwd=path, check=True, capture_output=True)
+        subprocess.run(["git", "apply", "-R", "-3"], input=diff, cwd=path, check=True, capture_output=True)
     return path
 
 
