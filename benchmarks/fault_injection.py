@@ -168,6 +168,8 @@ OUTPUTS: dict[str, OutSpec] = {
     "metrics/{lang}/pretrain_live/plots/metrics": OutSpec(False, lambda p: p.exists(), skip=("*",)),
     "reports/{lang}/scorecard.md": OutSpec(False, lambda p: p.is_file() and p.stat().st_size > 0, skip=("*",)),
     "metrics/{lang}/eval.json": OutSpec(False, lambda p: _json_ok(p, "tasks"), json_files=("",)),
+    # the publish stage's folder: the model's files again, and a card holding the pretrain card's throughput
+    "models/{lang}/hub": OutSpec(True, _electra_complete, skip=("README.md",)),
 }
 
 
