@@ -12,6 +12,7 @@
   foundry approve LANG [--comment C] [--reviewer R]  approve the reviewed corpus (and resume a paused run)
   foundry reject LANG --reason R [--reviewer R]      reject it (and resume a paused run, which then stops)
   foundry new-language CODE [--source PATH...]       scaffold corpora/CODE.yaml with script-aware defaults
+  foundry new-joint NAME LANG LANG... [--alpha A]    scaffold a joint (multilingual) model; `foundry run NAME`
   foundry evaluate LANG [--model PATH] [--task NAME...] [--seeds N] [--out DIR]   score any model folder
 """
 from __future__ import annotations
@@ -22,7 +23,9 @@ import os
 import sys
 from pathlib import Path
 
+from flows.joint import cmd_new_joint, cmd_run_joint
 from pipeline.config import ConfigError, languages, load_language, project_root
+from pipeline.config.joint import is_joint
 from pipeline.errors import StageError
 from pipeline.layout import Layout
 from pipeline.stages import STAGES
@@ -72,6 +75,8 @@ def cmd_run(args) -> int:
         args.langs = [args.dask, *args.langs]
         args.dask = ""
     langs = list(dict.fromkeys(languages(root) if args.all else args.langs))  # each once: one run per language
+    if any(is_joint(n, root) for n in langs):  # a joint (multilingual) model: its members, then its own stages
+        return cmd_run_joint(args, root, next(n for n in langs if is_joint(n, root)))
     if not langs:
         print("error: name at least one language, or --all", file=sys.stderr)
         return 2
@@ -454,6 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="language name")
     p.add_argument("--force", action="store_true", help="overwrite an existing config")
     p.set_defaults(func=cmd_new_language)
+    p = sub.add_parser("new-joint", help="scaffold corpora/NAME.yaml: one multilingual model from configured "
+                       "languages' approved corpora (docs/multilingual.md)")
+    p.add_argument("name", help="the joint model's name, e.g. afro")
+    p.add_argument("members", nargs="+", help="member languages (configured ones), e.g. sw yo ha")
+    p.add_argument("--alpha", type=float, default=0.3, help="sampling exponent: p_i ∝ n_i^alpha (default 0.3)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing config")
+    p.set_defaults(func=cmd_new_joint)
     # evaluate: every argument goes to pipeline.evaluation.cli.cli_evaluate (no option parsing here)
     p = sub.add_parser("evaluate", add_help=False, prefix_chars="\x00",
                        help="fine-tune and score any model folder on a language's tasks: "

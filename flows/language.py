@@ -43,10 +43,12 @@ from prefect.tasks import exponential_backoff
 
 from flows import dvcops
 from flows.dvcops import dvc_turn
+from flows.joint import dvc_address
 from flows.plan import api_url, select_stages
 from flows.summary import summary_markdown
 from pipeline.review import gate as review
 from pipeline.config import load_language
+from pipeline.joint import JOINT_STAGES
 from pipeline.layout import Layout
 from pipeline.locks import language_lock
 from pipeline.stages import STAGES
@@ -128,7 +130,7 @@ def stage_env(root: Path, lang: str, concurrent: int) -> dict:
 def run_stage(root: str, lang: str, stage: str, concurrent: int = 1) -> dict:
     log = get_run_logger()
     rootp = Path(root)
-    addr = f"{stage}@{lang}"
+    addr = dvc_address(stage, lang) if stage in JOINT_STAGES else f"{stage}@{lang}"  # a joint model's: flows/joint.py
     with dvc_turn(rootp):
         changed = dvcops.stale(rootp, [addr])
     if addr not in changed:
@@ -138,7 +140,7 @@ def run_stage(root: str, lang: str, stage: str, concurrent: int = 1) -> dict:
     logfile = rootp / "logs" / lang / f"{stage}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    if stage == "pretrain":
+    if stage in ("pretrain", "joint_pretrain"):
         with concurrency(PRETRAIN_LIMIT, occupy=1, strict=True):
             started = time.time()
             rc, last, err = _run(rootp, stage, lang, logfile, log, concurrent)

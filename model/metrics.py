@@ -12,7 +12,7 @@ import torch
 
 from model import distributed as mdist
 from model.atomic import write_json, write_text
-from model.data import BatchIterator, ShardSplit
+from model.data import BatchIterator, ShardSplit, read_index
 from model.device import autocast, to_device
 
 CURVE_COLUMNS = ("step", "lr", "loss", "gen_loss", "gen_acc", "disc_loss", "disc_acc",
@@ -137,6 +137,24 @@ def evaluate(model, split: ShardSplit, batch_size: int, batches: int, device: to
     s.update(batches=n, tokens=int(win.values()["token_count"]))
     s.update(signals(model, probe_batch(split, device)))
     return s
+
+
+SUBSET_KEYS = ("disc_auc", "replaced_recall", "replaced_precision", "disc_acc", "disc_loss", "gen_loss", "gen_acc",
+               "batches", "tokens")
+
+
+def evaluate_subsets(model, shards_dir, batch_size: int, batches: int, device: torch.device, seed: int,
+                     objective: str, disc_weight: float = 50.0, disc_mlm_weight: float = 0.0) -> dict:
+    """:func:`evaluate` on each named part of the validation data that ``index.json`` lists under
+    ``validation_subsets`` (``{name: [files]}``; a joint model's languages): ``{name: metrics}``, {} if none."""
+    index = read_index(shards_dir)
+    out = {}
+    for name, files in (index.get("validation_subsets") or {}).items():
+        split = ShardSplit(shards_dir, "validation", {"splits": {"validation": {"files": list(files)}}})
+        s = evaluate(model, split, batch_size, batches, device, seed, objective, disc_weight, disc_mlm_weight)
+        if s:
+            out[name] = {k: s[k] for k in SUBSET_KEYS if k in s}
+    return out
 
 
 def probe_batch(split: ShardSplit | None, device, size: int = 8) -> dict | None:

@@ -55,8 +55,8 @@ from model.device import autocast, pick_device, to_device, use_tf32
 from model.backbones import backbone_of, encoder
 from model.electra import ElectraPretrainer, build_pretrainer, count_params, gumbel_sample
 from model.export import export
-from model.metrics import (CURVE_COLUMNS, Window, evaluate, json_safe, probe_batch, signals, write_curve,
-                           write_metrics)
+from model.metrics import (CURVE_COLUMNS, Window, evaluate, evaluate_subsets, json_safe, probe_batch, signals,
+                           write_curve, write_metrics)
 from model.optim import AdamWeightDecay, param_groups
 from model.plateau import PlateauWatch
 from model.preemption import PREEMPTED_EXIT, StopFlag
@@ -402,6 +402,10 @@ def finish(run: Run, st: TrainState) -> tuple[dict | None, bool | None]:
     cfg = run.cfg
     val = evaluate(run.model, run.val_split, cfg.batch_size // cfg.grad_accum, cfg.eval_batches, run.device,
                    cfg.seed, cfg.objective, cfg.disc_weight, cfg.disc_mlm_weight)
+    subsets = evaluate_subsets(run.model, run.paths.shards, cfg.batch_size // cfg.grad_accum, cfg.eval_batches,
+                               run.device, cfg.seed, cfg.objective, cfg.disc_weight, cfg.disc_mlm_weight)
+    if val is not None and subsets:  # per language, for a joint model's shards (index.json validation_subsets)
+        val["subsets"] = subsets
     return val, in_sync
 
 

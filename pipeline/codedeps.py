@@ -26,9 +26,12 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.joint import JOINT_STAGES
 from pipeline.stages import STAGES
 
 ALWAYS = ("pipeline/config",)
+# the DAG files and the stages each declares (joint/dvc.yaml: the joint models', pipeline/joint/)
+DVC_FILES = {"dvc.yaml": STAGES, "joint/dvc.yaml": JOINT_STAGES}
 STAGE_PACKAGE = "pipeline/stages"   # its modules are listed one by one, never as a folder
 
 
@@ -203,17 +206,18 @@ def declared_deps(dvc_yaml: Path, root: Path) -> dict[str, list[str]]:
 
 
 def differences(root: Path) -> dict[str, dict[str, list[str]]]:
-    """Per stage: code deps dvc.yaml is missing and those it lists that the stage never imports."""
-    declared = declared_deps(root / "dvc.yaml", root)
+    """Per stage: code deps dvc.yaml (or joint/dvc.yaml) is missing and those it lists that the stage never imports."""
     out = {}
-    for stage in STAGES:
-        want, have = set(stage_deps(stage, root)), set(declared.get(stage, []))
-        if want != have:
-            out[stage] = {"missing": sorted(want - have), "extra": sorted(have - want)}
+    for name, stages in DVC_FILES.items():
+        declared = declared_deps(root / name, root) if (root / name).is_file() else {}
+        for stage in stages:
+            want, have = set(stage_deps(stage, root)), set(declared.get(stage, []))
+            if want != have:
+                out[stage] = {"missing": sorted(want - have), "extra": sorted(have - want)}
     return out
 
 
-def rewrite(text: str, root: Path) -> str:
+def rewrite(text: str, root: Path, stages=STAGES) -> str:
     """dvc.yaml with each stage's code-dep lines replaced by the computed list, where the first one was;
     every other line (data deps, comments, params, outs ...) is kept as it is."""
     lines = text.splitlines(keepends=True)
@@ -230,7 +234,7 @@ def rewrite(text: str, root: Path) -> str:
                 continue
             elif in_deps and indent < item_indent:
                 in_deps = False
-        if in_deps and stage in STAGES and stripped.startswith("- ") and indent == item_indent \
+        if in_deps and stage in stages and stripped.startswith("- ") and indent == item_indent \
                 and is_code_dep(stripped[2:].strip(), root):
             if not placed:
                 out.extend(" " * item_indent + f"- {d}\n" for d in stage_deps(stage, root))
@@ -250,14 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     root = project_root()
     if args.write:
-        path = root / "dvc.yaml"
-        path.write_text(rewrite(path.read_text(encoding="utf-8"), root), encoding="utf-8")
+        for name, stages in DVC_FILES.items():
+            if (path := root / name).is_file():
+                path.write_text(rewrite(path.read_text(encoding="utf-8"), root, stages), encoding="utf-8")
     if args.check or args.write:
         diff = differences(root)
         for stage, d in diff.items():
             print(f"{stage}: missing {d['missing'] or '-'}; extra {d['extra'] or '-'}")
         return 1 if diff else 0
-    for stage in STAGES:
+    for stage in STAGES + JOINT_STAGES:
         print(f"{stage}:")
         for dep in stage_deps(stage, root):
             print(f"  - {dep}")

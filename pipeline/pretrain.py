@@ -137,4 +137,8 @@ class _LiveLogger:
                 if k.startswith("val_") and isinstance(v, (int, float)) and not isinstance(v, bool) \
                         and math.isfinite(v):
                     self.live.log_metric(f"val/{k[4:]}", float(v), plot=False)
+            for name, sub in sorted((final.get("val_subsets") or {}).items()):  # a joint model's languages
+                for k, v in sorted(sub.items()):
+                    if isinstance(v, (int, float)) and math.isfinite(v):
+                        self.live.log_metric(f"val/{name}/{k}", float(v), plot=False)
         self.live.end()

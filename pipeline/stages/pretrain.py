@@ -17,6 +17,12 @@ from pipeline.stages import open_language
 
 def run(lang: str, root: Path) -> dict:
     root, cfg, lay = open_language(lang, root)
+    return train_with_slot(lang, root, cfg, lay, lambda: _card(lang, root, cfg, lay))
+
+
+def train_with_slot(lang: str, root: Path, cfg, lay, card) -> dict:
+    """Check the inputs, take a pre-training slot and train; ``card()`` gives the model card's lineage (a
+    language's here, a joint model's in ``joint_pretrain``)."""
     index = lay.shards_dir / "index.json"
     if not index.is_file():
         raise StageError(f"{index}: missing — run the shard stage first")
@@ -24,11 +30,29 @@ def run(lang: str, root: Path) -> dict:
         raise StageError(f"{lay.tokenizer_dir}: no tokenizer — run the vocab stage first")
     # one of this machine's pre-training slots, whatever else runs (before torch: a slot may pin a GPU)
     with pretrain_slot(root, cfg.pretrain_resolved()["device"], f"pretrain {lang}") as slot:
-        summary = _train(lang, root, cfg, lay, index)
+        summary = _train(lang, cfg, lay, index, card())
         return {**summary, **slot, "slot_until": time.time()}
 
 
-def _train(lang: str, root: Path, cfg, lay, index: Path) -> dict:
+def _card(lang: str, root: Path, cfg, lay) -> dict:
+    card = {
+        "language": f"{cfg.name or lang} ({lang})",
+        "language_code": cfg.iso_code,
+        "git_commit": git_commit(root),
+        **lineage_hashes(root, lang, lay),
+        "parameters": cfg.pretrain_resolved(),
+        "config": f"corpora/{lang}.yaml",
+    }
+    validation = lay.validation
+    if validation.is_file():
+        card["validation_passed"] = json.loads(validation.read_text(encoding="utf-8")).get("passed")
+    card.update(review_lineage(root, lang, lay, card.get("dvc_hashes") or {}))
+    card["scores"] = (f"models/{lang}/hub/README.md (the Hub card of this folder with the evaluation scores, "
+                      f"written by the publish stage) and reports/{lang}/scorecard.md")
+    return card
+
+
+def _train(lang: str, cfg, lay, index: Path, card: dict) -> dict:
     from model.checkpoint import CheckpointError  # torch: after the quick checks
     from model.preemption import PREEMPTED_EXIT
     from model.pretrain import pretrain
@@ -38,20 +62,6 @@ def _train(lang: str, root: Path, cfg, lay, index: Path) -> dict:
     params = cfg.pretrain_resolved()
     fingerprint = hashlib.sha256(
         json.dumps(params, sort_keys=True).encode() + index.read_bytes()).hexdigest()[:16]
-    card = {
-        "language": f"{cfg.name or lang} ({lang})",
-        "language_code": cfg.iso_code,
-        "git_commit": git_commit(root),
-        **lineage_hashes(root, lang, lay),
-        "parameters": params,
-        "config": f"corpora/{lang}.yaml",
-    }
-    validation = lay.validation
-    if validation.is_file():
-        card["validation_passed"] = json.loads(validation.read_text(encoding="utf-8")).get("passed")
-    card.update(review_lineage(root, lang, lay, card.get("dvc_hashes") or {}))
-    card["scores"] = (f"models/{lang}/hub/README.md (the Hub card of this folder with the evaluation scores, "
-                      f"written by the publish stage) and reports/{lang}/scorecard.md")
     logger = _LiveLogger(live_dir(lay))
     # steps, tokens/s, ETA and the latest AUC/recall: a bar on a terminal, at most ~100 lines otherwise
     # (model/ prints no line per logging window then; pipeline/progress.py)

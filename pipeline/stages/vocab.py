@@ -20,6 +20,7 @@ from typing import Iterator
 import sentencepiece as spm
 
 from pipeline.atomic import atomic_dir
+from pipeline.config import VocabSettings
 from pipeline.errors import StageError
 from pipeline.review.gate import check_validation
 from pipeline.stages import open_language
@@ -45,13 +46,7 @@ def run(lang: str, root: Path) -> dict:
             yield from split_lines(text)
 
     with atomic_dir(layout.tokenizer_dir) as tmp:
-        model_bytes, n_sent = train_spm(sentences(), v, lang)
-        if v.model_type == "unigram":
-            model_bytes = quantize_scores(model_bytes)
-        (tmp / "spm.model").write_bytes(model_bytes)
-        write_spm_vocab(tmp / "spm.model", tmp / "spm.vocab")
-        write_hf_files(tmp)
-        sp = spm.SentencePieceProcessor(model_file=str(tmp / "spm.model"))
+        sp, n_sent = write_tokenizer(tmp, sentences(), v, lang)
         stats = vocab_stats(sp, held_out_lines(files, held_rows, STATS_MAX_LINES))
         stats["training"] = training_record(v, documents_total=n_docs, documents_sampled=len(train_rows),
                                             documents_held_out=len(held_rows), sentences=n_sent)
@@ -62,3 +57,15 @@ def run(lang: str, root: Path) -> dict:
             "tokens_per_word": stats["held_out"]["tokens_per_word"],
             "unk_rate": stats["held_out"]["unk_rate"],
             "tokenizer_dir": layout.rel(layout.tokenizer_dir)}
+
+
+def write_tokenizer(folder: Path, sentences: Iterator[str], v: VocabSettings, name: str):
+    """Train SentencePiece on ``sentences`` and write every tokenizer file into ``folder``; return the loaded
+    processor and the number of sentences fed (also the joint model's vocab stage: ``joint_vocab``)."""
+    model_bytes, n_sent = train_spm(sentences, v, name)
+    if v.model_type == "unigram":
+        model_bytes = quantize_scores(model_bytes)
+    (folder / "spm.model").write_bytes(model_bytes)
+    write_spm_vocab(folder / "spm.model", folder / "spm.vocab")
+    write_hf_files(folder)
+    return spm.SentencePieceProcessor(model_file=str(folder / "spm.model")), n_sent

@@ -1,0 +1,74 @@
+"""The joint model's scorecard (Markdown, a plot) from ``pipeline.joint.compare``'s comparison."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.atomic import atomic_file
+from pipeline.report_html import pyplot, reproducible_png
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def _num(x, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and abs(x) >= 1e5:
+        return f"{x:.3g}"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def render(c: dict) -> str:
+    name, members = c["joint"], c["members"]
+    lines = [f"# Scorecard: joint model {name} ({', '.join(members)})", "",
+             f"One ELECTRA pre-trained on the members' approved corpora mixed with alpha = {c['alpha']} "
+             f"(p_i ∝ n_i^alpha), fine-tuned on each member's suite with that member's settings, next to the "
+             f"member's monolingual model and random init (from `metrics/<lang>/eval.json`). Medians over seeds, "
+             f"in points.", "", "## Per language and task", "",
+             "| language | task | metric | joint | monolingual | random init | joint − mono |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for r in c["tasks"]:
+        delta = r["joint_minus_monolingual"]
+        lines.append(f"| {r['language']} | {r['task']} | {r['metric']} | {_pct(r['joint'])} | {_pct(r['monolingual'])}"
+                     f" | {_pct(r['random_init'])} | {'–' if delta is None else f'{100 * delta:+.1f}'} |")
+    if not c["tasks"]:
+        lines.append("| – | no member has an evaluation task | | | | | |")
+    lines += ["", "## Vocabulary: joint vs monolingual, on each member's held-out documents", "",
+              "| language | share natural | share sampled | pieces/word joint | mono | pieces/char joint | mono "
+              "| unk rate joint | mono |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in c["vocab"]:
+        lines.append(f"| {r['language']} | {_num(r['share_natural'])} | {_num(r['share_smoothed'])} "
+                     f"| {_num(r['joint_tokens_per_word'])} | {_num(r['monolingual_tokens_per_word'])} "
+                     f"| {_num(r['joint_tokens_per_char'])} | {_num(r['monolingual_tokens_per_char'])} "
+                     f"| {_num(r['joint_unk_rate'], 4)} | {_num(r['monolingual_unk_rate'], 4)} |")
+    lines += ["", "## Pre-training compute and the discriminator per language", "",
+              "| model | FLOPs | steps | tokens seen | val AUC | val replaced recall | joint's AUC on it "
+              "| joint's recall on it |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in c["pretrain"]:
+        lines.append(f"| {r['model']} | {_num(r.get('train_flops'))} | {_num(r.get('steps'))} "
+                     f"| {_num(r.get('tokens_seen'))} | {_num(r.get('val_disc_auc'))} "
+                     f"| {_num(r.get('val_replaced_recall'))} | {_num(r.get('joint_val_disc_auc_on_this_language'))}"
+                     f" | {_num(r.get('joint_val_replaced_recall_on_this_language'))} |")
+    lines += ["", "Equal compute holds where the joint model's FLOPs equal a monolingual model's: the joint model then "
+              "saw each language for a fraction of the steps its monolingual model did.", "",
+              f"Plot: `reports/{name}/scorecard.png`.", ""]
+    return "\n".join(lines)
+
+
+def plot(c: dict, path: Path) -> None:
+    """Grouped bars per (language, task): random init, monolingual, joint."""
+    plt = pyplot()
+    rows = c["tasks"]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) + 1), 3.2))
+    xs = range(len(rows))
+    for k, (key, label) in enumerate((("random_init", "random init"), ("monolingual", "monolingual"),
+                                      ("joint", f"joint ({c['joint']})"))):
+        ax.bar([x + (k - 1) * 0.27 for x in xs], [100 * (r[key] or 0.0) for r in rows], width=0.27, label=label)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([f"{r['language']}\n{r['task']}" for r in rows], fontsize=8)
+    ax.set_ylabel("score (median over seeds)")
+    ax.legend(fontsize=7)
+    data = reproducible_png(fig)
+    with atomic_file(path, "wb") as f:
+        f.write(data)
