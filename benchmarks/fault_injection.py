@@ -160,7 +160,7 @@ OUTPUTS: dict[str, OutSpec] = {
                                        and _json_ok(p / "tokenizer.json")),
     "data/{lang}/shards": OutSpec(True, _shards_complete),
     # the model card holds throughput and the git/DVC lineage at export time: the weights are compared
-    "models/{lang}/electra": OutSpec(True, _electra_complete, skip=("README.md",)),
+    "models/{lang}/electra": OutSpec(True, _electra_complete, skip=("README.md", "lineage.json")),
     "metrics/{lang}/pretrain.json": OutSpec(False, _json_ok, skip=("*",)),
     # DVCLive writes these as training goes (not atomically): DVC must flag them, no stage reads them
     "metrics/{lang}/pretrain_live/metrics.json": OutSpec(False, lambda p: p.exists(), skip=("*",)),
@@ -169,7 +169,7 @@ OUTPUTS: dict[str, OutSpec] = {
     "reports/{lang}/scorecard.md": OutSpec(False, lambda p: p.is_file() and p.stat().st_size > 0, skip=("*",)),
     "metrics/{lang}/eval.json": OutSpec(False, lambda p: _json_ok(p, "tasks"), json_files=("",)),
     # the publish stage's folder: the model's files again, and a card holding the pretrain card's throughput
-    "models/{lang}/hub": OutSpec(True, _electra_complete, skip=("README.md",)),
+    "models/{lang}/hub": OutSpec(True, _electra_complete, skip=("README.md", "lineage.json")),
 }
 
 

@@ -99,6 +99,6 @@ def test_size_knobs_are_declared_by_dotted_name():
     assert dict_sha256({"p": {"vocab.size": 1}}, exclude=["size"]) != \
         dict_sha256({"p": {"vocab.size": 2}}, exclude=["size"])
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    params = {name: [k for p in st["do"]["params"] for v in p.values() for k in v] for name, st in stages.items()}
+    params = {name: [k for p in st["do"].get("params", []) for v in p.values() for k in v] for name, st in stages.items()}
     assert "vocab.size" in params["vocab"]
     assert "model.size" in params["pretrain"] and "model.size" in params["evaluate"]

@@ -120,7 +120,7 @@ def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
                                                                                           "mostly: 0.98"))
     r = foundry(proj, "run", "vi", "--from", "pretrain")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert ran_stages(r.stdout) == {"pretrain", "evaluate"}
+    assert ran_stages(r.stdout) == {"pretrain", "evaluate", "publish"}
     assert re.search(r"validate +not run \(--from pretrain\); STALE", r.stdout), r.stdout
     assert re.search(r"clean +not run \(--from pretrain\)\n", r.stdout), r.stdout
     assert "Summary for vi:" in r.stdout and "no evaluation task configured" in r.stdout

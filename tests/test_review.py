@@ -523,7 +523,7 @@ def test_timeout_stops_before_vocab_then_ephemeral_server_flow(server, tmp_path)
     assert _decision(proj)["decision"] == "approved"
     r = foundry(proj, None, "run", "tr")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    assert ran_stages(r.stdout) == {"vocab", "shard", "pretrain", "evaluate"}
+    assert ran_stages(r.stdout) == {"vocab", "shard", "pretrain", "evaluate", "publish"}
     assert "No evaluation tasks are configured" in (proj / "reports/tr/scorecard.md").read_text()
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 
 import numpy as np
@@ -114,10 +115,12 @@ def _set(th: dict, rule: rs.Rule, value) -> None:
 class _Matrix:
     """Every rule's value (columns, ``rs.RULES`` order) for every sampled document (rows)."""
 
-    def __init__(self, texts: list[str], tok, th: dict):
-        self.texts = texts
-        self.values = np.array([rs.doc_stats(t, tok, th) for t in texts], dtype=float).reshape(len(texts),
-                                                                                               len(rs.RULES))
+    def __init__(self, texts: Iterable[str], tok, th: dict):
+        self.texts, rows = [], []
+        for t in texts:      # streamed: a sample of 2-million-character documents is never held whole
+            rows.append(rs.doc_stats(t, tok, th))
+            self.texts.append(t[:SAMPLE_CHARS])   # what a flag's samples show
+        self.values = np.array(rows, dtype=float).reshape(len(rows), len(rs.RULES))
 
     def failing(self, th: dict) -> np.ndarray:
         """Boolean (documents x rules): the document fails the rule at thresholds ``th``."""
@@ -137,18 +140,19 @@ def _share(x: np.ndarray) -> float:
     return round(float(x.mean()), 4) if len(x) else 0.0
 
 
-def calibrate(cfg, segmenter: str, texts: list[str], *, source: str) -> dict:
+def calibrate(cfg, segmenter: str, texts: Iterable[str], *, source: str) -> dict:
     """The calibration record: ``thresholds`` (what the filters use) and the per-rule report."""
     c = cfg.clean.calibration
     base = resolved_thresholds(cfg)
-    rec = {"enabled": c.enabled, "rule": RULE_TEXT, "source": source, "documents": len(texts), "tail": c.tail,
+    rec = {"enabled": c.enabled, "rule": RULE_TEXT, "source": source, "documents": 0, "tail": c.tail,
            "flag_share": c.flag_share, "script_class": script_class(cfg.script), "note": None}
     if not c.enabled:
         rec.update(thresholds=base, rules=[], flags=[], note="calibration off: the starting thresholds are used")
         return rec
     m = _Matrix(texts, tokenizer(segmenter), base)
-    if len(texts) < c.min_documents:
-        rec["note"] = f"{len(texts)} documents (< min_documents {c.min_documents}): starting thresholds used"
+    rec["documents"] = n = len(m.texts)
+    if n < c.min_documents:
+        rec["note"] = f"{n} documents (< min_documents {c.min_documents}): starting thresholds used"
     fail_base = m.failing(base)
     used = copy.deepcopy(base)
     rows, overrides = [], _overridden(cfg)
@@ -211,13 +215,13 @@ def _num(v: float):
 
 # --- the sample --------------------------------------------------------------------------------------
 
-def _documents(ctx, units: list[dict], limit: int) -> list[str]:
+def _documents(ctx, units: list[dict], limit: int) -> Iterator[str]:
     """Up to ``limit`` normalised documents that pass the length and script filters, the first
     ``limit / units`` of every unit (spread over the whole input, deterministic)."""
     from pipeline.cleaning.worker import UnitWorker
 
     per_unit = max(1, math.ceil(limit / max(1, len(units))))
-    out: list[str] = []
+    count = 0
     bad = BadInput("skip")   # bad input is reported (or stops the stage) by the units themselves
     pre = PreLidFilters(ctx.cfg.clean, ctx.cfg.script)
     # the units' own reading and normalisation (UnitWorker._documents needs nothing of the worker but ctx)
@@ -226,13 +230,13 @@ def _documents(ctx, units: list[dict], limit: int) -> list[str]:
         taken = 0
         for raw, text, _ in UnitWorker._documents(reader, u, bad):
             if text is not None and pre(Doc(raw, text)):
-                out.append(text)
+                yield text
                 taken += 1
-                if taken >= per_unit or len(out) >= limit:
+                count += 1
+                if taken >= per_unit or count >= limit:
                     break
-        if len(out) >= limit:
+        if count >= limit:
             break
-    return out
 
 
 def _reference_context(ctx, root):

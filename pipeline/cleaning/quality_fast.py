@@ -49,9 +49,13 @@ _INV = np.uint64(pow(_BASE, -1, 1 << 64))
 class NGrams:
     """The n-grams of a word list as spans of one joined string (``sep`` between words: datatrove joins the
     n-grams it counts with " " and those it scans for duplicates with ""), with a polynomial hash (mod 2**64)
-    of any span, computed for all positions at once by numpy. Equal strings have equal hashes; every equality of
-    hashes that a result depends on is confirmed on the strings, so a collision costs time, never a wrong
-    answer."""
+    of every n-gram, computed for all positions at once by numpy. Equal strings have equal hashes; every equality
+    of hashes that a result depends on is confirmed on the strings, so a collision costs time, never a wrong
+    answer. Memory is per word, not per character: the prefix sums over the characters are taken in blocks and
+    kept only where an n-gram can start or end (a 2-million-character document needed 112 MB of
+    per-character arrays before)."""
+
+    BLOCK = 1 << 18   # characters per block of the prefix sums
 
     def __init__(self, words: list[str], sep: str):
         self.text = sep.join(words)
@@ -59,25 +63,80 @@ class NGrams:
         self.count = len(words)
         sizes = map(len, words) if not sep else map(len(sep).__add__, map(len, words))
         self.starts = np.fromiter(accumulate(sizes, initial=0), dtype=np.int64, count=len(words) + 1)  # word k's start
-        self._q = self._bpow = None
+        self._qs = self._qe = self._pe = None
 
     def spans(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Start and end (in ``text``) of the n-gram at each position."""
         m = self.count - n + 1
         return self.starts[:m], self.starts[n:n + m] - self.sep
 
-    def hashes(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if self._q is None:
-            c = np.frombuffer(self.text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-            k = len(c)
-            self._bpow = np.cumprod(np.full(k + 1, _POW), dtype=np.uint64)            # B**(j+1)
-            ipow = np.cumprod(np.full(k, _INV), dtype=np.uint64)                      # B**-(j+1)
-            self._q = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(c * ipow, dtype=np.uint64)))
-        # sum over the span of c_j * B**-(j+1), times B**b: sum of c_j * B**(b-1-j), the same for equal strings
-        return (self._q[b] - self._q[a]) * self._bpow[b - 1] if len(a) else np.zeros(0, dtype=np.uint64)
+    def _prefix(self) -> None:
+        """q[x] = sum over j < x of c_j * B**-(j+1) at the word starts (qs) and the n-gram ends (qe), and B**end."""
+        ends = np.maximum(self.starts - self.sep, 0)
+        want = np.concatenate((self.starts, ends))
+        order = want.argsort(kind="stable")
+        at = want[order]
+        q = np.empty(len(want), dtype=np.uint64)
+        carry, done, text = np.uint64(0), 0, self.text
+        for lo in range(0, len(text) + 1, self.BLOCK):
+            hi = min(lo + self.BLOCK, len(text))
+            c = np.frombuffer(text[lo:hi].encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+            if len(c):
+                ipow = np.full(len(c), _INV)
+                ipow[0] = _pow(_INV, lo + 1)
+                np.cumprod(ipow, out=ipow)                 # B**-(j+1) for j in [lo, hi)
+                c *= ipow
+                np.cumsum(c, out=c)
+                c += carry                                 # c[i] = q[lo + i + 1]
+            upto = int(np.searchsorted(at, hi, side="right"))
+            xs = at[done:upto] - lo
+            q[order[done:upto]] = np.where(xs == 0, carry, c[np.maximum(xs - 1, 0)] if len(c) else carry)
+            done = upto
+            if len(c):
+                carry = c[-1]
+            if hi == len(text):
+                break
+        k = len(self.starts)
+        self._qs, self._qe, self._pe = q[:k], q[k:], _pow_array(_BASE, ends)
 
-    def same(self, a: list[int], b: list[int], i: int, j: int) -> bool:
-        return self.text[a[i]:b[i]] == self.text[a[j]:b[j]]
+    def hashes(self, n: int) -> np.ndarray:
+        """The hash of the n-gram at each position: sum over its characters of c_j * B**(end-1-j)."""
+        m = self.count - n + 1
+        if m <= 0:
+            return np.zeros(0, dtype=np.uint64)
+        if self._qs is None:
+            self._prefix()
+        return (self._qe[n:n + m] - self._qs[:m]) * self._pe[n:n + m]
+
+
+def _pow(base, e: int) -> np.uint64:
+    return np.uint64(pow(int(base), int(e), 1 << 64))
+
+
+def _pow_array(base: int, e: np.ndarray) -> np.ndarray:
+    """base**e mod 2**64 for each exponent (square and multiply over the exponents' bits)."""
+    out = np.ones(len(e), dtype=np.uint64)
+    e = e.astype(np.uint64)
+    b = int(base)
+    while e.any():
+        odd = (e & np.uint64(1)).astype(bool)
+        out[odd] *= np.uint64(b)
+        e >>= np.uint64(1)
+        b = b * b % (1 << 64)
+    return out
+
+
+_CHUNK = 1 << 16
+
+
+def _all_equal(text: str, a: np.ndarray, b: np.ndarray, pos: np.ndarray, ref: np.ndarray) -> bool:
+    """Whether the n-gram at each of ``pos`` equals the one at the matching ``ref`` (checked a chunk at a time)."""
+    for k in range(0, len(pos), _CHUNK):
+        p, r = pos[k:k + _CHUNK], ref[k:k + _CHUNK]
+        if not all(text[x:y] == text[u:v] for x, y, u, v in
+                   zip(a[p].tolist(), b[p].tolist(), a[r].tolist(), b[r].tolist())):
+            return False
+    return True
 
 
 def _classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -99,16 +158,15 @@ def top_duplicate_chars(words: list[str], n: int, ng: NGrams | None = None) -> i
         return 0
     ng = ng or NGrams(words, " ")
     a, b = ng.spans(n)
-    h = ng.hashes(a, b)
+    h = ng.hashes(n)
     _, _, counts, first = _classes(h)
     best = int(counts.max())
     if best == 1:
         return int(b[0] - a[0])
     for p in np.sort(first[counts == best]).tolist():   # the tied classes, in order of first occurrence
         members = np.flatnonzero(h == h[p])
-        gram = ng.text[a[p]:b[p]]
-        if all(ng.text[x:y] == gram for x, y in zip(a[members].tolist(), b[members].tolist())):
-            return len(gram) * best
+        if _all_equal(ng.text, a, b, members, np.full(len(members), p)):
+            return int(b[p] - a[p]) * best
     counted = Counter(ng.text[x:y] for x, y in zip(a.tolist(), b.tolist()))   # a hash collision: count the strings
     gram, k = max(counted.items(), key=itemgetter(1))            # most_common(1): the first of the most frequent
     return len(gram) * k
@@ -124,31 +182,34 @@ def all_duplicate_chars(words: list[str], n: int, ng: NGrams | None = None) -> i
     ng = ng or NGrams(words, "")
     a, b = ng.spans(n)
     m = len(a)
-    h = ng.hashes(a, b)
+    h = ng.hashes(n)
     hs = np.sort(h)
     if not (hs[1:] == hs[:-1]).any():   # all hashes differ, so all n-grams differ: the scan never counts anything
         return 0
     order, starts, sizes, first = _classes(h)
     ids = np.empty(m, dtype=np.int64)
     ids[order] = np.repeat(first, sizes)      # each position's first position with the same hash
-    later = np.flatnonzero(ids != np.arange(m)).tolist()
-    al, bl, ids = a.tolist(), b.tolist(), ids.tolist()
-    if not all(ng.same(al, bl, c, ids[c]) for c in later):   # a hash collision: group the strings themselves
+    later = np.flatnonzero(ids != np.arange(m))
+    if not _all_equal(ng.text, a, b, later, ids[later]):   # a hash collision: group the strings themselves
         seen_at: dict[str, int] = {}
-        ids = [seen_at.setdefault(ng.text[x:y], i) for i, (x, y) in enumerate(zip(al, bl))]
-        later = [i for i, f in enumerate(ids) if f != i]
+        ids = np.fromiter((seen_at.setdefault(ng.text[x:y], i) for i, (x, y) in enumerate(zip(a.tolist(), b.tolist()))),
+                          dtype=np.int64, count=m)
+        later = np.flatnonzero(ids != np.arange(m))
     seen: set[int] = set()
     repeated, idx = 0, 0
-    for c in later:
-        if c < idx:
-            continue
-        seen.update(ids[idx:c])   # the scan adds every position before c (their n-grams are new)
-        if ids[c] in seen:
-            repeated += bl[c] - al[c]
-            idx = c + n
-        else:
-            seen.add(ids[c])
-            idx = c + 1
+    for k in range(0, len(later), _CHUNK):           # Python lists a chunk at a time: memory stays per chunk
+        part = later[k:k + _CHUNK]
+        for c, first_c, size in zip(part.tolist(), ids[part].tolist(), (b[part] - a[part]).tolist()):
+            if c < idx:
+                continue
+            if c > idx:
+                seen.update(ids[idx:c].tolist())   # the scan adds every position before c (their n-grams are new)
+            if first_c in seen:
+                repeated += size
+                idx = c + n
+            else:
+                seen.add(first_c)
+                idx = c + 1
     return repeated
 
 
