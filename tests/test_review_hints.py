@@ -47,3 +47,19 @@ def test_a_failed_validation_is_fixed_not_approved(tmp_path, policy):
         assert "Validation failed" in text and "an approval cannot overrule a failed validation" in text
         assert "foundry approve" not in text and "approved automatically" not in text
         assert "foundry run xx" in text and "validate.*" in text
+
+
+def test_counts_agree_with_their_nouns(tmp_path):
+    """A one-document corpus: the page and the terminal headline say '1 document', never '1 documents'."""
+    from pipeline.config import load_language
+    from pipeline.review.headline import review_headline
+
+    doc = "A single document that is long enough to be kept by the clean stage's minimum of fifty characters."
+    lay = make_unit_project(tmp_path, stats={"documents_in": 1, "documents_out": 1, "dropped": {}}, docs=[doc])
+    validate_stage.run("xx", tmp_path)
+    html = re.sub(r"<[^>]+>", "", (lay.quality_dir / "review.html").read_text(encoding="utf-8"))
+    head = review_headline(lay, load_language("xx", tmp_path))
+    for text in (html, head):
+        assert not re.search(r"\b1 (document|expectation|character|line)s\b", text), text
+    assert re.search(r"\b1 document\b", html) and "1 documents" not in html
+    assert re.search(r"\b1 document contains\b|\b0 documents contain\b", html), html

@@ -19,6 +19,16 @@ from pipeline.review import gate
 from pipeline.review.clean_record import lid_calibration, load_stats
 
 
+def counted(n: int, noun: str, verb: str = "") -> str:
+    """``n`` with ``noun`` (and ``verb``, third person) agreeing: '1 document contains', '2 documents contain'.
+    The review's nouns are all regular (document, expectation, character, line), so no inflection library."""
+    one = n == 1
+    words = f"{n:,} {noun}{'' if one else 's'}"
+    if verb:
+        words += " " + (verb + ("es" if verb.endswith(("s", "sh", "ch")) else "s") if one else verb)
+    return words
+
+
 @dataclass(frozen=True)
 class GateState:
     """Where the corpus stands at the gate: ``state`` as :func:`gate.assess` names it (or 'unvalidated')."""
@@ -88,8 +98,9 @@ def _expectations(validation: dict | None) -> str:
     exps = [e for e in validation.get("expectations") or [] if isinstance(e, dict)]
     failed = [e for e in exps if not e.get("passed")]
     if not failed:
-        return f"validation: passed ({len(exps)}/{len(exps)} expectations hold)" if exps else "validation: passed"
-    return (f"validation: FAILED {len(failed)} of {len(exps)} expectations: "
+        return (f"validation: passed ({len(exps)}/{counted(len(exps), 'expectation', 'hold')})" if exps
+                else "validation: passed")
+    return (f"validation: FAILED {len(failed)} of {counted(len(exps), 'expectation')}: "
             + "; ".join(f"{e.get('name')} (observed {e.get('observed')}, threshold {e.get('threshold')})"
                         for e in failed))
 

@@ -24,6 +24,7 @@ from pipeline.report_html import PAGE_END, compact, esc, figure, page_start, tab
 from pipeline.review.clean_record import funnel_rows, lid_calibration, lid_warning
 from pipeline.review.content import ReviewContent, gather, snippet
 from pipeline.review.gate import PAGE, SUMMARY
+from pipeline.review.headline import counted
 from pipeline.review.summary import decision_hints, render_markdown
 from pipeline.review.thresholds import section as thresholds_section
 
@@ -74,7 +75,7 @@ def render_html(cfg: LanguageConfig, c: ReviewContent) -> str:
 
 def _header(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     """Corpus facts, warnings, the validation verdict and the navigation."""
-    p = [f'<p class="note">Corpus <code>{esc(c.corpus)}</code> · {c.facts["documents"]:,} documents · '
+    p = [f'<p class="note">Corpus <code>{esc(c.corpus)}</code> · {counted(c.facts["documents"], "document")} · '
          f'script {esc(cfg.script)} · review policy <b>{esc(cfg.review.policy)}</b></p>']
     warn = lid_warning(cfg.language, c.stats)
     if warn:
@@ -86,10 +87,12 @@ def _header(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     n = len(c.expectations)
     n_fail = sum(1 for e in c.expectations if not e.get("passed"))
     if c.passed:
-        p.append(f'<div class="ok" id="status"><b>Validation passed</b>: all {n} expectations hold.</div>')
+        p.append(f'<div class="ok" id="status"><b>Validation passed</b>: '
+                 f'{"the" if n == 1 else "all"} {counted(n, "expectation", "hold")}.</div>')
     else:
-        p.append(f'<div class="bad" id="status"><b>Validation failed</b>: {n_fail} of {n} '
-                 f'expectations do not hold; the corpus cannot be approved until they do.</div>')
+        p.append(f'<div class="bad" id="status"><b>Validation failed</b>: {n_fail} of {counted(n, "expectation")} '
+                 f'{"does" if n_fail == 1 else "do"} not hold; the corpus cannot be approved until '
+                 f'{"it does" if n_fail == 1 else "they do"}.</div>')
     p.append("<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in NAV) + "</nav>")
     return p
 
@@ -144,7 +147,7 @@ def _distributions(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     m, stats = c.metrics, c.stats
     p = ['<h2 id="distributions">Distributions</h2>', "<h3>Document length</h3>"]
     if m.get("documents"):
-        p.append(f'<p>{m.get("chars", 0):,} characters; per document min {m.get("n_chars_min")}, median '
+        p.append(f'<p>{counted(m.get("chars", 0), "character")}; per document min {m.get("n_chars_min")}, median '
                  f'{m.get("n_chars_median")}, mean {m.get("n_chars_mean")}, max {m.get("n_chars_max")}.</p>')
     p.append(figure(c.images.get("lengths"), "document length histogram"))
     p.append("<h3>Language-ID score</h3>")
@@ -172,8 +175,9 @@ def _distributions(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
 def _script_mix(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     sm = c.facts["script_mix"]
     return ['<h2 id="script-mix">Script mix</h2>',
-            f'<p class="note">Letters by Unicode script over {sm["characters"]:,} characters of '
-            f'{c.facts["scanned"]:,} scanned documents; {sm["other_non_space"]:,} other non-space characters '
+            f'<p class="note">Letters by Unicode script over {counted(sm["characters"], "character")} of '
+            f'{c.facts["scanned"]:,} scanned {"document" if c.facts["scanned"] == 1 else "documents"}; '
+            f'{sm["other_non_space"]:,} other non-space {"character" if sm["other_non_space"] == 1 else "characters"} '
             f'(digits, punctuation, symbols). Expected script: {esc(cfg.script)}; mean per-document share '
             f'{esc(c.metrics.get("script_share_mean"))}.</p>',
             table(["script", "letters", "share"],
@@ -188,7 +192,7 @@ def _table_or(note: str, headers: list[str], rows: list[list], num: set[int]) ->
 
 def _repeated_lines(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     facts = c.facts
-    scanned_note = (f'<p class="note">Over {facts["scanned"]:,} of {facts["documents"]:,} documents'
+    scanned_note = (f'<p class="note">Over {facts["scanned"]:,} of {counted(facts["documents"], "document")}'
                     + (" (a seeded sample)" if facts["scanned"] < facts["documents"] else "") + ".</p>")
     rows = [[snippet(r["line"], 200), r["documents"], f'{100 * r["share"]:.2f}%'] for r in facts["repeated_lines"]]
     return ['<h2 id="repeated-lines">Most repeated lines</h2>' + scanned_note,
@@ -199,16 +203,18 @@ def _boilerplate(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     b = c.facts["boilerplate"]
     rows = [[snippet(s["line"], 200), s["documents"], s["why"]] for s in b["lines"]]
     return ['<h2 id="boilerplate">Suspected boilerplate</h2>',
-            f'<p>{b["keyword_documents"]:,} documents contain a line with a boilerplate word (cookie, copyright, '
-            f'subscribe, URL, …); {b["documents_mostly_repeated"]:,} documents are at least half made of lines '
-            f'shared by &ge; {b["min_documents"]} documents.</p>',
+            f'<p>{counted(b["keyword_documents"], "document", "contain")} a line with a boilerplate word '
+            f'(cookie, copyright, subscribe, URL, …); {counted(b["documents_mostly_repeated"], "document")} '
+            f'{"is" if b["documents_mostly_repeated"] == 1 else "are"} at least half made of lines '
+            f'shared by &ge; {counted(b["min_documents"], "document")}.</p>',
             _table_or("None found.", ["line", "documents", "why"], rows, {1})]
 
 
 def _mojibake(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     mj = c.facts["mojibake"]
     p = ['<h2 id="mojibake">Suspected mojibake</h2>',
-         f'<p>{mj["documents"]:,} documents ({100 * mj["share"]:.2f}%) contain a replacement character, a C1 '
+         f'<p>{counted(mj["documents"], "document")} ({100 * mj["share"]:.2f}%) '
+         f'{"contains" if mj["documents"] == 1 else "contain"} a replacement character, a C1 '
          f'control or a byte sequence typical of UTF-8 decoded as Latin-1/CP1252 (e.g. <code>Ã©</code>, '
          f'<code>â€™</code>).</p>']
     if mj["markers"]:
