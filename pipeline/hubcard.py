@@ -8,7 +8,11 @@ with ``metadata_load`` and ``ModelCard``, offline).
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -24,6 +28,54 @@ HUB_TASKS = {"classification": ("text-classification", "Text Classification"),
 HUB_METRICS = {"accuracy": "accuracy", "token_accuracy": "accuracy", "entity_f1": "f1", "macro_f1": "f1",
                "f1": "f1", "mcc": "matthews_correlation", "pearson": "pearsonr", "spearman": "spearmanr"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+# how a published file names the data root (its place differs per machine; the variable that sets it) and a
+# place outside both the project and the data root (no angle brackets: Markdown would take them for a tag)
+DATA_ROOT_LABEL = "$FOUNDRY_DATA_ROOT"
+LOCAL_LABEL = "(local)"
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where the project and its data root lie on this machine, which a published file must not show: dvc.lock
+    names raw sources outside the project by the path dvc.yaml gave them (``../shared/data/text/sw``, or
+    absolute when params.yaml or FOUNDRY_DATA_ROOT is), and the lineage carries those names."""
+    root: Path
+    data_root: Path
+
+    def public(self, path: str) -> str:
+        """``path`` as a card shows it: project paths as they are, the data root's relative to it
+        (``$FOUNDRY_DATA_ROOT/text/sw``), anything else by its last component (``(local)/corpus``)."""
+        p = Path(path)
+        if not p.is_absolute() and ".." not in p.parts:
+            return p.as_posix()
+        full = Path(os.path.normpath(p if p.is_absolute() else self.root / p))
+        for base, label in ((self.data_root, DATA_ROOT_LABEL), (self.root, "")):
+            for b in {Path(os.path.normpath(base)), base.resolve()}:
+                for f in (full, full.resolve()):
+                    if f == b or b in f.parents:
+                        rel = f.relative_to(b).as_posix()
+                        return f"{label}/{rel}".strip("/") if label else rel
+        return f"{LOCAL_LABEL}/{full.name}"
+
+    def lineage(self, lineage: dict) -> dict:
+        """The lineage with its DVC-hash paths made public."""
+        out = dict(lineage)
+        if isinstance(out.get("dvc_hashes"), dict):
+            out["dvc_hashes"] = {self.public(k): v for k, v in out["dvc_hashes"].items()}
+        return out
+
+    def scrub(self, text: str, lineage: dict) -> str:
+        """``text`` (a README, lineage.json) with every machine path the lineage names replaced by its public
+        form, then any remaining mention of the data root's or the project's absolute place."""
+        paths = [k for k in (lineage.get("dvc_hashes") or {}) if self.public(k) != k]
+        subs = {k: self.public(k) for k in paths}
+        subs.update({str(b): DATA_ROOT_LABEL for b in {self.data_root, self.data_root.resolve()}})
+        subs.update({str(b): "." for b in {self.root, self.root.resolve()}})
+        for old in sorted(subs, key=len, reverse=True):  # longest first: a source before the root holding it
+            text = text.replace(json.dumps(old)[1:-1], json.dumps(subs[old])[1:-1]).replace(old, subs[old])
+        return text
 
 
 def hub_datasets(cfg: LanguageConfig) -> list[str]:
@@ -51,7 +103,10 @@ def eval_results(result: dict | None) -> list[EvalResult]:
     return out
 
 
-def metadata(cfg: LanguageConfig, params: dict, result: dict | None) -> ModelCardData:
+def metadata(cfg: LanguageConfig, params: dict, result: dict | None,
+             languages: list[str] | None = None) -> ModelCardData:
+    """``languages``: the ISO codes of a model of several languages (a joint model's members); default the
+    language's own."""
     backbone = params.get("backbone", "electra")
     tags = ["electra", backbone, "electra-foundry",
             "replaced-token-detection" if params.get("objective", "electra") == "electra" else "masked-lm"]
@@ -61,7 +116,7 @@ def metadata(cfg: LanguageConfig, params: dict, result: dict | None) -> ModelCar
     results = eval_results(result)
     lang = cfg.iso_code
     return ModelCardData(
-        language=[lang] if lang else None, license=cfg.card.license, library_name="transformers",
+        language=languages or ([lang] if lang else None), license=cfg.card.license, library_name="transformers",
         pipeline_tag="fill-mask" if params.get("objective") == "mlm" else "feature-extraction",
         datasets=hub_datasets(cfg) or None, tags=sorted(set(tags), key=tags.index),
         model_name=f"electra-{params.get('size', 'small')}-{cfg.language}" if results else None,
@@ -75,12 +130,12 @@ def _split_title(body: str) -> tuple[str, str]:
 
 
 def render(pretrain_card: str, cfg: LanguageConfig, params: dict, sections: list[str],
-           result: dict | None) -> str:
+           result: dict | None, languages: list[str] | None = None) -> str:
     """The published README.md: Hub metadata, the pretrain card's title, ``sections`` (Markdown), the rest of
-    the pretrain card."""
+    the pretrain card. ``languages``: as :func:`metadata`'s."""
     body = ModelCard(pretrain_card).text  # the pretrain card without its front matter
     head, rest = _split_title(body)
-    data = metadata(cfg, params, result)
+    data = metadata(cfg, params, result, languages)
     text = "\n\n".join([head, *[s.strip("\n") for s in sections], "## Training procedure", rest.strip("\n")])
     return f"---\n{data.to_yaml()}\n---\n\n{text}\n"
 
@@ -118,11 +173,15 @@ def limitations(warnings: list[str], params: dict, max_seq_length: int | None, r
     return "\n".join(lines)
 
 
-def training_data(cfg: LanguageConfig, lineage: dict) -> str:
+def training_data(cfg: LanguageConfig, lineage: dict, places: Places | None = None) -> str:
     """Sources, the license situation, the corpus's DVC hashes and the review decision (the full record is the
-    Lineage table of the training procedure)."""
+    Lineage table of the training procedure). With ``places``, paths outside the project as :meth:`Places.public`
+    shows them."""
+    if places is not None:
+        lineage = places.lineage(lineage)
     lines = ["## Training data", "", f"Sources (`corpora/{cfg.language}.yaml`):", ""]
-    lines += [f"- `{s.path}` ({s.format})" for s in cfg.sources]
+    lines += [f"- `{places.public(s.path) if places and s.format != 'hf' else s.path}` ({s.format})"
+              for s in cfg.sources]
     lines += [""]
     if cfg.card.license == "other":
         lines += [f"License: no license was chosen for the model (`card.license` in `corpora/{cfg.language}.yaml`); "

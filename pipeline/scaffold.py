@@ -223,7 +223,14 @@ pretrain:
 {pretrain}
 evaluate:
   seeds: 3
-{tasks}"""
+{tasks}
+# card:                     # the published Hub card (models/{code}/hub/README.md), read by the publish stage only
+#   license: apache-2.0     # Hub license id of the model; unset: other (the training text's licenses apply)
+#   license_name: my-terms  # with license other: its id on the card (default training-data-licenses)
+#   language: {code}             # ISO 639 code for the card's metadata when `language` above is not one
+#   datasets:               # Hub dataset ids of the training text; unset: the sources of format hf
+#     - HuggingFaceFW/fineweb-2
+"""
 
 
 @dataclass

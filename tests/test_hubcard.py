@@ -10,7 +10,7 @@ from huggingface_hub import ModelCard, metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from pipeline.config import parse_language
-from pipeline.hubcard import intended_use, limitations, render, scores, training_data
+from pipeline.hubcard import hub_datasets, intended_use, limitations, render, scores, training_data
 from tests.conftest import REPO
 
 PRETRAIN_CARD = "---\nlibrary_name: transformers\n---\n\n# ELECTRA-tiny (Swahili (sw))\n\nPre-trained with ELECTRA " \
@@ -111,3 +111,72 @@ def test_publish_stage_is_the_only_reader_of_card():
     assert pub["outs"] == ["models/${key}/hub"] and "models/${key}/electra" in pub["deps"]
     assert "metrics/${key}/eval.json" in pub["deps"]
     assert all("models/${key}/hub" not in (s["do"].get("outs") or []) for n, s in stages.items() if n != "publish")
+
+
+def test_card_shows_no_machine_paths(tmp_path):
+    """dvc.lock names raw sources outside the project by their machine path (params.yaml's `raw`, absolute or
+    ../shared/data/...): the published card and lineage.json show them relative to the data root instead."""
+    from pipeline.hubcard import Places
+
+    root, droot = tmp_path / "project", tmp_path / "shared" / "data"
+    (droot / "text" / "sw").mkdir(parents=True)
+    root.mkdir()
+    places = Places(root, droot)
+    lineage = {**LINEAGE, "dvc_hashes": {str(droot / "text" / "sw"): "r1.dir", "../shared/data/eval/sw": "e1.dir",
+                                         "/elsewhere/corpus": "c1.dir", "data/sw/clean": "abc.dir"}}
+    cfg = _cfg(tmp_path)
+    params = {"size": "tiny", "backbone": "convbert", "objective": "electra"}
+    pretrain_card = PRETRAIN_CARD + f"| dvc_hashes | {yaml.safe_dump(lineage['dvc_hashes'])} |\n"
+    card = places.scrub(render(pretrain_card, cfg, params, [training_data(cfg, lineage, places)], None), lineage)
+    assert str(tmp_path) not in card and "../shared" not in card and "/elsewhere" not in card, card
+    assert "`$FOUNDRY_DATA_ROOT/text/sw` | `r1.dir`" in card and "`$FOUNDRY_DATA_ROOT/eval/sw` | `e1.dir`" in card
+    assert "`(local)/corpus` | `c1.dir`" in card and "`data/sw/clean` | `abc.dir`" in card
+    assert ModelCard(card).data.language == ["sw"]
+    import json
+    text = places.scrub(json.dumps(lineage), lineage)
+    assert str(tmp_path) not in text and json.loads(text)["dvc_hashes"]["$FOUNDRY_DATA_ROOT/text/sw"] == "r1.dir"
+
+
+def test_new_language_scaffold_shows_the_card_knob(tmp_path):
+    """The scaffold carries a commented `card:` section; uncommented, it is a valid config the card uses."""
+    import re
+
+    from pipeline.scaffold import render as scaffold
+    text = scaffold("sw")
+    assert re.search(r"^# card:", text, re.M) and "#   license: apache-2.0" in text and "#   datasets:" in text
+    path = tmp_path / "sw.yaml"
+    path.write_text(re.sub(r"^# (card:|  )", r"\1", text, flags=re.M).replace("  license_name: my-terms", ""),
+                    encoding="utf-8")
+    cfg = parse_language(path)
+    assert cfg.card.license == "apache-2.0" and cfg.card.language == "sw"
+    assert cfg.card.datasets == ["HuggingFaceFW/fineweb-2"] and hub_datasets(cfg) == ["HuggingFaceFW/fineweb-2"]
+
+
+def test_publish_stage_writes_no_machine_paths(tmp_path):
+    """The publish stage on a model folder whose lineage names an absolute raw source under the data root and
+    the project's own place: README.md and lineage.json of models/sw/hub show neither."""
+    import json
+
+    from pipeline.stages import publish
+
+    root, droot = tmp_path / "project", tmp_path / "shared" / "data"
+    (droot / "text" / "sw").mkdir(parents=True)
+    (root / "corpora").mkdir(parents=True)
+    (root / "corpora" / "sw.yaml").write_text((REPO / "corpora" / "sw.yaml").read_text(encoding="utf-8"),
+                                              encoding="utf-8")
+    (root / "params.yaml").write_text(yaml.safe_dump({"data_root": str(droot),
+                                                      "languages": {"sw": {"raw": str(droot / "text" / "sw")}}}))
+    model = root / "models" / "sw" / "electra"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    lineage = {**LINEAGE, "dvc_hashes": {str(droot / "text" / "sw"): "r1.dir", "data/sw/clean": "abc.dir"},
+               "checkpoint": str(root / "checkpoints" / "sw")}
+    (model / "lineage.json").write_text(json.dumps(lineage, indent=2))
+    (model / "README.md").write_text(PRETRAIN_CARD + f"| dvc_hashes | {json.dumps(lineage['dvc_hashes'])} |\n")
+    out = publish.run("sw", root)
+    hub = root / "models" / "sw" / "hub"
+    assert out["files"] == 3 and (hub / "config.json").is_file()
+    for name in ("README.md", "lineage.json"):
+        text = (hub / name).read_text(encoding="utf-8")
+        assert str(tmp_path) not in text and "$FOUNDRY_DATA_ROOT/text/sw" in text, text
+    assert json.loads((hub / "lineage.json").read_text())["checkpoint"] == "./checkpoints/sw"

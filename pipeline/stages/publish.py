@@ -4,7 +4,9 @@ Reads  models/<lang>/electra/ (pretrain's output: weights, tokenizer, its README
        metrics/<lang>/eval.json, reports/<lang>/scorecard.md (evaluate's), metrics/<lang>/pretrain.json,
        the ``card`` section of corpora/<lang>.yaml
 Writes models/<lang>/hub/: the model folder's files (hard links where the file system allows, else copies) and
-       README.md, the Hub model card with the scores (``pipeline/hubcard.py``), atomically as a whole.
+       README.md, the Hub model card with the scores (``pipeline/hubcard.py``), atomically as a whole; the card
+       and lineage.json name raw sources outside the project relative to the data root, never by their place
+       on this machine (``hubcard.Places``).
 
 Why a stage of its own: a stage may not write into another stage's output (DVC would see pretrain's folder
 changed and re-run it), and the card's settings (the license) should not re-run pre-training or evaluation when
@@ -17,12 +19,14 @@ import shutil
 from pathlib import Path
 
 from pipeline.atomic import atomic_dir
+from pipeline.config import data_root
 from pipeline.errors import StageError
 from pipeline.evaluation.warnings import model_warnings, read_json
-from pipeline.hubcard import intended_use, limitations, render, scores, training_data
+from pipeline.hubcard import Places, intended_use, limitations, render, scores, training_data
 from pipeline.stages import open_language
 
 CARD = "README.md"
+LINEAGE = "lineage.json"  # rewritten without machine paths (Places), not linked
 
 
 def link_tree(src: Path, dest: Path, skip: tuple[str, ...] = (CARD,)) -> int:
@@ -52,11 +56,17 @@ def run(lang: str, root: Path) -> dict:
     pre = read_json(lay.pretrain_metrics) or {}
     scorecard = lay.scorecard.read_text(encoding="utf-8") if result and lay.scorecard.is_file() else None
     warnings = model_warnings(root, lang)
+    places, lineage = Places(root, data_root(root)), read_json(src / LINEAGE) or {}
     sections = [intended_use(cfg, params), limitations(warnings, params, pre.get("max_seq_length"), result),
-                training_data(cfg, read_json(src / "lineage.json") or {}), scores(scorecard)]
+                training_data(cfg, lineage, places), scores(scorecard)]
     pretrain_card = (src / CARD).read_text(encoding="utf-8") if (src / CARD).is_file() else f"# {lang}\n"
     with atomic_dir(lay.hub_dir) as tmp:
-        files = link_tree(src, tmp)
-        (tmp / CARD).write_text(render(pretrain_card, cfg, params, sections, result), encoding="utf-8")
+        files = link_tree(src, tmp, skip=(CARD, LINEAGE))
+        card = render(pretrain_card, cfg, params, sections, result)
+        (tmp / CARD).write_text(places.scrub(card, lineage), encoding="utf-8")
+        if (src / LINEAGE).is_file():
+            text = (src / LINEAGE).read_text(encoding="utf-8")
+            (tmp / LINEAGE).write_text(places.scrub(text, lineage), encoding="utf-8")
+            files += 1
     return {"hub_dir": lay.rel(lay.hub_dir), "files": files + 1, "evaluated": result is not None,
             "warnings": len(warnings), "license": cfg.card.license}
