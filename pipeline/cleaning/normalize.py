@@ -77,6 +77,36 @@ def _ftfy_config(fix_character_width: bool, uncurl_quotes: bool):
                                 explain=False)
 
 
+@lru_cache(maxsize=1)
+def _ftfy_triggers() -> re.Pattern:
+    """A character that one of FTFY's enabled character fixers acts on (``_ftfy_config``, width and quotes
+    kept): ESC (terminal escapes), C1 controls, surrogates and the Latin ligatures it splits, from ftfy's
+    own table."""
+    from ftfy.chardata import LIGATURES
+
+    chars = "".join(re.escape(chr(cp)) for cp in sorted(LIGATURES))
+    return re.compile(rf"[\x1b\x80-\x9f\ud800-\udfff{chars}]")
+
+
+def _ftfy_could_change(text: str) -> bool:
+    """False only where ``ftfy.fix_text`` (our config, width and quotes kept) returns ``text`` unchanged.
+
+    Why: FTFY checked every line of every non-ASCII document (~12% of the stage on Russian) although almost
+    no document has anything to fix. ``fix_text`` fixes each line (segment) with ``fix_and_explain``, which
+    returns at once when no fixer changes the segment: HTML unescaping needs a match of ftfy's
+    ``HTML_ENTITY_RE``; terminal escapes, C1 controls, ligatures and surrogates a character of
+    ``_ftfy_triggers``; ``fix_encoding`` does nothing unless ``ftfy.badness.is_bad(segment)``. Both regular
+    expressions are searched in the whole text: a match inside a segment is a match inside the text, except
+    for BADNESS_RE's one anchored rule ``^[ÃÂ][ ]`` (a segment start), so the text must also hold no "Ã "
+    or "Â ". ``tests/test_clean_speed.py`` checks the result against ``fix_text`` on the shared text of all
+    11 languages and on mojibake."""
+    from ftfy.badness import is_bad
+    from ftfy.chardata import HTML_ENTITY_RE
+
+    return (bool(_ftfy_triggers().search(text)) or "Ã " in text or "Â " in text
+            or ("&" in text and bool(HTML_ENTITY_RE.search(text))) or is_bad(text))
+
+
 def normalize(text: str, settings=None) -> str:
     """Normalise one document. ``settings`` is a ``NormalizeSettings`` (None: the defaults)."""
     if settings is None:
@@ -85,7 +115,7 @@ def normalize(text: str, settings=None) -> str:
         use_ftfy, form = settings.ftfy, settings.unicode_form
         width, uncurl = settings.fix_character_width, settings.uncurl_quotes
         zw, collapse = settings.remove_zero_width, settings.collapse_whitespace
-    if use_ftfy and text and not text.isascii():
+    if use_ftfy and text and not text.isascii() and (width or uncurl or _ftfy_could_change(text)):
         import ftfy
 
         text = ftfy.fix_text(text, _ftfy_config(width, uncurl))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 from itertools import accumulate
 from operator import itemgetter
 
@@ -114,16 +115,31 @@ def _pow(base, e: int) -> np.uint64:
 
 
 def _pow_array(base: int, e: np.ndarray) -> np.ndarray:
-    """base**e mod 2**64 for each exponent (square and multiply over the exponents' bits)."""
-    out = np.ones(len(e), dtype=np.uint64)
-    e = e.astype(np.uint64)
-    b = int(base)
-    while e.any():
-        odd = (e & np.uint64(1)).astype(bool)
-        out[odd] *= np.uint64(b)
-        e >>= np.uint64(1)
-        b = b * b % (1 << 64)
-    return out
+    """base**e mod 2**64 for each of the non-decreasing exponents ``e`` (word ends): the running product of
+    base**(e[k] - e[k-1]) (uint64 products wrap, i.e. are taken mod 2**64), the steps looked up in a table of
+    powers (they are word lengths), a larger step by ``pow``. Square and multiply over the exponents' 64 bits
+    cost ~5% of the stage on English."""
+    out = np.diff(e, prepend=0).astype(np.uint64)
+    if not len(out):
+        return out
+    small = out < _TABLE
+    big = np.nonzero(~small)[0]
+    steps = out.copy()
+    out[small] = _powers(base)[steps[small].astype(np.intp)]
+    for k in big:
+        out[k] = pow(int(base), int(steps[k]), 1 << 64)
+    return np.cumprod(out, out=out)
+
+
+_TABLE = 4096
+
+
+@lru_cache(maxsize=2)
+def _powers(base: int) -> np.ndarray:
+    """base**j mod 2**64 for j < _TABLE."""
+    t = np.full(_TABLE, base, dtype=np.uint64)
+    t[0] = 1
+    return np.cumprod(t, out=t)
 
 
 _CHUNK = 1 << 16

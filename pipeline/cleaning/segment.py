@@ -21,6 +21,7 @@ a ``WordTokenizer`` instance in place of a language code. Its defaults would loa
 from __future__ import annotations
 
 import logging
+import math
 from functools import lru_cache
 
 import regex
@@ -37,6 +38,7 @@ _JA_TOKEN = regex.compile(
 _CHARS_TOKEN = regex.compile(r"[\p{Latin}\p{Cyrillic}\p{Greek}\p{N}_]+(?:['’\-][\p{Latin}\p{N}_]+)*|\X")
 
 SEGMENTERS = ("whitespace", "jieba", "japanese", "chars")
+_STOP, _NOT = object(), object()   # JiebaWords._route: "not looked up yet", "not in the dictionary"
 
 
 class _Base(WordTokenizer):
@@ -63,11 +65,27 @@ class WhitespaceWords(_Base):
 
 
 class JiebaWords(_Base):
+    """``jieba.lcut`` (accurate mode with HMM, jieba's bundled dictionary), the same words, ~2x faster.
+
+    Why not ``jieba.lcut`` as it is: it was ~65% of the clean stage on Chinese. Each document is segmented
+    twice (the quality filters' words, then the words of datatrove's simplified text for MinHash), and most
+    of the two texts' Chinese blocks are the same strings. jieba cuts a text block by block (runs of
+    ``jieba.re_han_default``; each block's words depend on that block alone), so here each block's words are
+    kept (``MEMO_CHARS`` characters of blocks at most) and a block seen before is not cut again. A new block
+    is cut by ``_cut_block``: jieba's ``get_DAG`` + ``calc`` + ``__cut_DAG`` in one pass, without the DAG dict
+    and the per-position generator, with the same floating-point operations in the same order (a word's
+    ``log(freq) - log(total)`` kept per word) and the same tie-break, so the same route.
+    ``tests/test_clean_speed.py`` checks the words against ``jieba.lcut`` on the shared Chinese text."""
+
     kind = "jieba"
+    MEMO_CHARS = 4_000_000
 
     def __init__(self):
         super().__init__()
         self._jieba = None
+        self._blocks: dict[str, list[str]] = {}
+        self._memo_chars = 0
+        self._logp: dict[str, float] = {}
 
     @property
     def jieba(self):
@@ -80,10 +98,89 @@ class JiebaWords(_Base):
         return self._jieba
 
     def word_tokenize(self, text: str) -> list[str]:
-        return [w for w in (t.strip() for t in self.jieba.lcut(text)) if w]
+        jb = self.jieba
+        re_han, re_skip = jb.re_han_default, jb.re_skip_default
+        out: list[str] = []
+        for blk in re_han.split(text):      # jieba.Tokenizer.cut's loop
+            if not blk:
+                continue
+            if re_han.match(blk):
+                words = self._blocks.get(blk)
+                if words is None:
+                    words = self._cut_block(blk)
+                    if self._memo_chars > self.MEMO_CHARS:
+                        self._blocks.clear()
+                        self._memo_chars = 0
+                    self._blocks[blk] = words
+                    self._memo_chars += len(blk)
+                out += words
+            else:
+                for x in re_skip.split(blk):
+                    if re_skip.match(x):
+                        out.append(x)
+                    else:
+                        out += x
+        return [w for w in (t.strip() for t in out) if w]
+
+    def _route(self, s: str) -> list[int]:
+        """jieba's ``calc(s, get_DAG(s), route)``, only the end of each position's first word: ``route[i]`` =
+        max over the dictionary words s[i:x+1] of (log(freq) - log(total) + route[x+1]'s value, x), the
+        lexicographic max of the tuples, i.e. the largest x among equal values (x grows along the scan, so ``>=``)."""
+        dt = self.jieba.dt
+        freq, logp, logtotal, stop = dt.FREQ, self._logp, math.log(dt.total), _STOP
+        if len(logp) > 2_000_000:
+            logp.clear()
+        n = len(s)
+        value, end = [0.0] * (n + 1), [0] * (n + 1)
+        value[n] = 0
+        for idx in range(n - 1, -1, -1):
+            bv, bx = -math.inf, -1
+            i, frag = idx, s[idx]
+            while i < n:
+                v = logp.get(frag, stop)
+                if v is stop:         # first sight of frag: None = a prefix only, _NOT = not in the dictionary
+                    f = freq.get(frag, _NOT)
+                    v = logp[frag] = _NOT if f is _NOT else (math.log(f) - logtotal if f else None)
+                if v is _NOT:
+                    break
+                if v is not None:
+                    w = v + value[i + 1]
+                    if w >= bv:
+                        bv, bx = w, i
+                i += 1
+                frag = s[idx:i + 1]
+            if bx < 0:                # get_DAG's [k] for a character not in the dictionary
+                bv, bx = math.log(freq.get(s[idx]) or 1) - logtotal + value[idx + 1], idx
+            value[idx], end[idx] = bv, bx
+        return end
+
+    def _cut_block(self, s: str) -> list[str]:
+        """jieba's ``Tokenizer.__cut_DAG(s)`` (single characters gathered and given to the HMM)."""
+        freq, hmm = self.jieba.dt.FREQ, self.jieba.finalseg.cut
+        route = self._route(s)
+        out: list[str] = []
+        x, buf, n = 0, "", len(s)
+        while x <= n:
+            y = route[x] + 1 if x < n else x
+            if x < n and y - x == 1:
+                buf += s[x:y]
+            else:
+                if buf:
+                    if len(buf) == 1:
+                        out.append(buf)
+                    elif not freq.get(buf):
+                        out += hmm(buf)
+                    else:
+                        out += buf
+                    buf = ""
+                if x == n:
+                    break
+                out.append(s[x:y])
+            x = y
+        return out
 
     def __getstate__(self):  # picklable across processes (the module is re-imported there)
-        return {"language": self.language, "_jieba": None}
+        return {"language": self.language, "_jieba": None, "_blocks": {}, "_memo_chars": 0, "_logp": {}}
 
 
 class JapaneseWords(_Base):
