@@ -123,9 +123,16 @@ def _worktree(ref: str, tmp: Path, revert: list[str]) -> Path:
     subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=REPO, check=True,
                    capture_output=True)
     for c in revert[::-1]:   # newest first: their changes to pipeline/ undone in the working tree (no commit)
-        diff = subprocess.run(["git", "diff", f"{c}^", c, "--", "pipeline"], cwd=path, check=True,
-                              capture_output=True).stdout
-        subprocess.run(["git", "apply", "-R", "-3"], input=diff, cwd=path, check=True, capture_output=True)
+        # a file the commit added stays (later commits edited it, so its removal would not apply); once the
+        # commit's other changes are undone nothing imports it
+        added = subprocess.run(["git", "diff", "--name-only", "--diff-filter=A", f"{c}^", c, "--", "pipeline"],
+                               cwd=path, check=True, capture_output=True, text=True).stdout.split()
+        diff = subprocess.run(["git", "diff", f"{c}^", c, "--", "pipeline", *(f":(exclude){a}" for a in added)],
+                              cwd=path, check=True, capture_output=True).stdout
+        r = subprocess.run(["git", "apply", "-R", "-3"], input=diff, cwd=path, capture_output=True)
+        if r.returncode != 0:
+            raise SystemExit(f"--revert {c}: its changes to pipeline/ do not undo on {ref}:\n"
+                             f"{r.stderr.decode(errors='replace')[-2000:]}")
     return path
 
 
