@@ -1,10 +1,9 @@
 """``foundry metrics [LANG...]``: the numbers that matter per language, in a table a terminal can show.
 
-``dvc metrics show`` lists every key of every declared metrics file (``metrics/<lang>/eval.json`` alone has a
-column per task, variant and seed) and opens with "DVC failed to load some metrics" while any registered
-language has never run (its declared files do not exist yet). This view asks DVC only for the declared
-metrics files that exist (``repo.metrics.show(targets=...)``, as the DVC docs advise for a subset) and keeps
-a few columns: per language the clean and validate numbers (``data/<lang>/clean/stats.json``,
+``dvc metrics show`` shows the publish stage's ``scores/<lang>.json`` (a few numbers per language that ran
+to the end). This view also covers a language stopped half-way: it asks DVC for the pre-training and
+evaluation metrics files that exist (``repo.metrics.show(targets=...)``, as the DVC docs advise for a subset)
+and keeps a few columns: per language the clean and validate numbers (``data/<lang>/clean/stats.json``,
 ``data/<lang>/validation.json``: stage outputs, read directly), pre-training's final validation AUC,
 replaced recall and loss, and the evaluation's average pre-trained vs random-init median; then per task
 the two medians and their delta. Read-only.
@@ -29,18 +28,12 @@ def _read(path: Path) -> dict | None:
 
 
 def declared_metrics(root: Path, langs: list[str]) -> dict[str, list[str]]:
-    """Per language, the metrics files its stages declare in dvc.yaml that exist (project-relative)."""
-    from flows.dvcops import _LOCK, _repo, _split
-
-    out: dict[str, list[str]] = {lang: [] for lang in langs}
-    with _LOCK, _repo(root) as repo:
-        for stage in repo.index.stages:
-            parts = _split(stage.addressing)
-            if parts and parts[1] in out:
-                for m in stage.metrics:
-                    rel = os.path.relpath(m.fs_path, root)
-                    if os.path.isfile(m.fs_path) and rel not in out[parts[1]]:
-                        out[parts[1]].append(rel)
+    """Per language, its pre-training and evaluation metrics files that exist (project-relative). dvc.yaml
+    declares them as plain outs (a declared metrics file that is missing makes `dvc metrics show` warn)."""
+    out: dict[str, list[str]] = {}
+    for lang in langs:
+        lay = Layout(root, lang)
+        out[lang] = [os.path.relpath(p, root) for p in (lay.pretrain_metrics, lay.eval_metrics) if p.is_file()]
     return out
 
 

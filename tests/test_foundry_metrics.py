@@ -1,7 +1,8 @@
 """`foundry status` and `foundry metrics` through the CLI on a real project (git + DVC, the pretrain stage run
 for real on synthetic shards, upstream stages committed as the flow does) beside a registered language that
 never ran: the never-run stages say so (DVC calls them 'modified/deleted'), and the metrics table shows the
-pre-training numbers in a few columns without DVC's "failed to load some metrics"."""
+pre-training numbers in a few columns without DVC's "failed to load some metrics" — as does DVC's own
+`dvc metrics show` (dvc.yaml's top-level metrics: the publish stage's scores/<lang>.json)."""
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ def ran_and_committed(project):  # noqa: F811
                                                  .replace("language: xx", "language: yy"))
     _sh(project, sys.executable, "-m", "pipeline", "pretrain", "xx")
     _dvc(project, "commit", "-f", "-q", "pretrain@xx")
+    _sh(project, sys.executable, "-m", "pipeline", "publish", "xx")  # not evaluated: no scores yet
     return project
 
 
@@ -54,6 +56,25 @@ def test_metrics_table_has_the_columns_that_matter(ran_and_committed):
     assert re.search(r"\bpassed\s+6\s+0\.\d{3}\s+0\.\d{3}\s+\d+\.\d{3}\b", xx), xx
     assert re.search(r"^yy\s+never run$", r.stdout, re.M), r.stdout
     assert max(len(ln) for ln in lines) <= 120 and "failed to load" not in r.stdout + r.stderr
-    # what it spares the user: DVC's own view warns about the language that never ran
+
+
+def test_plain_dvc_views_are_readable(ran_and_committed):
+    """`dvc metrics show`: one row per published language, a few columns, no warning about yy (never ran);
+    README's `dvc exp show --drop ... [--keep ...]` fits a terminal."""
     raw = _dvc(ran_and_committed, "metrics", "show")
-    assert "failed to load some metrics" in raw.stdout + raw.stderr
+    assert "failed to load" not in raw.stdout + raw.stderr, raw.stdout + raw.stderr
+    rows = raw.stdout.splitlines()
+    assert rows[0].split()[0] == "Path" and [r.split()[0] for r in rows[1:]] == ["scores/xx.json"], raw.stdout
+    header = rows[0].split()
+    assert {"steps", "val_disc_auc", "val_replaced_recall", "vocab_size"} <= set(header), rows[0]
+    assert len(header) <= 12 and not any(h.startswith(("train", "seeds")) for h in header), rows[0]
+    assert "yy" not in raw.stdout
+    # README's `dvc exp show`: the scores, then one language's knobs
+    drop = ["--drop", r".*/|languages\.|data_root"]
+    cols = _dvc(ran_and_committed, "exp", "show", "--no-pager", "--csv", *drop).stdout.splitlines()[0].split(",")
+    assert len(cols) <= 16 and {"Experiment", "val_disc_auc", "vocab_size"} <= set(cols), cols
+    keep = ["--keep", r"corpora/xx\.yaml:(vocab|pretrain)\."]
+    cols = _dvc(ran_and_committed, "exp", "show", "--no-pager", "--csv", *drop, *keep).stdout.splitlines()[0]
+    assert "corpora/xx.yaml:pretrain.steps" in cols.split(",") and "corpora/yy.yaml" not in cols, cols
+    everything = _dvc(ran_and_committed, "exp", "show", "--no-pager", "--csv").stdout.splitlines()[0].split(",")
+    assert not any(c.startswith("train.") for c in everything)  # DVCLive's summary is no longer a column

@@ -108,7 +108,8 @@ def test_publish_stage_is_the_only_reader_of_card():
     config_deps = [name for name, s in stages.items() if "corpora/${key}.yaml" in s["do"].get("deps", [])]
     assert config_deps == ["publish"]
     pub = stages["publish"]["do"]
-    assert pub["outs"] == ["models/${key}/hub"] and "models/${key}/electra" in pub["deps"]
+    assert pub["outs"][0] == "models/${key}/hub" and "models/${key}/electra" in pub["deps"]
+    assert pub["outs"][1] == {"scores/${key}.json": {"cache": False}}  # dvc.yaml's top-level metrics folder
     assert "metrics/${key}/eval.json" in pub["deps"]
     assert all("models/${key}/hub" not in (s["do"].get("outs") or []) for n, s in stages.items() if n != "publish")
 
@@ -180,3 +181,14 @@ def test_publish_stage_writes_no_machine_paths(tmp_path):
         text = (hub / name).read_text(encoding="utf-8")
         assert str(tmp_path) not in text and "$FOUNDRY_DATA_ROOT/text/sw" in text, text
     assert json.loads((hub / "lineage.json").read_text())["checkpoint"] == "./checkpoints/sw"
+
+
+def test_scores_summary_is_a_few_numbers():
+    """scores/<lang>.json (dvc.yaml's top-level metrics): the final validation and the medians, nothing else."""
+    from pipeline.stages.publish import scores_summary
+
+    pre = {"steps": 600, "val_disc_auc": 0.75, "vocab_size": 3000, "train_loss": 1.0, "device": "cpu", "mfu": None}
+    got = scores_summary(pre, RESULT)
+    assert got["steps"] == 600 and got["val_disc_auc"] == 0.75 and "train_loss" not in got and "device" not in got
+    assert got["tasks"]["ner"] == {"pretrained": 0.61234, "random_init": 0.63, "delta": -0.02}
+    assert scores_summary(pre, None) == {"steps": 600, "val_disc_auc": 0.75, "vocab_size": 3000}

@@ -6,7 +6,8 @@ Reads  models/<lang>/electra/ (pretrain's output: weights, tokenizer, its README
 Writes models/<lang>/hub/: the model folder's files (hard links where the file system allows, else copies) and
        README.md, the Hub model card with the scores (``pipeline/hubcard.py``), atomically as a whole; the card
        and lineage.json name raw sources outside the project relative to the data root, never by their place
-       on this machine (``hubcard.Places``).
+       on this machine (``hubcard.Places``);
+       scores/<lang>.json: the language's headline numbers (``scores_summary``), what `dvc metrics show` shows.
 
 Why a stage of its own: a stage may not write into another stage's output (DVC would see pretrain's folder
 changed and re-run it), and the card's settings (the license) should not re-run pre-training or evaluation when
@@ -18,14 +19,17 @@ import os
 import shutil
 from pathlib import Path
 
-from pipeline.atomic import atomic_dir
+from pipeline.atomic import atomic_dir, write_json
 from pipeline.config import data_root
 from pipeline.errors import StageError
-from pipeline.evaluation.warnings import model_warnings, read_json
+from pipeline.evaluation.warnings import model_warnings, read_json, task_scores
 from pipeline.hubcard import Places, intended_use, limitations, render, scores, training_data
 from pipeline.stages import open_language
 
 CARD = "README.md"
+SCORES = "scores"         # scores/<lang>.json: dvc.yaml's top-level `metrics` (a folder: only languages that ran)
+PRETRAIN_KEYS = ("steps", "vocab_size", "wall_seconds", "val_disc_auc", "val_replaced_recall", "val_disc_loss",
+                 "val_gen_loss", "val_loss")
 LINEAGE = "lineage.json"  # rewritten without machine paths (Places), not linked
 
 
@@ -44,6 +48,19 @@ def link_tree(src: Path, dest: Path, skip: tuple[str, ...] = (CARD,)) -> int:
             shutil.copy2(path, dest / rel)
         n += 1
     return n
+
+
+def scores_summary(pre: dict, result: dict | None) -> dict:
+    """The numbers `dvc metrics show` / `dvc exp show` show for a language: pre-training's final validation and
+    size, the evaluation's average and per-task medians (pretrained, random init, delta). A summary of
+    metrics/<lang>/pretrain.json and eval.json, which dvc.yaml declares as plain outputs: DVC warns about every
+    declared metrics file that does not exist, i.e. every language that never ran, and shows every key."""
+    out = {k: pre[k] for k in PRETRAIN_KEYS if isinstance(pre.get(k), (int, float))}
+    avg = (result or {}).get("average") or {}
+    out["average"] = {k: avg[k] for k in ("pretrained", "random_init", "delta") if isinstance(avg.get(k), (int, float))}
+    out["tasks"] = {t["task"]: {k: t[k] for k in ("pretrained", "random_init", "delta")
+                                if isinstance(t.get(k), (int, float))} for t in task_scores(result)}
+    return {k: v for k, v in out.items() if v != {}}
 
 
 def run(lang: str, root: Path) -> dict:
@@ -68,5 +85,6 @@ def run(lang: str, root: Path) -> dict:
             text = (src / LINEAGE).read_text(encoding="utf-8")
             (tmp / LINEAGE).write_text(places.scrub(text, lineage), encoding="utf-8")
             files += 1
+    write_json(root / SCORES / f"{lang}.json", scores_summary(pre, result))
     return {"hub_dir": lay.rel(lay.hub_dir), "files": files + 1, "evaluated": result is not None,
             "warnings": len(warnings), "license": cfg.card.license}
