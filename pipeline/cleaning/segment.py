@@ -38,7 +38,6 @@ _JA_TOKEN = regex.compile(
 _CHARS_TOKEN = regex.compile(r"[\p{Latin}\p{Cyrillic}\p{Greek}\p{N}_]+(?:['’\-][\p{Latin}\p{N}_]+)*|\X")
 
 SEGMENTERS = ("whitespace", "jieba", "japanese", "chars")
-_STOP, _NOT = object(), object()   # JiebaWords._route: "not looked up yet", "not in the dictionary"
 
 
 class _Base(WordTokenizer):
@@ -71,21 +70,21 @@ class JiebaWords(_Base):
     twice (the quality filters' words, then the words of datatrove's simplified text for MinHash), and most
     of the two texts' Chinese blocks are the same strings. jieba cuts a text block by block (runs of
     ``jieba.re_han_default``; each block's words depend on that block alone), so here each block's words are
-    kept (``MEMO_CHARS`` characters of blocks at most) and a block seen before is not cut again. A new block
-    is cut by ``_cut_block``: jieba's ``get_DAG`` + ``calc`` + ``__cut_DAG`` in one pass, without the DAG dict
-    and the per-position generator, with the same floating-point operations in the same order (a word's
-    ``log(freq) - log(total)`` kept per word) and the same tie-break, so the same route.
+    kept (the last ``MEMO_CHARS`` characters of blocks or so: the reuse is between the two passes over one
+    document, and memory stays flat) and a block seen before is not cut again. A new block is cut by
+    ``_cut_block``: jieba's ``get_DAG`` + ``calc`` + ``__cut_DAG`` in one pass, without the DAG dict and the
+    per-position generator, with the same floating-point operations in the same order and the same
+    tie-break, so the same route.
     ``tests/test_clean_speed.py`` checks the words against ``jieba.lcut`` on the shared Chinese text."""
 
     kind = "jieba"
-    MEMO_CHARS = 4_000_000
+    MEMO_CHARS = 200_000
 
     def __init__(self):
         super().__init__()
         self._jieba = None
         self._blocks: dict[str, list[str]] = {}
         self._memo_chars = 0
-        self._logp: dict[str, float] = {}
 
     @property
     def jieba(self):
@@ -127,9 +126,7 @@ class JiebaWords(_Base):
         max over the dictionary words s[i:x+1] of (log(freq) - log(total) + route[x+1]'s value, x), the
         lexicographic max of the tuples, i.e. the largest x among equal values (x grows along the scan, so ``>=``)."""
         dt = self.jieba.dt
-        freq, logp, logtotal, stop = dt.FREQ, self._logp, math.log(dt.total), _STOP
-        if len(logp) > 2_000_000:
-            logp.clear()
+        freq, log, logtotal = dt.FREQ, math.log, math.log(dt.total)
         n = len(s)
         value, end = [0.0] * (n + 1), [0] * (n + 1)
         value[n] = 0
@@ -137,14 +134,11 @@ class JiebaWords(_Base):
             bv, bx = -math.inf, -1
             i, frag = idx, s[idx]
             while i < n:
-                v = logp.get(frag, stop)
-                if v is stop:         # first sight of frag: None = a prefix only, _NOT = not in the dictionary
-                    f = freq.get(frag, _NOT)
-                    v = logp[frag] = _NOT if f is _NOT else (math.log(f) - logtotal if f else None)
-                if v is _NOT:
+                f = freq.get(frag)
+                if f is None:         # not a dictionary word nor the prefix of one
                     break
-                if v is not None:
-                    w = v + value[i + 1]
+                if f:
+                    w = log(f) - logtotal + value[i + 1]
                     if w >= bv:
                         bv, bx = w, i
                 i += 1
@@ -180,7 +174,7 @@ class JiebaWords(_Base):
         return out
 
     def __getstate__(self):  # picklable across processes (the module is re-imported there)
-        return {"language": self.language, "_jieba": None, "_blocks": {}, "_memo_chars": 0, "_logp": {}}
+        return {"language": self.language, "_jieba": None, "_blocks": {}, "_memo_chars": 0}
 
 
 class JapaneseWords(_Base):
