@@ -9,6 +9,9 @@ each ``--epochs`` value. Models are kept in ``--work`` and reused, so variants c
 
     python -m benchmarks.electra_knobs --lang demo --steps 600 --epochs 5 20
     python -m benchmarks.electra_knobs --lang demo --variants electra corrective-5 --seeds 3
+    python -m benchmarks.electra_knobs --lang demo --variants tiny-1200-steps --epochs 5 --finetune 5:lld=1 10
+
+``--finetune`` adds fine-tuning settings (epochs, and optionally lr and layer-wise decay) applied to both arms.
 
 Results: ``benchmarks/results/electra_knobs-<lang>-<date>.{json,md}`` (machine named; no machine paths).
 """
@@ -41,6 +44,9 @@ CHANGES: dict[str, dict] = {
     "lr-3e-4": {"learning_rate": 3e-4},
     "lr-5e-4": {"learning_rate": 5e-4},
     "lr-5e-4+corrective-5": {"learning_rate": 5e-4, "disc_mlm_weight": 5.0},
+    # the demo's shipped recipe (tiny's lr and corrective MLM, 600 steps) trained longer or masked more
+    "tiny-1200-steps": {"learning_rate": 5e-4, "disc_mlm_weight": 5.0, "steps": 1200, "warmup_steps": 120},
+    "tiny-mask-25%": {"learning_rate": 5e-4, "disc_mlm_weight": 5.0, "mask_prob": 0.25},
 }
 VARIANTS: dict[str, dict] = {k: {**PAPER, **v} for k, v in CHANGES.items()}
 KEEP = ("val_disc_auc", "val_replaced_recall", "val_gen_loss_at_mask", "val_last_layer_cosine",
@@ -69,6 +75,19 @@ def attention_entropy(model_dir: Path, root: Path, lang: str) -> float | None:
                                   batch["token_type_ids"])["attention_entropy"]
 
 
+def finetune_specs(args) -> list[tuple[str, float, dict]]:
+    """``--epochs`` values and ``--finetune`` specs ("EPOCHS[:lr=X][:lld=Y]", applied to both arms) as
+    (label, epochs, {"lr", "lld"} overrides of the size's fine-tuning defaults)."""
+    out = [(f"{e:g}", float(e), {}) for e in args.epochs]
+    for spec in args.finetune or []:
+        ep, *kv = spec.split(":")
+        ft = {k: float(v) for k, v in (x.split("=", 1) for x in kv)}
+        if set(ft) - {"lr", "lld"}:
+            raise SystemExit(f"--finetune {spec}: only lr= and lld= can be set")
+        out.append((spec.replace(":", " "), float(ep), ft))
+    return out
+
+
 def run_variant(name: str, params: dict, root: Path, lang: str, args) -> dict:
     from benchmarks.rtd_vs_mlm import pretrain_model
     from pipeline.config import EvaluateSettings, load_language
@@ -89,13 +108,14 @@ def run_variant(name: str, params: dict, root: Path, lang: str, args) -> dict:
         pre["val_attention_entropy"] = attention_entropy(out, root, lang)
     cfg = load_language(lang, REPO)
     fine = {}
-    for ep in args.epochs:
-        tasks = [t.model_copy(update={"epochs": float(ep)}) for t in cfg.evaluate.tasks
-                 if not args.tasks or t.name in args.tasks]
-        s = EvaluateSettings(tasks=tasks, seeds=args.seeds, random_init_baseline=True, workers=args.workers)
+    for label, ep, ft in finetune_specs(args):
+        tasks = [t.model_copy(update={"epochs": ep, **({"learning_rate": ft["lr"]} if "lr" in ft else {})})
+                 for t in cfg.evaluate.tasks if not args.tasks or t.name in args.tasks]
+        s = EvaluateSettings(tasks=tasks, seeds=args.seeds, random_init_baseline=True, workers=args.workers,
+                             layerwise_lr_decay=ft.get("lld"))
         r = evaluate_model(ModelUnderTest(out, device="cpu", language=lang, title=name), s, REPO)
         for tn, t in r["tasks"].items():
-            fine[f"{tn}@{ep:g}"] = {"metric": t["metric"], "pretrained": t["pretrained"]["median"],
+            fine[f"{tn}@{label}"] = {"metric": t["metric"], "pretrained": t["pretrained"]["median"],
                                   "pretrained_seeds": t["pretrained"]["seeds"],
                                   "random_init": t["random_init"]["median"],
                                   "random_init_seeds": t["random_init"]["seeds"],
@@ -110,13 +130,14 @@ def render(rep: dict) -> str:
     a = rep["args"]
     lines = [f"# ELECTRA knobs on `{rep['lang']}` — {rep['date']}", "", f"Machine: {rep['machine']}", "",
              f"Command: `python -m benchmarks.electra_knobs --lang {rep['lang']} --steps {a['steps']} "
-             f"--epochs {' '.join(f'{e:g}' for e in a['epochs'])} --seeds {a['seeds']}`", "",
+             f"--epochs {' '.join(f'{e:g}' for e in a['epochs'])} --seeds {a['seeds']}"
+             + (f" --finetune {' '.join(a['finetune'])}" if a.get("finetune") else "") + "`", "",
              f"Setup: size `{a['size']}`, {a['steps']} steps of {a['batch_size']} x {a['seq_len']}-token rows, lr "
              f"{a['lr']} ({a['warmup']} warm-up, linear decay), seed {a['seed']}; fine-tuning: the language's "
              "evaluation tasks, each model beside random initialisation with the same seeds; medians x100, "
              "wins = seeds where the pre-trained model beat random init.", ""]
     keys = sorted({k for v in rep["variants"].values() for k in v["finetune"]},
-                  key=lambda k: (k.rsplit("@", 1)[0], float(k.rsplit("@", 1)[1])))
+                  key=lambda k: (k.rsplit("@", 1)[0], float(k.rsplit("@", 1)[1].split()[0]), k))
     head = ("| variant | AUC | recall | gen loss @[MASK] | last-layer cos | attention entropy | "
             + " | ".join(f"{k} (pre / random, wins)" for k in keys) + " |")
     lines += [head, "|" + "---|" * (6 + len(keys))]
@@ -148,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=60)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--epochs", nargs="+", type=float, default=[5.0, 20.0])
+    ap.add_argument("--epochs", nargs="*", type=float, default=[5.0, 20.0])
+    ap.add_argument("--finetune", nargs="*", metavar="EPOCHS[:lr=X][:lld=Y]",
+                    help="further fine-tuning settings, each for both arms, e.g. 10:lr=1e-3 5:lld=1")
     ap.add_argument("--tasks", nargs="*", help="evaluation tasks of corpora/LANG.yaml (default: all)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
