@@ -23,10 +23,11 @@ import os
 import sys
 from pathlib import Path
 
-from flows.joint import cmd_new_joint, cmd_run_joint
+from flows.joint import cmd_new_joint, cmd_run_joint, joint_metrics_text, joint_status_text
 from pipeline.config import ConfigError, languages, load_language, project_root
-from pipeline.config.joint import is_joint
+from pipeline.config.joint import is_joint, joints
 from pipeline.errors import StageError
+from pipeline.joint import JOINT_STAGES
 from pipeline.layout import Layout
 from pipeline.stages import STAGES
 
@@ -251,9 +252,13 @@ def cmd_status(args) -> int:
     _env(root)
     from flows.dvcops import language_status
 
-    langs = args.langs or languages(root)
-    _check_languages(root, langs)
+    langs = args.langs or languages(root) + list(joints(root))
+    joint = [n for n in langs if is_joint(n, root)]  # a joint model: its own stages (its members are languages)
+    _check_languages(root, [n for n in langs if n not in joint])
     for lang in langs:
+        if lang in joint:
+            print(joint_status_text(root, lang))
+            continue
         print(f"{lang}:")
         for stage, state in language_status(root, lang).items():
             print(f"  {stage:<9} {state}")
@@ -268,9 +273,10 @@ def cmd_metrics(args) -> int:
     _env(root)
     from flows.metrics import metrics_text
 
-    langs = args.langs or languages(root)
+    joint = [n for n in args.langs or list(joints(root)) if is_joint(n, root)]  # its own view (flows/joint.py)
+    langs = [n for n in args.langs or languages(root) if n not in joint]
     _check_languages(root, langs)
-    print(metrics_text(root, langs))
+    print("\n\n".join(([metrics_text(root, langs)] if langs else []) + [joint_metrics_text(root, n) for n in joint]))
     return 0
 
 
@@ -411,9 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes of the local Dask cluster (default: --parallel)")
     p.add_argument("--wait", action="store_true", help="when another run holds a language, wait for it (default: "
                    "exit with status 2, naming it: PID, host, since when)")
-    p.add_argument("--from", dest="start", choices=STAGES, default=None, metavar="STAGE",
-                   help=f"start at STAGE, leaving the earlier ones out (said when one is stale); {', '.join(STAGES)}")
-    p.add_argument("--until", choices=STAGES, default=None, metavar="STAGE",
+    p.add_argument("--from", dest="start", choices=STAGES + JOINT_STAGES, default=None, metavar="STAGE",
+                   help=f"start at STAGE, leaving the earlier ones out (said when one is stale); {', '.join(STAGES)} "
+                   f"(a joint model: also {', '.join(JOINT_STAGES)}, after its members' stages)")
+    p.add_argument("--until", choices=STAGES + JOINT_STAGES, default=None, metavar="STAGE",
                    help="stop after STAGE (e.g. --until validate: the corpus and its review page, no training)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("serve", help="serve the flow for scheduled runs (Prefect flow.serve; needs a Prefect "

@@ -167,13 +167,19 @@ def language_status(root: Path, lang: str) -> dict[str, str]:
     addrs = [f"{s}@{lang}" for s in STAGES]
     changed = stale(root, addrs)
     ran = recorded_stages(root)
+    return stage_states([(s, a in ran, changed.get(a)) for s, a in zip(STAGES, addrs)])
+
+
+def stage_states(stages: list[tuple[str, bool, list | None]]) -> dict[str, str]:
+    """(stage, recorded in a dvc.lock, DVC's reasons when stale) in DAG order -> each stage's state, as
+    :func:`language_status` words it (also a joint model's, flows/joint.py)."""
     out, upstream_stale = {}, False
-    for s, a in zip(STAGES, addrs):
-        if a not in ran:
+    for s, recorded, why in stages:
+        if not recorded:
             out[s] = "never run"
             upstream_stale = True
-        elif a in changed:
-            out[s] = "stale: " + describe(changed[a])
+        elif why is not None:
+            out[s] = "stale: " + describe(why)
             upstream_stale = True
         else:
             out[s] = "downstream of a stale stage" if upstream_stale else "up to date"

@@ -153,6 +153,17 @@ def test_joint_config_is_typed_and_names_an_unknown_member(tmp_path):
     assert len(slots(["sw", "tr"])) == MEMBER_SLOTS
 
 
+def test_joint_plan_orders_the_members_stages_before_the_joint_ones():
+    from flows.joint import joint_plan
+
+    assert joint_plan() == (list(STAGES), list(JOINT_STAGES))
+    assert joint_plan(until="validate") == (["clean", "validate"], [])
+    assert joint_plan(start="joint_pretrain") == ([], ["joint_pretrain", "joint_evaluate", "joint_publish"])
+    assert joint_plan(start="publish", until="joint_members") == (["publish"], ["joint_members"])
+    with pytest.raises(ValueError, match="comes after"):
+        joint_plan(start="joint_vocab", until="shard")
+
+
 def test_joint_dvc_yaml_declares_the_joint_stages_and_their_code():
     stages = yaml.safe_load((REPO / "joint" / "dvc.yaml").read_text())["stages"]
     assert list(stages) == list(JOINT_STAGES)
@@ -175,7 +186,7 @@ def test_joint_sw_tr_ko_end_to_end_noop_and_one_member_change(tmp_path):
     assert r.returncode == 0, r.stderr
     cfg = load_joint("tri", proj)
     assert cfg.members == ["sw", "tr", "ko"] and cfg.sampling.alpha == 0.3 and cfg.vocab.size == 4000
-    assert cfg.pretrain.steps == 3            # the first member's budget: equal compute
+    assert cfg.pretrain.steps == 3            # the first member's steps (equal FLOPs: docs/multilingual.md)
     subprocess.run(["git", "add", "-A"], cwd=proj, check=True, env=_env(proj))
 
     # ko waits for a person's review: the joint model stops before its vocab, naming ko
@@ -194,6 +205,10 @@ def test_joint_sw_tr_ko_end_to_end_noop_and_one_member_change(tmp_path):
 
     r = foundry(proj, "run", "tri")
     assert r.returncode == 0 and "Nothing to do" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    r = foundry(proj, "status", "tri")
+    assert r.returncode == 0 and r.stdout.count("up to date") == len(JOINT_STAGES), r.stdout + r.stderr
+    r = foundry(proj, "metrics", "tri")
+    assert r.returncode == 0 and re.search(r"ko xnli .* \d\.\d\dx", r.stdout), r.stdout + r.stderr
 
     # one member's corpus changes: its stages and the joint ones re-run, nothing of the others
     sample = proj / "raw/tr/sample.txt"
@@ -201,10 +216,17 @@ def test_joint_sw_tr_ko_end_to_end_noop_and_one_member_change(tmp_path):
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=proj, env=_env(proj), capture_output=True,
                             text=True).stdout
     assert "clean@tr" in status and not re.search(r"@(sw|ko):", status), status
+    r = foundry(proj, "run", "tri", "--until", "validate")     # the members' corpora only, no joint stage
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    ran = _ran(r.stdout)
+    assert ran["tr"] == {"clean", "validate"} and not ran["sw"] | ran["ko"] | ran["tri"], ran
+    assert "left out (--from/--until)" in r.stdout
+    r = foundry(proj, "status", "tri")
+    assert re.search(r"joint_members\s+stale: ", r.stdout) and "downstream of a stale stage" in r.stdout, r.stdout
     r = foundry(proj, "run", "tri")
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     ran = _ran(r.stdout)
-    assert ran["tr"] == set(STAGES) and ran["tri"] == set(JOINT_STAGES), ran
+    assert ran["tr"] == set(STAGES) - {"clean", "validate"} and ran["tri"] == set(JOINT_STAGES), ran
     assert ran["sw"] == set() and ran["ko"] == set(), ran
 
 
@@ -229,7 +251,14 @@ def _check_artifacts(proj: Path) -> None:
         assert row["joint"] is not None and row["monolingual"] is not None and row["random_init"] is not None
     scorecard = (proj / "reports/tri/scorecard.md").read_text()
     assert "| ko | xnli |" in scorecard and (proj / "reports/tri/scorecard.png").stat().st_size > 1000
-    card = (proj / "reports/tri/model_card.md").read_text()
+    card = (proj / "models/tri/hub/README.md").read_text()
     for lang in MEMBERS:
         assert members[lang]["clean_md5"] in card and members[lang]["corpus"] in card
-    assert '"decision": "approved"' in card
+    assert "Review: **approved**" in card and "Review: **auto-approved**" in card
+    from huggingface_hub import ModelCard
+    meta = ModelCard(card).data
+    assert meta.language == list(MEMBERS) and meta.license == "other" and meta.library_name == "transformers"
+    assert {r.dataset_type for r in meta.eval_results} == {"sw-ner", "tr-upos", "ko-xnli"}
+    model, hub = proj / "models/tri/electra", proj / "models/tri/hub"
+    assert {p.relative_to(model) for p in model.rglob("*") if p.is_file()} == \
+        {p.relative_to(hub) for p in hub.rglob("*") if p.is_file()}

@@ -196,25 +196,6 @@ def test_dask_local_cluster_runs_tasks_in_worker_processes():
 
 # --- the complete model card --------------------------------------------------------------------------
 
-def test_model_card_combines_pretrain_card_and_scores(tmp_path):
-    from pipeline.evaluation import modelcard
-
-    model = tmp_path / "models/xx/electra"
-    model.mkdir(parents=True)
-    (model / "README.md").write_text("---\nlanguage: xx\n---\n\n# ELECTRA-tiny (xx)\n\n## Lineage\n\n| a | b |\n")
-    score = "# Scorecard: xx\n\n| task | x |\n\n## What was trained and scored\n\n```\n# not a heading\n```\n"
-    path = modelcard.write(tmp_path, "xx", model, score, tmp_path / "metrics/xx/eval.json")
-    assert path == tmp_path / "reports/xx/model_card.md"
-    card = path.read_text()
-    assert card.startswith((model / "README.md").read_text().rstrip("\n"))
-    assert "## Scores" in card and "## Scorecard: xx" in card and "### What was trained" in card
-    assert "\n# not a heading\n" in card  # code blocks untouched
-    assert "metrics/xx/eval.json" in card
-    # re-combining a card that already holds scores replaces them, never stacks them
-    again = modelcard.render(card, score, lang="xx", eval_json="e.json", commit="abc")
-    assert again.count("## Scores") == 1
-
-
 def test_pretrain_card_records_the_review_decision(tmp_path):
     import json
 

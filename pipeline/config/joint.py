@@ -6,7 +6,8 @@ reviewed corpora of its ``members`` (languages already configured), mixed by ``s
 0.3/0.7 to upsample small languages). ``vocab``, ``shard``, ``model`` and ``pretrain`` are the
 language sections, read by the joint stages (``pipeline/stages/joint_*.py``); ``evaluate`` only says
 how many processes fine-tune: each member's own suite (its ``evaluate`` section: tasks, seeds) is
-what the joint model is scored on, so the numbers compare with the member's monolingual model.
+what the joint model is scored on, so the numbers compare with the member's monolingual model. ``card``
+(optional, as a language's) is the published card's license and datasets.
 
 The joint models are registered in ``joint/params.yaml`` (the ``foreach`` of ``joint/dvc.yaml``): each
 with its members in exactly ``MEMBER_SLOTS`` entries, the last one repeated to fill the unused slots,
@@ -21,8 +22,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from pipeline.config.project import _format_errors, _read_yaml, languages
-from pipeline.config.sections import (ConfigError, LanguageConfig, ModelSettings, PretrainSettings, ShardSettings,
-                                      VocabSettings, _Strict)
+from pipeline.config.sections import (CardSettings, ConfigError, LanguageConfig, ModelSettings, PretrainSettings,
+                                      ShardSettings, VocabSettings, _Strict)
 
 MEMBER_SLOTS = 8          # joint/dvc.yaml names this many member slots per joint stage
 JOINT_PARAMS = "joint/params.yaml"
@@ -55,6 +56,8 @@ class JointConfig(_Strict):
     model: ModelSettings = ModelSettings()
     pretrain: PretrainSettings = PretrainSettings()
     evaluate: JointEvaluateSettings = JointEvaluateSettings()
+    # the Hub card (license, datasets), read by joint_publish only, as a language's `card` by publish
+    card: CardSettings = CardSettings()
 
     model_config = {**_Strict.model_config, "protected_namespaces": ()}
 

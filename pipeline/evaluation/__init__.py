@@ -10,8 +10,7 @@ By concern:
 - ``metrics.py`` and ``scoring.py``: per-run metrics, medians over seeds, paired comparisons, the suite average.
 - ``harness.py``: :func:`~pipeline.evaluation.harness.evaluate_model`, all of the above for one model folder.
 - ``scorecard.py`` / ``scorecard_html.py`` / ``report.py``: eval.json, scorecard.md and scorecard.html.
-- ``modelcard.py``: a joint model's reports/<name>/model_card.md (a language's card with the scores is the
-  publish stage's, ``pipeline/hubcard.py``); ``warnings.py``: the model's warnings (summary and card);
+- ``warnings.py``: the model's warnings (summary and the Hub card, ``pipeline/hubcard.py``);
   ``datadeps.py``: the stage's DVC data dependencies.
 - ``cli.py``: ``foundry evaluate``.
 """

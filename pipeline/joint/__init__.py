@@ -9,7 +9,9 @@ A joint model is ``corpora/<name>.yaml`` with ``members`` (``pipeline.config.joi
                     -> data/<name>/shards (index.json: per-language tokens used, validation per language)
     joint_pretrain  the language stage's pre-training on those shards -> models/<name>/electra
     joint_evaluate  every member's suite on the joint model, next to the member's monolingual model and
-                    random init -> reports/<name>/scorecard.md (+ plot), model_card.md
+                    random init -> reports/<name>/scorecard.md (+ plot), metrics/<name>/eval.json
+    joint_publish   the model folder with the Hub card (every member's ISO code, lineage, scores)
+                    -> models/<name>/hub (pipeline/joint/card.py on pipeline/hubcard.py)
 
 The per-language stage code does the work (vocab training, packing, pre-training, fine-tuning); this
 package holds only what is joint: the members' record, the sampling, the mixture and the comparison.
@@ -21,7 +23,8 @@ from pathlib import Path
 from pipeline.config.joint import JointConfig, load_joint
 from pipeline.layout import Layout
 
-JOINT_STAGES = ("joint_members", "joint_vocab", "joint_shard", "joint_pretrain", "joint_evaluate")
+JOINT_STAGES = ("joint_members", "joint_vocab", "joint_shard", "joint_pretrain", "joint_evaluate",
+                "joint_publish")
 
 
 def open_joint(name: str, root: Path) -> tuple[Path, JointConfig, Layout]:

@@ -3,15 +3,14 @@
 Reads  models/<name>/electra and tokenizer, each member's tasks (its corpora/<m>.yaml), metrics/<m>/eval.json
        and pretrain.json (the monolingual model and random init), models/<m>/tokenizer/vocab_stats.json
 Writes metrics/<name>/eval.json (the comparison and the joint model's results per member),
-       reports/<name>/scorecard.md and scorecard.png, reports/<name>/model_card.md (the joint model's card,
-       whose lineage lists every member corpus, with the scorecard) — ``pipeline.joint.compare``/``report``.
+       reports/<name>/scorecard.md and scorecard.png — ``pipeline.joint.compare``/``report``. The joint model's
+       card with the scores is the joint_publish stage's models/<name>/hub/README.md.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
-from pipeline.evaluation import modelcard
 from pipeline.joint import open_joint
 from pipeline.joint.compare import compare
 from pipeline.joint.report import plot, render
@@ -24,7 +23,6 @@ def run(name: str, root: Path) -> dict:
     md = render(c)
     write_text(lay.scorecard, md)
     plot(c, lay.scorecard.with_suffix(".png"))
-    card = modelcard.write(root, name, lay.electra_dir, md, lay.eval_metrics)
     return {"joint": name, "tasks": len(c["tasks"]),
             "joint_minus_monolingual": {f"{r['language']}/{r['task']}": r["joint_minus_monolingual"] for r in c["tasks"]},
-            "scorecard": lay.rel(lay.scorecard), "model_card": lay.rel(card)}
+            "scorecard": lay.rel(lay.scorecard)}

@@ -38,7 +38,7 @@ def run(name: str, root: Path) -> dict:
             "sampling_alpha": cfg.sampling.alpha,
             "parameters": cfg.pretrain_resolved(),
             "config": f"corpora/{name}.yaml",
-            "scores": f"reports/{name}/model_card.md and reports/{name}/scorecard.md (written by joint_evaluate)",
+            "scores": f"reports/{name}/scorecard.md (joint_evaluate) and models/{name}/hub/README.md (joint_publish)",
         }
 
     return train_with_slot(name, root, cfg, lay, card)
