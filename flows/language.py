@@ -136,7 +136,10 @@ def run_stage(root: str, lang: str, stage: str, concurrent: int = 1) -> dict:
     if addr not in changed:
         log.info("%s is up to date (DVC): skipped", addr)
         return {"stage": stage, "ran": False, "seconds": 0.0}
-    log.info("%s is stale: %s", addr, dvcops.describe(changed[addr]))
+    if ":" in addr or addr in dvcops.recorded_stages(rootp):   # (a joint stage: its own dvc.lock)
+        log.info("%s is stale: %s", addr, dvcops.describe(changed[addr]))
+    else:  # DVC calls every dependency of a stage that never ran 'modified': dozens of lines that say nothing
+        log.info("%s has never run", addr)
     logfile = rootp / "logs" / lang / f"{stage}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()

@@ -74,7 +74,7 @@ def defaults_for(script: str) -> dict:
 SNIFF_CHARS = 20_000_000          # read at most this much text to size the defaults (then extrapolate)
 DOC_CHARS_NO_BOUNDARIES = GROUP_CHARS  # documents grouped from sentence-per-line text (sources[].documents)
 LINES_PER_BLOCK_NO_BOUNDARIES = 50  # more non-empty lines per blank-line block than this: no document structure
-SMALL_CORPUS_CHARS = 5_000_000    # below this, the CPU-sized pre-training budget of the demo (600 steps)
+SMALL_CORPUS_CHARS = 5_000_000    # below this, a CPU-sized pre-training budget (600 steps)
 VOCAB_CHARS_PER_PIECE = 80        # vocab.size <= chars / 80: SentencePiece needs ~45-60 characters per
 #                                   piece (measured on 100-120k-character vi/th/el/ka samples), plus margin
 #                                   for what cleaning drops
