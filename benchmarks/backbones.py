@@ -12,11 +12,18 @@ and seed; only the backbone and its initialisation differ:
   start uniform over 9 positions).
 * ``convbert-prevnext``: ConvBERT whose two convolution heads start on the previous / next token
   (``model.backbones.init_local_convolution``) -- the ``tiny`` default.
+* ``convbert-prevnext-gdes``: the same with DeBERTa-v3's gradient-disentangled embedding sharing
+  (``embedding_sharing: gdes``, ``model.gdes``).
+* ``deberta``: DeBERTa-v2/v3's encoder (relative positions only, v3 configuration), transformers' initialisation.
+* ``deberta-rel-lr10``: the same with its relative-position embeddings (and their LayerNorm) at 10x the
+  learning rate -- the control of issue 11 (a relative bias that could not move fast enough from zero stayed
+  on the plateau; with a 10x step size it left it).
 
 From each run's curve (``model.metrics.CURVE_COLUMNS``): the training window's replaced-token ROC AUC and
 recall, the generator's loss at [MASK] positions, the discriminator's neighbour attention and last-layer
-token cosine (``model.diagnostics``). Writes ``benchmarks/results/backbones-<lang>-<date>.{json,md}`` and
-``docs/img/backbones-<lang>.png``.
+token cosine (``model.diagnostics``). Writes ``benchmarks/results/backbones-<lang>-<date><suffix>.{json,md}``
+and ``docs/img/backbones-<lang>-<date><suffix>.png`` (``--suffix``: e.g. ``-deberta``, so that a second run
+on one day keeps the first one's record).
 """
 from __future__ import annotations
 
@@ -37,6 +44,9 @@ VARIANTS = {
     "electra": {"backbone": "electra"},
     "convbert-default": {"backbone": "convbert", "local_init": "none"},
     "convbert-prevnext": {"backbone": "convbert", "local_init": "prevnext"},
+    "convbert-prevnext-gdes": {"backbone": "convbert", "local_init": "prevnext", "embedding_sharing": "gdes"},
+    "deberta": {"backbone": "deberta", "local_init": "none"},
+    "deberta-rel-lr10": {"backbone": "deberta", "local_init": "none", "relative_lr_scale": 10.0},
 }
 SHOWN = ("disc_auc", "replaced_recall", "gen_loss_at_mask", "neighbour_attention", "last_layer_cosine")
 
@@ -105,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--work", type=Path, default=Path("/tmp/foundry-backbones"))
+    ap.add_argument("--suffix", default="", help="appended to the record's and the plot's names")
     a = ap.parse_args(argv)
     from benchmarks.rtd_vs_mlm import machine, prepare_corpus, pretrain_model
     from pipeline.config import data_root
@@ -130,15 +141,15 @@ def main(argv: list[str] | None = None) -> int:
                           "curve": rows}
         print(f"[backbones] {name}: {variants[name]['at']}", flush=True)
     date = dt.date.today().isoformat()
-    png = ROOT / "docs" / "img" / f"backbones-{a.lang}.png"
+    png = ROOT / "docs" / "img" / f"backbones-{a.lang}-{date}{a.suffix}.png"
     plot(curves, png, f"tiny, ELECTRA objective, text/{a.lang}: {a.steps} steps x 32 x {a.seq} tokens, lr 1e-3")
     report = {"lang": a.lang, "date": date, "machine": machine(), "params": params,
               # the scratch folder is this machine's: not part of the portable record
               "command": "python -m benchmarks.backbones " + " ".join(_portable(argv if argv is not None else sys.argv[1:])),
               "variants": variants, "plot": str(png.relative_to(ROOT))}
     res = ROOT / "benchmarks" / "results"
-    (res / f"backbones-{a.lang}-{date}.json").write_text(json.dumps(report, indent=1, default=str))
-    (res / f"backbones-{a.lang}-{date}.md").write_text(render(report))
+    (res / f"backbones-{a.lang}-{date}{a.suffix}.json").write_text(json.dumps(report, indent=1, default=str))
+    (res / f"backbones-{a.lang}-{date}{a.suffix}.md").write_text(render(report))
     print(render(report))
     return 0
 

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 
 from transformers.models.electra.modeling_electra import ElectraGeneratorPredictions
 
-from model.backbones import attn_implementation, backbone, backbone_of, encoder
+from model.backbones import attn_implementation, backbone, backbone_of, encoder, mlm_head
+from model.gdes import EMBEDDING_SHARING, share_gdes
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
 # Tokens that are never masked. [UNK] is deliberately absent: it is an ordinary (if rare) token.
@@ -295,8 +296,12 @@ class ElectraPretrainer(_Base):
 
     def __init__(self, disc_config, gen_config, *, mask_prob: float = 0.15,
                  disc_weight: float = 50.0, max_seq_length: int | None = None, mask_id: int = MASK_ID,
-                 temperature: float = 1.0, discriminator=None, generator=None, disc_mlm_weight: float = 0.0):
+                 temperature: float = 1.0, discriminator=None, generator=None, disc_mlm_weight: float = 0.0,
+                 embedding_sharing: str = "full"):
         super().__init__()
+        if embedding_sharing not in EMBEDDING_SHARING:
+            raise ValueError(f"embedding_sharing must be one of {', '.join(EMBEDDING_SHARING)}, got {embedding_sharing!r}")
+        self.embedding_sharing = embedding_sharing
         if disc_config.embedding_size != gen_config.embedding_size:
             raise ValueError("generator and discriminator must share embedding_size to share embeddings")
         if disc_config.model_type != gen_config.model_type:
@@ -327,20 +332,29 @@ class ElectraPretrainer(_Base):
         return cls(disc.config, gen.config, discriminator=disc, generator=gen, **kwargs)
 
     def tie_embeddings(self) -> None:
-        """Share every embedding (word, position, token type, LayerNorm) and tie the generator output layer.
+        """Share the embeddings and tie the generator's output layer to the word embeddings.
 
-        The generator's own ``embeddings_project`` (embedding_size -> its hidden size) stays its own, as in
-        the official code (the projection lives in each model's own variable scope).
+        ``full`` (the paper): every embedding (word, position, token type, LayerNorm; DeBERTa: word and token
+        type, ``Backbone.shared_embeddings``) is one module; the generator's own ``embeddings_project``
+        (embedding_size -> its hidden size) stays its own, as in the official code. ``gdes``
+        (:mod:`model.gdes`): only the word embeddings are shared, gradient-disentangled.
         """
-        shared = encoder(self.discriminator).embeddings
-        encoder(self.generator).embeddings = shared
-        self.generator.generator_lm_head.weight = shared.word_embeddings.weight
+        d_emb, g_emb = encoder(self.discriminator).embeddings, encoder(self.generator).embeddings
+        names = backbone_of(self.discriminator.config).shared_embeddings
+        if self.embedding_sharing == "gdes":
+            share_gdes(d_emb, g_emb.word_embeddings)
+        elif names is None:
+            encoder(self.generator).embeddings = g_emb = d_emb
+        else:
+            for name in names:
+                setattr(g_emb, name, getattr(d_emb, name))
+        mlm_head(self.generator)[1].weight = g_emb.word_embeddings.weight
 
     def _generator_logits(self, masked_ids, enc_mask, token_type_ids, position_ids, masked):
         hidden = encoder(self.generator)(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
                                          position_ids=position_ids, return_dict=True).last_hidden_state
-        h = hidden[masked]  # [M, H_gen]: only masked positions go through the prediction head
-        return self.generator.generator_lm_head(self.generator.generator_predictions(h))
+        transform, output = mlm_head(self.generator)
+        return output(transform(hidden[masked]))  # [M, V]: only masked positions go through the head
 
     def _discriminate(self, fake_ids, enc_mask, token_type_ids, position_ids, masked, originals):
         """RTD logits [B, L] and, with the corrective head, its summed cross-entropy at the masked positions."""
@@ -431,7 +445,8 @@ class MLMPretrainer(_Base):
         originals = input_ids[masked]
         hidden = encoder(self.generator)(masked_ids, attention_mask=enc_mask, token_type_ids=token_type_ids,
                                          position_ids=position_ids, return_dict=True).last_hidden_state
-        logits = self.generator.generator_lm_head(self.generator.generator_predictions(hidden[masked])).float()
+        transform, output = mlm_head(self.generator)
+        logits = output(transform(hidden[masked])).float()
         n_masked = masked.sum()
         ce = F.cross_entropy(logits, originals, reduction="none")
         gen_sum = ce.sum()
@@ -458,7 +473,8 @@ def build_pretrainer(params: dict, vocab_size: int, max_seq_length: int,
     else:
         model = ElectraPretrainer(disc_cfg, gen_cfg, disc_weight=float(params.get("disc_weight", 50.0)),
                                   temperature=float(params.get("temperature", 1.0)),
-                                  disc_mlm_weight=float(params.get("disc_mlm_weight") or 0.0), **kw)
+                                  disc_mlm_weight=float(params.get("disc_mlm_weight") or 0.0),
+                                  embedding_sharing=params.get("embedding_sharing") or "full", **kw)
     if params.get("local_init") not in (None, "none"):
         from model.backbones import init_local_convolution
         if not init_local_convolution(model, params["local_init"]):

@@ -1,8 +1,9 @@
 """Export of a pre-trained model as a Hugging Face folder, with its model card:
 
     out_dir/                 the discriminator in safetensors + config.json: ElectraForPreTraining, or for
-                             backbone convbert a ConvBertModel + rtd_head.safetensors (model.backbones)
-      generator/             ElectraForMaskedLM / ConvBertForMaskedLM (the generator; for objective 'mlm'
+                             backbone convbert / deberta a ConvBertModel / DebertaV2Model + rtd_head.safetensors
+                             (model.backbones; under embedding_sharing gdes its word embeddings are E + E_delta)
+      generator/             Electra / ConvBert / DebertaV2ForMaskedLM (the generator; for objective 'mlm'
                              the trained MLM model)
       tokenizer files        copied from tokenizer_dir (also into generator/), model_max_length = positions
       pretrain_params.json   the resolved params
@@ -46,6 +47,10 @@ def model_card(params: dict, metrics: dict, card: dict | None, files: list[str])
         held = ("the discriminator's encoder as a `ConvBertModel` (ConvBERT: attention mixed with local "
                 "convolution heads) with its replaced-token-detection head in `rtd_head.safetensors`; "
                 "`generator/` holds the generator (`ConvBertForMaskedLM`)")
+    elif params.get("backbone") == "deberta":
+        held = ("the discriminator's encoder as a `DebertaV2Model` (DeBERTa-v3's disentangled attention with "
+                "relative positions) with its replaced-token-detection head in `rtd_head.safetensors`; "
+                "`generator/` holds the generator (`DebertaV2ForMaskedLM`)")
     else:
         held = "the discriminator (`ElectraForPreTraining`); `generator/` holds the generator (`ElectraForMaskedLM`)"
     lines = front + ["", f"# {title}", "", f"Pre-trained with ELECTRA Foundry. The folder holds {held}.", ""]

@@ -118,18 +118,24 @@ def decays(name: str) -> bool:
     return not any(k in name for k in NO_DECAY)
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(model: torch.nn.Module, weight_decay: float,
+                 lr_scales: dict[str, float] | None = None) -> list[dict]:
     """Two groups: decayed, and no decay for LayerNorm weights/biases and every bias (official rule).
 
-    Shared/tied parameters appear once (``named_parameters`` de-duplicates them).
+    Shared/tied parameters appear once (``named_parameters`` de-duplicates them). ``lr_scales`` (name
+    substring -> factor, a measurement control, e.g. DeBERTa's relative-position parameters at 10x): those
+    parameters go into groups of their own whose ``lr_scale`` the training loop multiplies the learning rate by.
     """
-    decay, no_decay = [], []
+    groups: dict[tuple, list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (decay if decays(name) else no_decay).append(p)
-    return [{"params": decay, "weight_decay": float(weight_decay)},
-            {"params": no_decay, "weight_decay": 0.0}]
+        scale = next((f for k, f in (lr_scales or {}).items() if k in name), 1.0)
+        groups.setdefault((decays(name), float(scale)), []).append(p)
+    out = [{"params": groups.pop((True, 1.0), []), "weight_decay": float(weight_decay)},
+           {"params": groups.pop((False, 1.0), []), "weight_decay": 0.0}]
+    return out + [{"params": ps, "weight_decay": float(weight_decay) if d else 0.0, "lr_scale": f}
+                  for (d, f), ps in sorted(groups.items())]
 
 
 def num_layers(model: torch.nn.Module) -> int:

@@ -232,7 +232,11 @@ def _prepare(run: Run, optim_state: dict | None) -> None:
     if run.cfg.compile:
         _compile(run.model, run.cfg.compile_backend)
     run.net = mdist.wrap(run.model, run.d, run.device, run.cfg.distributed)
-    run.opt = AdamWeightDecay(param_groups(run.model, run.cfg.weight_decay), lr=run.cfg.learning_rate,
+    # relative_lr_scale: a measurement control (benchmarks/backbones.py): DeBERTa's relative-position
+    # embeddings and their LayerNorm (encoder.LayerNorm) at a multiple of the learning rate
+    f = float(run.cfg.params.get("relative_lr_scale") or 1.0)
+    scales = {"rel_embeddings": f, "encoder.LayerNorm": f} if f != 1.0 else None
+    run.opt = AdamWeightDecay(param_groups(run.model, run.cfg.weight_decay, scales), lr=run.cfg.learning_rate,
                               betas=(0.9, 0.999), eps=1e-6,
                               fused=False if run.fsdp else run.cfg.fused_optimizer)
     if optim_state is not None:
@@ -294,7 +298,7 @@ def loop(run: Run, st: TrainState) -> str | None:
             item = next_step()
             st.lr = cfg.lr(st.step)
             for g in run.opt.param_groups:
-                g["lr"] = st.lr
+                g["lr"] = st.lr * g.get("lr_scale", 1.0)
             torch.manual_seed(mix64(cfg.seed, 0xD809, st.step, d.rank) & 0x7FFFFFFFFFFFFFFF)  # dropout
             train_step(run.net, run.opt, item, device, params_list, st.window.add, world_size=d.world_size,
                        no_sync=d.enabled and cfg.distributed == "ddp")

@@ -108,7 +108,7 @@ def resolve_params(params: dict) -> dict:
     return out
 
 
-BACKBONE_NAMES = ("electra", "convbert")
+BACKBONE_NAMES = ("electra", "convbert", "deberta")
 LOCAL_INITS = ("none", "prevnext")
 
 
@@ -123,6 +123,9 @@ def _resolve_backbone(out: dict) -> None:
     elif out["pack"] and fam == "convbert":
         raise ValueError("pack: true does not work with backbone convbert (its convolution would mix the "
                          "examples packed into one row); leave pack unset or false")
+    elif out["pack"] and fam == "deberta":
+        raise ValueError("pack: true does not work with backbone deberta (its encoder takes a 2-D padding mask, "
+                         "not the block-diagonal mask of packed rows); leave pack unset or false")
     if out["local_init"] is None:
         out["local_init"] = "prevnext" if fam == "convbert" else "none"
     if out["local_init"] not in LOCAL_INITS:

@@ -257,9 +257,9 @@ class ModelSettings(_Strict):
     max_seq_length is decided by ``shard.max_seq_length``). ``pretrain.*`` values win over both.
     """
     size: Literal["tiny", "small", "base", "large"] = "small"
-    backbone: Literal["electra", "convbert"] | None = Field(
+    backbone: Literal["electra", "convbert", "deberta"] | None = Field(
         None, description="encoder family of generator and discriminator; unset: the size's (tiny convbert, "
-                          "small/base/large electra, the paper's)")
+                          "small/base/large electra, the paper's; deberta: DeBERTa-v3's relative positions)")
     overrides: dict[str, float | int] = Field(default_factory=dict)
 
     @field_validator("overrides")
@@ -287,6 +287,9 @@ class PretrainSettings(_Strict):
     weight_decay: float = Field(0.01, ge=0)
     dropout: float = Field(0.1, ge=0, lt=1, description="hidden and attention dropout (official 0.1)")
     temperature: float = Field(1.0, gt=0, description="generator sampling temperature (official 1.0)")
+    embedding_sharing: Literal["full", "gdes"] | None = Field(
+        None, description="full (unset; the paper: one embedding table for both) or gdes (DeBERTa-v3's "
+                          "gradient-disentangled sharing: the discriminator reads stop_gradient(E) + its own delta)")
     grad_accum: int = Field(1, ge=1)
     seed: int = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
