@@ -8,6 +8,9 @@ and shard stages on ``text/<lang>``, ``benchmarks.rtd_vs_mlm.prepare_corpus``), 
 and seed; only the backbone and its initialisation differ:
 
 * ``electra``: the paper's backbone (full self-attention, absolute positions), 4 heads.
+* ``electra-prevnext``: the same with heads 0 / 1 of each layer started on the previous / next token through
+  sinusoidal codes in 16 dimensions of the position embeddings (``model.local_attention``): an ordinary
+  ``ElectraForPreTraining``.
 * ``convbert-default``: ConvBERT (Jiang et al. 2020) with transformers' initialisation (convolution kernels
   start uniform over 9 positions).
 * ``convbert-prevnext``: ConvBERT whose two convolution heads start on the previous / next token
@@ -42,6 +45,7 @@ from benchmarks.learning_curve import read_curve, save_figure  # noqa: E402  (th
 
 VARIANTS = {
     "electra": {"backbone": "electra"},
+    "electra-prevnext": {"backbone": "electra", "local_init": "prevnext"},
     "convbert-default": {"backbone": "convbert", "local_init": "none"},
     "convbert-prevnext": {"backbone": "convbert", "local_init": "prevnext"},
     "convbert-prevnext-gdes": {"backbone": "convbert", "local_init": "prevnext", "embedding_sharing": "gdes"},

@@ -156,6 +156,14 @@ def init_local_convolution(model: torch.nn.Module, kind: str = "prevnext") -> in
     return n
 
 
+def init_local(model: torch.nn.Module, kind: str = "prevnext") -> int:
+    """The locality prior as an initialisation: ConvBERT's convolution heads (:func:`init_local_convolution`),
+    else two attention heads per layer of an ELECTRA encoder (``model.local_attention``). Returns the heads
+    set (0: a backbone with neither, e.g. DeBERTa)."""
+    from model.local_attention import init_local_attention
+    return init_local_convolution(model, kind) or init_local_attention(model, kind)
+
+
 def attn_implementation(fam: Backbone) -> str:
     return "sdpa" if "sdpa" in fam.attn_implementations else fam.attn_implementations[0]
 
@@ -203,5 +211,5 @@ def load_discriminator(path) -> torch.nn.Module:
 
 
 __all__ = ["BACKBONES", "Backbone", "ConvBertForPreTraining", "DebertaV2ForPreTraining", "RTD_HEAD_FILE",
-           "attn_implementation", "backbone", "backbone_of", "encoder", "load_discriminator", "mlm_head",
+           "attn_implementation", "backbone", "backbone_of", "encoder", "init_local", "load_discriminator", "mlm_head",
            "save_discriminator"]

@@ -476,10 +476,9 @@ def build_pretrainer(params: dict, vocab_size: int, max_seq_length: int,
                                   disc_mlm_weight=float(params.get("disc_mlm_weight") or 0.0),
                                   embedding_sharing=params.get("embedding_sharing") or "full", **kw)
     if params.get("local_init") not in (None, "none"):
-        from model.backbones import init_local_convolution
-        if not init_local_convolution(model, params["local_init"]):
-            raise ValueError(f"local_init needs a backbone with convolution heads (convbert), "
-                             f"not {disc_cfg.model_type}")
+        from model.backbones import init_local
+        if not init_local(model, params["local_init"]):
+            raise ValueError(f"local_init needs backbone convbert or electra, not {disc_cfg.model_type}")
     return model
 
 

@@ -189,8 +189,8 @@ def load_backbone(init, arch: dict | None = None):
             cfg._attn_implementation = "eager"
             model = AutoModel.from_config(cfg)
     if arch.get(LOCAL_INIT_KEY) not in (None, "none"):  # the same initialisation as the pre-trained model's
-        from model.backbones import init_local_convolution
-        init_local_convolution(model, arch[LOCAL_INIT_KEY])
+        from model.backbones import init_local
+        init_local(model, arch[LOCAL_INIT_KEY])
     return model
 
 

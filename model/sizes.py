@@ -130,5 +130,6 @@ def _resolve_backbone(out: dict) -> None:
         out["local_init"] = "prevnext" if fam == "convbert" else "none"
     if out["local_init"] not in LOCAL_INITS:
         raise ValueError(f"local_init must be one of {', '.join(LOCAL_INITS)}, got {out['local_init']!r}")
-    if out["local_init"] != "none" and fam != "convbert":
-        raise ValueError(f"local_init {out['local_init']!r} sets convolution kernels: it needs backbone convbert")
+    if out["local_init"] != "none" and fam not in ("convbert", "electra"):
+        raise ValueError(f"local_init {out['local_init']!r} sets convolution kernels (convbert) or attention heads "
+                         f"(electra): it needs backbone convbert or electra, not {fam}")

@@ -170,8 +170,8 @@ def test_backbone_settings_resolve_packing_and_local_init():
     assert resolve_params({"size": "small", "backbone": "convbert"})["local_init"] == "prevnext"
     with pytest.raises(ValueError, match="pack: true does not work with backbone convbert"):
         resolve_params({"size": "tiny", "pack": True})
-    with pytest.raises(ValueError, match="needs backbone convbert"):
-        resolve_params({"size": "small", "local_init": "prevnext"})
+    with pytest.raises(ValueError, match="needs backbone convbert or electra"):
+        resolve_params({"size": "small", "backbone": "deberta", "local_init": "prevnext"})
 
 
 def test_prevnext_init_points_each_convolution_head_at_one_neighbour():

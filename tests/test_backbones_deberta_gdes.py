@@ -126,7 +126,7 @@ def test_embedding_sharing_and_deberta_are_checked_settings():
     assert p["pack"] is False and p["local_init"] == "none"
     with pytest.raises(ValueError, match="pack: true does not work with backbone deberta"):
         resolve_params({"size": "tiny", "backbone": "deberta", "pack": True})
-    with pytest.raises(ValueError, match="needs backbone convbert"):
+    with pytest.raises(ValueError, match="needs backbone convbert or electra, not deberta"):
         resolve_params({"size": "tiny", "backbone": "deberta", "local_init": "prevnext"})
     with pytest.raises(ValueError, match="embedding_sharing must be one of full, gdes"):
         _model(embedding_sharing="half")
@@ -134,3 +134,28 @@ def test_embedding_sharing_and_deberta_are_checked_settings():
     assert PretrainSettings(embedding_sharing="gdes").embedding_sharing == "gdes"
     with pytest.raises(ValueError):
         PretrainSettings(embedding_sharing="half")
+
+
+def test_electra_prevnext_starts_two_heads_per_layer_on_the_neighbours_and_exports_as_plain_electra(tmp_path):
+    from transformers import ElectraForPreTraining
+
+    from model.diagnostics import neighbour_attention
+    m = _model("electra", local_init="prevnext", num_attention_heads=4, attn_implementation="eager").eval()
+    ids = _batch(2)
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        att = m.discriminator.electra(ids, output_attentions=True).attentions
+    for a in att:
+        prev = a.diagonal(offset=-1, dim1=-2, dim2=-1).mean((0, 2))
+        nxt = a.diagonal(offset=1, dim1=-2, dim2=-1).mean((0, 2))
+        assert prev[0] > 0.8 and nxt[1] > 0.8 and prev[1] < 0.05 and nxt[0] < 0.05
+        assert nxt[2] < 0.2 and prev[3] < 0.2  # the other heads keep transformers' initialisation
+    assert min(neighbour_attention(att, mask)) > 0.8
+    plain = _model("electra", num_attention_heads=4, attn_implementation="eager").eval()
+    with torch.no_grad():
+        assert max(neighbour_attention(plain.discriminator.electra(ids, output_attentions=True).attentions, mask)) < 0.2
+    save_discriminator(m.discriminator, tmp_path)
+    back = AutoModel.from_pretrained(tmp_path)
+    assert type(load_discriminator(tmp_path)) is ElectraForPreTraining
+    assert torch.equal(back.embeddings.position_embeddings.weight,
+                       m.discriminator.electra.embeddings.position_embeddings.weight)
