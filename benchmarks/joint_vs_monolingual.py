@@ -54,7 +54,7 @@ def flops_per_token(vocab_size: int, size: str = "tiny") -> float:
     disc, gen = build_configs(params, vocab_size, SEQ)
     corrective = float(params.get("disc_mlm_weight") or 0.0) > 0
     coeffs = coefficients(disc.to_dict(), gen.to_dict(), vocab_size, corrective)
-    return coeffs.per_token_estimate(SEQ, float(params["mask_prob"]))
+    return coeffs.per_token_estimate(SEQ, float(params["mask_prob"]), BATCH)
 
 
 def matched_steps(proj: Path, joint: str, steps: int) -> dict[str, int]:

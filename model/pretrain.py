@@ -436,7 +436,7 @@ def final_metrics(run: Run, st: TrainState, val: dict | None, in_sync: bool | No
         "seconds": round(st.seconds, 3),
         "tokens_per_second": (st.tokens / st.seconds) if st.seconds > 0 else None,
         "train_flops": st.flops, "flops_per_second": fps,
-        "flops_per_token": run.coeffs.per_token_estimate(run.max_len, cfg.mask_prob),
+        "flops_per_token": run.coeffs.per_token_estimate(run.max_len, cfg.mask_prob, cfg.batch_size),
         "peak_flops": run.peak, "mfu": mflops.mfu(fps, run.peak, run.d.world_size),
         "peak_memory_bytes": peak_mem, "packed": cfg.pack, "compiled": cfg.compile,
         "disc_params": disc_params, "gen_params": gen_params, "total_params": count_params(model),

@@ -157,7 +157,8 @@ def test_convbert_flop_count_matches_torch_flop_counter():
         counter = FlopCounterMode(display=False)
         with counter, torch.no_grad():
             enc.encoder(torch.randn(1, n, hidden))
-        per_tok, per_sq = _encoder(hidden, 2, ffn, hidden, cfg.to_dict())
+        per_tok, per_sq, per_fwd = _encoder(hidden, 2, ffn, hidden, cfg.to_dict())
+        assert per_fwd == 0
         assert counter.get_total_flops() == per_tok * n + per_sq * n * n
 
 

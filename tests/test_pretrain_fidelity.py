@@ -348,15 +348,24 @@ def test_pick_device_prefers_cuda(monkeypatch):
 
 # ---------------------------------------------------------------------------------------------- FLOPs
 
-@pytest.mark.parametrize("objective", ["electra", "mlm"])
-def test_flop_formula_equals_counted_matmul_flops(objective):
+@pytest.mark.parametrize("objective,backbone", [("electra", "electra"), ("mlm", "electra"), ("electra", "deberta"),
+                                                ("mlm", "deberta")])
+def test_flop_formula_equals_counted_matmul_flops(objective, backbone):
     """model/flops.py against torch's FlopCounterMode over a real forward+backward (eager attention, so
-    that QK^T and AV are visible as bmm): equal, to the FLOP."""
-    from torch.utils.flop_counter import FlopCounterMode
+    that QK^T and AV are visible as bmm): equal, to the FLOP. DeBERTa adds its disentangled terms (per token)
+    and the projection of its relative embeddings (once per forward pass: two micro-batch sizes tell them apart)."""
     torch.manual_seed(0)
-    p = dict(ARCH, intermediate_size=256, dropout=0.0, attn_implementation="eager", objective=objective)
+    p = dict(ARCH, intermediate_size=256, dropout=0.0, attn_implementation="eager", objective=objective,
+             backbone=backbone)
     m = build_pretrainer(p, 500, 64)
-    B, L = 4, 64
+    for B, L in ((4, 64), (2, 40)):
+        _assert_counted_flops(m, B, L)
+    if backbone == "deberta":
+        assert model_coefficients(m).per_forward > 0
+
+
+def _assert_counted_flops(m, B, L):
+    from torch.utils.flop_counter import FlopCounterMode
     ids = torch.randint(5, 500, (B, L))
     ids[:, 0], ids[:, -1] = 2, 3
     fc = FlopCounterMode(display=False)
