@@ -28,8 +28,8 @@ electra/model/optimization.py) exactly: with L layers and decay d, the head gets
 (0-based from the bottom) gets lr * d^(L + 1 - i) -- so the top layer gets lr * d^2 (a vestige of the
 removed pooler, google-research/electra issue #51) -- and the embeddings (incl. embeddings_project) get
 lr * d^(L + 2). Other encoders: ``...layer.N.`` / ``layers.N`` / ``block.N`` / ``h.N`` parameters are
-layers, anything named ``*embeddings*`` is the embeddings, and any other backbone parameter (a pooler, a
-final LayerNorm) gets lr * d.
+layers, anything named ``*embeddings*`` is the embeddings (DeBERTa: with the LayerNorm of its relative
+embeddings), and any other backbone parameter (a pooler, a final LayerNorm) gets lr * d.
 
 On CUDA the forward pass runs under bf16 autocast (losses and predictions in fp32). Returns
 ``{"predictions", "labels", "train_loss", "seconds", "steps"}``: predictions are class ids, floats,

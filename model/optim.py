@@ -150,7 +150,7 @@ def num_layers(model: torch.nn.Module) -> int:
     return 0
 
 
-def _layer_lr_scale(name: str, n_layers: int, decay: float | None) -> float:
+def _layer_lr_scale(name: str, n_layers: int, decay: float | None, embedding_like: tuple[str, ...] = ()) -> float:
     """Official depths: embeddings 0, layer i -> i + 1, task-specific head n_layers + 2."""
     if not decay or decay == 1.0:
         return 1.0
@@ -158,8 +158,8 @@ def _layer_lr_scale(name: str, n_layers: int, decay: float | None) -> float:
         depth = n_layers + 2  # the task-specific head
     elif (m := _LAYER_RE.search(name)):
         depth = int(m.group(1)) + 1
-    elif "embeddings" in name:
-        depth = 0  # embeddings, embeddings_project (ELECTRA), rel_embeddings (DeBERTa)
+    elif "embeddings" in name or name.startswith(embedding_like):
+        depth = 0  # embeddings, embeddings_project (ELECTRA), rel_embeddings and their LayerNorm (DeBERTa)
     else:
         depth = n_layers + 1  # another backbone parameter (a pooler, a final LayerNorm)
     return decay ** (n_layers + 2 - depth)
@@ -174,11 +174,14 @@ def layerwise_param_groups(model: torch.nn.Module, lr: float, decay: float | Non
     -- the top layer lr * d^2, a vestige of the removed pooler (google-research/electra issue #51) -- and
     the embeddings lr * d^(L + 2)."""
     n_layers = num_layers(model.electra)
+    # DeBERTa's encoder-level LayerNorm normalises the relative embeddings every layer reads: it goes with them
+    rel = hasattr(getattr(model.electra, "encoder", None), "rel_embeddings")
+    embedding_like = ("electra.encoder.LayerNorm.",) if rel else ()
     groups: dict[tuple, dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        scale = _layer_lr_scale(name, n_layers, decay)
+        scale = _layer_lr_scale(name, n_layers, decay, embedding_like)
         wd = float(weight_decay) if decays(name) else 0.0
         key = (scale, wd)
         if key not in groups:

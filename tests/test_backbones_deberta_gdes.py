@@ -159,3 +159,41 @@ def test_electra_prevnext_starts_two_heads_per_layer_on_the_neighbours_and_expor
     assert type(load_discriminator(tmp_path)) is ElectraForPreTraining
     assert torch.equal(back.embeddings.position_embeddings.weight,
                        m.discriminator.electra.embeddings.position_embeddings.weight)
+
+
+def test_deberta_export_fine_tunes_with_layerwise_decay_and_has_a_random_init_twin(tmp_path):
+    """Evaluation's path on a DeBERTa export: fine-tuning from it (layer-wise lr decay over DeBERTa's layer names)
+    learns a token task, and the random-init baseline built from its config.json has the same parameters."""
+    import json
+
+    import numpy as np
+
+    from model.finetune import finetune, layerwise_param_groups, load_backbone, ElectraFinetuner
+    m = _model().eval()
+    save_discriminator(m.discriminator, tmp_path)
+    arch = json.loads((tmp_path / "config.json").read_text())
+    pre, rnd = load_backbone(tmp_path), load_backbone(None, arch)
+    assert type(pre) is type(rnd) is DebertaV2Model
+    assert [(n, p.shape) for n, p in pre.named_parameters()] == [(n, p.shape) for n, p in rnd.named_parameters()]
+    groups = layerwise_param_groups(ElectraFinetuner(pre, 2, per_token=True), 1.0, 0.5, 0.0)
+    lrs = {n: g["base_lr"] for g in groups for n in g["names"]}
+    assert lrs["head.weight"] == 1.0 and lrs["electra.encoder.layer.1.output.dense.weight"] == 0.25  # top: d^2
+    assert lrs["electra.encoder.layer.0.output.dense.weight"] == 0.125
+    # the relative embeddings and their LayerNorm, read by every layer, go with the embeddings
+    assert (lrs["electra.embeddings.word_embeddings.weight"] == lrs["electra.encoder.rel_embeddings.weight"]
+            == lrs["electra.encoder.LayerNorm.weight"] == 0.0625)
+    g = np.random.default_rng(0)
+
+    def data(n):
+        out = []
+        for _ in range(n):
+            body = [int(x) for x in g.integers(5, 200, size=int(g.integers(5, 15)))]
+            out.append({"input_ids": [2] + body + [3], "token_type_ids": [0] * (len(body) + 2),
+                        "label": [-100] + [t % 2 for t in body] + [-100]})
+        return out
+    train, dev = data(200), data(40)
+    hp = dict(learning_rate=2e-3, epochs=5, batch_size=16, seed=0, layerwise_lr_decay=0.8, device="cpu")
+    for init in (tmp_path, None):
+        r = finetune(init, "tagging", 2, train, dev, hp, arch=arch)
+        acc = np.mean(np.array(sum(r["predictions"], [])) == np.array(sum(r["labels"], [])))
+        assert acc > 0.8, (init, acc)
