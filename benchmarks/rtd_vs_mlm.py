@@ -41,6 +41,8 @@ from unittest import mock
 
 import yaml
 
+from model.sizes import BACKBONE_NAMES
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -293,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--langs", nargs="+", default=["tr", "en"])
     ap.add_argument("--steps", type=int, default=1500, help="ELECTRA pre-training steps (MLM: same FLOPs)")
     ap.add_argument("--size", default="tiny")
-    ap.add_argument("--backbone", choices=["electra", "convbert"], default=None, help="default: the size's")
+    ap.add_argument("--backbone", choices=list(BACKBONE_NAMES), default=None, help="default: the size's")
     ap.add_argument("--vocab-size", type=int, default=4000)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=32)
