@@ -182,16 +182,8 @@ def test_deberta_export_fine_tunes_with_layerwise_decay_and_has_a_random_init_tw
     # the relative embeddings and their LayerNorm, read by every layer, go with the embeddings
     assert (lrs["electra.embeddings.word_embeddings.weight"] == lrs["electra.encoder.rel_embeddings.weight"]
             == lrs["electra.encoder.LayerNorm.weight"] == 0.0625)
-    g = np.random.default_rng(0)
-
-    def data(n):
-        out = []
-        for _ in range(n):
-            body = [int(x) for x in g.integers(5, 200, size=int(g.integers(5, 15)))]
-            out.append({"input_ids": [2] + body + [3], "token_type_ids": [0] * (len(body) + 2),
-                        "label": [-100] + [t % 2 for t in body] + [-100]})
-        return out
-    train, dev = data(200), data(40)
+    from tests.test_model import _tag_data  # tag 1 for even token ids
+    train, dev = _tag_data(200, 0), _tag_data(40, 1)
     hp = dict(learning_rate=2e-3, epochs=5, batch_size=16, seed=0, layerwise_lr_decay=0.8, device="cpu")
     for init in (tmp_path, None):
         r = finetune(init, "tagging", 2, train, dev, hp, arch=arch)
