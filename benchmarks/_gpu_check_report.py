@@ -53,6 +53,15 @@ def to_markdown(res: dict) -> str:
         lines += [f"- {c['config']}: {c['left_out']}" for c in bench if c.get("left_out")]
     else:
         lines.append(f"Not measured: {bench}")
+    prof = res.get("profile")
+    if isinstance(prof, dict) and "top_self_cpu" in prof:
+        lines += ["", f"### Where an eager step goes ({prof['size']}, batch {prof['batch']}, {prof['steps']} steps)", "",
+                  f"Wall {prof['wall_ms_per_step_with_loader']} ms per step with the loader thread, "
+                  f"{prof['wall_ms_per_step_batch_reused']} ms with one batch reused; device kernels "
+                  f"{prof['device_kernel_ms_per_step']} ms per step, {prof['kernels_per_step']:.0f} kernel launches per step.",
+                  "", "| operator (top self CPU) | calls/step | self CPU ms/step | self device ms/step |", "|---|---:|---:|---:|"]
+        lines += [f"| `{r['op']}` | {r['calls_per_step']:.0f} | {r['self_cpu_ms_per_step']:.2f} | "
+                  f"{r['self_device_ms_per_step']:.2f} |" for r in prof["top_self_cpu"]]
     lines += ["", "## 2. Pre-training", ""] + _pretraining_md(res.get("pretraining") or {}, res.get("data") or {})
     lines += ["", "## 3. Fine-tuning (dev set; pre-trained vs random init, paired seeds)", ""]
     ft = res.get("finetuning") or {}
@@ -68,7 +77,7 @@ def to_markdown(res: dict) -> str:
                              f"{_f(r['median_pretrained'])} | {_f(r['median_random'])} | {r['paired_differences']} | "
                              f"{r['pretrained_wins']}/{len(r['paired_differences'])} |")
         lines += [f"- skipped: {s}" for s in ft.get("skipped", [])]
-    errors = [k for k in ("throughput", "pretraining", "finetuning") if isinstance(res.get(k), dict) and "error" in res[k]]
+    errors = [k for k in ("throughput", "profile", "pretraining", "finetuning") if isinstance(res.get(k), dict) and "error" in res[k]]
     if errors:
         lines += ["", "## Errors", ""] + [f"- {k}: `{res[k]['error']}`" for k in errors]
     return "\n".join(lines) + "\n"

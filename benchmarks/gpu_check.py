@@ -54,6 +54,7 @@ MIN_PRETRAIN_S = 150.0  # pre-training never gets less (the deadline gives way)
 BENCH_SHARE = 0.45  # no further throughput configuration starts after this share of the deadline
 FINETUNE = dict(learning_rate=3e-4, layerwise_lr_decay=0.8, weight_decay=0.01, batch_size=32, warmup_fraction=0.1)
 EPOCHS = {"SST-2": 2, "CoLA": 3}
+PARTS = ("throughput", "profile", "pretraining", "finetuning")
 
 
 # --------------------------------------------------------------------------------------------- prepare
@@ -197,6 +198,64 @@ def estimated_steps(cfg, bench: list | dict | None, manifest: dict, seconds: flo
     return 1000, "no throughput measured: 1000 steps, the watchdog ends the run"
 
 
+def step_profile(cfg) -> dict:
+    """Where one eager step of ``cfg.pretrain_size`` (benchmark batch) spends its time: wall per step with the
+    loader thread and with one batch reused (no loader), GPU kernel time per step, kernel launches per step,
+    and the top operators by self CPU and self device time (torch.profiler over ``cfg.profile_steps`` steps)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from benchmarks.pretrain_throughput import Ours, make_shards
+    from model.data import ShardSplit
+    from model.pretrain import train_step
+    from model.sizes import resolve_params
+    size = cfg.pretrain_size
+    _, seq, batch, _ = next(v for v in cfg.bench_configs.values() if v[0] == size)
+    params = resolve_params({"size": size, "dropout": 0.1, "backbone": "electra"})
+    with tempfile.TemporaryDirectory(prefix="gpucheck-prof-") as tmp:
+        split = ShardSplit(make_shards(Path(tmp) / "s", seq, n=batch * 40), "train")
+        r = Ours(params, split, seq, batch, cfg.device)
+        try:
+            def timed(fn, n):
+                fn()
+                _sync(cfg.device)
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                _sync(cfg.device)
+                return (time.perf_counter() - t0) / n * 1e3
+            n = cfg.profile_steps
+            with_loader = timed(r.step, n)
+            item = r.prefetch.get()
+            reused = timed(lambda: train_step(r.model, r.opt, item, cfg.device, r.params), n)
+            acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cfg.device.type == "cuda" else [])
+            with profile(activities=acts) as prof:
+                for _ in range(n):
+                    train_step(r.model, r.opt, item, cfg.device, r.params)
+                _sync(cfg.device)
+        finally:
+            r.close()
+    ev = prof.key_averages()
+    dev_attr = "self_device_time_total" if hasattr(ev[0], "self_device_time_total") else "self_cuda_time_total"
+    kernels = [e for e in prof.events() if str(getattr(e, "device_type", "")).endswith("CUDA")]
+
+    def top(key, k=15):
+        rows = sorted(ev, key=lambda e: getattr(e, key), reverse=True)[:k]
+        return [{"op": e.key, "calls_per_step": e.count / n, "self_cpu_ms_per_step": e.self_cpu_time_total / n / 1e3,
+                 "self_device_ms_per_step": getattr(e, dev_attr) / n / 1e3} for e in rows]
+    return {"size": size, "batch": batch, "seq_len": seq, "steps": n,
+            "wall_ms_per_step_with_loader": round(with_loader, 2), "wall_ms_per_step_batch_reused": round(reused, 2),
+            "device_kernel_ms_per_step": round(sum(getattr(e, dev_attr) for e in ev) / n / 1e3, 2),
+            "kernels_per_step": len(kernels) / n,
+            "top_self_cpu": top("self_cpu_time_total"), "top_self_device": top(dev_attr)}
+
+
+def _sync(device):
+    import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 # --------------------------------------------------------------------------------------------- 2. pre-training
 
 class Watchdog:
@@ -333,6 +392,11 @@ class CheckSettings(argparse.Namespace):
                               learning_rate=7e-4, pretrain_steps=None, eval_batches=20, seeds=2, max_train=4000,
                               max_dev=2000, epochs=None, max_length=128)
         s.pretrain_overrides = {}
+        s.parts = [p.strip() for p in a.parts.split(",") if p.strip()]
+        unknown = sorted(set(s.parts) - set(PARTS))
+        if unknown:
+            raise SystemExit(f"--parts: unknown part(s) {unknown}; choose from {list(PARTS)}")
+        s.profile_steps = 3 if a.smoke else 10
         s.pretrain_seconds, s.watchdog_grace, s.deadline = a.pretrain_seconds, a.watchdog_grace, a.deadline_seconds
         for k in ("batch_size", "learning_rate", "pretrain_steps", "seeds", "max_train"):
             if getattr(a, k) is not None:
@@ -362,13 +426,22 @@ def run(a) -> int:
            "smoke": cfg.smoke, "settings": cfg.public(), "timings": {},
            "data": {k: manifest.get(k) for k in ("language", "text_files", "vocab_size", "max_seq_length", "shards",
                                                   "glue_examples", "total_bytes", "git_commit")}}
-    guarded(res, "throughput", throughput, cfg, t_start + BENCH_SHARE * cfg.deadline)
-    write(res, out, stem)
-    with tempfile.TemporaryDirectory(prefix="gpucheck-run-") as work:
-        guarded(res, "pretraining", pretraining, cfg, data, Path(work), res["throughput"], manifest,
-                t_start + cfg.deadline)
+    for part in PARTS:
+        if part not in cfg.parts:
+            res[part] = {"skipped": "not in --parts"}
+    if "throughput" in cfg.parts:
+        guarded(res, "throughput", throughput, cfg, t_start + BENCH_SHARE * cfg.deadline)
         write(res, out, stem)
-        guarded(res, "finetuning", finetuning, cfg, data, res["pretraining"], t_start + cfg.deadline)
+    if "profile" in cfg.parts:
+        guarded(res, "profile", step_profile, cfg)
+        write(res, out, stem)
+    with tempfile.TemporaryDirectory(prefix="gpucheck-run-") as work:
+        if "pretraining" in cfg.parts:
+            guarded(res, "pretraining", pretraining, cfg, data, Path(work), res["throughput"], manifest,
+                    t_start + cfg.deadline)
+            write(res, out, stem)
+        if "finetuning" in cfg.parts:
+            guarded(res, "finetuning", finetuning, cfg, data, res["pretraining"], t_start + cfg.deadline)
     res["goals"] = goals(res)
     res["timings"]["total"] = round(time.perf_counter() - t_start, 1)
     write(res, out, stem)
@@ -376,8 +449,7 @@ def run(a) -> int:
         write(res, RESULTS, stem)
     print(to_markdown(res), flush=True)
     print(f"[gpu_check] wrote {out / stem}.{{json,md}}", flush=True)
-    return 1 if any(isinstance(res.get(k), dict) and "error" in res[k]
-                    for k in ("throughput", "pretraining", "finetuning")) else 0
+    return 1 if any(isinstance(res.get(k), dict) and "error" in res[k] for k in PARTS) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", required=True, help="results folder (on the device: $OUT)")
     r.add_argument("--smoke", action="store_true", help="CPU, tiny sizes, a handful of steps (about a minute)")
     r.add_argument("--no-compile", action="store_true")
+    r.add_argument("--parts", default="throughput,pretraining,finetuning",
+                   help=f"comma-separated, in this order: {','.join(PARTS)} (profile: where an eager step's time goes)")
     r.add_argument("--pretrain-seconds", type=float, default=300.0)
     r.add_argument("--watchdog-grace", type=float, default=60.0, help="stop pre-training this long after its budget")
     r.add_argument("--deadline-seconds", type=float, default=480.0,

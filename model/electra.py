@@ -86,8 +86,9 @@ def _vocab_offsets(vocab: int, device) -> torch.Tensor:
     key = (vocab, str(device))
     t = _COLS.get(key)
     if t is None:
-        cols = (torch.arange(vocab, dtype=torch.int64) * GOLDEN) & 0xFFFFFFFF
-        t = torch.where(cols >= (1 << 31), cols - (1 << 32), cols).to(torch.int32).to(device)
+        # int32 arithmetic that wraps, as in hash32: an int64 product with the constant 2654435769 compiles
+        # on the CPU but Triton rejects the constant (out of int32 range; H200, torch 2.11, 2026-12-04)
+        t = torch.arange(vocab, dtype=torch.int32, device=device) * as_int32(GOLDEN)
         _COLS[key] = t
     return t
 

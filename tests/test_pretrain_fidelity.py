@@ -186,6 +186,21 @@ def test_hash32_is_lowbias32_on_uint32():
     assert [g & 0xFFFFFFFF for g in got] == [_lowbias32(v) for v in vals]
 
 
+def test_vocab_offsets_are_int32_products_that_wrap_and_compile():
+    """Column v of the Gumbel noise hashes v * GOLDEN mod 2^32. Computed in int32 that wraps, as hash32, never
+    with int64 constants over 2^31: Triton (torch.compile on CUDA) rejects those, which stopped the first GPU
+    check's pre-training. Same bits as the uint32 definition, eager and compiled."""
+    from model.electra import GOLDEN, _vocab_offsets
+    want = [electra.as_int32(v * GOLDEN) for v in range(16000)]
+    assert _vocab_offsets(16000, "cpu").dtype == torch.int32
+    assert _vocab_offsets(16000, "cpu").tolist() == want
+    electra._COLS.clear()
+    keys = hash32(torch.arange(64, dtype=torch.int32))
+    compiled, eager = torch.compile(gumbel_noise, dynamic=False)(keys, 16000), gumbel_noise(keys, 16000)
+    assert torch.allclose(compiled, eager, atol=1e-5)  # fused log(-log(u)) rounds differently, same noise
+    assert torch.equal(compiled.argmax(-1), eager.argmax(-1))
+
+
 def test_counter_gumbel_samples_the_softmax():
     """Gumbel-max with the counter-based noise samples softmax(logits) (temperature 1)."""
     probs = torch.tensor([0.5, 0.25, 0.15, 0.1, 0.0])
