@@ -56,7 +56,10 @@ def to_markdown(res: dict) -> str:
     prof = res.get("profile")
     if isinstance(prof, dict) and "top_self_cpu" in prof:
         lines += ["", f"### Where an eager step goes ({prof['size']}, batch {prof['batch']}, {prof['steps']} steps)", "",
-                  f"Wall {prof['wall_ms_per_step_with_loader']} ms per step with the loader thread, "
+                  f"Wall {prof['wall_ms_per_step_with_loader']} ms per step with the loader "
+                  f"{'process' if prof.get('loader_process') else 'thread'}, "
+                  + (f"{prof['wall_ms_per_step_with_loader_thread']} ms with a loader thread, "
+                     if "wall_ms_per_step_with_loader_thread" in prof else "") +
                   f"{prof['wall_ms_per_step_batch_reused']} ms with one batch reused; device kernels "
                   f"{prof['device_kernel_ms_per_step']} ms per step, {prof['kernels_per_step']:.0f} kernel launches per step.",
                   "", "| operator (top self CPU) | calls/step | self CPU ms/step | self device ms/step |", "|---|---:|---:|---:|"]

@@ -200,13 +200,14 @@ def estimated_steps(cfg, bench: list | dict | None, manifest: dict, seconds: flo
 
 def step_profile(cfg) -> dict:
     """Where one eager step of ``cfg.pretrain_size`` (benchmark batch) spends its time: wall per step with the
-    loader thread and with one batch reused (no loader), GPU kernel time per step, kernel launches per step,
+    loader as the training loop runs it (a worker process on CUDA), with a loader thread, and with one batch
+    reused (no loader), GPU kernel time per step, kernel launches per step,
     and the top operators by self CPU and self device time (torch.profiler over ``cfg.profile_steps`` steps)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from benchmarks.pretrain_throughput import Ours, make_shards
-    from model.data import ShardSplit
+    from benchmarks.pretrain_throughput import Ours, _sync, make_shards
+    from model.data import Prefetcher, ShardSplit
     from model.pretrain import train_step
     from model.sizes import resolve_params
     size = cfg.pretrain_size
@@ -225,7 +226,10 @@ def step_profile(cfg) -> dict:
                 _sync(cfg.device)
                 return (time.perf_counter() - t0) / n * 1e3
             n = cfg.profile_steps
-            with_loader = timed(r.step, n)
+            with_loader = timed(r.step, n)  # the loader as the training loop runs it (a process on CUDA)
+            r.prefetch.close()
+            r.prefetch = Prefetcher(r.batcher.next_step, depth=2, pin=cfg.device.type == "cuda", process=False)
+            with_thread = timed(r.step, n)
             item = r.prefetch.get()
             reused = timed(lambda: train_step(r.model, r.opt, item, cfg.device, r.params), n)
             acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cfg.device.type == "cuda" else [])
@@ -244,16 +248,12 @@ def step_profile(cfg) -> dict:
         return [{"op": e.key, "calls_per_step": e.count / n, "self_cpu_ms_per_step": e.self_cpu_time_total / n / 1e3,
                  "self_device_ms_per_step": getattr(e, dev_attr) / n / 1e3} for e in rows]
     return {"size": size, "batch": batch, "seq_len": seq, "steps": n,
-            "wall_ms_per_step_with_loader": round(with_loader, 2), "wall_ms_per_step_batch_reused": round(reused, 2),
+            "wall_ms_per_step_with_loader": round(with_loader, 2), "loader_process": cfg.device.type == "cuda",
+            "wall_ms_per_step_with_loader_thread": round(with_thread, 2),
+            "wall_ms_per_step_batch_reused": round(reused, 2),
             "device_kernel_ms_per_step": round(sum(getattr(e, dev_attr) for e in ev) / n / 1e3, 2),
             "kernels_per_step": len(kernels) / n,
             "top_self_cpu": top("self_cpu_time_total"), "top_self_device": top(dev_attr)}
-
-
-def _sync(device):
-    import torch
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 # --------------------------------------------------------------------------------------------- 2. pre-training
@@ -298,7 +298,7 @@ def pretraining(cfg, data: Path, work: Path, bench, manifest: dict, deadline: fl
     left = deadline - time.perf_counter() - (0 if cfg.smoke else RESERVE_S)
     seconds = min(cfg.pretrain_seconds, max(0 if cfg.smoke else MIN_PRETRAIN_S, left))
     steps, how = estimated_steps(cfg, bench, manifest, seconds)
-    params = dict(size=cfg.pretrain_size, backbone="electra", steps=steps, batch_size=cfg.batch_size,
+    params = dict(size=cfg.pretrain_size, backbone=cfg.backbone, steps=steps, batch_size=cfg.batch_size,
                   learning_rate=cfg.learning_rate, warmup_steps=max(1, steps // 10), log_every=max(1, steps // 40),
                   checkpoint_every=steps, eval_batches=cfg.eval_batches, compile=cfg.compile,
                   device=cfg.device.type, seed=1, dropout=0.1, **cfg.pretrain_overrides)
@@ -392,6 +392,7 @@ class CheckSettings(argparse.Namespace):
                               learning_rate=7e-4, pretrain_steps=None, eval_batches=20, seeds=2, max_train=4000,
                               max_dev=2000, epochs=None, max_length=128)
         s.pretrain_overrides = {}
+        s.backbone = a.backbone
         s.parts = [p.strip() for p in a.parts.split(",") if p.strip()]
         unknown = sorted(set(s.parts) - set(PARTS))
         if unknown:
@@ -453,6 +454,7 @@ def run(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from model.sizes import BACKBONE_NAMES
     ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="build .gpucheck/ here (uses pipeline/: the vocab and shard stages)")
@@ -475,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--deadline-seconds", type=float, default=480.0,
                    help="the whole run's target: pre-training shrinks to keep fine-tuning inside it, and fine-tuning "
                         "runs that would start later are skipped")
+    r.add_argument("--backbone", default="electra", choices=BACKBONE_NAMES,
+                   help="the pre-trained model's backbone (electra: the paper's; convbert leaves the RTD plateau "
+                        "on the CPU, docs/pretraining.md 'Backbones')")
     r.add_argument("--pretrain-steps", type=int, default=None, help="instead of steps from the measured throughput")
     r.add_argument("--batch-size", type=int, default=None)
     r.add_argument("--learning-rate", type=float, default=None)

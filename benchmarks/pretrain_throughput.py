@@ -92,7 +92,8 @@ class Ours:
         self.params = [p for g in self.opt.param_groups for p in g["params"]]
         self.batcher = PretrainBatcher(split, batch, seed=seed, mask_prob=0.15, max_seq_length=seq_len,
                                        pack=params["pack"])  # packing is off for ConvBERT (resolve_params)
-        self.prefetch = Prefetcher(self.batcher.next_step, depth=2, pin=device.type == "cuda")
+        self.prefetch = Prefetcher(self.batcher.next_step, depth=2, pin=device.type == "cuda",
+                                   process=device.type == "cuda")  # as model.pretrain's loop
         self.coeffs = mflops.model_coefficients(self.model)
 
     def step(self) -> tuple[int, float]:

@@ -283,7 +283,8 @@ def loop(run: Run, st: TrainState) -> str | None:
                               max_seq_length=run.max_len, grad_accum=cfg.grad_accum, world_size=d.world_size,
                               rank=d.rank, pack=cfg.pack, start_step=st.step, position=dict(st.data),
                               mask_id=run.mask_id)
-    prefetch = Prefetcher(batcher.next_step, depth=cfg.prefetch, pin=device.type == "cuda") \
+    prefetch = Prefetcher(batcher.next_step, depth=cfg.prefetch, pin=device.type == "cuda",
+                          process=device.type == "cuda" if cfg.prefetch_process is None else cfg.prefetch_process) \
         if cfg.prefetch > 0 else None
     next_step = prefetch.get if prefetch is not None else batcher.next_step
     params_list = [p for g in run.opt.param_groups for p in g["params"]]

@@ -35,6 +35,7 @@ class Settings:
     compile_backend: str | None
     distributed: str
     prefetch: int
+    prefetch_process: bool | None  # the loader in a worker process, else a thread; None: a process on CUDA
     fused_optimizer: bool | None
     peak_tflops: float | None
     plateau_warning_steps: int    # warn once after this step if the discriminator shows no learning
@@ -51,7 +52,9 @@ class Settings:
                    log_every=int(p["log_every"]), checkpoint_every=int(p["checkpoint_every"]),
                    eval_batches=int(p["eval_batches"]), pack=bool(p["pack"]), compile=bool(p.get("compile")),
                    compile_backend=p.get("compile_backend"), distributed=p["distributed"],
-                   prefetch=int(p["prefetch"]), fused_optimizer=p.get("fused_optimizer"),
+                   prefetch=int(p["prefetch"]),
+                   prefetch_process=None if p.get("prefetch_process") is None else bool(p["prefetch_process"]),
+                   fused_optimizer=p.get("fused_optimizer"),
                    peak_tflops=float(p["peak_tflops"]) if p.get("peak_tflops") else None,
                    plateau_warning_steps=warning_step(int(p["steps"]), p.get("plateau_warning_steps")))
 

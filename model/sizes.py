@@ -69,7 +69,7 @@ _BUDGET_TYPES = {"steps": int, "batch_size": int, "learning_rate": float, "warmu
 TRAINING_DEFAULTS = dict(
     objective="electra", disc_weight=50.0, weight_decay=0.01, grad_accum=1, seed=1, device="auto", log_every=10,
     checkpoint_every=1000, eval_batches=10, dropout=0.1, temperature=1.0, pack=None, local_init=None, compile=False,
-    distributed="ddp", prefetch=2, fused_optimizer=None, peak_tflops=None,
+    distributed="ddp", prefetch=2, prefetch_process=None, fused_optimizer=None, peak_tflops=None,
     plateau_warning_steps=None,  # None: max(500, 10% of steps) (model.plateau)
 )
 

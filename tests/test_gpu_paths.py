@@ -313,12 +313,16 @@ def test_gpu_check_prepare_then_smoke_run_without_pipeline(tmp_path):
     block = "import sys; sys.modules.update(dict.fromkeys(('pipeline', 'pydantic', 'prefect', 'flows')))"
     run = subprocess.run([sys.executable, "-c", block + "; from benchmarks.gpu_check import main; sys.exit(main())",
                           "run", "--smoke", "--data", str(data), "--out", str(out), "--pretrain-steps", "100000",
-                          "--pretrain-seconds", "1", "--watchdog-grace", "4"],
+                          "--pretrain-seconds", "1", "--watchdog-grace", "4",
+                          "--parts", "throughput,profile,pretraining,finetuning"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-5000:]
     res = json.loads(next(out.glob("gpu_check-*-smoke.json")).read_text())
     assert res["smoke"] is True and res["machine"]["device"] == "cpu"
     assert {"ours", "reference"} <= set(res["throughput"][0]["variants"])
+    prof = res["profile"]
+    assert prof["steps"] == 3 and prof["wall_ms_per_step_batch_reused"] > 0 and prof["top_self_cpu"]
+    assert prof["loader_process"] is False and prof["wall_ms_per_step_with_loader_thread"] > 0
     pre = res["pretraining"]
     assert pre["watchdog_fired"] is True and 0 < pre["metrics"]["steps"] < pre["planned_steps"] == 100000
     assert pre["metrics"]["val_disc_auc"] is not None and pre["epochs"] > 0
@@ -327,5 +331,5 @@ def test_gpu_check_prepare_then_smoke_run_without_pipeline(tmp_path):
         assert len(ft["pretrained"]) == len(ft["random"]) == 1 and ft["train_examples"] == 48
     assert [g["met"] for g in res["goals"]][0] is not None
     md = next(out.glob("gpu_check-*-smoke.md")).read_text()
-    assert "Smoke run" in md and "## 3. Fine-tuning" in md and "epochs" in md
+    assert "Smoke run" in md and "## 3. Fine-tuning" in md and "epochs" in md and "Where an eager step goes" in md
     assert set((REPO / "benchmarks" / "results").glob("gpu_check-*")) == before  # a smoke run is not a result

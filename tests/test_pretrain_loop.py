@@ -3,6 +3,7 @@ MFU in the curve and metrics, the ``on_log`` callback (and its replay on resume)
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 
 import pytest
@@ -34,12 +35,14 @@ def _curve(d):
     return [ln.split("\t")[:10] for ln in lines]
 
 
-def test_prefetcher_in_order_and_errors():
-    it = iter(range(5))
+class Item:  # at module level: the worker process pickles what it hands back
+    def __init__(self, i):
+        self.i, self.micro = i, [{"x": torch.zeros(2)}]
 
-    class Item:
-        def __init__(self, i):
-            self.i, self.micro = i, [{"x": torch.zeros(2)}]
+
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_prefetcher_in_order_and_errors(process):
+    it = iter(range(5))
 
     def produce():
         i = next(it)
@@ -47,19 +50,44 @@ def test_prefetcher_in_order_and_errors():
             raise ValueError("bad shard")
         return Item(i)
 
-    pf = Prefetcher(produce, depth=2)
+    pf = Prefetcher(produce, depth=2, process=process)
     assert [pf.get().i for _ in range(3)] == [0, 1, 2]
     with pytest.raises(ValueError, match="bad shard"):
         pf.get()
     pf.close()
     assert not any(t.name == "pretrain-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert not multiprocessing.active_children()  # the worker process is gone
+
+
+def test_process_prefetcher_gives_the_batchers_items_unchanged(shards):
+    """The worker process ships each step as one byte buffer; unpacked, every tensor (dtype, shape, values)
+    and the data position equal what the batcher itself gives."""
+    split = ShardSplit(shards, "train")
+
+    def batcher():
+        return PretrainBatcher(split, 16, seed=3, mask_prob=0.15, max_seq_length=32, grad_accum=2)
+    want, pf = batcher(), Prefetcher(batcher().next_step, depth=2, process=True)
+    try:
+        for _ in range(12):  # past an epoch (160 examples)
+            a, b = want.next_step(), pf.get()
+            assert (a.step, a.state, a.sum_len, a.gen_denom) == (b.step, b.state, b.sum_len, b.gen_denom)
+            assert len(a.micro) == len(b.micro) == 2
+            for ma, mb in zip(a.micro, b.micro):
+                assert ma.keys() == mb.keys()
+                for k in ma:
+                    assert ma[k].dtype == mb[k].dtype and torch.equal(ma[k], mb[k]), k
+    finally:
+        pf.close()
 
 
 def test_prefetch_and_packing_do_not_change_results(shards, tmp_path):
     _run(shards, tmp_path / "a")
     _run(shards, tmp_path / "b", prefetch=0)
-    assert _curve(tmp_path / "a") == _curve(tmp_path / "b")
-    assert (tmp_path / "a/out/model.safetensors").read_bytes() == (tmp_path / "b/out/model.safetensors").read_bytes()
+    _run(shards, tmp_path / "e", prefetch_process=True)  # the loader in a worker process (CUDA's default)
+    for other in ("b", "e"):
+        assert _curve(tmp_path / "a") == _curve(tmp_path / other)
+        assert (tmp_path / "a/out/model.safetensors").read_bytes() == \
+            (tmp_path / other / "out/model.safetensors").read_bytes()
     # packing (the default) and padding: same examples, same masks and samples; dropout 0 so only
     # floating-point order differs
     _run(shards, tmp_path / "c", dropout=0.0)
