@@ -173,12 +173,16 @@ def throughput(cfg, stop_by: float) -> list[dict]:
                 continue
             print(f"[gpu_check] throughput {name}: {size}, seq {seq}, batch {batch}, {kinds}", flush=True)
             fresh_compile_caches()
+            t0 = time.perf_counter()
             r = bench_config(name, size, seq, batch, cfg.device, kinds, cfg.bench_rounds, cfg.bench_steps,
                              cfg.bench_warmup, Path(tmp), overrides=overrides,
                              memory_kinds=[] if cfg.smoke else ["ours", "reference"])
+            r["wall_seconds"] = round(time.perf_counter() - t0, 1)  # builds, warm-ups (compilation), probes
             for k, v in r["variants"].items():
                 print(f"[gpu_check]   {k:14s} {v['tokens_per_s']:9.0f} tok/s  x{v.get('speedup_vs_reference') or 1.0:.2f}"
                       + (f"  MFU {v['mfu']:.1%}" if v.get("mfu") is not None else ""), flush=True)
+            print(f"[gpu_check]   {r['wall_seconds']:.0f} s in all; warm-up (compilation) s: "
+                  f"{ {k: v.get('warmup_seconds') for k, v in r['variants'].items()} }", flush=True)
             out.append(r)
     return out
 

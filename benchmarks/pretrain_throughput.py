@@ -184,11 +184,14 @@ def bench_config(name, size, seq, batch, device, kinds, rounds, steps, warmup, s
     runners = {k: build(k, params, split, seq, batch, device) for k in kinds}
     peak = mflops.peak_flops(device)
     stats = {k: {"seconds": 0.0, "tokens": 0, "flops": 0.0, "steps": 0, "round_tps": []} for k in kinds}
+    warmup_s = {}
     try:
-        for k, r in runners.items():  # warm-up (allocator, kernels, compilation), untimed
+        for k, r in runners.items():  # warm-up (allocator, kernels, compilation), outside the measurement
+            t0 = time.perf_counter()
             for _ in range(warmup):
                 r.step()
             _sync(device)
+            warmup_s[k] = round(time.perf_counter() - t0, 2)
         for _ in range(rounds):
             for k, r in runners.items():
                 _sync(device)
@@ -220,7 +223,7 @@ def bench_config(name, size, seq, batch, device, kinds, rounds, steps, warmup, s
         fps = s["flops"] / s["seconds"]
         out["variants"][k] = {
             "tokens_per_s": s["tokens"] / s["seconds"], "flops_per_s": fps, "mfu": mflops.mfu(fps, peak),
-            "steps": s["steps"], "seconds": round(s["seconds"], 3),
+            "steps": s["steps"], "seconds": round(s["seconds"], 3), "warmup_seconds": warmup_s.get(k),
             "round_tokens_per_s": [round(x, 1) for x in s["round_tps"]],
         }
     for k in (kinds if memory_kinds is None else memory_kinds):
