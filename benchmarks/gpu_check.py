@@ -412,11 +412,22 @@ class CheckSettings(argparse.Namespace):
         return {k: (str(v) if k == "device" else v) for k, v in vars(self).items()}
 
 
-def write(res: dict, folder: Path, stem: str) -> None:
+def portable(text: str, out: Path) -> str:
+    """``text`` without the machine's paths (tracebacks, the model folder, the command's ``--out``): the
+    records are committed. site-packages -> ``<site-packages>``, the repository -> relative, ``--out`` ->
+    ``$OUT``, the temporary folder -> ``<tmp>``."""
+    import sysconfig
+    for path, name in ((sysconfig.get_paths()["purelib"], "<site-packages>"), (str(REPO) + os.sep, ""),
+                       (str(out.resolve()), "$OUT"), (tempfile.gettempdir(), "<tmp>")):
+        text = text.replace(path, name)
+    return text
+
+
+def write(res: dict, folder: Path, stem: str, out: Path) -> None:
     from model.metrics import json_safe
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{stem}.json").write_text(json.dumps(json_safe(res), indent=2) + "\n", encoding="utf-8")
-    (folder / f"{stem}.md").write_text(to_markdown(res), encoding="utf-8")
+    (folder / f"{stem}.json").write_text(portable(json.dumps(json_safe(res), indent=2), out) + "\n", encoding="utf-8")
+    (folder / f"{stem}.md").write_text(portable(to_markdown(res), out), encoding="utf-8")
 
 
 def run(a) -> int:
@@ -436,23 +447,23 @@ def run(a) -> int:
             res[part] = {"skipped": "not in --parts"}
     if "throughput" in cfg.parts:
         guarded(res, "throughput", throughput, cfg, t_start + BENCH_SHARE * cfg.deadline)
-        write(res, out, stem)
+        write(res, out, stem, out)
     if "profile" in cfg.parts:
         guarded(res, "profile", step_profile, cfg)
-        write(res, out, stem)
+        write(res, out, stem, out)
     with tempfile.TemporaryDirectory(prefix="gpucheck-run-") as work:
         if "pretraining" in cfg.parts:
             guarded(res, "pretraining", pretraining, cfg, data, Path(work), res["throughput"], manifest,
                     t_start + cfg.deadline)
-            write(res, out, stem)
+            write(res, out, stem, out)
         if "finetuning" in cfg.parts:
             guarded(res, "finetuning", finetuning, cfg, data, res["pretraining"], t_start + cfg.deadline)
     res["goals"] = goals(res)
     res["timings"]["total"] = round(time.perf_counter() - t_start, 1)
-    write(res, out, stem)
+    write(res, out, stem, out)
     if not cfg.smoke:
-        write(res, RESULTS, stem)
-    print(to_markdown(res), flush=True)
+        write(res, RESULTS, stem, out)
+    print(portable(to_markdown(res), out), flush=True)
     print(f"[gpu_check] wrote {out / stem}.{{json,md}}", flush=True)
     return 1 if any(isinstance(res.get(k), dict) and "error" in res[k] for k in PARTS) else 0
 

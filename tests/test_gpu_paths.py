@@ -317,7 +317,9 @@ def test_gpu_check_prepare_then_smoke_run_without_pipeline(tmp_path):
                           "--parts", "throughput,profile,pretraining,finetuning"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-5000:]
-    res = json.loads(next(out.glob("gpu_check-*-smoke.json")).read_text())
+    text = next(out.glob("gpu_check-*-smoke.json")).read_text()
+    assert str(REPO) not in text and str(tmp_path) not in text  # committed records name no machine paths
+    res = json.loads(text)
     assert res["smoke"] is True and res["machine"]["device"] == "cpu"
     assert {"ours", "reference"} <= set(res["throughput"][0]["variants"])
     prof = res["profile"]
