@@ -216,7 +216,7 @@ def step_profile(cfg) -> dict:
     from model.sizes import resolve_params
     size = cfg.pretrain_size
     _, seq, batch, _ = next(v for v in cfg.bench_configs.values() if v[0] == size)
-    params = resolve_params({"size": size, "dropout": 0.1, "backbone": "electra"})
+    params = resolve_params({"size": size, "dropout": 0.1, "backbone": cfg.backbone})
     with tempfile.TemporaryDirectory(prefix="gpucheck-prof-") as tmp:
         split = ShardSplit(make_shards(Path(tmp) / "s", seq, n=batch * 40), "train")
         r = Ours(params, split, seq, batch, cfg.device)

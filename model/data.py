@@ -260,7 +260,7 @@ class StepBatch:
     state: dict = field(default_factory=dict)  # data position *after* this step
 
     def pin_memory(self) -> "StepBatch":
-        """Every micro-batch tensor in pinned memory (``DataLoader(pin_memory=True)`` calls this)."""
+        """Every micro-batch tensor in pinned memory (the :class:`Prefetcher`'s thread calls this)."""
         for mb in self.micro:
             for k, v in mb.items():
                 mb[k] = v.pin_memory()
@@ -372,8 +372,9 @@ class Prefetcher:
     ``process=False``: in a daemon thread. ``process=True``: in one ``torch.utils.data.DataLoader`` worker
     process (one intra-op thread, its own interpreter), the choice for CUDA: there the training thread is
     bound by the host (thousands of kernel launches a step), and a loader thread beside it shares its
-    interpreter lock and CPU threads - measured on an H200, an eager ELECTRA-Small step took 355 ms with
-    the loader thread and 72 ms without it (docs/pretraining.md, "GPU check"). The worker gets a copy of
+    interpreter lock and CPU thread pool - on an H200 an eager ELECTRA-Small step took 355 ms with the
+    loader thread and 72 ms without it (docs/pretraining.md, "GPU check"; which of the two cost it was not
+    measured). The worker gets a copy of
     the producer at the start, so ``produce`` must carry its own state (``StepBatch.state``).
 
     With ``pin=True`` every tensor of the micro-batches is moved to pinned memory (in the thread, or in
@@ -402,9 +403,7 @@ class Prefetcher:
             while not self._stop.is_set():
                 item = self._produce()
                 if self._pin:
-                    for mb in item.micro:
-                        for k, v in mb.items():
-                            mb[k] = v.pin_memory()
+                    item = item.pin_memory()
                 while not self._stop.is_set():
                     try:
                         self._q.put(("ok", item), timeout=0.1)
@@ -450,8 +449,8 @@ class _Produced(IterableDataset):
 
 class _OneBuffer:
     """A :class:`StepBatch` whose micro-batch tensors travel as one byte buffer: a tensor crosses the process
-    boundary as one shared-memory handle, so eight of them cost the receiving loop eight (5.8 vs ~1.6 ms a
-    step, measured on the 2-core CI machine). :meth:`unpack` gives the StepBatch back as views of the buffer
+    boundary as one shared-memory handle, so eight of them cost the receiving loop eight (5.8 vs 2.3 ms a
+    step for a batch of 256, measured on the 2-core CI machine). :meth:`unpack` gives the StepBatch back as views of the buffer
     (pinned together when the DataLoader pins it)."""
 
     def __init__(self, item):
