@@ -22,7 +22,7 @@ from datatrove.utils.text import simplify_text as dt_simplify
 from pipeline.cleaning import quality_fast
 from pipeline.cleaning.dedup import MinHasher, simplify_text
 from pipeline.cleaning.lid import FastTextLid, bundled_model_path
-from pipeline.cleaning.normalize import _ftfy_config, _ftfy_could_change, normalize
+from pipeline.cleaning.normalize import _ftfy_config, _ftfy_could_change, _translate, _translate_table, normalize
 from pipeline.cleaning.quality import build_filters
 from pipeline.cleaning.segment import JiebaWords, default_segmenter, tokenizer
 from pipeline.config import load_language
@@ -164,6 +164,39 @@ def test_ftfy_skipped_only_where_fix_text_changes_nothing(lang):
     assert skipped >= len(docs) // 2 and changed >= len(variants) // 4   # both paths ran
     for d in docs:   # and the whole normalisation
         assert d.isascii() or normalize(d) == normalize(ftfy.fix_text(d, cfg), CleanSettings.Normalize(ftfy=False))
+
+
+@pytest.mark.parametrize("lang", ALL_LANGS)
+def test_mojibake_check_equals_ftfy_is_bad(lang):
+    from ftfy.badness import is_bad as ftfy_is_bad
+
+    from pipeline.cleaning import mojibake
+
+    assert mojibake._rules() is not None            # ftfy's pattern was understood: the fast path is what runs
+    docs = _raw_documents(lang)
+    texts = docs + [m for d in docs[:30] for m in _mojibake(d)] + [
+        d[:200] + s for d in docs[:5] for s in ("Ð°Ñ", " вЂ“ ", "ГўВЂВ™s", "€¦", "Ã©", " Â· ", "×²", "Œ1")]
+    bad = 0
+    for t in texts:
+        assert mojibake.is_bad(t) == ftfy_is_bad(t), t[:80]
+        bad += ftfy_is_bad(t)
+    assert 0 < bad < len(texts)
+
+
+@pytest.mark.parametrize("lang", ALL_LANGS)
+def test_control_table_skipped_only_where_translate_changes_nothing(lang):
+    docs = _raw_documents(lang)
+    texts = docs + [d[:300] + c + d[300:600] for d in docs[:10]
+                    for c in ("\x00", "\x07", "\r", "\t", "\x85", "\u200b", "\u00ad", "\u2028", "\ufeff", "\u200d")]
+    texts += [t.encode("ascii", "ignore").decode() for t in texts[-40:]]     # ASCII texts, with and without controls
+    for zw in (True, False):
+        table = _translate_table(zw)
+        skipped = 0
+        for t in texts:
+            expected = t.translate(table)
+            assert _translate(t, table, None if t.isascii() else set(t)) == expected
+            skipped += expected == t
+        assert 0 < skipped < len(texts)
 
 
 def test_jieba_words_equal_jieba_lcut():

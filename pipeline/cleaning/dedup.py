@@ -27,7 +27,6 @@ import hashlib
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -83,10 +82,14 @@ class MinHasher:
             return np.zeros(0, dtype=_U64)
         spaced = " ".join(words)
         data = spaced.encode("utf-8")
-        sizes = (len(w) for w in words) if len(data) == len(spaced) else (len(w.encode("utf-8")) for w in words)
-        offsets = list(accumulate((k + 1 for k in sizes), initial=0))   # byte start of each word (+1 past the end)
-        grams = [data[s:e - 1] for s, e in zip(offsets, offsets[n:])]
-        return np.fromiter(map(xxhash.xxh64_intdigest, grams), dtype=_U64, count=len(grams))
+        sizes = map(len, words) if len(data) == len(spaced) else map(len, map(str.encode, words))
+        ends = np.fromiter(sizes, dtype=np.int64, count=len(words))
+        ends += 1
+        np.cumsum(ends, out=ends)                   # byte end of each word + 1 (its following space)
+        starts = np.concatenate(([0], ends[:-n])).tolist()   # where each n-gram starts
+        stops = (ends[n - 1:] - 1).tolist()                  # and ends (its last word's end)
+        grams = map(data.__getitem__, map(slice, starts, stops))   # no Python-level loop per n-gram
+        return np.fromiter(map(xxhash.xxh64_intdigest, grams), dtype=_U64, count=len(stops))
 
     def signature(self, shingles: np.ndarray) -> np.ndarray:
         """``get_signature``: per hash function, min over shingles of ``(x * a + b) mod (2**61 - 1)`` (uint64 products

@@ -53,6 +53,8 @@ class _ControlTable(dict):
     def __init__(self, remove_zero_width: bool):
         super().__init__()
         self.remove_zero_width = remove_zero_width
+        # the ASCII characters the table changes, as a character class
+        self.ascii_changes = re.compile("[" + "".join(re.escape(chr(c)) for c in range(128) if self[c] != c) + "]")
 
     def __missing__(self, cp: int):
         v = self[cp] = _control_entry(cp, self.remove_zero_width)
@@ -88,23 +90,37 @@ def _ftfy_triggers() -> re.Pattern:
     return re.compile(rf"[\x1b\x80-\x9f\ud800-\udfff{chars}]")
 
 
-def _ftfy_could_change(text: str) -> bool:
+def _ftfy_could_change(text: str, chars: set[str] | None = None) -> bool:
     """False only where ``ftfy.fix_text`` (our config, width and quotes kept) returns ``text`` unchanged.
 
     Why: FTFY checked every line of every non-ASCII document (~12% of the stage on Russian) although almost
     no document has anything to fix. ``fix_text`` fixes each line (segment) with ``fix_and_explain``, which
     returns at once when no fixer changes the segment: HTML unescaping needs a match of ftfy's
     ``HTML_ENTITY_RE``; terminal escapes, C1 controls, ligatures and surrogates a character of
-    ``_ftfy_triggers``; ``fix_encoding`` does nothing unless ``ftfy.badness.is_bad(segment)``. Both regular
+    ``_ftfy_triggers``; ``fix_encoding`` does nothing unless ``ftfy.badness.is_bad(segment)`` (asked through
+    ``mojibake.is_bad``, the same answer faster). Both regular
     expressions are searched in the whole text: a match inside a segment is a match inside the text, except
     for BADNESS_RE's one anchored rule ``^[ÃÂ][ ]`` (a segment start), so the text must also hold no "Ã "
     or "Â ". ``tests/test_clean_speed.py`` checks the result against ``fix_text`` on the shared text of all
     11 languages and on mojibake."""
-    from ftfy.badness import is_bad
     from ftfy.chardata import HTML_ENTITY_RE
 
+    from pipeline.cleaning.mojibake import is_bad
+
     return (bool(_ftfy_triggers().search(text)) or "Ã " in text or "Â " in text
-            or ("&" in text and bool(HTML_ENTITY_RE.search(text))) or is_bad(text))
+            or ("&" in text and bool(HTML_ENTITY_RE.search(text))) or is_bad(text, chars))
+
+
+def _translate(text: str, table: _ControlTable, chars: set[str] | None) -> str:
+    """``text.translate(table)``, skipped when no character of the text is one the table changes (it looks up
+    each character of the text in a dict: ~10% of normalisation; most documents hold no control or format
+    character). ``chars``: the text's distinct characters, None for ASCII text."""
+    if chars is None:
+        if table.ascii_changes.search(text) is None:
+            return text
+    elif all(table[c] == c for c in map(ord, chars)):
+        return text
+    return text.translate(table)
 
 
 def normalize(text: str, settings=None) -> str:
@@ -115,11 +131,13 @@ def normalize(text: str, settings=None) -> str:
         use_ftfy, form = settings.ftfy, settings.unicode_form
         width, uncurl = settings.fix_character_width, settings.uncurl_quotes
         zw, collapse = settings.remove_zero_width, settings.collapse_whitespace
-    if use_ftfy and text and not text.isascii() and (width or uncurl or _ftfy_could_change(text)):
+    chars = None if text.isascii() else set(text)    # the distinct characters, for two cheap checks below
+    if use_ftfy and chars is not None and (width or uncurl or _ftfy_could_change(text, chars)):
         import ftfy
 
         text = ftfy.fix_text(text, _ftfy_config(width, uncurl))
-    text = text.translate(_translate_table(zw))
+        chars = None if text.isascii() else set(text)
+    text = _translate(text, _translate_table(zw), chars)
     if form != "none":
         text = unicodedata.normalize(form, text)
     if collapse:
