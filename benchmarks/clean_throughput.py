@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     rows, summaries = [], []
+    load_start = _load()
     with tempfile.TemporaryDirectory(prefix="clean-bench-") as t:
         tmp = Path(t)
         before = _worktree(args.before or "HEAD", tmp, args.revert) if (args.before or args.revert) else None
@@ -205,11 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "clean_throughput", "date": date, "machine": _machine(), "scale": args.scale,
               "commit": head.strip(), "before": args.before, "reverted": args.revert, "rows": rows,
               "summary": summaries}
+    result["load_average"] = {"start": load_start, "end": _load()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"clean_throughput-{date}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / f"clean_throughput-{date}.md").write_text(_markdown(result), encoding="utf-8")
-    print(f"wrote benchmarks/results/clean_throughput-{date}.md and .json")
+    print(f"wrote {out / f'clean_throughput-{date}.md'} and .json")
     return 0 if all(s.get("byte_identical", True) for s in summaries) else 1
 
 
@@ -220,12 +222,20 @@ def _before(r: dict) -> str:
     return f"the clean stage of commit `{r['before']}`" if r["before"] else "not run"
 
 
+def _load() -> float | None:
+    """The 1-minute load average: how busy the machine was (CPU time, not wall time, is measured, but a busy
+    machine's shared caches still slow a process)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
 def _markdown(r: dict) -> str:
     m = r["machine"]
     f = lambda v: "—" if v is None else v  # noqa: E731
     lines = [f"# Clean-stage throughput — {r['date']}", "",
              f"Machine: {m['platform']}, Python {m['python']}, CPU {m['cpu'] or 'unknown'}, "
-             f"{m['cpu_count']} CPUs ({m['usable_cores']} usable), {m['memory_gb']} GB RAM.", "",
+             f"{m['cpu_count']} CPUs ({m['usable_cores']} usable), {m['memory_gb']} GB RAM; 1-minute load average "
+             f"{(r.get('load_average') or {}).get('start', '—')} at the start, {(r.get('load_average') or {}).get('end', '—')} "
+             "at the end.", "",
              "Corpus: the shared `text/<lang>/*.txt.gz` (1x) and "
              f"{r['scale']} exact copies of it ({r['scale']}x). Every run is one process (`FOUNDRY_CLEAN_WORKERS=1`); "
              "MB/CPU-s = uncompressed input MB / (user + system CPU seconds of the stage). `ours` = this tree's "
