@@ -3,7 +3,7 @@
 
 Scores: per evaluation task, the pre-trained and random-init medians over seeds and their delta
 (``metrics/<lang>/eval.json``, written by the evaluate stage). Warnings: a collapsed representation
-(the scorecard's diagnostic), a pre-trained model below random init, a discriminator still on the plateau
+(the scorecard's diagnostic), a pre-trained model below (or level with) random init, a discriminator still on the plateau
 (``metrics/<lang>/pretrain.json``'s final validation), and a corpus whose approval is missing or void.
 Reads files only; no Prefect here (``flows/language.py`` publishes the artifact). The model's warnings come
 from ``pipeline/evaluation/warnings.py``, which the published model card's Limitations also use.

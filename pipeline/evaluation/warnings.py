@@ -1,5 +1,5 @@
 """What is wrong with a trained model, from its files: a collapsed representation (the scorecard's diagnostic),
-a pre-trained model below random initialisation, a discriminator still on the plateau at the end of
+a pre-trained model below (or level with) random initialisation, a discriminator still on the plateau at the end of
 pre-training. The one source of these warnings for the end-of-run summary (``flows/summary.py``) and the
 model card's Limitations (``pipeline/hubcard.py``)."""
 from __future__ import annotations
@@ -46,11 +46,16 @@ def model_warnings(root: Path, lang: str) -> list[str]:
     result = read_json(lay.eval_metrics)
     for key, note in collapse_notes(result or {}):
         out.append(f"{key}: {note}")
-    below = [r for r in task_scores(result) if r["delta"] is not None and r["delta"] < 0]
+    scored = [r for r in task_scores(result) if r["delta"] is not None]
+    below = [r for r in scored if r["delta"] < 0]
     if below:
         out.append("the pre-trained model scores below random initialisation on "
                    + ", ".join(f"{r['task']} ({100 * r['delta']:+.1f})" for r in below)
                    + f" (reports/{lang}/scorecard.md)")
+    level = [r for r in scored if r["delta"] == 0]
+    if level:   # a tie is no gain either: say so rather than print "no warnings"
+        out.append("pre-training gained nothing over random initialisation on "
+                   + ", ".join(f"{r['task']} (+0.0)" for r in level) + f" (reports/{lang}/scorecard.md)")
     pre = read_json(lay.pretrain_metrics)
     if pre and pre.get("objective", "electra") == "electra" and on_plateau(pre.get("val_disc_auc"),
                                                                              pre.get("val_replaced_recall")):
