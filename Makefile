@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(BIN)/foundry run demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
