@@ -183,6 +183,16 @@ def test_mojibake_check_equals_ftfy_is_bad(lang):
     assert 0 < bad < len(texts)
 
 
+def test_mojibake_rules_constrain_only_what_must_match():
+    import re._parser as sre
+
+    from pipeline.cleaning.mojibake import _required_sets
+
+    branches = sre.parse(r"[ab]c?\s[^x]|(?i:q)r|(?:st)+.|\w[ÃÂ]", 0)[0][1][1]
+    assert [_required_sets(b) for b in branches] == [
+        [{"a", "b"}], [{"r"}], [{"s"}, {"t"}], [{"Ã", "Â"}]]
+
+
 @pytest.mark.parametrize("lang", ALL_LANGS)
 def test_control_table_skipped_only_where_translate_changes_nothing(lang):
     docs = _raw_documents(lang)

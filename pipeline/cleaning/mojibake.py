@@ -44,7 +44,7 @@ def _required_sets(items) -> list[frozenset[str]]:
                 out.append(frozenset(chars))
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
             out.extend(_required_sets(av[2]))
-        elif op is _c.SUBPATTERN:
+        elif op is _c.SUBPATTERN and not av[1] & re.IGNORECASE:   # (?i:...) would match other cases
             out.extend(_required_sets(av[3]))
     return out
 
