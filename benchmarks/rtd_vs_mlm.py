@@ -178,11 +178,23 @@ def run_language(lang: str, args) -> dict:
              for o in ("electra", "mlm")}
     steps = {"electra": args.steps, "mlm": int(round(args.steps * flops["electra"] / flops["mlm"]))}
     models, pre = {}, {}
+    outs = {obj: root / "models" / f"{obj}-{steps[obj]}" for obj in ("electra", "mlm")}
+    runs = {obj: (root, lang, outs[obj], {**common, "objective": obj, "steps": steps[obj]}) for obj in outs}
+    t0 = time.time()
+    if args.pretrain_parallel:   # one process per objective (spawned: no forked torch thread pools)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as ex:
+            futures = {obj: ex.submit(pretrain_model, *r, threads=args.threads) for obj, r in runs.items()}
+            done = {obj: f.result() for obj, f in futures.items()}
     for obj in ("electra", "mlm"):
-        out = root / "models" / f"{obj}-{steps[obj]}"
-        t0 = time.time()
-        m = pretrain_model(root, lang, out, {**common, "objective": obj, "steps": steps[obj]},
-                           threads=args.threads)
+        out = outs[obj]
+        if args.pretrain_parallel:
+            m = done[obj]
+        else:
+            t0 = time.time()
+            m = pretrain_model(*runs[obj], threads=args.threads)
         keep = ("steps", "seconds", "tokens_seen", "val_gen_loss", "val_gen_acc", "val_disc_loss", "val_disc_acc",
                 "val_replaced_recall", "val_replaced_precision", "val_disc_auc", "val_gen_loss_at_mask",
                 "val_last_layer_cosine", "disc_params", "gen_params")
@@ -314,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ft-lr", type=float, default=1e-3)
     ap.add_argument("--lld", type=float, default=None, help="layer-wise lr decay (default: by size, 0.8)")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--pretrain-parallel", action="store_true",
+                    help="pre-train the two objectives at once, one process each (with --threads 1: two cores)")
     ap.add_argument("--work", default="/tmp/rtd_vs_mlm", help="scratch folder (corpora, models)")
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     ap.add_argument("--conclusion", default="", help="a paragraph added to the Markdown report")

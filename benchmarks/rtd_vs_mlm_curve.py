@@ -20,6 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VARYING = {"steps", "warmup"}   # what may differ between the runs of one curve
+HOW_RUN = {"langs", "tasks", "conclusion", "workers", "pretrain_parallel"}   # not what is measured
 
 
 def _portable(command: str) -> str:
@@ -40,7 +41,7 @@ def load_points(paths: list[Path], lang: str, task: str) -> list[dict]:
     points, fixed = [], None
     for path in paths:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
-        same = {k: v for k, v in report["args"].items() if k not in VARYING | {"langs", "tasks", "conclusion"}}
+        same = {k: v for k, v in report["args"].items() if k not in VARYING | HOW_RUN}
         if fixed is None:
             fixed = same
         elif same != fixed:
