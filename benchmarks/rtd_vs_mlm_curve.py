@@ -96,19 +96,31 @@ def plot(points: list[dict], lang: str, task: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, (ax, gap) = plt.subplots(1, 2, figsize=(11, 4.2))
     x = [p["flops"] for p in points]
     for arm, label, colour in (("electra", "ELECTRA (RTD)", "tab:blue"), ("mlm", "MLM, same FLOPs", "tab:orange"),
                                ("random_init", "random init", "tab:gray")):
         ax.plot(x, [100 * p[arm]["median"] for p in points], "o-", color=colour, label=label)
         for xi, p in zip(x, points):
             ax.scatter([xi] * len(p[arm]["seeds"]), [100 * s for s in p[arm]["seeds"]], s=8, color=colour, alpha=0.4)
-    ax.set_xscale("log")
-    ax.set_xlabel("pre-training FLOPs")
     ax.set_ylabel(f"{task} {points[0]['metric']} (median of seeds, %)")
     ax.set_title(f"{lang}: ELECTRA-tiny vs MLM at equal compute (CPU)")
-    ax.grid(alpha=0.3)
     ax.legend()
+    # the paired differences, seed by seed (the same fine-tuning seeds in every arm)
+    for other, label, colour in (("mlm", "ELECTRA - MLM", "tab:orange"), ("random_init", "ELECTRA - random init",
+                                                                         "tab:gray")):
+        diffs = [[100 * (e - o) for e, o in zip(p["electra"]["seeds"], p[other]["seeds"])] for p in points]
+        gap.plot(x, [sorted(d)[len(d) // 2] for d in diffs], "o-", color=colour, label=label + " (median)")
+        for xi, d in zip(x, diffs):
+            gap.scatter([xi] * len(d), d, s=8, color=colour, alpha=0.4)
+    gap.axhline(0, color="black", lw=0.8)
+    gap.set_ylabel("paired difference, points")
+    gap.set_title("ELECTRA's margin, seed by seed")
+    gap.legend()
+    for a in (ax, gap):
+        a.set_xscale("log")
+        a.set_xlabel("pre-training FLOPs")
+        a.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
