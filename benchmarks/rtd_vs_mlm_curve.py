@@ -117,8 +117,11 @@ def plot(points: list[dict], lang: str, task: str, path: Path) -> None:
     gap.set_ylabel("paired difference, points")
     gap.set_title("ELECTRA's margin, seed by seed")
     gap.legend()
+    from matplotlib.ticker import NullFormatter
+
     for a in (ax, gap):
         a.set_xscale("log")
+        a.xaxis.set_minor_formatter(NullFormatter())   # minor labels of a short log axis overlap
         a.set_xlabel("pre-training FLOPs")
         a.grid(alpha=0.3)
     fig.tight_layout()
