@@ -18,6 +18,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from model.atomic import atomic_file, write_json, write_text
+
 REPO = Path(__file__).resolve().parents[1]
 VARYING = {"steps", "warmup"}   # what may differ between the runs of one curve
 HOW_RUN = {"langs", "tasks", "conclusion", "workers", "pretrain_parallel"}   # not what is measured
@@ -125,17 +127,9 @@ def plot(points: list[dict], lang: str, task: str, path: Path) -> None:
         a.set_xlabel("pre-training FLOPs")
         a.grid(alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    with atomic_file(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,10 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     points = load_points(args.runs, args.lang, args.task)
     date = dt.date.today().isoformat()
     stem = args.out / f"rtd_vs_mlm_curve-{args.lang}-{date}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    _write(stem.with_suffix(".json"), json.dumps({"date": date, "lang": args.lang, "task": args.task,
-                                                  "points": points}, indent=1))
-    _write(stem.with_suffix(".md"), render(points, args.lang, args.task, date))
+    write_json(stem.with_suffix(".json"), {"date": date, "lang": args.lang, "task": args.task, "points": points})
+    write_text(stem.with_suffix(".md"), render(points, args.lang, args.task, date))
     plot(points, args.lang, args.task, args.img / f"rtd_vs_mlm_curve-{args.lang}.png")
     print(f"wrote {stem}.md and .json, {args.img / f'rtd_vs_mlm_curve-{args.lang}.png'}")
     return 0
