@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.learning_curve import read_curve, save_figure  # noqa: E402  (the curve TSV and PNG, once)
+from model.atomic import write_text  # noqa: E402
 
 VARIANTS = {
     "electra": {"backbone": "electra"},
@@ -152,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
               "command": "python -m benchmarks.backbones " + " ".join(_portable(argv if argv is not None else sys.argv[1:])),
               "variants": variants, "plot": str(png.relative_to(ROOT))}
     res = ROOT / "benchmarks" / "results"
-    (res / f"backbones-{a.lang}-{date}{a.suffix}.json").write_text(json.dumps(report, indent=1, default=str))
-    (res / f"backbones-{a.lang}-{date}{a.suffix}.md").write_text(render(report))
+    write_text(res / f"backbones-{a.lang}-{date}{a.suffix}.json", json.dumps(report, indent=1, default=str))
+    write_text(res / f"backbones-{a.lang}-{date}{a.suffix}.md", render(report))
     print(render(report))
     return 0
 

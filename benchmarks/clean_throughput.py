@@ -42,6 +42,8 @@ from pathlib import Path
 
 import yaml
 
+from model.atomic import write_text
+
 REPO = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
@@ -209,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     result["load_average"] = {"start": load_start, "end": _load()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"clean_throughput-{date}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / f"clean_throughput-{date}.md").write_text(_markdown(result), encoding="utf-8")
+    write_text(out / f"clean_throughput-{date}.json", json.dumps(result, indent=2) + "\n")
+    write_text(out / f"clean_throughput-{date}.md", _markdown(result))
     print(f"wrote {out / f'clean_throughput-{date}.md'} and .json")
     return 0 if all(s.get("byte_identical", True) for s in summaries) else 1
 

@@ -23,6 +23,8 @@ import json
 import time
 from pathlib import Path
 
+from model.atomic import write_text
+
 REPO = Path(__file__).resolve().parents[1]
 
 # name -> the knobs changed from the paper's values (generator 1/4 of the discriminator's width, disc weight 50,
@@ -196,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         rep["variants"][name] = run_variant(name, VARIANTS[name], root, a.lang, a)
     out = Path(a.out) / f"electra_knobs-{a.lang}-{rep['date']}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(rep, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(render(rep), encoding="utf-8")
+    write_text(out.with_suffix(".json"), json.dumps(rep, indent=2) + "\n")
+    write_text(out.with_suffix(".md"), render(rep))
     print(f"wrote {out}.json and .md")
     return 0
 

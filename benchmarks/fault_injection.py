@@ -48,6 +48,7 @@ from typing import Callable
 
 import yaml
 
+from model.atomic import write_text
 from pipeline.stages import STAGES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -651,8 +652,8 @@ def main(argv: list[str] | None = None) -> int:
             + [f"{t.get('title', t.get('stage'))}: {p}" for k in ("concurrent", "full_disk") for t in extra.get(k, [])
                for p in t["problems"]],
             "trial_log": {r.stage: r.trials for r in results}})
-        (out / f"{args.name}-{date}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        (out / f"{args.name}-{date}.md").write_text(_markdown(result), encoding="utf-8")
+        write_text(out / f"{args.name}-{date}.json", json.dumps(result, indent=2) + "\n")
+        write_text(out / f"{args.name}-{date}.md", _markdown(result))
 
     from benchmarks import _run_safety as safety
     say = lambda m: print(m, flush=True)  # noqa: E731

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import yaml
 
+from model.atomic import write_text
+
 REPO = Path(__file__).resolve().parents[1]
 LANGS = ("en", "de", "fi", "tr", "ru", "ar", "hi", "zh", "ja", "ko", "sw")
 
@@ -150,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     date = dt.date.today().isoformat()
     machine = {"date": date, "cpu": cpu_model(), "cores": usable_cores()}
     out = REPO / "benchmarks" / "results" / f"filter_calibration-{date}"
-    out.with_suffix(".json").write_text(json.dumps({"machine": machine, "results": results}, indent=1,
-                                                   ensure_ascii=False) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(report(results, machine), encoding="utf-8")
+    write_text(out.with_suffix(".json"), json.dumps({"machine": machine, "results": results}, indent=1,
+                                                   ensure_ascii=False) + "\n")
+    write_text(out.with_suffix(".md"), report(results, machine))
     print(out.with_suffix(".md").read_text(encoding="utf-8"))
     return 0
 

@@ -44,6 +44,7 @@ import traceback
 from pathlib import Path
 
 from benchmarks._gpu_check_report import TASKS, goals, to_markdown
+from model.atomic import write_text
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -426,8 +427,8 @@ def portable(text: str, out: Path) -> str:
 def write(res: dict, folder: Path, stem: str, out: Path) -> None:
     from model.metrics import json_safe
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{stem}.json").write_text(portable(json.dumps(json_safe(res), indent=2), out) + "\n", encoding="utf-8")
-    (folder / f"{stem}.md").write_text(portable(to_markdown(res), out), encoding="utf-8")
+    write_text(folder / f"{stem}.json", portable(json.dumps(json_safe(res), indent=2), out) + "\n")
+    write_text(folder / f"{stem}.md", portable(to_markdown(res), out))
 
 
 def run(a) -> int:

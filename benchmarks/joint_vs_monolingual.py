@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks._machine import cpu_model, usable_cores
+from model.atomic import write_text
 from model.electra import build_configs
 from model.flops import coefficients
 from model.sizes import resolve_params
@@ -120,12 +121,12 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     res = run(a.steps, a.seeds, a.train, a.keep)
     stem = HERE / "results" / f"joint_vs_monolingual-{res['date']}"
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_text(stem.with_suffix(".json"), json.dumps(res, indent=1, sort_keys=True) + "\n")
     m = res["machine"]
-    stem.with_suffix(".md").write_text(
+    write_text(stem.with_suffix(".md"),
         f"# Joint vs monolingual (sw, tr, ko), {res['date']}\n\nMachine: {m['cpu']}, {m['cores']} usable cores "
         f"(shared with other work). Settings: {json.dumps(res['settings'])}. Whole run (4 pre-trainings, "
-        f"every fine-tuning): {res['wall_seconds']} s.\n\n" + res["scorecard_md"].split("\n", 1)[1], encoding="utf-8")
+        f"every fine-tuning): {res['wall_seconds']} s.\n\n" + res["scorecard_md"].split("\n", 1)[1])
     print(stem.with_suffix(".md").read_text(encoding="utf-8"))
     return 0
 

@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from model.atomic import write_text  # noqa: E402
+
 
 def base_rate_entropy(r: float) -> float:
     if not 0 < r < 1:
@@ -155,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
               "summary": summarise(rows), "validation": validation, "plot": str(png.relative_to(ROOT)),
               "curve": rows}
     res = ROOT / "benchmarks" / "results"
-    (res / f"learning_curve-{a.lang}-{date}.json").write_text(json.dumps(report, indent=1, default=str))
-    (res / f"learning_curve-{a.lang}-{date}.md").write_text(render(report))
+    write_text(res / f"learning_curve-{a.lang}-{date}.json", json.dumps(report, indent=1, default=str))
+    write_text(res / f"learning_curve-{a.lang}-{date}.md", render(report))
     print(render(report))
     return 0
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.clean_throughput import _machine
+from model.atomic import write_text
 
 REPO = Path(__file__).resolve().parents[1]
 DVC_TARGET_S = 3.0
@@ -222,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     date = result["date"]
-    (out / f"noop_run-{date}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / f"noop_run-{date}.md").write_text(_markdown(result), encoding="utf-8")
+    write_text(out / f"noop_run-{date}.json", json.dumps(result, indent=2) + "\n")
+    write_text(out / f"noop_run-{date}.md", _markdown(result))
     print(f"wrote {out}/noop_run-{date}.md and .json")
     return 0
 

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 import torch
 
 from model import flops as mflops
+from model.atomic import write_text
 from model.backbones import backbone_of, encoder
 from model.data import PretrainBatcher, Prefetcher, ShardSplit
 from model.electra import MASK_ID, build_configs, build_pretrainer, special_tokens_mask
@@ -376,8 +377,8 @@ def main(argv=None) -> int:
     if not a.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         stem = f"pretrain_throughput-{dt.date.today().isoformat()}{('-' + a.suffix) if a.suffix else ''}"
-        (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=2) + "\n")
-        (RESULTS / f"{stem}.md").write_text(to_markdown(res))
+        write_text(RESULTS / f"{stem}.json", json.dumps(res, indent=2) + "\n")
+        write_text(RESULTS / f"{stem}.md", to_markdown(res))
         print(f"[bench] wrote {RESULTS / stem}.{{md,json}}")
     return 0
 

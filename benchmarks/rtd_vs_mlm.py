@@ -41,6 +41,7 @@ from unittest import mock
 
 import yaml
 
+from model.atomic import write_text
 from model.sizes import BACKBONE_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -346,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"] = machine()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"rtd_vs_mlm-{date}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / f"rtd_vs_mlm-{date}.md").write_text(render(report), encoding="utf-8")
+    write_text(out / f"rtd_vs_mlm-{date}.json", json.dumps(report, indent=2) + "\n")
+    write_text(out / f"rtd_vs_mlm-{date}.md", render(report))
     print(render(report))
     print(f"wrote {out / f'rtd_vs_mlm-{date}.md'} and .json")
     return 0
