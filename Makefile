@@ -25,8 +25,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/foundry run demo
 
+# test files run on TEST_WORKERS processes (pytest-xdist; a file's tests stay together on one worker, where its
+# module fixtures live): most tests wait on subprocesses, servers and disk, so two workers on two cores
+# roughly halve the wall time. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -18,7 +18,10 @@ os.environ.update({
     "HF_HUB_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
 })
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="foundry-prefect-"))
+# one Prefect home (database, ephemeral server) per run, and per worker under pytest-xdist: the workers inherit
+# the controller's environment, and two ephemeral servers must not share one SQLite file
+if os.environ.get("PYTEST_XDIST_WORKER") or "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="foundry-prefect-")
 
 
 def require_shared(*parts: str) -> Path:
