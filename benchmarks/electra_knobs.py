@@ -128,14 +128,25 @@ def run_variant(name: str, params: dict, root: Path, lang: str, args) -> dict:
     return res
 
 
+def command(rep: dict) -> str:
+    """The command line of the run: every argument that differs from its default."""
+    a, defaults = rep["args"], vars(parser().parse_args([]))
+    parts = ["python -m benchmarks.electra_knobs"]
+    for k, v in a.items():
+        if k == "variants" and v == list(VARIANTS) or v == defaults.get(k) or v is None:
+            continue
+        vals = v if isinstance(v, list) else [v]
+        parts.append(f"--{k.replace('_', '-')} " + " ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in vals))
+    return " ".join(parts)
+
+
 def render(rep: dict) -> str:
     a = rep["args"]
     lines = [f"# ELECTRA knobs on `{rep['lang']}` — {rep['date']}", "", f"Machine: {rep['machine']}", "",
-             f"Command: `python -m benchmarks.electra_knobs --lang {rep['lang']} --steps {a['steps']} "
-             f"--epochs {' '.join(f'{e:g}' for e in a['epochs'])} --seeds {a['seeds']}"
-             + (f" --finetune {' '.join(a['finetune'])}" if a.get("finetune") else "") + "`", "",
-             f"Setup: size `{a['size']}`, {a['steps']} steps of {a['batch_size']} x {a['seq_len']}-token rows, lr "
-             f"{a['lr']} ({a['warmup']} warm-up, linear decay), seed {a['seed']}; fine-tuning: the language's "
+             f"Command: `{command(rep)}`", "",
+             f"Setup: size `{a['size']}`, {a['steps']} steps of {a['batch_size']} x {a['seq_len']}-token rows unless "
+             f"the variant sets its own, lr {a['lr']} unless the variant sets it (the `lr-*` and `tiny-*` variants "
+             f"do), {a['warmup']} warm-up steps, linear decay, seed {a['seed']}; fine-tuning: the language's "
              "evaluation tasks, each model beside random initialisation with the same seeds; medians x100, "
              "wins = seeds where the pre-trained model beat random init.", ""]
     keys = sorted({k for v in rep["variants"].values() for k in v["finetune"]},
@@ -157,7 +168,7 @@ def render(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lang", default="demo")
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
@@ -180,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="/tmp/electra_knobs")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     ap.add_argument("--conclusion", default="")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
 
     from benchmarks.rtd_vs_mlm import machine, prepare_corpus
     from pipeline.config import load_language
