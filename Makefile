@@ -26,8 +26,8 @@ demo: $(STAMP)
 	$(BIN)/foundry run demo
 
 # test files run on TEST_WORKERS processes (pytest-xdist; a file's tests stay together on one worker, where its
-# module fixtures live): most tests wait on subprocesses, servers and disk, so two workers on two cores
-# roughly halve the wall time. TEST_WORKERS=0 runs everything in one process.
+# module fixtures live): many tests wait on subprocesses, servers and disk, and a second worker uses the core
+# the first leaves idle (docs/architecture.md, "Tests"). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
