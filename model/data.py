@@ -392,7 +392,7 @@ class Prefetcher:
             ctx = "fork" if sys.platform.startswith("linux") else None
             self._loader_iter = iter(DataLoader(_Produced(produce), batch_size=None, num_workers=1,
                                                 prefetch_factor=max(1, int(depth)), pin_memory=pin,
-                                                multiprocessing_context=ctx))
+                                                multiprocessing_context=ctx, worker_init_fn=_forget_exit_hooks))
             return
         self._q: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
         self._thread = threading.Thread(target=self._run, name="pretrain-prefetch", daemon=True)
@@ -433,6 +433,18 @@ class Prefetcher:
         except queue.Empty:
             pass
         self._thread.join(timeout=10)
+
+
+def _forget_exit_hooks(_worker_id):
+    """In the forked worker, drop the thread exit hooks inherited from the parent (``threading._register_atexit``).
+
+    They belong to the parent's service threads, which a forked child does not have: a process that has run a
+    Prefect flow holds its log and event workers' hooks, whose ``drain`` fails an assertion in the child, and
+    the worker then exits with code 1 and no traceback (``multiprocessing`` runs the hooks after it has
+    reported errors), which the DataLoader raises at :meth:`Prefetcher.close`."""
+    hooks = getattr(threading, "_threading_atexits", None)
+    if hooks is not None:
+        hooks.clear()
 
 
 class _Produced(IterableDataset):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -78,6 +81,35 @@ def test_process_prefetcher_gives_the_batchers_items_unchanged(shards):
                     assert ma[k].dtype == mb[k].dtype and torch.equal(ma[k], mb[k]), k
     finally:
         pf.close()
+
+
+_AFTER_A_FLOW = """
+import threading
+from prefect import flow, get_run_logger
+from model.data import Prefetcher
+from tests.test_pretrain_loop import Item
+
+@flow
+def hello():
+    get_run_logger().info("hello")
+
+hello()  # starts Prefect's log and event workers, which register thread exit hooks
+assert threading._threading_atexits, "Prefect registered no exit hooks: the test no longer tests anything"
+it = iter(range(10))
+pf = Prefetcher(lambda: Item(next(it)), depth=2, process=True)
+assert [pf.get().i for _ in range(3)] == [0, 1, 2]
+pf.close()
+print("closed")
+"""
+
+
+def test_process_prefetcher_closes_cleanly_in_a_process_that_ran_a_flow():
+    """A forked worker inherits the parent's thread exit hooks; Prefect's fail there, and before the worker
+    dropped them it exited with code 1 and close() raised (CI, 2026-12-05). Run in a fresh interpreter so the
+    result does not depend on which tests ran before in this one."""
+    r = subprocess.run([sys.executable, "-c", _AFTER_A_FLOW], cwd=Path(__file__).parents[1], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("closed"), r.stderr[-3000:]
 
 
 def test_prefetch_and_packing_do_not_change_results(shards, tmp_path):
