@@ -74,7 +74,7 @@ def defaults_for(script: str) -> dict:
 SNIFF_CHARS = 20_000_000          # read at most this much text to size the defaults (then extrapolate)
 DOC_CHARS_NO_BOUNDARIES = GROUP_CHARS  # documents grouped from sentence-per-line text (sources[].documents)
 LINES_PER_BLOCK_NO_BOUNDARIES = 50  # more non-empty lines per blank-line block than this: no document structure
-SMALL_CORPUS_CHARS = 5_000_000    # below this, a CPU-sized pre-training budget (600 steps)
+SMALL_CORPUS_CHARS = 5_000_000    # below this, a CPU-sized pre-training budget (1200 steps of 16 rows)
 VOCAB_CHARS_PER_PIECE = 80        # vocab.size <= chars / 80: SentencePiece needs ~45-60 characters per
 #                                   piece (measured on 100-120k-character vi/th/el/ka samples), plus margin
 #                                   for what cleaning drops
@@ -169,14 +169,14 @@ def sized_defaults(prof: SourceProfile | None, character_coverage: float = 1.0) 
     at least 1.25x the characters SentencePiece must keep at ``character_coverage`` (Han, kana, Hangul:
     thousands), in steps of 500, within [VOCAB_MIN, VOCAB_MAX]."""
     if prof is None or not prof.chars:
-        return {"max_chars": 100000, "vocab_size": 8000, "steps": 2000, "small": False}
+        return {"max_chars": 100000, "vocab_size": 8000, "steps": 4000, "small": False}
     vocab = max((prof.chars // VOCAB_CHARS_PER_PIECE) // 500 * 500,
                 math.ceil(prof.required_chars(character_coverage) * 1.25 / 500) * 500)
     small = prof.chars < SMALL_CORPUS_CHARS
     return {
         "max_chars": 100000,   # how lines become documents is sources[].documents (pipeline/onboard/layout.py)
         "vocab_size": max(VOCAB_MIN, min(VOCAB_MAX, vocab)),
-        "steps": 600 if small else 2000,
+        "steps": 1200 if small else 4000,   # of 16 rows (tiny; see _pretrain_yaml)
         "small": small,
     }
 
@@ -249,13 +249,14 @@ class Choices:
     sources_yaml: str | None = None            # `sources` entries with their comments (pipeline/onboard/detect.py)
 
 
-def _pretrain_yaml(steps: int, z: dict) -> str:
-    if z["small"] and steps == z["steps"]:
-        return (f"  steps: {steps}                 # CPU-sized for a small corpus (a few minutes on 2 cores); "
-                f"use model.size small and ~1M steps on a GPU\n"
-                f"  batch_size: 32\n  learning_rate: 0.001\n  warmup_steps: {max(1, steps // 10)}\n"
-                f"  checkpoint_every: {max(1, steps // 3)}\n")
-    return f"  steps: {steps}                # CPU-sized budget; use model.size small and ~1M steps on a GPU\n"
+def _pretrain_yaml(steps: int, z: dict, size: str) -> str:
+    what = ("CPU-sized for a small corpus (a few minutes on 2 cores)" if z["small"] else "CPU-sized budget")
+    line = f"  steps: {steps}                # {what}; use model.size small and ~1M steps on a GPU\n"
+    if size != "tiny":
+        return line   # the size's own batch, learning rate and warm-up (model/sizes.py)
+    return (line + f"  batch_size: 16            # at equal tokens, twice the updates of 32 rows fine-tune better "
+            f"(docs/pretraining.md)\n  warmup_steps: {max(1, steps // 10)}\n"
+            + (f"  checkpoint_every: {max(1, steps // 3)}\n" if z["small"] else ""))
 
 
 def _indented_yaml(value) -> str:
@@ -279,7 +280,7 @@ def render(code: str, choices: Choices | None = None) -> str:
     profile = ch.profile
     z = sized_defaults(profile, d["character_coverage"])
     vocab_size = ch.vocab_size or z["vocab_size"]
-    pretrain = _pretrain_yaml(ch.steps or z["steps"], z)
+    pretrain = _pretrain_yaml(ch.steps or z["steps"], z, ch.size)
     prof_note = ""
     if profile is not None and profile.files and not ch.sources_yaml:
         prof_note = (f"# new-language read {'a sample of ' if profile.sampled else ''}{profile.files} file(s): "

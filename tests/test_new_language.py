@@ -56,9 +56,9 @@ def test_profile_tells_sentence_per_line_from_documents(tmp_path):
     assert sized_defaults(p)["max_chars"] == sized_defaults(d)["max_chars"] == 100000
     # vocabulary and budget follow the amount of text
     small = sized_defaults(p)
-    assert small["vocab_size"] == VOCAB_MIN and small["steps"] == 600 and small["small"]
+    assert small["vocab_size"] == VOCAB_MIN and small["steps"] == 1200 and small["small"]
     big = sized_defaults(type(p)(files=1, chars=50_000_000, lines=10**6, blocks=10**5))
-    assert big["vocab_size"] == VOCAB_MAX and big["steps"] == 2000
+    assert big["vocab_size"] == VOCAB_MAX and big["steps"] == 4000
     assert sized_defaults(None)["vocab_size"] == 8000  # nothing to read: the large-corpus defaults
 
 
@@ -70,7 +70,7 @@ def test_scaffold_thai_is_spaceless_and_paths_stay_under_the_data_root(tmp_path)
     assert cfg.name == "Thai" and cfg.script == "Thai" and cfg.clean.min_chars == 30
     assert cfg.sources[0].path == "langid/lingua_sentences/th.txt"   # relative to the data root
     assert cfg.sources[0].documents.group_chars == DOC_CHARS_NO_BOUNDARIES and cfg.clean.max_chars == 100000
-    assert VOCAB_MIN <= cfg.vocab.size <= 2000 and cfg.pretrain.steps == 600
+    assert VOCAB_MIN <= cfg.vocab.size <= 2000 and cfg.pretrain.steps == 1200 and cfg.pretrain.batch_size == 16
     params = yaml.safe_load((proj / "params.yaml").read_text())
     assert params["languages"]["th"]["raw"] == f"{shared}/langid/lingua_sentences/th.txt"
     assert [p.name for _, p in resolve_sources(cfg, proj)] == ["th.txt"]
@@ -93,8 +93,8 @@ def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
 
     # a few pre-training steps are enough to check that the stages fit together
     text = (proj / "corpora/vi.yaml").read_text()
-    (proj / "corpora/vi.yaml").write_text(text.replace("steps: 600", "steps: 3").replace(
-        "checkpoint_every: 200", "checkpoint_every: 3"))
+    (proj / "corpora/vi.yaml").write_text(text.replace("steps: 1200", "steps: 3").replace(
+        "checkpoint_every: 400", "checkpoint_every: 3"))
     _git_dvc(proj)
 
     # the first run stops after validate and says what to review and how to decide
