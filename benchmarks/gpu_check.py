@@ -134,7 +134,7 @@ def score(metric: str, pred: list[int], gold: list[int]) -> float:
 
 def fresh_compile_caches() -> None:
     """Forget earlier torch.compile work. Dynamo keeps at most 8 compiled entries per code object (HF's
-    forward wrappers, ``gumbel_sample``) whichever module they came from: measured on the CPU, the third
+    forward wrappers, ``sample_from_softmax``) whichever module they came from: measured on the CPU, the third
     model compiled in one process falls back to eager. Every compiled model here starts afresh."""
     import torch._dynamo
     torch._dynamo.reset()

@@ -12,7 +12,7 @@ A batch that runs past the end of an epoch continues with the start of the next 
 :class:`PretrainBatcher` is the pre-training loader. It walks the same order in *global steps* of
 ``batch_size`` examples and gives each process (``rank`` of ``world_size``) its disjoint slice of every
 micro-batch (``grad_accum`` per step). It masks on the CPU, and all its randomness (which positions are
-masked, which become [MASK], the keys of the generator's Gumbel noise) is a pure function of
+masked, which become [MASK], the keys of the generator's samples) is a pure function of
 ``(seed, step, example index in the global batch, position)``: the same example is corrupted the same way
 however the batch is split over processes, micro-batches or packed rows, and resuming needs no RNG state.
 With ``pack=True`` the examples of a slice are packed first-fit-decreasing into rows of

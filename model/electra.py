@@ -4,9 +4,10 @@
   (generator exactly as the official ``get_generator_config``).
 * :func:`mask_tokens` is the dynamic masking shared by both objectives (the pre-training loader calls it on
   the CPU with per-step random numbers; the models call it themselves when given unmasked input).
-* :func:`gumbel_sample` is Gumbel-max sampling at temperature 1 in fp32; with ``keys`` the Gumbel noise comes
-  from a counter-based hash of (example, position, vocabulary id) rather than a stateful RNG, so the sample
-  of a token does not depend on how the batch was split over processes, micro-batches or packed rows.
+* :func:`sample_from_softmax` samples the generator's softmax in fp32 (the official distribution, by
+  inverse CDF); with ``keys`` its uniform comes from a counter-based hash of (example, position) rather than a
+  stateful RNG, so the sample of a token does not depend on how the batch was split over processes,
+  micro-batches or packed rows.
 * :class:`ElectraPretrainer` holds ``discriminator`` (``ElectraForPreTraining``, or
   ``model.backbones.ConvBertForPreTraining``) and ``generator`` (``ElectraForMaskedLM`` / ``ConvBertForMaskedLM``)
   sharing one embedding module; :class:`MLMPretrainer` trains a discriminator-sized masked LM with the same
@@ -25,9 +26,9 @@ the disc_* entries are zero tensors and ``loss == gen_loss``.
 
 Optional batch keywords (what :class:`model.data.PretrainBatcher` produces): ``masked_input_ids`` and
 ``masked`` (masking done by the loader), ``position_ids`` and ``segment_ids`` (packed rows: several examples
-per row, attention block-diagonal per example), ``sample_keys`` (int32 per-position keys for the Gumbel
-noise), ``gen_denom`` / ``disc_denom`` (normalisers: masked and real tokens of the whole global batch, so
-that a step's loss does not depend on how the batch was split).
+per row, attention block-diagonal per example), ``sample_keys`` (int32 per-position keys for the
+generator's samples), ``gen_denom`` / ``disc_denom`` (normalisers: masked and real tokens of the whole global
+batch, so that a step's loss does not depend on how the batch was split).
 
 Imports only torch and transformers.
 """
@@ -77,27 +78,6 @@ def hash32(x: torch.Tensor) -> torch.Tensor:
 def hash_uniform(x: torch.Tensor) -> torch.Tensor:
     """fp32 uniforms strictly inside (0, 1) from int32 hash values (24 random bits)."""
     return ((x >> 8) & 0xFFFFFF).float().mul_(2.0 ** -24).add_(2.0 ** -25)
-
-
-_COLS: dict = {}
-
-
-def _vocab_offsets(vocab: int, device) -> torch.Tensor:
-    key = (vocab, str(device))
-    t = _COLS.get(key)
-    if t is None:
-        # int32 arithmetic that wraps, as in hash32: an int64 product with the constant 2654435769 compiles
-        # on the CPU but Triton rejects the constant (out of int32 range; H200, torch 2.11, 2026-12-04)
-        t = torch.arange(vocab, dtype=torch.int32, device=device) * as_int32(GOLDEN)
-        _COLS[key] = t
-    return t
-
-
-def gumbel_noise(keys: torch.Tensor, vocab: int) -> torch.Tensor:
-    """[M, vocab] standard Gumbel noise, entry (m, v) a pure function of (keys[m], v)."""
-    x = hash32(keys.to(torch.int32)[:, None] + _vocab_offsets(vocab, keys.device)[None, :])
-    u = hash_uniform(x)
-    return -torch.log(-torch.log(u + 1e-9) + 1e-9)  # the official noise formula
 
 
 def build_configs(params: dict, vocab_size: int, max_seq_length: int,
@@ -199,20 +179,28 @@ def mask_tokens(input_ids: torch.Tensor, special_mask: torch.Tensor, mask_prob: 
     return input_ids.masked_fill(to_mask, mask_id), masked
 
 
-def gumbel_sample(logits: torch.Tensor, generator: torch.Generator | None = None, *,
-                  keys: torch.Tensor | None = None, temperature: float = 1.0) -> torch.Tensor:
-    """Gumbel-max sampling (official ELECTRA noise) in fp32; no gradient flows.
+def sample_from_softmax(logits: torch.Tensor, generator: torch.Generator | None = None, *,
+                        keys: torch.Tensor | None = None, temperature: float = 1.0) -> torch.Tensor:
+    """One token per row from softmax(logits / temperature) in fp32; no gradient flows.
 
-    ``keys`` ([M] int32): counter-based noise (:func:`gumbel_noise`); otherwise ``torch.rand`` with
-    ``generator``."""
+    The distribution of the official ``sample_from_softmax`` (Gumbel-max), drawn by inverse CDF: one
+    uniform per row against the row's cumulative softmax, instead of one Gumbel variate per vocabulary
+    entry. Same distribution, ~5x cheaper on a CPU (the noise was ~15% of a ``tiny`` step there), and no
+    [M, V] temporaries beyond the softmax itself. ``keys`` ([M] int32): the uniform is a counter-based hash
+    of the key (:func:`hash32`), so a token's sample does not depend on how the batch was split; otherwise
+    ``torch.rand`` with ``generator``. Each vocabulary entry's probability is off by at most the rounding of
+    one fp32 addition of the cumulative sum; a zero-probability entry is never drawn."""
     logits = logits.detach().float()
     if temperature != 1.0:
         logits = logits / temperature
+    cdf = torch.softmax(logits, -1).cumsum_(-1)
     if keys is not None:
-        return (logits + gumbel_noise(keys, logits.shape[-1])).argmax(-1)
-    u = torch.rand(logits.shape, generator=generator, device=logits.device)
-    gumbel = -torch.log(-torch.log(u + 1e-9) + 1e-9)
-    return (logits + gumbel).argmax(-1)
+        u = hash_uniform(hash32(keys.to(torch.int32)))
+    else:
+        u = torch.rand(logits.shape[:-1], generator=generator, device=logits.device)
+    target = (u * cdf[..., -1]).unsqueeze(-1)       # scaled by the row's total: rounding cannot overshoot it
+    idx = torch.searchsorted(cdf, target, right=True).squeeze(-1)
+    return idx.clamp_(max=logits.shape[-1] - 1)     # u rounds to 1.0 once in 2^25 draws
 
 
 def encoder_mask(attention_mask: torch.Tensor, segment_ids: torch.Tensor | None, attn_impl: str,
@@ -319,7 +307,7 @@ class ElectraPretrainer(_Base):
         self.disc_mlm_weight = float(disc_mlm_weight)
         # None by default, so the paper's model has exactly the paper's parameters (and checkpoints)
         self.corrective = CorrectiveHead(disc_config) if self.disc_mlm_weight > 0 else None
-        self.sampler = None  # e.g. a torch.compile'd gumbel_sample; None: the module function
+        self.sampler = None  # e.g. a torch.compile'd sample_from_softmax; None: the module function
         self.max_preds = max_predictions(mask_prob, max_seq_length or disc_config.max_position_embeddings)
 
     @classmethod
@@ -384,7 +372,7 @@ class ElectraPretrainer(_Base):
         gen_correct = (logits.detach().argmax(-1) == originals).sum()
 
         keys = sample_keys[masked] if sample_keys is not None else None
-        sampled = (self.sampler or gumbel_sample)(logits, generator, keys=keys, temperature=self.temperature)
+        sampled = (self.sampler or sample_from_softmax)(logits, generator, keys=keys, temperature=self.temperature)
         fake_ids = input_ids.masked_scatter(masked, sampled.to(input_ids.dtype))
         labels = masked & (fake_ids != input_ids)  # a sample equal to the original counts as original
 
@@ -488,7 +476,7 @@ def count_params(module: torch.nn.Module) -> int:
 
 
 __all__ = ["build_configs", "mask_tokens", "num_to_mask", "special_tokens_mask", "max_predictions",
-           "gumbel_sample", "gumbel_noise", "hash32", "hash_uniform", "as_int32", "encoder_mask",
+           "sample_from_softmax", "hash32", "hash_uniform", "as_int32", "encoder_mask",
            "ElectraPretrainer", "MLMPretrainer", "build_pretrainer", "count_params", "SPECIAL_IDS",
            "mask_shown", "split_generator_loss",
            "MASK_REPLACE_PROB"]

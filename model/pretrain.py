@@ -53,7 +53,7 @@ from model.data import Prefetcher, PretrainBatcher, ShardSplit, mix64, read_inde
 from model.diskspace import DiskFull
 from model.device import autocast, pick_device, to_device, use_tf32
 from model.backbones import backbone_of, encoder
-from model.electra import ElectraPretrainer, build_pretrainer, count_params, gumbel_sample
+from model.electra import ElectraPretrainer, build_pretrainer, count_params, sample_from_softmax
 from model.export import export
 from model.metrics import (CURVE_COLUMNS, Window, evaluate, evaluate_subsets, json_safe, probe_batch, signals,
                            write_curve, write_metrics)
@@ -244,14 +244,14 @@ def _prepare(run: Run, optim_state: dict | None) -> None:
 
 
 def _compile(model, backend: str | None) -> None:
-    """torch.compile the encoders (the bulk of the FLOPs; fixed-shape) and the Gumbel sampler in place
+    """torch.compile the encoders (the bulk of the FLOPs; fixed-shape) and the generator's sampler in place
     (parameter names unchanged). Masked-position gathers stay eager (data-dependent shapes)."""
     kw = {"backend": backend} if backend else {}
     encoders = [encoder(model.generator)] + ([model.discriminator] if hasattr(model, "discriminator") else [])
     for m in encoders:
         m.compile(dynamic=backbone_of(m.config).compile_dynamic, **kw)
     if hasattr(model, "discriminator"):
-        model.sampler = torch.compile(gumbel_sample, dynamic=True, **kw)
+        model.sampler = torch.compile(sample_from_softmax, dynamic=True, **kw)
 
 
 def train_step(net, opt, item, device: torch.device, params_list: list, on_output=None, *, world_size: int = 1,

@@ -233,7 +233,7 @@ def test_labels_masked_and_sample_differs(monkeypatch):
         calls["orig"] = input_ids[out[1]]
         return out
 
-    monkeypatch.setattr(electra, "gumbel_sample", fake_sample)
+    monkeypatch.setattr(electra, "sample_from_softmax", fake_sample)
     monkeypatch.setattr(electra, "mask_tokens", spy_mask)
     out = m(ids, att, tt, generator=torch.Generator().manual_seed(0))
     masked, labels, fake = out["masked"], out["labels"], out["fake_input_ids"]
@@ -291,9 +291,9 @@ def test_cli(tmp_path, shards):
     assert "cli-test" in (tmp_path / "out" / "README.md").read_text()
 
 
-def test_gumbel_sample_matches_softmax():
+def test_sample_from_softmax_matches_softmax():
     logits = torch.tensor([[0.0, math.log(3.0), -1e4]]).repeat(20000, 1)
-    s = electra.gumbel_sample(logits, torch.Generator().manual_seed(0))
+    s = electra.sample_from_softmax(logits, torch.Generator().manual_seed(0))
     frac = (s == 1).float().mean().item()
     assert abs(frac - 0.75) < 0.02 and not (s == 2).any()
 
@@ -529,7 +529,9 @@ def _tag_data(n, seed):
 def test_finetune_classification_learns(trained):
     root, _ = trained
     train, dev = _cls_data(256, 0), _cls_data(100, 1)
-    hp = dict(learning_rate=3e-3, epochs=12, batch_size=16, seed=0, layerwise_lr_decay=0.8, device="cpu")
+    # lr 1e-3: at 3e-3 this was a coin flip over pre-training seeds (2 of 4 reached > 0.8, with either
+    # generator sampler; 2026-12-05); at 1e-3, 12 of 12 (4 pre-training x 3 fine-tuning seeds), lowest 0.94
+    hp = dict(learning_rate=1e-3, epochs=12, batch_size=16, seed=0, layerwise_lr_decay=0.8, device="cpu")
     r = finetune(root / "electra", "pair_classification", 2, train, dev, hp)
     acc = np.mean([p == y for p, y in zip(r["predictions"], r["labels"])])
     assert acc > 0.8, acc
