@@ -483,12 +483,18 @@ def stage_trials(proj: Path, stage: str, trials: int, rng: random.Random, log=pr
         changed = dvc_changed(proj, stage)
         # DVC rewrites .dvc/tmp/rwlock in place; a kill inside that write corrupts it and every later DVC
         # command fails. The flows repair it before each DVC call (flows/dvclock.py); so does this harness.
+        # The same holds for dvc.lock (rewritten after each stage): the flows repair it too.
         repaired = False
         if changed is None:
-            from flows.dvclock import repair_rwlock
+            from flows.dvclock import repair_lockfile, repair_rwlock
             repaired = repair_rwlock(proj)
             if repaired:
                 log(f"{stage} #{i}: .dvc/tmp/rwlock corrupt after the kill: repaired")
+            dropped = repair_lockfile(proj)
+            if dropped is not None:
+                repaired = True
+                log(f"{stage} #{i}: dvc.lock cut short by the kill: repaired (cut entries dropped: {dropped})")
+            if repaired:
                 changed = dvc_changed(proj, stage)
         problems = []
         for o, st in states.items():
@@ -609,7 +615,8 @@ def _kill_table(r: dict) -> list[str]:
               "output path dvc.yaml names, as `previous` (the complete earlier version), `new` (complete, equal "
               "to an uninterrupted run), `absent`, `complete` (no deterministic content to compare, e.g. Data "
               "Docs), `incomplete` or `other`; *DVC flagged*: `dvc status` reported the stage changed; *rwlock "
-              "repaired*: the kill corrupted `.dvc/tmp/rwlock` and `flows.dvclock` repaired it.", ""]
+              "repaired*: the kill corrupted `.dvc/tmp/rwlock` (or, since 2026-12-05, cut `dvc.lock` short) and "
+              "`flows.dvclock` repaired it.", ""]
     return lines
 
 

@@ -217,7 +217,7 @@ def mix64(*xs: int) -> int:
     return h
 
 
-_SALT_SCORE, _SALT_REPLACE, _SALT_GUMBEL = 0x3C6EF372, 0x1B873593, 0x68E31DA4
+_SALT_SCORE, _SALT_REPLACE, _SALT_SAMPLE = 0x3C6EF372, 0x1B873593, 0x68E31DA4
 
 
 def position_keys(seed: int, step: int, rows: torch.Tensor, length: int) -> torch.Tensor:
@@ -328,7 +328,7 @@ class PretrainBatcher:
             ids, special, self.mask_prob, self.mask_id, max_predictions_per_seq=self.cap,
             replace_prob=self.replace_prob, scores=hash_uniform(hash32(keys ^ _SALT_SCORE)),
             replace_u=hash_uniform(hash32(keys ^ _SALT_REPLACE)))
-        b.update(masked_input_ids=masked_ids, masked=masked, sample_keys=hash32(keys ^ _SALT_GUMBEL))
+        b.update(masked_input_ids=masked_ids, masked=masked, sample_keys=hash32(keys ^ _SALT_SAMPLE))
         return pack_batch(b, self.max_len) if self.pack else b
 
 
