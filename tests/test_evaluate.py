@@ -247,6 +247,22 @@ def test_masakhanews_and_xnli(data_root):
 
 # --- the recipe ---------------------------------------------------------------------------------------
 
+def test_suite_epochs_fill_every_task_that_sets_none():
+    """``evaluate.epochs`` is every task's epochs unless the task sets its own; without it the recipe's
+    defaults apply (3; 10 for RTE) - and the shipped CPU-sized language suites set 10."""
+    task = dict(type="pair_classification", format="glue", train="x")
+    s = EvaluateSettings(epochs=10, tasks=[dict(task, name="RTE"), dict(task, name="MRPC"),
+                                           dict(task, name="CoLA", epochs=2)])
+    assert [default_epochs(t, k) for t, k in zip(s.tasks, ("rte", "mrpc", "cola"))] == [10, 10, 2]
+    s = EvaluateSettings(tasks=[dict(task, name="RTE"), dict(task, name="MRPC")])
+    assert [default_epochs(t, k) for t, k in zip(s.tasks, ("rte", "mrpc"))] == [10, 3]
+    with pytest.raises(ValueError):
+        EvaluateSettings(epochs=0)
+    for lang in ("en", "sw", "tr"):
+        cfg = parse_language(REPO / "corpora" / f"{lang}.yaml")
+        assert cfg.evaluate.epochs == 10 and all(t.epochs == 10 for t in cfg.evaluate.tasks), lang
+
+
 def test_recipe_defaults(data_root, tmp_path):
     from pipeline.evaluation.harness import evaluate_model
 

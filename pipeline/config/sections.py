@@ -370,6 +370,8 @@ class ReferenceModel(_Strict):
 
 class EvaluateSettings(_Strict):
     seeds: int = Field(3, ge=1, le=20, description="fine-tuning runs per task and model; the median is reported")
+    epochs: float | None = Field(None, gt=0, description="fine-tuning epochs of every task that sets none (default: "
+                                                         "3; 10 for RTE and STS-B, the ELECTRA recipe)")
     random_init_baseline: bool = True
     layerwise_lr_decay: float | None = Field(None, gt=0, le=1)
     references: list[ReferenceModel] = Field(default_factory=list)
@@ -382,6 +384,10 @@ class EvaluateSettings(_Strict):
 
     @model_validator(mode="after")
     def _names(self):
+        if self.epochs is not None:
+            for t in self.tasks:
+                if t.epochs is None:
+                    t.epochs = self.epochs
         names = [t.name for t in self.tasks]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
