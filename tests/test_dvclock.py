@@ -45,7 +45,8 @@ def _two_stages(root):
         "stages:\n"
         f"  a:\n    cmd: {py} -c \"open('a.txt','w').write('A'*50); open('runs.txt','a').write('a\\\\n')\"\n"
         "    outs: [a.txt]\n"
-        f"  b:\n    cmd: {py} -c \"open('b.txt','w').write(open('a.txt').read()+'B'); open('runs.txt','a').write('b\\\\n')\"\n"
+        f"  b:\n    cmd: {py} -c \"open('b.txt','w').write(open('a.txt').read()+'B'); "
+        "open('runs.txt','a').write('b\\\\n')\"\n"
         "    deps: [a.txt]\n    outs: [b.txt]\n")
     r = _dvc(root, "repro")
     assert r.returncode == 0, r.stderr
