@@ -481,19 +481,15 @@ def stage_trials(proj: Path, stage: str, trials: int, rng: random.Random, log=pr
         after = snapshot(proj, stage)
         states = {o: classify(after[o], refs[current][o], refs[target][o]) for o in outs}
         changed = dvc_changed(proj, stage)
-        # DVC rewrites .dvc/tmp/rwlock in place; a kill inside that write corrupts it and every later DVC
-        # command fails. The flows repair it before each DVC call (flows/dvclock.py); so does this harness.
-        # The same holds for dvc.lock (rewritten after each stage): the flows repair it too.
+        # DVC rewrites .dvc/tmp/rwlock and dvc.lock in place; a kill inside either write corrupts it and every
+        # later DVC command fails. The flows repair both before each DVC call (flows/dvclock.py); so does this
+        # harness.
         repaired = False
         if changed is None:
-            from flows.dvclock import repair_lockfile, repair_rwlock
-            repaired = repair_rwlock(proj)
-            if repaired:
-                log(f"{stage} #{i}: .dvc/tmp/rwlock corrupt after the kill: repaired")
-            dropped = repair_lockfile(proj)
-            if dropped is not None:
+            from flows.dvclock import repair
+            for done in repair(proj):
                 repaired = True
-                log(f"{stage} #{i}: dvc.lock cut short by the kill: repaired (cut entries dropped: {dropped})")
+                log(f"{stage} #{i}: {done}")
             if repaired:
                 changed = dvc_changed(proj, stage)
         problems = []

@@ -6,7 +6,7 @@ truncated, and from then on every ``dvc repro``/``status``/``commit`` in the pro
 read RWLock-file '.dvc/tmp/rwlock'. JSON structure is corrupted* until someone deletes it (found by
 ``benchmarks/fault_injection.py``, docs/reliability.md). The file only lists the pids of DVC commands in
 progress, so a corrupt one is replaced by an empty one, under DVC's own guard lock for it
-(``rwlock.lock``). The flows call :func:`repair_rwlock` before every DVC operation (``flows.dvcops``).
+(``rwlock.lock``). The flows repair it before every DVC operation (``flows.dvcops``).
 
 ``dvc.lock`` is rewritten in place too (``modify_yaml``: load, update the stage's entry, truncate, dump) after
 every stage that finishes. A DVC process killed inside that write leaves it cut short, and every later DVC
@@ -16,7 +16,7 @@ file that parses as YAML, less every stage entry that DVC's own lock-file schema
 is gone (cut, or after the cut) is one DVC has no record of, so the next ``dvc repro`` runs it again (or
 restores its outputs from DVC's run cache); a cut hash can only differ from the real one, which DVC also
 reads as "changed". Nothing is ever marked up to date that was not. The flows call it before every DVC
-operation, with :func:`repair_rwlock`.
+operation (:func:`repair`: both).
 """
 from __future__ import annotations
 
@@ -122,13 +122,23 @@ def repair_lockfile(root: Path) -> list[str] | None:
     return dropped
 
 
+def repair(root: Path) -> list[str]:
+    """Both repairs; one line per file that needed one (none: both were fine)."""
+    done = []
+    if repair_rwlock(root):
+        done.append(".dvc/tmp/rwlock was corrupt (a DVC process killed while writing it): replaced by an empty "
+                    "lock table")
+    dropped = repair_lockfile(root)
+    if dropped is not None:
+        done.append("dvc.lock was cut short (a DVC process killed while writing it): repaired; the stages whose "
+                    f"records were cut ({', '.join(dropped) or 'none'}) or lost after the cut run again")
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0] if args else ".")
-    print(f"{root / '.dvc/tmp/rwlock'}: " + ("repaired" if repair_rwlock(root) else "ok"))
-    dropped = repair_lockfile(root)
-    print(f"{root / 'dvc.lock'}: " + ("ok" if dropped is None else
-                                      f"repaired (cut entries dropped: {', '.join(dropped) or 'none'})"))
+    print("\n".join(repair(root)) or f"{root}: .dvc/tmp/rwlock and dvc.lock ok")
     return 0
 
 

@@ -48,14 +48,9 @@ _SNAPSHOTS: dict[tuple[str, str], _Snapshot] = {}
 def _repo(root: Path):
     from dvc.repo import Repo
 
-    from flows.dvclock import repair_lockfile, repair_rwlock
-    # a DVC process killed mid-write leaves .dvc/tmp/rwlock or dvc.lock cut short (flows/dvclock.py)
-    repair_rwlock(root)
-    dropped = repair_lockfile(root)
-    if dropped is not None:
-        logging.getLogger(__name__).warning(
-            "dvc.lock was cut short (a DVC process killed while writing it): repaired; the stages whose "
-            "records were cut (%s) or lost after the cut run again", ", ".join(dropped) or "none")
+    from flows.dvclock import repair
+    for done in repair(root):  # a DVC process killed mid-write leaves .dvc/tmp/rwlock or dvc.lock cut short
+        logging.getLogger(__name__).warning("%s", done)
     return Repo(str(root))
 
 

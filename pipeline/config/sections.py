@@ -383,11 +383,15 @@ class EvaluateSettings(_Strict):
     tasks: list[TaskSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _names(self):
+    def _suite_epochs(self):
         if self.epochs is not None:
             for t in self.tasks:
                 if t.epochs is None:
                     t.epochs = self.epochs
+        return self
+
+    @model_validator(mode="after")
+    def _names(self):
         names = [t.name for t in self.tasks]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
