@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from transformers.models.electra.modeling_electra import ElectraGeneratorPredictions
 
 from model.backbones import attn_implementation, backbone, backbone_of, encoder, mlm_head
+from model.fastpath import speed_up
 from model.gdes import EMBEDDING_SHARING, share_gdes
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
@@ -454,7 +455,8 @@ class MLMPretrainer(_Base):
 
 def build_pretrainer(params: dict, vocab_size: int, max_seq_length: int,
                      mask_id: int = MASK_ID) -> torch.nn.Module:
-    """ElectraPretrainer or MLMPretrainer according to ``params['objective']`` (weights from the global RNG)."""
+    """ElectraPretrainer or MLMPretrainer according to ``params['objective']`` (weights from the global RNG),
+    with :func:`model.fastpath.speed_up` applied."""
     disc_cfg, gen_cfg = build_configs(params, vocab_size, max_seq_length)
     kw = dict(mask_prob=float(params.get("mask_prob", 0.15)), max_seq_length=max_seq_length, mask_id=mask_id)
     if params.get("objective", "electra") == "mlm":
@@ -468,6 +470,7 @@ def build_pretrainer(params: dict, vocab_size: int, max_seq_length: int,
         from model.backbones import init_local
         if not init_local(model, params["local_init"]):
             raise ValueError(f"local_init needs backbone convbert or electra, not {disc_cfg.model_type}")
+    speed_up(model)  # faster equivalents of dropout and ConvBERT's convolution (model.fastpath)
     return model
 
 

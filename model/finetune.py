@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, ElectraConfig, ElectraModel
 
 from model.device import autocast, pick_device, use_tf32
+from model.fastpath import speed_up
 from model.hf import quiet
 from model.optim import AdamWeightDecay, layerwise_param_groups, lr_factor
 
@@ -248,6 +249,7 @@ def _finetune(init, task_type, num_labels, train, dev, hparams, arch):
         _check_examples(dev, "dev", task_type, n_out, backbone.config)
         pad_id = getattr(backbone.config, "pad_token_id", None) or 0
         model = ElectraFinetuner(backbone, n_out, per_token=task_type == "tagging", dropout=dropout).to(device)
+        speed_up(model)  # faster equivalents of dropout and ConvBERT's convolution (model.fastpath)
         groups = layerwise_param_groups(model, lr, decay, wd)
         opt = AdamWeightDecay([{k: v for k, v in g.items() if k != "names"} for g in groups], lr=lr,
                               betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0,

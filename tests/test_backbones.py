@@ -96,7 +96,9 @@ def test_convbert_discriminator_exports_as_native_convbert_with_its_rtd_head(tmp
     with torch.no_grad():
         ref = m.discriminator(ids).logits
         again = load_discriminator(tmp_path).eval()(ids).logits
-    assert torch.equal(ref, again)
+    # the same weights in transformers' own classes; training computes the dynamic convolution as shifted sums
+    # (model.fastpath), the library with unfold: equal to float rounding
+    torch.testing.assert_close(again, ref, rtol=1e-5, atol=1e-6)
     m2 = ElectraPretrainer.from_pretrained(tmp_path)
     assert m2.generator.convbert.embeddings is m2.discriminator.convbert.embeddings
     # the folder is what users fine-tune: the standard Auto classes load the encoder weights
