@@ -23,7 +23,7 @@ import json
 import time
 from pathlib import Path
 
-from model.atomic import write_text
+from benchmarks._machine import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -211,11 +211,7 @@ def main(argv: list[str] | None = None) -> int:
            "variants": {}, "conclusion": a.conclusion}
     for name in a.variants:
         rep["variants"][name] = run_variant(name, VARIANTS[name], root, a.lang, a)
-    out = Path(a.out) / f"electra_knobs-{a.lang}-{rep['date']}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps(rep, indent=2) + "\n")
-    write_text(out.with_suffix(".md"), render(rep))
-    print(f"wrote {out}.json and .md")
+    write_results(a.out, f"electra_knobs-{a.lang}-{rep['date']}", rep, render(rep))
     return 0
 
 

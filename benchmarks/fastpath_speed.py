@@ -19,7 +19,6 @@ import argparse
 import copy
 import datetime as dt
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -29,7 +28,6 @@ import torch
 from transformers.models.convbert import modeling_convbert as hf_convbert
 
 from model import fastpath
-from model.atomic import write_text
 from model.data import ShardSplit
 from model.finetune import ElectraFinetuner
 from model.optim import AdamWeightDecay, param_groups
@@ -141,7 +139,7 @@ def to_markdown(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     import benchmarks.pretrain_throughput as pt
-    from benchmarks._machine import cpu_model, usable_cores
+    from benchmarks._machine import describe, write_results
     ap = argparse.ArgumentParser(prog="python -m benchmarks.fastpath_speed", description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=10)
@@ -156,17 +154,13 @@ def main(argv: list[str] | None = None) -> int:
         split = ShardSplit(pt.make_shards(Path(tmp) / "s", SEQ, n=ROWS * 40), "train")
         item = PretrainBatcher(split, ROWS, seed=0, mask_prob=0.15, max_seq_length=SEQ, pack=params["pack"]).next_step()
     res = {"date": dt.date.today().isoformat(),
-           "machine": f"{cpu_model()}, {usable_cores()} usable cores, {platform.platform()}, "
-                      f"Python {platform.python_version()}, torch {torch.__version__}",
+           "machine": describe(),
            "command": "python -m benchmarks.fastpath_speed " + " ".join(argv if argv is not None else sys.argv[1:]),
            "steps": a.steps, "rows": [], "loss_difference": loss_difference(item, params)}
     for t in a.threads:
         res["rows"].append(measure(t, a, item, params))
         print(json.dumps(res["rows"][-1]), flush=True)
-    stem = Path(a.out) / f"fastpath_speed-{res['date']}{'-' + a.suffix if a.suffix else ''}"
-    write_text(stem.with_suffix(".json"), json.dumps(res, indent=1) + "\n")
-    write_text(stem.with_suffix(".md"), to_markdown(res))
-    print(f"wrote {stem}.md")
+    write_results(a.out, f"fastpath_speed-{res['date']}{'-' + a.suffix if a.suffix else ''}", res, to_markdown(res))
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -27,7 +26,6 @@ from pathlib import Path
 
 import torch
 
-from model.atomic import write_text
 from model.data import ShardSplit
 from model.electra import GOLDEN, as_int32, hash32, hash_uniform, sample_from_softmax
 from model.pretrain import train_step
@@ -110,7 +108,7 @@ def to_markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks._machine import cpu_model, usable_cores
+    from benchmarks._machine import describe, write_results
     ap = argparse.ArgumentParser(prog="python -m benchmarks.sampler_speed", description=__doc__.splitlines()[0])
     ap.add_argument("--vocab", type=int, nargs="+", default=[3000, 8000, 30522])
     ap.add_argument("--threads", type=int, default=2)
@@ -122,17 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     res = {"date": dt.date.today().isoformat(),
-           "machine": f"{cpu_model()}, {usable_cores()} usable cores, {platform.platform()}, "
-                      f"Python {platform.python_version()}, torch {torch.__version__}",
+           "machine": describe(),
            "command": "python -m benchmarks.sampler_speed " + " ".join(argv if argv is not None else sys.argv[1:]),
            "threads": a.threads, "steps": a.steps, "rows": []}
     for v in a.vocab:
         res["rows"].append(measure(v, a))
         print(json.dumps(res["rows"][-1]), flush=True)
-    stem = Path(a.out) / f"sampler_speed-{res['date']}{'-' + a.suffix if a.suffix else ''}"
-    write_text(stem.with_suffix(".json"), json.dumps(res, indent=1) + "\n")
-    write_text(stem.with_suffix(".md"), to_markdown(res))
-    print(f"wrote {stem}.md")
+    write_results(a.out, f"sampler_speed-{res['date']}{'-' + a.suffix if a.suffix else ''}", res, to_markdown(res))
     return 0
 
 
