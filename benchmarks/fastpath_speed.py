@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import torch
-from transformers.models.convbert import modeling_convbert as hf_convbert
 
 from model import fastpath
 from model.data import ShardSplit
@@ -35,16 +34,6 @@ from model.pretrain import train_step
 from model.sizes import resolve_params
 
 VOCAB, ROWS, SEQ = 3000, 16, 128
-
-
-def library_modules(model: torch.nn.Module) -> torch.nn.Module:
-    """``model`` with transformers' / torch's own classes back in place of model.fastpath's."""
-    for m in model.modules():
-        if type(m) is fastpath.Dropout:
-            m.__class__ = torch.nn.Dropout
-        elif type(m) is fastpath.ConvBertSelfAttention:
-            m.__class__ = hf_convbert.ConvBertSelfAttention
-    return model
 
 
 def _timed(fn, steps: int) -> float:
@@ -59,7 +48,7 @@ def measure(threads: int, a, item, params) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     fast = build_pretrainer(params, VOCAB, SEQ).train()
-    arms = {"transformers": library_modules(copy.deepcopy(fast)), "fastpath": fast}
+    arms = {"transformers": fastpath.restore(copy.deepcopy(fast)), "fastpath": fast}
     runs = {}
     for name, m in arms.items():
         opt = AdamWeightDecay(param_groups(m, 0.01), lr=1e-4, eps=1e-6)
@@ -71,7 +60,10 @@ def measure(threads: int, a, item, params) -> dict:
     ft = {}
     for name, m in arms.items():
         net = ElectraFinetuner(copy.deepcopy(m.discriminator.base_model), 3, per_token=False)
-        fastpath.speed_up(net) if name == "fastpath" else library_modules(net)
+        if name == "fastpath":
+            fastpath.speed_up(net)
+        else:
+            fastpath.restore(net)
         ft[name] = (net.train(), torch.optim.SGD(net.parameters(), lr=1e-3))
 
     def pre_step(name):
@@ -105,7 +97,7 @@ def loss_difference(item, params) -> float:
     from model.electra import build_pretrainer
     torch.manual_seed(0)
     fast = build_pretrainer(dict(params, dropout=0.0), VOCAB, SEQ).train()
-    slow = library_modules(copy.deepcopy(fast))
+    slow = fastpath.restore(copy.deepcopy(fast))
     mb = dict(item.micro[0])
     losses = []
     for m in (fast, slow):

@@ -86,4 +86,14 @@ def speed_up(model: torch.nn.Module) -> dict[str, int]:
     return n
 
 
-__all__ = ["speed_up", "Dropout", "ConvBertSelfAttention"]
+def restore(model: torch.nn.Module) -> torch.nn.Module:
+    """The inverse of :func:`speed_up`: torch's and transformers' own classes back in place (for comparisons)."""
+    for m in model.modules():
+        if type(m) is Dropout:
+            m.__class__ = torch.nn.Dropout
+        elif type(m) is ConvBertSelfAttention:
+            m.__class__ = hf_convbert.ConvBertSelfAttention
+    return model
+
+
+__all__ = ["speed_up", "restore", "Dropout", "ConvBertSelfAttention"]
