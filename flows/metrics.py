@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from flows.summary import task_scores
-from pipeline.evaluation.scorecard import pct, signed
+from pipeline.evaluation.scorecard import pct, signed, span
 from pipeline.layout import Layout
 
 
@@ -99,7 +99,9 @@ def metrics_text(root: Path, langs: list[str]) -> str:
     for r in rows:
         if r["_tasks"]:
             tw = max(len(t["task"]) for t in r["_tasks"])
-            lines += ["", f"{r['language']}: {'task':<{tw}}  {'pretrained':>10}  {'random init':>11}  {'delta':>6}"]
+            lines += ["", f"{r['language']}: {'task':<{tw}}  {'pretrained':>10}  {'random init':>11}  {'delta':>6}  "
+                          f"{'95% interval':>14}"]
             lines += [f"{' ' * (len(r['language']) + 2)}{t['task']:<{tw}}  {pct(t['pretrained']):>10}  "
-                      f"{pct(t['random_init']):>11}  {signed(t['delta']):>6}   {t['metric']}" for t in r["_tasks"]]
+                      f"{pct(t['random_init']):>11}  {signed(t['delta']):>6}  {span(t['interval']):>14}   {t['metric']}"
+                      for t in r["_tasks"]]
     return "\n".join(lines)

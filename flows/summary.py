@@ -1,8 +1,8 @@
 """The end-of-run summary of one language: the scores that matter and every warning, for the terminal
 (``foundry run``) and the run's Prefect markdown artifact (``foundry-run-<lang>``).
 
-Scores: per evaluation task, the pre-trained and random-init medians over seeds and their delta
-(``metrics/<lang>/eval.json``, written by the evaluate stage). Warnings: a collapsed representation
+Scores: per evaluation task, the pre-trained and random-init medians over seeds, their delta and its 95%
+bootstrap interval (``metrics/<lang>/eval.json``, written by the evaluate stage). Warnings: a collapsed representation
 (the scorecard's diagnostic), a pre-trained model below (or level with) random init, a discriminator still on the plateau
 (``metrics/<lang>/pretrain.json``'s final validation), and a corpus whose approval is missing or void.
 Reads files only; no Prefect here (``flows/language.py`` publishes the artifact). The model's warnings come
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from pipeline.config import load_language
-from pipeline.evaluation.scorecard import pct, signed
+from pipeline.evaluation.scorecard import pct, signed, span
 from pipeline.evaluation.warnings import model_warnings, read_json as _read, task_scores
 from pipeline.layout import Layout
 from pipeline.review import gate as review
@@ -57,11 +57,11 @@ def summary_text(root: Path, lang: str) -> str:
         lines.append(f"  no evaluation task configured (evaluate.tasks in corpora/{lang}.yaml)")
     else:
         width = max(len(r["task"]) for r in rows)
-        lines.append(f"  {'task':<{width}}  {'pretrained':>10}  {'random init':>11}  {'delta':>6}   "
-                     f"(median over seeds, x100)")
+        lines.append(f"  {'task':<{width}}  {'pretrained':>10}  {'random init':>11}  {'delta':>6}  "
+                     f"{'95% interval':>14}   (median over seeds, x100)")
         for r in rows:
             lines.append(f"  {r['task']:<{width}}  {pct(r['pretrained']):>10}  {pct(r['random_init']):>11}  "
-                         f"{signed(r['delta']):>6}   {r['metric']}")
+                         f"{signed(r['delta']):>6}  {span(r['interval']):>14}   {r['metric']}")
     warn = warnings(root, lang)
     lines += [f"  WARNING: {w}" for w in warn] or ["  no warnings"]
     return "\n".join(lines)
@@ -78,10 +78,10 @@ def summary_markdown(lang: str, results: list[dict], root: Path) -> str:
     parts = [f"# ELECTRA Foundry run: {lang}", "", *rows, ""]
     scores = task_scores(_read(lay.eval_metrics))
     if scores:
-        parts += ["## Pre-trained vs random init", "", "| task | metric | pretrained | random init | delta |",
-                  "|---|---|---:|---:|---:|"]
+        parts += ["## Pre-trained vs random init", "",
+                  "| task | metric | pretrained | random init | delta | 95% interval |", "|---|---|---:|---:|---:|---:|"]
         parts += [f"| {r['task']} | {r['metric']} | {pct(r['pretrained'])} | {pct(r['random_init'])} | "
-                  f"{signed(r['delta'])} |" for r in scores] + [""]
+                  f"{signed(r['delta'])} | {span(r['interval'])} |" for r in scores] + [""]
     warn = warnings(root, lang)
     parts += ["## Warnings", ""] + ([f"- ⚠ {w}" for w in warn] or ["None."]) + [""]
     try:

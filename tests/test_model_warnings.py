@@ -19,7 +19,7 @@ def test_below_and_level_tasks_are_warned_about_and_gains_are_not(tmp_path):
     _eval(tmp_path, {"topic": 0.0, "ner": -0.05, "upos": 0.03})
     out = model_warnings(tmp_path, "xx")
     assert out == ["the pre-trained model scores below random initialisation on ner (-5.0) (reports/xx/scorecard.md)",
-                   "pre-training gained nothing over random initialisation on topic (+0.0) (reports/xx/scorecard.md)"]
+                   "pre-training gained nothing measurable over random initialisation on topic (+0.0) (reports/xx/scorecard.md)"]
 
 
 def test_a_model_above_random_init_everywhere_gets_no_warning(tmp_path):

@@ -100,10 +100,10 @@ def check_published(proj: Path) -> None:
     for heading in ("## Intended use", "## Limitations", "## Training data", "## Scores", "## Lineage"):
         assert heading in text, heading
     assert "| topic |" in text and "**auto-approved**" in text
-    if ev["tasks"]["topic"]["delta"] < 0:  # the summary's warning is in the card too
-        assert "**Warning:** the pre-trained model scores below random initialisation" in text
-    elif ev["tasks"]["topic"]["delta"] == 0:
-        assert "**Warning:** pre-training gained nothing over random initialisation" in text
+    verdict = ev["tasks"]["topic"]["verdict"]   # the summary's warning is in the card too
+    assert ("**Warning:** the pre-trained model scores below random initialisation" in text) == (verdict == "below")
+    assert ("**Warning:** pre-training gained nothing measurable over random initialisation" in text) == \
+        (verdict == "level")
     files = {p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file()}
     assert files == {p.relative_to(hub).as_posix() for p in hub.rglob("*") if p.is_file()}
     assert same_tree(model, hub) == ["README.md"]  # the same files, but for the card

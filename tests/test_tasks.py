@@ -479,6 +479,11 @@ def test_evaluate_model_report(data, tokenizer, tmp_path, monkeypatch):
             assert s["all"][t["metric"]] == s["median"]
         assert t["delta"] == pytest.approx(t["pretrained"]["median"] - t["random_init"]["median"])
         assert t["delta"] > 0
+        iv = t["delta_interval"]
+        assert iv["low"] <= t["delta"] <= iv["high"] and iv["level"] == 0.95 and iv["replicates"] == 2000
+        assert t["verdict"] == ("above" if iv["low"] > 0 else "level")
+    avg_iv = res["average"]["delta_interval"]
+    assert avg_iv["low"] <= res["average"]["delta"] <= avg_iv["high"]
     assert upos["dev_words_scored"] == upos["dev_words"] == sum(len(e.tokens) for e in load_task(
         task(type="tagging", format="conllu", train=str(SMALL / "ud/UD_Turkish-IMST/tr_imst-ud-dev.conllu"),
              dev=str(SMALL / "ud/UD_Turkish-IMST/tr_imst-ud-test.conllu"), max_eval_examples=20), tmp_path).dev)
@@ -487,5 +492,6 @@ def test_evaluate_model_report(data, tokenizer, tmp_path, monkeypatch):
     on_disk = json.loads((tmp_path / "out" / "eval.json").read_text(encoding="utf-8"))
     assert on_disk["tasks"].keys() == res["tasks"].keys()
     card = (tmp_path / "out" / "scorecard.md").read_text(encoding="utf-8")
-    assert "| task | metric | pretrained median (seeds) | random init median (seeds) | delta | wins |" in card
+    assert ("| task | metric | pretrained median (seeds) | random init median (seeds) | delta | 95% interval | wins |"
+            in card)
     assert "| CoLA | mcc |" in card and "30 of 2000" in card and "**average**" in card

@@ -164,6 +164,7 @@ def evaluate_model(model: ModelUnderTest, settings: EvaluateSettings, root: Path
     if size_note:
         result["model"]["size_note"] = size_note
     variants: list[Variant] = []
+    replicates: dict = {}
     if settings.tasks:
         # Read every task's data first: a bad file is reported before any tokenizer or model is loaded.
         datas = [load_task(t, root) for t in settings.tasks]
@@ -174,9 +175,10 @@ def evaluate_model(model: ModelUnderTest, settings: EvaluateSettings, root: Path
             result["representations"] = representations(prepared, variants, settings.threads_per_worker)
         outputs = execute(jobs, finetune_fn, workers, model.device)
         for ti, (t, data, feats) in enumerate(prepared):
-            result["tasks"][t.name] = task_entry(t, data, feats, variants, settings.seeds, outputs, ti, model.device)
+            result["tasks"][t.name], replicates[t.name] = task_entry(t, data, feats, variants, settings.seeds,
+                                                                     outputs, ti, model.device)
     result["average"] = averages(result["tasks"], settings.average, settings.average_name,
-                                 [v.key for v in variants])
+                                 [v.key for v in variants], replicates)
     result["seconds"] = round(time.time() - t0, 3)
     if out_dir is not None:
         out = Path(out_dir)

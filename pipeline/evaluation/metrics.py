@@ -29,7 +29,7 @@ import numpy as np
 __all__ = [
     "accuracy", "f1_binary", "macro_f1", "matthews_corrcoef", "pearson", "spearman", "rankdata",
     "token_accuracy", "get_entities", "entity_scores", "entity_f1", "looks_like_bio", "main_metric",
-    "task_metrics",
+    "task_metrics", "resampled",
 ]
 
 
@@ -268,3 +268,68 @@ def task_metrics(task_name: str, task_type: str, preds, labels, task_format: str
     name = main_metric(task_name, task_type, task_format, labels if task_type == "tagging" else None)
     out["main"] = out[name]
     return out
+
+
+# --- the main metric on bootstrap resamples -----------------------------------------------------
+
+def _mcc_of_confusions(cm: np.ndarray) -> np.ndarray:
+    """matthews_corrcoef's formula over a stack of confusion matrices (B x k x k; rows true, columns predicted)."""
+    t_sum, p_sum = cm.sum(axis=2), cm.sum(axis=1)
+    n_correct = np.trace(cm, axis1=1, axis2=2)
+    n = cm.sum(axis=(1, 2))
+    cov_ytyp = n_correct * n - np.einsum("bk,bk->b", t_sum, p_sum)
+    cov_ypyp = n * n - np.einsum("bk,bk->b", p_sum, p_sum)
+    cov_ytyt = n * n - np.einsum("bk,bk->b", t_sum, t_sum)
+    den = cov_ypyp * cov_ytyt
+    return np.where(den > 0, cov_ytyp / np.sqrt(np.where(den > 0, den, 1.0)), 0.0)
+
+
+def _f1_of_sums(tp: np.ndarray, n_pred: np.ndarray, n_true: np.ndarray) -> np.ndarray:
+    prec = np.divide(tp, n_pred, out=np.zeros_like(tp), where=n_pred > 0)
+    rec = np.divide(tp, n_true, out=np.zeros_like(tp), where=n_true > 0)
+    s = prec + rec
+    return np.divide(2 * prec * rec, s, out=np.zeros_like(tp), where=s > 0)
+
+
+def resampled(metric: str, preds: Sequence, labels: Sequence, counts: np.ndarray) -> np.ndarray:
+    """``metric`` (a :func:`main_metric` name) on B resamples of the examples at once: row b of ``counts``
+    (B x n) says how many times each example is drawn. A row of ones gives the metric on the data itself
+    (``tests/test_metrics.py`` checks that against :func:`task_metrics`). The unit drawn is the example: a
+    sentence for tagging, so its tokens stay together. Counting metrics are sums of per-example statistics
+    (one matrix product); correlations are recomputed per resample."""
+    _check(preds, labels)
+    w = np.asarray(counts, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] != len(labels):
+        raise ValueError(f"counts must be B x {len(labels)}, got {w.shape}")
+    if metric == "accuracy":
+        hit = np.array([str(p) == str(y) for p, y in zip(preds, labels)], dtype=np.float64)
+        return w @ hit / w.sum(axis=1)
+    if metric == "token_accuracy":
+        hit = np.array([sum(1 for a, b in zip(p, y) if a == b) for p, y in zip(preds, labels)], dtype=np.float64)
+        n = w @ np.array([len(y) for y in labels], dtype=np.float64)
+        return np.divide(w @ hit, n, out=np.zeros(len(w)), where=n > 0)
+    if metric == "entity_f1":
+        stats = []
+        for p, y in zip(preds, labels):
+            ep, ey = set(get_entities(p)), set(get_entities(y))
+            stats.append((len(ep & ey), len(ep), len(ey)))
+        tp, n_pred, n_true = (w @ np.asarray(stats, dtype=np.float64).reshape(-1, 3)).T
+        return _f1_of_sums(tp, n_pred, n_true)
+    if metric == "mcc":
+        p, y = [str(v) for v in preds], [str(v) for v in labels]
+        classes = sorted(set(p) | set(y))
+        idx = {c: i for i, c in enumerate(classes)}
+        k = len(classes)
+        cell = np.array([idx[a] * k + idx[b] for a, b in zip(y, p)])
+        onehot = np.zeros((len(cell), k * k))
+        onehot[np.arange(len(cell)), cell] = 1.0
+        return _mcc_of_confusions((w @ onehot).reshape(-1, k, k))
+    if metric in ("spearman", "pearson"):
+        fn = spearman if metric == "spearman" else pearson
+        x, t = np.asarray(preds, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+        out = np.empty(len(w))
+        for b, row in enumerate(w.astype(np.int64)):
+            take = np.repeat(np.arange(len(t)), row)
+            out[b] = fn(x[take], t[take])
+        return out
+    raise ValueError(f"no resampling rule for metric {metric!r}")

@@ -15,6 +15,11 @@ def signed(x) -> str:
     return "–" if x is None else f"{100 * x:+.1f}"
 
 
+def span(iv: dict | None) -> str:
+    """A delta's bootstrap interval (pipeline.evaluation.interval), x100: "[-4.0, +1.9]"."""
+    return "–" if not iv else f"[{100 * iv['low']:+.1f}, {100 * iv['high']:+.1f}]"
+
+
 def _seeds(s: dict | None) -> str:
     if not s:
         return "–"
@@ -35,15 +40,16 @@ def columns(result: dict) -> list[tuple[str, str]]:
 
 
 def task_cells(name: str, v: dict, cols: list[tuple[str, str]]) -> list[str]:
-    """A task's row of the results table: task, metric, each model's median (seeds), delta, wins."""
+    """A task's row of the results table: task, metric, each model's median (seeds), delta, its interval, wins."""
     p = v.get("paired")
     return ([name, v["metric"]] + [_seeds(summary_of(v, k)) for k, _ in cols]
-            + [signed(v["delta"]), f"{p['wins']}/{p['seeds']}" if p else "–"])
+            + [signed(v["delta"]), span(v.get("delta_interval")), f"{p['wins']}/{p['seeds']}" if p else "–"])
 
 
 def average_cells(avg: dict, cols: list[tuple[str, str]]) -> list[str]:
-    """The average row of the results table after its first cell, up to the delta."""
-    return [avg.get("name", "")] + [pct(average_of(avg, k)) for k, _ in cols] + [signed(avg.get("delta"))]
+    """The average row of the results table after its first cell, up to the delta's interval."""
+    return ([avg.get("name", "")] + [pct(average_of(avg, k)) for k, _ in cols]
+            + [signed(avg.get("delta")), span(avg.get("delta_interval"))])
 
 
 def all_metrics_rows(result: dict, cols: list[tuple[str, str]]) -> list[list[str]]:
@@ -68,6 +74,7 @@ def scorecard_rows(result: dict) -> list[dict]:
             s = summary_of(v, key)
             row[head] = None if not s else round(100 * s["median"], 1)
         row["delta"] = None if v.get("delta") is None else round(100 * v["delta"], 1)
+        row["95% interval"] = span(v.get("delta_interval"))
         row["seeds (pretrained)"] = ", ".join(pct(x) for x in v["pretrained"]["seeds"])
         row["trained on"] = v.get("trained_on", "")
         row["scored on"] = v.get("scored_on", "")
@@ -79,6 +86,7 @@ def scorecard_rows(result: dict) -> list[dict]:
             x = average_of(avg, key)
             row[head] = None if x is None else round(100 * x, 1)
         row["delta"] = None if avg.get("delta") is None else round(100 * avg["delta"], 1)
+        row["95% interval"] = span(avg.get("delta_interval"))
         row["seeds (pretrained)"] = ""
         row["trained on"] = ""
         row["scored on"] = ""
@@ -108,8 +116,9 @@ def intro(result: dict) -> list[str]:
         f"Each task fine-tunes the pre-trained model {base}with seeds 0..{st['seeds'] - 1} and identical data "
         f"and hyper-parameters. Scores are on each task's scored split (see below), x100; each cell is the "
         f"median over seeds (the ELECTRA paper's convention) with every seed in brackets. Delta = pretrained "
-        f"median - random-init median; 'wins' counts the seeds where the pre-trained model beat the random "
-        f"init with the same seed.",
+        f"median - random-init median; its 95% interval comes from a paired bootstrap over the scored examples "
+        f"and the seeds (an interval that spans 0: no measurable difference at this size); 'wins' counts the "
+        f"seeds where the pre-trained model beat the random init with the same seed.",
     ]
     return lines
 
@@ -160,8 +169,9 @@ def render_scorecard(result: dict) -> str:
                   "was fine-tuned or scored.", ""]
         return "\n".join(lines)
     cols = columns(result)
-    lines += ["| task | metric | " + " | ".join(f"{h} median (seeds)" for _, h in cols) + " | delta | wins |",
-              "|---|---|" + "---:|" * len(cols) + "---:|---:|"]
+    lines += ["| task | metric | " + " | ".join(f"{h} median (seeds)" for _, h in cols)
+              + " | delta | 95% interval | wins |",
+              "|---|---|" + "---:|" * len(cols) + "---:|---:|---:|"]
     lines += [_md_row(task_cells(name, v, cols)) for name, v in tasks.items()]
     avg = result["average"]
     lines.append("| **average** | " + " | ".join(average_cells(avg, cols)) + " | |")

@@ -87,7 +87,7 @@ def render_scorecard_html(result: dict) -> str:
                      "fine-tuned or scored.</p></body></html>")
         return "\n".join(parts)
     cols = columns(result)
-    rows = [["task", "metric"] + [f"{h} median (seeds)" for _, h in cols] + ["delta", "wins"]]
+    rows = [["task", "metric"] + [f"{h} median (seeds)" for _, h in cols] + ["delta", "95% interval", "wins"]]
     rows += [task_cells(name, v, cols) for name, v in tasks.items()]
     rows.append(["average"] + average_cells(result["average"], cols) + [""])
     parts.append(_table(rows, numeric_from=2))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 import statistics
 
+import numpy as np
+
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
+from pipeline.evaluation.interval import average_deltas, interval, replicate_deltas, verdict
 from pipeline.evaluation.jobs import hparams
 from pipeline.evaluation.metrics import main_metric, task_metrics
 from pipeline.evaluation.tasks import TaskData
@@ -74,9 +77,9 @@ def _num(x):
 
 
 def _variant_runs(t: TaskSettings, data: TaskData, dev_f: list[dict], gold: list, key: str, seeds: int,
-                  outputs: dict, ti: int, notes: list[str]) -> list[dict]:
-    """The scored runs of one model on one task, seed by seed."""
-    runs = []
+                  outputs: dict, ti: int, notes: list[str]) -> tuple[list[dict], list[list]]:
+    """The scored runs of one model on one task, seed by seed, and each run's decoded predictions."""
+    runs, predictions = [], []
     for s in range(seeds):
         out = outputs[(ti, key, s)]
         preds = _decode(data, list(out["predictions"]), len(dev_f), gold)
@@ -93,16 +96,19 @@ def _variant_runs(t: TaskSettings, data: TaskData, dev_f: list[dict], gold: list
         m = task_metrics(data.glue_task or t.name, t.type, preds, gold, task_format=t.format)
         runs.append({"seed": s, "metrics": m, "train_loss": _num(out.get("train_loss")),
                      "seconds": _num(out.get("seconds")), "steps": out.get("steps")})
-    return runs
+        predictions.append(preds)
+    return runs, predictions
 
 
 def _summaries(t: TaskSettings, data: TaskData, feats: dict, variants: list[Variant], seeds: int,
-               outputs: dict, ti: int, notes: list[str]) -> dict[str, dict]:
+               outputs: dict, ti: int, notes: list[str]) -> tuple[dict[str, dict], dict[str, list[list]]]:
     summaries: dict[str, dict] = {}
+    predictions: dict[str, list[list]] = {}
     for v in variants:
         train_f, dev_f, max_len = feats[v.tokenizer_key]
         gold = _gold(data, dev_f)
-        summaries[v.key] = _summary(_variant_runs(t, data, dev_f, gold, v.key, seeds, outputs, ti, notes))
+        runs, predictions[v.key] = _variant_runs(t, data, dev_f, gold, v.key, seeds, outputs, ti, notes)
+        summaries[v.key] = _summary(runs)
         if t.type == "tagging":
             total = sum(len(ex.tokens or []) for ex in data.dev)
             scored = sum(len(g) for g in gold)
@@ -111,17 +117,21 @@ def _summaries(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
             if scored < total and v.key != RANDOM:
                 notes.append(f"{v.key}: {total - scored} of {total} dev words fell beyond max_length {max_len} "
                              f"(or produced no sub-token) and were not scored")
-    return summaries
+    return summaries, predictions
 
 
 def task_entry(t: TaskSettings, data: TaskData, feats: dict, variants: list[Variant], seeds: int,
-               outputs: dict, ti: int, device: str) -> dict:
-    """A task's eval.json entry: what was trained and scored, and every model's summary over seeds."""
+               outputs: dict, ti: int, device: str) -> tuple[dict, np.ndarray | None]:
+    """A task's eval.json entry (what was trained and scored, every model's summary over seeds, the delta and
+    its bootstrap interval), and the delta's bootstrap replicates (None without a random-init baseline)."""
     notes = list(data.notes)
     main_gold = _gold(data, feats["main"][1])
     metric = main_metric(data.glue_task or t.name, t.type, t.format, main_gold if t.type == "tagging" else None)
-    summaries = _summaries(t, data, feats, variants, seeds, outputs, ti, notes)
+    summaries, predictions = _summaries(t, data, feats, variants, seeds, outputs, ti, notes)
     pre, rnd = summaries[PRETRAINED], summaries.get(RANDOM)
+    delta = (pre["median"] - rnd["median"]) if rnd else None
+    deltas = replicate_deltas(metric, main_gold, predictions[PRETRAINED], predictions[RANDOM]) if rnd else None
+    iv = interval(deltas) if deltas is not None else None
     v0 = variants[0]
     entry = {
         "type": t.type, "format": t.format, "metric": metric, "glue_task": data.glue_task,
@@ -133,7 +143,7 @@ def task_entry(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
         "notes": notes,
         "pretrained": pre, "random_init": rnd,
         "references": {v.key: summaries[v.key] for v in variants if v.key not in (PRETRAINED, RANDOM)},
-        "delta": (pre["median"] - rnd["median"]) if rnd else None,
+        "delta": delta, "delta_interval": iv, "verdict": verdict(delta, iv),
         "paired": _paired(pre, rnd) if rnd else None,
     }
     if t.type == "tagging":
@@ -143,7 +153,7 @@ def task_entry(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
         notes.append(f"trained on the first {len(data.train) - data.swapped} of {data.train_available} examples")
     if data.dev_available > len(data.dev):
         notes.append(f"scored on the first {len(data.dev)} of {data.dev_available} examples")
-    return entry
+    return entry, deltas
 
 
 def _paired(a: dict, b: dict) -> dict:
@@ -168,11 +178,14 @@ def average_of(avg: dict, key: str):
     return (avg.get("references") or {}).get(key)
 
 
-def averages(tasks: dict, average: list[str] | None, name: str | None, variants: list[str]) -> dict:
-    """The suite average: the unweighted mean of the task medians over ``average`` (every task by default)."""
+def averages(tasks: dict, average: list[str] | None, name: str | None, variants: list[str],
+             replicates: dict[str, np.ndarray] | None = None) -> dict:
+    """The suite average: the unweighted mean of the task medians over ``average`` (every task by default);
+    with every averaged task's delta replicates (``task_entry``), the interval of its delta too."""
     names = [n for n in (average if average is not None else list(tasks)) if n in tasks]
     out: dict = {"name": name or ("mean over every task" if average is None else "mean over " + ", ".join(names)),
-                 "tasks": names, PRETRAINED: None, RANDOM: None, "delta": None, "references": {}}
+                 "tasks": names, PRETRAINED: None, RANDOM: None, "delta": None, "delta_interval": None,
+                 "verdict": None, "references": {}}
     if not names:
         return out
 
@@ -189,6 +202,10 @@ def averages(tasks: dict, average: list[str] | None, name: str | None, variants:
     out[RANDOM] = mean_of(RANDOM)
     if out[PRETRAINED] is not None and out[RANDOM] is not None:
         out["delta"] = out[PRETRAINED] - out[RANDOM]
+        reps = [(replicates or {}).get(n) for n in names]
+        if all(r is not None for r in reps):
+            out["delta_interval"] = interval(average_deltas(reps))
+        out["verdict"] = verdict(out["delta"], out["delta_interval"])
     for k in variants:
         if k not in (PRETRAINED, RANDOM):
             out["references"][k] = mean_of(k)

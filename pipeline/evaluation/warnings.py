@@ -1,7 +1,8 @@
 """What is wrong with a trained model, from its files: a collapsed representation (the scorecard's diagnostic),
-a pre-trained model below (or level with) random initialisation, a discriminator still on the plateau at the end of
-pre-training. The one source of these warnings for the end-of-run summary (``flows/summary.py``) and the
-model card's Limitations (``pipeline/hubcard.py``)."""
+a pre-trained model below random initialisation, or level with it (the bootstrap interval of the delta spans 0,
+pipeline.evaluation.interval), a discriminator still on the plateau at the end of pre-training. The one source of
+these warnings for the end-of-run summary (``flows/summary.py``) and the model card's Limitations
+(``pipeline/hubcard.py``)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from pathlib import Path
 from model.plateau import on_plateau, plateau_message
 from model.sizes import resolve_params
 from pipeline.config import load_language
+from pipeline.evaluation.interval import verdict
 from pipeline.evaluation.representations import collapse_notes
 from pipeline.evaluation.scoring import summary_of
 from pipeline.evaluation.variants import PRETRAINED, RANDOM
@@ -31,12 +33,23 @@ def _median(entry: dict, key: str):
 
 
 def task_scores(result: dict | None) -> list[dict]:
-    """One row per task: metric, pretrained and random-init medians, delta (fractions, None when not run)."""
+    """One row per task: metric, pretrained and random-init medians, delta, its interval and verdict
+    (pipeline.evaluation.interval; fractions, None when not run)."""
     rows = []
     for name, v in ((result or {}).get("tasks") or {}).items():
+        iv = v.get("delta_interval")
         rows.append({"task": name, "metric": v.get("metric", ""), "pretrained": _median(v, PRETRAINED),
-                     "random_init": _median(v, RANDOM), "delta": v.get("delta")})
+                     "random_init": _median(v, RANDOM), "delta": v.get("delta"), "interval": iv,
+                     "verdict": v.get("verdict") or verdict(v.get("delta"), iv)})
     return rows
+
+
+def _delta_text(r: dict) -> str:
+    iv = r["interval"]
+    if not iv:
+        return f"{r['task']} ({100 * r['delta']:+.1f})"
+    return (f"{r['task']} ({100 * r['delta']:+.1f}; {100 * iv['level']:.0f}% interval {100 * iv['low']:+.1f} to "
+            f"{100 * iv['high']:+.1f})")
 
 
 def model_warnings(root: Path, lang: str) -> list[str]:
@@ -47,15 +60,15 @@ def model_warnings(root: Path, lang: str) -> list[str]:
     for key, note in collapse_notes(result or {}):
         out.append(f"{key}: {note}")
     scored = [r for r in task_scores(result) if r["delta"] is not None]
-    below = [r for r in scored if r["delta"] < 0]
+    below = [r for r in scored if r["verdict"] == "below"]
     if below:
         out.append("the pre-trained model scores below random initialisation on "
-                   + ", ".join(f"{r['task']} ({100 * r['delta']:+.1f})" for r in below)
-                   + f" (reports/{lang}/scorecard.md)")
-    level = [r for r in scored if r["delta"] == 0]
-    if level:   # a tie is no gain either: say so rather than print "no warnings"
-        out.append("pre-training gained nothing over random initialisation on "
-                   + ", ".join(f"{r['task']} (+0.0)" for r in level) + f" (reports/{lang}/scorecard.md)")
+                   + ", ".join(_delta_text(r) for r in below) + f" (reports/{lang}/scorecard.md)")
+    level = [r for r in scored if r["verdict"] == "level"]
+    if level:   # no measurable gain is no gain either: say so rather than print "no warnings"
+        spans = " (the interval of the delta spans 0)" if any(r["interval"] for r in level) else ""
+        out.append("pre-training gained nothing measurable over random initialisation on "
+                   + ", ".join(_delta_text(r) for r in level) + f"{spans} (reports/{lang}/scorecard.md)")
     pre = read_json(lay.pretrain_metrics)
     if pre and pre.get("objective", "electra") == "electra" and on_plateau(pre.get("val_disc_auc"),
                                                                              pre.get("val_replaced_recall")):
