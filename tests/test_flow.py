@@ -146,7 +146,10 @@ def test_flow_end_to_end_noop_and_partial_reruns(tmp_path):
     assert arts.get("foundry-run-tr", ("",))[0] == "markdown", arts
     # ... and the end-of-run summary, in the terminal and in that artifact: pretrained vs random init per task
     median = lambda k: f"{100 * ev['tasks']['upos'][k]['median']:.1f}"  # noqa: E731
-    assert re.search(rf"\n  upos +{median('pretrained')} +{median('random_init')} +[+-]\d", r.stdout), r.stdout
+    iv = ev["tasks"]["upos"]["delta_interval"]
+    span = f"[{100 * iv['low']:+.1f}, {100 * iv['high']:+.1f}]"
+    assert re.search(rf"\n  upos +{median('pretrained')} +{median('random_init')} +[+-]\d+\.\d +{re.escape(span)} ",
+                     r.stdout), r.stdout
     assert "Summary for tr:" in r.stdout and "## Pre-trained vs random init" in arts["foundry-run-tr"][1]
     assert f"| upos | token_accuracy | {median('pretrained')} | {median('random_init')} |" in arts["foundry-run-tr"][1]
     kind, data = arts["scorecard-tr"]
@@ -154,6 +157,7 @@ def test_flow_end_to_end_noop_and_partial_reruns(tmp_path):
     rows = json.loads(rows) if isinstance(rows, str) else rows  # Prefect stores the table JSON-encoded
     assert kind == "table" and [r["task"] for r in rows] == ["upos", "average"], rows
     assert rows[0]["pretrained"] == round(100 * ev["tasks"]["upos"]["pretrained"]["median"], 1)
+    assert rows[0]["95% interval"] == span
 
     # DVC recorded every stage; status is clean
     st = foundry(proj, "status", "tr")
