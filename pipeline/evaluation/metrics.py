@@ -86,16 +86,7 @@ def matthews_corrcoef(preds: Sequence, labels: Sequence) -> float:
     k = len(classes)
     cm = np.zeros((k, k), dtype=np.float64)
     np.add.at(cm, (np.array([idx[v] for v in y]), np.array([idx[v] for v in p])), 1.0)
-    t_sum = cm.sum(axis=1)   # true occurrences per class
-    p_sum = cm.sum(axis=0)   # predicted occurrences per class
-    n_correct = np.trace(cm)
-    n = cm.sum()
-    cov_ytyp = n_correct * n - np.dot(t_sum, p_sum)
-    cov_ypyp = n * n - np.dot(p_sum, p_sum)
-    cov_ytyt = n * n - np.dot(t_sum, t_sum)
-    if cov_ypyp * cov_ytyt == 0:
-        return 0.0
-    return float(cov_ytyp / math.sqrt(cov_ytyt * cov_ypyp))
+    return float(_mcc_of_confusions(cm[None])[0])
 
 
 def pearson(preds: Sequence[float], labels: Sequence[float]) -> float:
@@ -294,7 +285,7 @@ def _f1_of_sums(tp: np.ndarray, n_pred: np.ndarray, n_true: np.ndarray) -> np.nd
 def resampled(metric: str, preds: Sequence, labels: Sequence, counts: np.ndarray) -> np.ndarray:
     """``metric`` (a :func:`main_metric` name) on B resamples of the examples at once: row b of ``counts``
     (B x n) says how many times each example is drawn. A row of ones gives the metric on the data itself
-    (``tests/test_metrics.py`` checks that against :func:`task_metrics`). The unit drawn is the example: a
+    (``tests/test_interval.py`` checks that against the metrics above). The unit drawn is the example: a
     sentence for tagging, so its tokens stay together. Counting metrics are sums of per-example statistics
     (one matrix product); correlations are recomputed per resample."""
     _check(preds, labels)
