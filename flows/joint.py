@@ -188,7 +188,7 @@ def joint_status_text(root: Path, name: str) -> str:
 def joint_metrics_text(root: Path, name: str) -> str:
     """``foundry metrics NAME`` for a joint model: pre-training's final validation (overall and per language),
     then per member and task the joint, monolingual and random-init medians and the FLOPs ratio."""
-    from pipeline.evaluation.scorecard import pct, signed
+    from pipeline.evaluation.scorecard import pct, signed, span
     from pipeline.evaluation.warnings import read_json
     from pipeline.joint.report import compute_cell
 
@@ -207,11 +207,14 @@ def joint_metrics_text(root: Path, name: str) -> str:
     if not rows:
         return "\n".join(lines + ["  not evaluated yet (joint_evaluate)"])
     tw = max(len(f"{r['language']} {r['task']}") for r in rows)
-    lines += ["", f"  {'task':<{tw}}  {'joint':>6}  {'mono':>6}  {'random':>6}  {'j-mono':>6}  mono/joint FLOPs"]
+    lines += ["", f"  {'task':<{tw}}  {'joint':>6}  {'mono':>6}  {'random':>6}  {'j-mono':>6}  {'95% interval':<14}  "
+                  f"mono/joint FLOPs"]
     lines += [f"  {r['language'] + ' ' + r['task']:<{tw}}  {pct(r['joint']):>6}  {pct(r['monolingual']):>6}  "
-              f"{pct(r['random_init']):>6}  {signed(r['joint_minus_monolingual']):>6}  {compute_cell(r)}"
+              f"{pct(r['random_init']):>6}  {signed(r['joint_minus_monolingual']):>6}  "
+              f"{span(r.get('joint_minus_monolingual_interval')):<14}  {compute_cell(r)}"
               for r in rows]
-    return "\n".join(lines + ["(medians over seeds, x100; reports/" + name + "/scorecard.md)"])
+    return "\n".join(lines + ["(medians over seeds, x100; 95% interval of joint - mono, paired over examples and "
+                               "seeds; reports/" + name + "/scorecard.md)"])
 
 
 def cmd_new_joint(args) -> int:

@@ -47,6 +47,8 @@ class Layout:
     @property
     def eval_metrics(self) -> Path: return self.metrics_dir / "eval.json"
     @property
+    def eval_predictions(self) -> Path: return self.metrics_dir / "predictions.json"
+    @property
     def scorecard(self) -> Path: return self.root / "reports" / self.lang / "scorecard.md"
 
     def clean_files(self) -> list[Path]:

@@ -72,7 +72,7 @@ def test_dvc_yaml_uses_every_slot():
     do = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["evaluate"]["do"]
     assert [d for d in do["deps"] if "item.eval" in d] == [f"${{item.eval.{i}}}" for i in range(datadeps.EVAL_SLOTS)]
     # the card with the scores is publish's (models/<lang>/hub); eval.json a metrics file declared as an out
-    assert do["outs"] == ["reports/${key}/scorecard.md", "metrics/${key}/eval.json"]
+    assert do["outs"] == ["reports/${key}/scorecard.md", "metrics/${key}/eval.json", "metrics/${key}/predictions.json"]
 
 
 def test_new_language_registers_slots(tmp_path):

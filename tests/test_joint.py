@@ -249,6 +249,12 @@ def _check_artifacts(proj: Path) -> None:
     assert {(r["language"], r["task"]) for r in comparison["tasks"]} == {("sw", "ner"), ("tr", "upos"), ("ko", "xnli")}
     for row in comparison["tasks"]:
         assert row["joint"] is not None and row["monolingual"] is not None and row["random_init"] is not None
+        # paired with the member's kept predictions (metrics/<m>/predictions.json); the two tokenizers fit
+        # different numbers of a long sentence's words into max_length: tagging pairs on the words both scored
+        assert row["unpaired"] is None and row["verdict_vs_random_init"] in ("above", "below", "level"), row
+        for key in ("joint_minus_random_init_interval", "joint_minus_monolingual_interval"):
+            assert row[key]["low"] <= row[key]["high"], row
+        assert row["paired_on"] is None or re.fullmatch(r"\d+ of \d+ words both scored", row["paired_on"]), row
     scorecard = (proj / "reports/tri/scorecard.md").read_text()
     assert "| ko | xnli |" in scorecard and (proj / "reports/tri/scorecard.png").stat().st_size > 1000
     card = (proj / "models/tri/hub/README.md").read_text()

@@ -495,3 +495,16 @@ def test_evaluate_model_report(data, tokenizer, tmp_path, monkeypatch):
     assert ("| task | metric | pretrained median (seeds) | random init median (seeds) | delta | 95% interval | wins |"
             in card)
     assert "| CoLA | mcc |" in card and "30 of 2000" in card and "**average**" in card
+    # every scored prediction is kept beside eval.json: the file alone re-derives each task's interval
+    from pipeline.evaluation import predictions as kept
+    from pipeline.evaluation.interval import interval
+    text = (tmp_path / "out" / "predictions.json").read_text(encoding="utf-8")
+    assert text.count("\n") == 1                              # compact: one line
+    records = kept.read(tmp_path / "out" / "predictions.json")
+    assert records.keys() == res["tasks"].keys()
+    for name, t in res["tasks"].items():
+        r = records[name]
+        assert r["metric"] == t["metric"] and set(r["models"]) == {"pretrained", "random_init"}
+        assert len(r["gold"]) == t["dev_examples"] and all(len(run) == len(r["gold"]) for run in r["models"]["pretrained"])
+        deltas, why = kept.compare(r, "pretrained", r, "random_init")
+        assert why is None and interval(deltas) == t["delta_interval"]

@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="foundry evaluate",
         description="Fine-tune and score a model folder on a language's evaluation tasks "
                     "(corpora/LANG.yaml: evaluate) without the rest of the pipeline; prints the scorecard and "
-                    "writes eval.json, scorecard.md and scorecard.html.")
+                    "writes eval.json, predictions.json, scorecard.md and scorecard.html.")
     ap.add_argument("lang", help="language code: its evaluate.tasks are used")
     ap.add_argument("--model", help="Hugging Face model folder with its tokenizer (default: models/LANG/electra)")
     ap.add_argument("--task", action="append", default=[], metavar="NAME",
@@ -85,16 +85,17 @@ def cli_evaluate(argv: list[str] | None = None) -> int:
         lay = Layout(root, args.lang)
         model, own = _model(args, cfg, lay)
         out = Path(args.out) if args.out else root / "reports" / args.lang / "evaluate" / (model.path.name or "model")
-        result = evaluate_model(model, settings, root)
+        predictions: dict = {}
+        result = evaluate_model(model, settings, root, predictions=predictions)
         if own:
             pre = pretrain_summary(lay.pretrain_metrics)
             if pre:
                 result["model"]["pretrain"] = pre
-        write_reports(result, out / "eval.json", out / "scorecard.md")
+        write_reports(result, out / "eval.json", out / "scorecard.md", predictions)
     except (StageError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(render_scorecard(result))
     shown = os.path.relpath(out) if not os.path.relpath(out).startswith("..") else str(out)
-    print(f"Wrote {shown}/eval.json, {shown}/scorecard.md and {shown}/scorecard.html")
+    print(f"Wrote {shown}/eval.json, {shown}/predictions.json, {shown}/scorecard.md and {shown}/scorecard.html")
     return 0

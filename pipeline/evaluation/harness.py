@@ -144,12 +144,14 @@ def _prepare(settings: EvaluateSettings, datas: list, variants: list[Variant], a
 
 
 def evaluate_model(model: ModelUnderTest, settings: EvaluateSettings, root: Path, *,
-                   out_dir: str | Path | None = None, finetune_fn: Callable | None = None) -> dict:
+                   out_dir: str | Path | None = None, finetune_fn: Callable | None = None,
+                   predictions: dict | None = None) -> dict:
     """Fine-tune and score ``model`` on ``settings.tasks`` with the random-init baseline and the
     references, as ``settings`` (the ``evaluate`` section) says. Task data paths resolve against ``root``
-    (project) or the data root. With ``out_dir``, writes ``eval.json``, ``scorecard.md`` and
-    ``scorecard.html`` there. ``finetune_fn`` replaces ``model.finetune.finetune`` and runs in this
-    process (tests). Returns the eval.json dict.
+    (project) or the data root. With ``out_dir``, writes ``eval.json``, ``predictions.json``,
+    ``scorecard.md`` and ``scorecard.html`` there. ``finetune_fn`` replaces ``model.finetune.finetune`` and
+    runs in this process (tests). ``predictions``, when given, receives each task's predictions.json record
+    (``pipeline.evaluation.predictions``). Returns the eval.json dict.
     """
     t0 = time.time()
     root = Path(root)
@@ -165,6 +167,7 @@ def evaluate_model(model: ModelUnderTest, settings: EvaluateSettings, root: Path
         result["model"]["size_note"] = size_note
     variants: list[Variant] = []
     replicates: dict = {}
+    kept = predictions if predictions is not None else {}
     if settings.tasks:
         # Read every task's data first: a bad file is reported before any tokenizer or model is loaded.
         datas = [load_task(t, root) for t in settings.tasks]
@@ -175,12 +178,12 @@ def evaluate_model(model: ModelUnderTest, settings: EvaluateSettings, root: Path
             result["representations"] = representations(prepared, variants, settings.threads_per_worker)
         outputs = execute(jobs, finetune_fn, workers, model.device)
         for ti, (t, data, feats) in enumerate(prepared):
-            result["tasks"][t.name], replicates[t.name] = task_entry(t, data, feats, variants, settings.seeds,
-                                                                     outputs, ti, model.device)
+            result["tasks"][t.name], replicates[t.name], kept[t.name] = task_entry(
+                t, data, feats, variants, settings.seeds, outputs, ti, model.device)
     result["average"] = averages(result["tasks"], settings.average, settings.average_name,
                                  [v.key for v in variants], replicates)
     result["seconds"] = round(time.time() - t0, 3)
     if out_dir is not None:
         out = Path(out_dir)
-        write_reports(result, out / "eval.json", out / "scorecard.md")
+        write_reports(result, out / "eval.json", out / "scorecard.md", kept)
     return result

@@ -1,10 +1,12 @@
-"""What an evaluation writes: eval.json, scorecard.md and scorecard.html (beside the .md), atomically."""
+"""What an evaluation writes: eval.json (+ predictions.json), scorecard.md and scorecard.html (beside the .md),
+atomically."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
+from pipeline.evaluation import predictions as kept_predictions
 from pipeline.evaluation.scorecard import render_scorecard
 from pipeline.evaluation.scorecard_html import render_scorecard_html
 
@@ -14,8 +16,11 @@ def html_path(scorecard: Path) -> Path:
     return Path(scorecard).with_suffix(".html")
 
 
-def write_reports(result: dict, eval_json: Path, scorecard_md: Path) -> None:
-    """eval.json, scorecard.md and scorecard.html (beside the .md), each atomically."""
+def write_reports(result: dict, eval_json: Path, scorecard_md: Path, predictions: dict | None = None) -> None:
+    """eval.json, predictions.json beside it (when given: ``evaluate_model``'s records), scorecard.md and
+    scorecard.html (beside the .md), each atomically."""
+    if predictions is not None:
+        kept_predictions.write(kept_predictions.path_beside(eval_json), predictions)
     write_json(eval_json, result)
     write_text(scorecard_md, render_scorecard(result))
     write_text(html_path(scorecard_md), render_scorecard_html(result))

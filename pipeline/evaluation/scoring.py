@@ -12,6 +12,7 @@ from pipeline.errors import StageError
 from pipeline.evaluation.interval import average_deltas, interval, replicate_deltas, verdict
 from pipeline.evaluation.jobs import hparams
 from pipeline.evaluation.metrics import main_metric, task_metrics
+from pipeline.evaluation.predictions import record
 from pipeline.evaluation.tasks import TaskData
 from pipeline.evaluation.variants import PRETRAINED, RANDOM, Variant
 
@@ -100,13 +101,14 @@ def _variant_runs(t: TaskSettings, data: TaskData, dev_f: list[dict], gold: list
     return runs, predictions
 
 
-def _summaries(t: TaskSettings, data: TaskData, feats: dict, variants: list[Variant], seeds: int,
-               outputs: dict, ti: int, notes: list[str]) -> tuple[dict[str, dict], dict[str, list[list]]]:
+def _summaries(t: TaskSettings, data: TaskData, feats: dict, variants: list[Variant], seeds: int, outputs: dict,
+               ti: int, notes: list[str]) -> tuple[dict[str, dict], dict[str, list[list]], dict[str, list]]:
     summaries: dict[str, dict] = {}
     predictions: dict[str, list[list]] = {}
+    golds: dict[str, list] = {}
     for v in variants:
         train_f, dev_f, max_len = feats[v.tokenizer_key]
-        gold = _gold(data, dev_f)
+        gold = golds[v.key] = _gold(data, dev_f)
         runs, predictions[v.key] = _variant_runs(t, data, dev_f, gold, v.key, seeds, outputs, ti, notes)
         summaries[v.key] = _summary(runs)
         if t.type == "tagging":
@@ -117,17 +119,18 @@ def _summaries(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
             if scored < total and v.key != RANDOM:
                 notes.append(f"{v.key}: {total - scored} of {total} dev words fell beyond max_length {max_len} "
                              f"(or produced no sub-token) and were not scored")
-    return summaries, predictions
+    return summaries, predictions, golds
 
 
 def task_entry(t: TaskSettings, data: TaskData, feats: dict, variants: list[Variant], seeds: int,
-               outputs: dict, ti: int, device: str) -> tuple[dict, np.ndarray | None]:
+               outputs: dict, ti: int, device: str) -> tuple[dict, np.ndarray | None, dict]:
     """A task's eval.json entry (what was trained and scored, every model's summary over seeds, the delta and
-    its bootstrap interval), and the delta's bootstrap replicates (None without a random-init baseline)."""
+    its bootstrap interval), the delta's bootstrap replicates (None without a random-init baseline) and the
+    task's predictions.json record (every model scored on the main gold)."""
     notes = list(data.notes)
     main_gold = _gold(data, feats["main"][1])
     metric = main_metric(data.glue_task or t.name, t.type, t.format, main_gold if t.type == "tagging" else None)
-    summaries, predictions = _summaries(t, data, feats, variants, seeds, outputs, ti, notes)
+    summaries, predictions, golds = _summaries(t, data, feats, variants, seeds, outputs, ti, notes)
     pre, rnd = summaries[PRETRAINED], summaries.get(RANDOM)
     delta = (pre["median"] - rnd["median"]) if rnd else None
     deltas = replicate_deltas(metric, main_gold, predictions[PRETRAINED], predictions[RANDOM]) if rnd else None
@@ -153,7 +156,8 @@ def task_entry(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
         notes.append(f"trained on the first {len(data.train) - data.swapped} of {data.train_available} examples")
     if data.dev_available > len(data.dev):
         notes.append(f"scored on the first {len(data.dev)} of {data.dev_available} examples")
-    return entry, deltas
+    kept = record(metric, main_gold, {k: runs for k, runs in predictions.items() if golds[k] == main_gold})
+    return entry, deltas, kept
 
 
 def _paired(a: dict, b: dict) -> dict:

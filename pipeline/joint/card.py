@@ -4,7 +4,8 @@ Built from ``pipeline/hubcard.py``'s pieces as a language's card is (Hub metadat
 intended use, limitations, training data, the scorecard), with what differs for a model of several
 languages: the metadata's ``language`` lists every member's ISO code and the model-index has one result per
 member and task; the limitations name every comparison that is not at equal compute and every language
-where the joint model scores below its monolingual model or random init; the training data is the mixture
+where the joint model scores measurably below its monolingual model or random init (95% interval of the
+paired difference; level with random init is named too); the training data is the mixture
 (alpha, probability and tokens used per language, each corpus's hash) followed by each member's sources,
 corpus hash and review decision (``hubcard.training_data`` on the member, with the member's lineage taken
 from ``data/<name>/members.json``: the corpus the joint model was trained on, not the member's model).
@@ -54,23 +55,45 @@ def joint_result(comparison: dict | None) -> dict | None:
                       for task, entry in (r.get("tasks") or {}).items()}}
 
 
+def _span(iv: dict | None) -> str:
+    return "" if not iv else f"; 95% interval {100 * iv['low']:+.1f} to {100 * iv['high']:+.1f}"
+
+
 def comparison_warnings(comparison: dict | None) -> list[str]:
-    """A comparison not at equal compute; a language where the joint model is below random init or its
-    monolingual model."""
+    """A comparison not at equal compute; a language where the joint model is measurably below random init
+    (or level with it: pre-training brought nothing measurable) or measurably below its monolingual model.
+    "Measurably" is the paired 95% interval of the difference (``compare.task_rows``); a row without one (a
+    member evaluated before predictions were kept) falls back to the difference's sign."""
     out = []
     for r in (comparison or {}).get("tasks") or []:
         where = f"{r['language']} {r['task']}"
         if r.get("equal_compute") is False:
             out.append(f"{where}: the monolingual model was pre-trained with {r['flops_ratio']:.2f}x the joint model's "
                        f"FLOPs, so that comparison is not at equal compute")
-        if r["joint"] is not None and r["random_init"] is not None and r["joint"] < r["random_init"]:
+        d, iv = _verdict(r, "joint_minus_random_init", "verdict_vs_random_init", r.get("joint"), r.get("random_init"))
+        if d == "below":
             out.append(f"the joint model scores below random initialisation on {where} "
-                       f"({100 * (r['joint'] - r['random_init']):+.1f} points)")
-        delta = r.get("joint_minus_monolingual")
-        if delta is not None and delta < 0:
+                       f"({100 * (r['joint'] - r['random_init']):+.1f} points{_span(iv)})")
+        elif d == "level" and iv:
+            out.append(f"the joint model's pre-training gained nothing measurable over random initialisation on "
+                       f"{where} ({100 * (r['joint'] - r['random_init']):+.1f} points{_span(iv)}: the interval "
+                       f"spans 0)")
+        d, iv = _verdict(r, "joint_minus_monolingual", "verdict_vs_monolingual", r.get("joint"), r.get("monolingual"))
+        if d == "below":
             out.append(f"the joint model scores below {r['language']}'s monolingual model on {where} "
-                       f"({100 * delta:+.1f} points): for {r['language']} alone that model is the better choice")
+                       f"({100 * r['joint_minus_monolingual']:+.1f} points{_span(iv)}): for {r['language']} "
+                       f"alone that model is the better choice")
     return out
+
+
+def _verdict(r: dict, delta_key: str, verdict_key: str, a, b) -> tuple[str | None, dict | None]:
+    """(above / below / level / None, interval) of a row's difference; rows of comparisons made before intervals
+    were kept have neither key: the sign of a - b."""
+    if verdict_key in r:
+        return r[verdict_key], r.get(f"{delta_key}_interval")
+    if a is None or b is None:
+        return None, None
+    return ("above" if a > b else "below" if a < b else "level"), None
 
 
 def member_lineage(root: Path, m: str, record: dict, lineage: dict) -> dict:

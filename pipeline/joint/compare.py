@@ -4,7 +4,9 @@ monolingual model and random init, the two vocabularies' fertility, and the pre-
 The joint model is fine-tuned by the evaluation harness on each member's suite with the member's own
 ``evaluate`` settings (tasks, seeds, learning rates; no baseline or references: those are in the member's
 ``metrics/<m>/eval.json``, made by the member's evaluate stage with the same settings), so the three
-numbers in a row differ only in the pre-trained weights. Pre-training FLOPs come from each model's
+numbers in a row differ only in the pre-trained weights, and the joint model's predictions pair with the
+member's (``metrics/<m>/predictions.json``: same examples, same seeds) for a 95% interval of each
+difference (``pipeline.evaluation.predictions``). Pre-training FLOPs come from each model's
 ``pretrain.json`` (``train_flops``, model/flops.py's count): every row carries the monolingual model's
 FLOPs over the joint model's, and a row whose FLOPs differ by more than :data:`EQUAL_FLOPS_TOLERANCE` is
 marked as not at equal compute (with the factor). Equal steps are not equal compute: the joint vocabulary
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from pipeline.config import load_language
 from pipeline.config.joint import JointConfig
+from pipeline.evaluation import predictions as kept_predictions
 from pipeline.evaluation.harness import ModelUnderTest, evaluate_model
 from pipeline.evaluation.scoring import summary_of
 from pipeline.evaluation.variants import PRETRAINED, RANDOM
@@ -41,8 +44,10 @@ def _median(entry: dict | None, key: str):
     return None if not s else s.get("median")
 
 
-def score_members(root: Path, cfg: JointConfig, lay: Layout) -> dict[str, dict]:
-    """The joint model fine-tuned on every member's suite: {member: eval.json-like result}."""
+def score_members(root: Path, cfg: JointConfig, lay: Layout,
+                  predictions: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The joint model fine-tuned on every member's suite: {member: eval.json-like result}; ``predictions``,
+    when given, receives {member: {task: predictions.json record}}."""
     out = {}
     for m in cfg.members:
         mcfg = load_language(m, root)
@@ -52,7 +57,10 @@ def score_members(root: Path, cfg: JointConfig, lay: Layout) -> dict[str, dict]:
         settings = mcfg.evaluate.model_copy(update=update)
         model = ModelUnderTest(lay.electra_dir, size=cfg.model.size, tokenizer_dir=lay.tokenizer_dir,
                                device=cfg.pretrain.device, language=m, title=f"{cfg.joint} on {m}")
-        out[m] = evaluate_model(model, settings, root)
+        kept: dict = {}
+        out[m] = evaluate_model(model, settings, root, predictions=kept)
+        if predictions is not None:
+            predictions[m] = kept
     return out
 
 
@@ -64,18 +72,46 @@ def flops_ratio(mono_flops, joint_flops) -> dict:
     return {"flops_ratio": ratio, "equal_compute": abs(ratio - 1.0) <= EQUAL_FLOPS_TOLERANCE}
 
 
-def task_rows(root: Path, lay: Layout, scored: dict[str, dict]) -> list[dict]:
+def _difference(joint, other, joint_record, mono_record, key: str) -> dict:
+    """joint - other, with its paired bootstrap interval and verdict when both runs kept their predictions."""
+    if joint is None or other is None:
+        return {"delta": None, "interval": None, "verdict": None, "unpaired": None, "paired_on": None}
+    deltas, note = kept_predictions.compare(joint_record, PRETRAINED, mono_record, key)
+    return {"delta": joint - other, **kept_predictions.delta_with_interval(joint - other, deltas),
+            "unpaired": note if deltas is None else None, "paired_on": note if deltas is not None else None}
+
+
+def task_rows(root: Path, lay: Layout, scored: dict[str, dict],
+              joint_predictions: dict[str, dict] | None = None) -> list[dict]:
+    """A row per member and task: the three medians, joint - monolingual and joint - random init with their
+    95% intervals (paired over examples and seeds: the joint model's predictions of this run against those
+    the member's evaluate stage kept in metrics/<m>/predictions.json; without them, no interval and the
+    verdict is the sign; ``unpaired`` says why, ``paired_on`` notes a tagging task paired on the words both
+    runs scored) and the compute ratio."""
     joint_flops = _read(lay.pretrain_metrics).get("train_flops")
     rows = []
     for m, result in scored.items():
         mono = _read(Layout(root, m).eval_metrics).get("tasks") or {}
+        mono_records = kept_predictions.read(Layout(root, m).eval_predictions) or {}
         compute = flops_ratio(_read(Layout(root, m).pretrain_metrics).get("train_flops"), joint_flops)
         for task, entry in (result.get("tasks") or {}).items():
             joint, own = _median(entry, PRETRAINED), _median(mono.get(task), PRETRAINED)
+            rnd = _median(mono.get(task), RANDOM)
+            mine, theirs = ((joint_predictions or {}).get(m) or {}).get(task), mono_records.get(task)
+            vs_mono = _difference(joint, own, mine, theirs, PRETRAINED)
+            vs_random = _difference(joint, rnd, mine, theirs, RANDOM)
             rows.append({"language": m, "task": task, "metric": entry.get("metric", ""), "joint": joint,
-                         "monolingual": own, "random_init": _median(mono.get(task), RANDOM),
-                         "joint_minus_monolingual": (joint - own) if joint is not None and own is not None else None,
-                         "seeds": (summary_of(entry, PRETRAINED) or {}).get("n"), **compute})
+                         "monolingual": own, "random_init": rnd,
+                         "joint_minus_monolingual": vs_mono["delta"],
+                         "joint_minus_monolingual_interval": vs_mono["interval"],
+                         "verdict_vs_monolingual": vs_mono["verdict"],
+                         "joint_minus_random_init": vs_random["delta"],
+                         "joint_minus_random_init_interval": vs_random["interval"],
+                         "verdict_vs_random_init": vs_random["verdict"],
+                         "unpaired": vs_mono["unpaired"] or vs_random["unpaired"],
+                         "paired_on": vs_mono["paired_on"] or vs_random["paired_on"],
+                         "seeds": len((summary_of(entry, PRETRAINED) or {}).get("seeds") or []) or None,
+                         **compute})
     return rows
 
 
@@ -107,8 +143,9 @@ def pretrain_rows(root: Path, lay: Layout, members: list[str]) -> list[dict]:
 
 
 def compare(root: Path, cfg: JointConfig, lay: Layout) -> dict:
-    scored = score_members(root, cfg, lay)
+    joint_predictions: dict[str, dict] = {}
+    scored = score_members(root, cfg, lay, joint_predictions)
     return {"joint": cfg.joint, "members": list(cfg.members), "alpha": cfg.sampling.alpha,
             "equal_flops_tolerance": EQUAL_FLOPS_TOLERANCE,
-            "tasks": task_rows(root, lay, scored), "vocab": vocab_rows(root, lay, cfg.members),
+            "tasks": task_rows(root, lay, scored, joint_predictions), "vocab": vocab_rows(root, lay, cfg.members),
             "pretrain": pretrain_rows(root, lay, cfg.members), "results": scored}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.atomic import atomic_file
-from pipeline.evaluation.scorecard import pct, signed
+from pipeline.evaluation.scorecard import pct, signed, span
 from pipeline.report_html import pyplot, reproducible_png
 
 
@@ -32,17 +32,22 @@ def render(c: dict) -> str:
              f"One ELECTRA pre-trained on the members' approved corpora mixed with alpha = {c['alpha']} "
              f"(p_i ∝ n_i^alpha), fine-tuned on each member's suite with that member's settings, next to the "
              f"member's monolingual model and random init (from `metrics/<lang>/eval.json`). Medians over seeds, "
-             f"in points. 'mono/joint FLOPs': the monolingual model's pre-training FLOPs over the joint model's; "
-             f"a comparison counts as at equal compute within ±{100 * c.get('equal_flops_tolerance', 0.05):.0f}%.",
+             f"in points; each difference with its 95% interval (a paired bootstrap over the scored examples and "
+             f"seeds of the two runs, as in a language's scorecard; – where the member's evaluation kept no "
+             f"predictions). 'mono/joint FLOPs': the monolingual model's pre-training FLOPs over the joint "
+             f"model's; a comparison counts as at equal compute within "
+             f"±{100 * c.get('equal_flops_tolerance', 0.05):.0f}%.",
              "", "## Per language and task", "",
-             "| language | task | metric | joint | monolingual | random init | joint − mono | mono/joint FLOPs |",
-             "|---|---|---|---:|---:|---:|---:|---|"]
+             "| language | task | metric | joint | monolingual | random init | joint − mono | 95% interval "
+             "| joint − random | 95% interval | mono/joint FLOPs |",
+             "|---|---|---|---:|---:|---:|---:|---|---:|---|---|"]
     for r in c["tasks"]:
         lines.append(f"| {r['language']} | {r['task']} | {r['metric']} | {pct(r['joint'])} | {pct(r['monolingual'])}"
                      f" | {pct(r['random_init'])} | {signed(r['joint_minus_monolingual'])} "
-                     f"| {compute_cell(r)} |")
+                     f"| {span(r.get('joint_minus_monolingual_interval'))} | {signed(r.get('joint_minus_random_init'))} "
+                     f"| {span(r.get('joint_minus_random_init_interval'))} | {compute_cell(r)} |")
     if not c["tasks"]:
-        lines.append("| – | no member has an evaluation task | | | | | | |")
+        lines.append("| – | no member has an evaluation task | | | | | | | | | |")
     lines += ["", "## Vocabulary: joint vs monolingual, on each member's held-out documents", "",
               "| language | share natural | share sampled | pieces/word joint | mono | pieces/char joint | mono "
               "| unk rate joint | mono |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -1,4 +1,4 @@
-"""evaluate: models/<lang>/electra + the language's tasks -> eval.json and the scorecards.
+"""evaluate: models/<lang>/electra + the language's tasks -> eval.json, predictions.json and the scorecards.
 
 The library is ``pipeline/evaluation/``: the evaluate section (``cfg.evaluate``) says which tasks, seeds,
 baseline and references; :func:`~pipeline.evaluation.harness.evaluate_model` fine-tunes and scores. The model
@@ -16,16 +16,18 @@ from pipeline.stages import open_language
 
 
 def run(lang: str, root: Path) -> dict:
-    """Evaluate ``models/<lang>/electra`` on the language's tasks; write eval.json and the scorecards."""
+    """Evaluate ``models/<lang>/electra`` on the language's tasks; write eval.json, predictions.json (every
+    scored prediction, for paired comparisons across runs) and the scorecards."""
     root, cfg, lay = open_language(lang, root)
     model = ModelUnderTest(lay.electra_dir, size=cfg.model.size, tokenizer_dir=lay.tokenizer_dir,
                            device=cfg.pretrain.device, language=lang,
                            title=f"{cfg.name} ({lang})" if cfg.name else lang)
-    result = evaluate_model(model, cfg.evaluate, root)
+    predictions: dict = {}
+    result = evaluate_model(model, cfg.evaluate, root, predictions=predictions)
     pre = pretrain_summary(lay.pretrain_metrics)
     if pre:
         result["model"]["pretrain"] = pre
-    write_reports(result, lay.eval_metrics, lay.scorecard)
+    write_reports(result, lay.eval_metrics, lay.scorecard, predictions)
     return {"language": lang, "tasks": len(result["tasks"]), "average": result["average"].get(PRETRAINED),
             "eval": str(lay.eval_metrics), "scorecard": str(lay.scorecard),
             "scorecard_html": str(html_path(lay.scorecard))}
