@@ -40,6 +40,10 @@ def test_round_trip_is_compact_and_keeps_non_finite_regression_predictions(tmp_p
     back = kept.read(path)
     assert back["CoLA"] == recs["CoLA"] and back["upos"] == recs["upos"]
     assert math.isnan(back["STS-B"]["models"]["pretrained"][0][1]) and back["STS-B"]["gold"] == [0.5, 1.0, 4.0]
+    # in memory (the joint model's records, never read back) the prediction stays NaN, as read() returns it
+    assert math.isnan(recs["STS-B"]["models"]["pretrained"][0][1])
+    deltas, why = kept.compare(recs["STS-B"], "pretrained", back["STS-B"], "pretrained")
+    assert why is None and len(deltas) == 2000
     assert kept.path_beside(tmp_path / "eval.json") == path
 
 

@@ -38,15 +38,18 @@ def _finite(x):
 
 
 def record(metric: str, gold: list, models: dict[str, list[list]]) -> dict:
-    """One task's record: its main metric, the scored gold labels and each model's predictions per seed."""
-    return {"metric": metric, "gold": [_finite(g) for g in gold],
-            "models": {k: [[_finite(p) for p in run] for run in runs] for k, runs in models.items()}}
+    """One task's record: its main metric, the scored gold labels and each model's predictions per seed (as
+    scored: a diverged regression prediction stays NaN in memory, as :func:`read` gives it back)."""
+    return {"metric": metric, "gold": list(gold), "models": {k: [list(run) for run in runs] for k, runs in models.items()}}
 
 
 def write(path: Path, tasks: dict[str, dict]) -> None:
-    """Atomically, as compact JSON (one line: tens of thousands of labels; eval.json is the file people read)."""
+    """Atomically, as compact JSON (one line: tens of thousands of labels; eval.json is the file people read);
+    NaN becomes null (strict JSON)."""
+    out = {t: {**r, "models": {k: [[_finite(p) for p in run] for run in runs] for k, runs in r["models"].items()}}
+           for t, r in tasks.items()}
     with atomic_file(path) as f:
-        json.dump({"version": VERSION, "tasks": tasks}, f, ensure_ascii=False, allow_nan=False,
+        json.dump({"version": VERSION, "tasks": out}, f, ensure_ascii=False, allow_nan=False,
                   separators=(",", ":"), sort_keys=True)
         f.write("\n")
 
@@ -66,7 +69,7 @@ def read(path: Path) -> dict[str, dict] | None:
         return None
     out = {}
     for task, r in data["tasks"].items():
-        out[task] = {"metric": r["metric"], "gold": [_nan(g) for g in r["gold"]],
+        out[task] = {"metric": r["metric"], "gold": r["gold"],
                      "models": {k: [[_nan(p) for p in run] for run in runs] for k, runs in r["models"].items()}}
     return out
 
@@ -85,7 +88,7 @@ def compare(a: dict | None, a_key: str, b: dict | None, b_key: str) -> tuple[np.
         return None, f"different metrics ({a['metric']} vs {b['metric']})"
     if len(runs_a) != len(runs_b):
         return None, f"{len(runs_a)} vs {len(runs_b)} seeds"
-    if _same_gold(a["gold"], b["gold"]):
+    if a["gold"] == b["gold"]:
         return replicate_deltas(a["metric"], a["gold"], runs_a, runs_b), None
     common = _common_words(a["gold"], b["gold"])
     if common is None:
@@ -94,13 +97,6 @@ def compare(a: dict | None, a_key: str, b: dict | None, b_key: str) -> tuple[np.
     cut = lambda runs: [[p[:k] for p, k in zip(run, common)] for run in runs]  # noqa: E731
     words = max(sum(len(g) for g in a["gold"]), sum(len(g) for g in b["gold"]))
     return replicate_deltas(a["metric"], gold, cut(runs_a), cut(runs_b)), f"{sum(common)} of {words} words both scored"
-
-
-def _same_gold(x: list, y: list) -> bool:
-    if len(x) != len(y):
-        return False
-    return all(p == q or (isinstance(p, float) and isinstance(q, float) and math.isnan(p) and math.isnan(q))
-               for p, q in zip(x, y))
 
 
 def _common_words(x: list, y: list) -> list[int] | None:
