@@ -7,12 +7,16 @@ those variables (or with WORLD_SIZE=1) everything here is a no-op on a single pr
 Stop requests (SIGTERM) must be agreed on by every rank at the same step: :meth:`Dist.any_flag` reduces a
 flag over a gloo group (CPU tensors, so no device synchronisation).
 
+Shutting down (:meth:`Dist.close`) releases every DDP wrapper's hold on the group before destroying it: see
+there why the other order can hang a CPU run at its very end.
+
 Imports only torch and the stdlib.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
@@ -28,6 +32,7 @@ class Dist:
     backend: str | None = None
     owns_group: bool = False
     cpu_group: object = None
+    wrappers: list = field(default_factory=list)  # weak references to the DDP wrappers :func:`wrap` made
 
     @property
     def enabled(self) -> bool:
@@ -74,6 +79,22 @@ class Dist:
         return all(torch.equal(g, got[0]) for g in got)
 
     def close(self) -> None:
+        """Leave the process group (if this process joined it).
+
+        A DDP wrapper holds the group in C++ (its ``Reducer``). If the wrapper outlives
+        ``destroy_process_group``, the group dies with it, and that destructor joins gloo's worker threads with
+        the GIL held, while a worker that has just finished a collective may be waiting for the GIL to free
+        the Python tensors of that work: a deadlock (pytorch/pytorch#56297 and #190489; the trainer's rank 1
+        hung this way at the end of a 2-process CPU run). Dropping the wrappers' ``reducer`` (and the
+        ``logger`` that shares it) first leaves Python's reference as the last one, and its destructor
+        releases the GIL while it joins. The wrappers cannot be used afterwards."""
+        for ref in self.wrappers:
+            ddp = ref()
+            if ddp is not None:
+                for name in ("logger", "reducer"):
+                    if name in ddp.__dict__:
+                        delattr(ddp, name)
+        self.wrappers.clear()
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
             self.owns_group = False
@@ -117,8 +138,10 @@ def wrap(model: torch.nn.Module, d: Dist, device: torch.device, mode: str = "ddp
         fully_shard(model)
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
-    return DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
-               broadcast_buffers=False, gradient_as_bucket_view=True)
+    ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+              broadcast_buffers=False, gradient_as_bucket_view=True)
+    d.wrappers.append(weakref.ref(ddp))
+    return ddp
 
 
 def full_model_tensors(model: torch.nn.Module, d: Dist, fsdp: bool) -> dict:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 
@@ -16,6 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from model import distributed as mdist
 from model.metrics import CURVE_COLUMNS
 from tests.conftest import REPO
 from tests.test_model import tiny_params, write_shards
@@ -25,6 +28,19 @@ STEPS = 8
 
 def _env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+def _run(cmd: list, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run in a new session; on timeout kill the whole session (torchrun's ranks too, not only torchrun)."""
+    p = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        raise AssertionError(f"timed out after {timeout} s: {cmd}\n{out[-3000:]}\n{err[-3000:]}") from None
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
 def _args(tmp, shards, name):
@@ -46,12 +62,10 @@ def runs(tmp_path_factory):
     p = tiny_params(steps=STEPS, batch_size=16, grad_accum=2, log_every=1, checkpoint_every=4, eval_batches=1,
                     dropout=0.0, learning_rate=2e-3, warmup_steps=2)
     (tmp / "p.json").write_text(json.dumps(p))
-    one = subprocess.run([sys.executable, *_args(tmp, shards, "one")], cwd=REPO, env=_env(), capture_output=True,
-                         text=True, timeout=600)
+    one = _run([sys.executable, *_args(tmp, shards, "one")])
     assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          *_args(tmp, shards, "two")], cwd=REPO, env=_env(), capture_output=True, text=True,
-                         timeout=600)
+    two = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                *_args(tmp, shards, "two")])
     assert two.returncode == 0, two.stdout[-5000:] + two.stderr[-5000:]
     return tmp, two.stdout + two.stderr
 
@@ -92,12 +106,11 @@ def test_fsdp_interrupted_and_resumed_matches_one_process(runs):
     (tmp / "pf.json").write_text(json.dumps(dict(p, distributed="fsdp")))
     args = [a if a != str(tmp / "p.json") else str(tmp / "pf.json") for a in _args(tmp, tmp / "shards", "fsdp")]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
-    first = subprocess.run([*cmd, "--stop-after", "4"], cwd=REPO, env=_env(), capture_output=True, text=True,
-                           timeout=600)
+    first = _run([*cmd, "--stop-after", "4"])
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "(gloo, fsdp)" in first.stdout + first.stderr
     assert not (tmp / "fsdp" / "out").exists()
-    second = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    second = _run(cmd)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     m = json.loads((tmp / "fsdp" / "m.json").read_text())
     assert m["resumed_from_step"] == 4 and m["processes"] == 2
@@ -109,3 +122,44 @@ def test_fsdp_interrupted_and_resumed_matches_one_process(runs):
     wb = load_file(str(tmp / "fsdp" / "out" / "model.safetensors"))
     for k in wa:
         assert torch.allclose(wa[k], wb[k], rtol=1e-4, atol=1e-5), k
+
+
+def _shutdown_cycles(rank: int, ports: list) -> None:
+    """One rank: per port, join a 2-process gloo group, one DDP step, the trainer's last collective (an
+    all_gather of Python tensors), ``close()``, and only then free the wrapper: the order in which the group
+    used to die with the wrapper, its destructor joining gloo's threads with the GIL held while a thread
+    waited for the GIL to free the all_gather's tensors."""
+    import faulthandler
+    faulthandler.dump_traceback_later(60, exit=True)  # a hang prints every thread's stack and fails
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1")
+    torch.manual_seed(0)
+    for port in ports:
+        os.environ["MASTER_PORT"] = str(port)
+        d = mdist.init(use_cuda=False)
+        net = mdist.wrap(torch.nn.Linear(8, 8), d, torch.device("cpu"))
+        net(torch.randn(4, 8)).sum().backward()
+        assert d.all_equal(torch.ones(16))
+        d.close()
+        assert "reducer" not in net.__dict__
+        del net
+    faulthandler.cancel_dump_traceback_later()
+
+
+def _free_ports(n: int) -> list:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_close_with_the_ddp_wrapper_still_alive_does_not_hang():
+    """Dist.close() releases the DDP wrappers' hold on the group before destroying it. With the previous
+    close() this test hung at cycle 5 of 30 (2 CPU processes beside the test suite and 4 busy processes; a
+    rank of the 2-process pre-training run above hung the same way once in CI); now 20 of 20 (and 30 of 30) finish."""
+    code = ("import sys, json, torch.multiprocessing as mp; from tests.test_distributed import _shutdown_cycles; "
+            "mp.spawn(_shutdown_cycles, args=(json.loads(sys.argv[1]),), nprocs=2)")
+    r = _run([sys.executable, "-c", code, json.dumps(_free_ports(20))], timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
