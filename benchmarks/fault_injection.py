@@ -14,7 +14,12 @@ In a throwaway git + DVC project (the ``demo`` language with tiny settings, buil
    * **no later stage accepts it** — every output the next stages read (clean parts + ``stats.json``,
      ``validation.json``, tokenizer files, shard ``index.json`` + the Parquet files it lists,
      ``model.safetensors`` + ``config.json``, ...) is absent, the previous complete version, or the new
-     complete version: never present but incomplete, never complete-looking with other content;
+     complete version: never present but incomplete, never complete-looking with other content. One
+     exception, DVC's own: before running a stage's command ``dvc repro`` deletes its outputs file by file
+     (not atomically), so a kill inside that deletion leaves part of the previous version
+     (``partly_removed``: fewer files, each byte-identical to the previous version's). That is accepted only
+     when the kill landed in DVC (no stage command running) and ``dvc status`` reports the stage changed,
+     so ``dvc repro`` / ``foundry run`` re-run it before any later stage;
 
 4. rerun ``dvc repro -s STAGE@demo``: it succeeds, ``dvc status`` is clean, the outputs equal those of an
    uninterrupted run of the same variant (content digests; nondeterministic files such as Data Docs
@@ -237,6 +242,23 @@ def temp_siblings(proj: Path, paths: list[str]) -> list[str]:
                 if q.name.startswith(f".{p.name}.") and (q.name.endswith(".tmp") or q.name == f".{p.name}.old"):
                     found.append(q.relative_to(proj).as_posix())
     return sorted(found)
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """sha256 per file of an output (relative path -> digest)."""
+    path = Path(path)
+    if path.is_file():
+        return {"": hashlib.sha256(path.read_bytes()).hexdigest()}
+    if not path.is_dir():
+        return {}
+    return {q.relative_to(path).as_posix(): hashlib.sha256(q.read_bytes()).hexdigest()
+            for q in sorted(path.rglob("*")) if q.is_file()}
+
+
+def partly_removed(now: dict[str, str], before: dict[str, str]) -> bool:
+    """Whether an output holds a strict subset of its previous files, each unchanged: what a kill inside
+    DVC's deletion of the previous outputs leaves."""
+    return len(now) < len(before) and all(before.get(rel) == d for rel, d in now.items())
 
 
 def snapshot(proj: Path, stage: str) -> dict[str, str | None]:
@@ -476,10 +498,13 @@ def stage_trials(proj: Path, stage: str, trials: int, rng: random.Random, log=pr
         if stage == "pretrain":
             _clear_checkpoints(proj)  # a fresh run: the rerun resumes only from what the killed run saved
         at = rng.uniform(0, res.duration_s)
+        before = {o: file_digests(proj / o) for o in outs}
         k = run_and_kill(proj, stage, at)
         temps = temp_siblings(proj, outs)
         after = snapshot(proj, stage)
         states = {o: classify(after[o], refs[current][o], refs[target][o]) for o in outs}
+        states = {o: "partly_removed" if st == "incomplete" and partly_removed(file_digests(proj / o), before[o])
+                  else st for o, st in states.items()}
         changed = dvc_changed(proj, stage)
         # DVC rewrites .dvc/tmp/rwlock and dvc.lock in place; a kill inside either write corrupts it and every
         # later DVC command fails. The flows repair both before each DVC call (flows/dvclock.py); so does this
@@ -497,6 +522,9 @@ def stage_trials(proj: Path, stage: str, trials: int, rng: random.Random, log=pr
             spec = spec_for(o)
             if spec.consumed and st in ("incomplete", "other"):
                 problems.append(f"{o}: {st} after the kill (a later stage would read it)")
+            elif spec.consumed and st == "partly_removed" and not (k["phase"] == "dvc" and changed is True):
+                problems.append(f"{o}: partly removed after a kill in phase {k['phase']} with dvc status "
+                                f"changed={changed}")
         if changed is None:
             problems.append("dvc status failed after the kill")
         elif changed is False and any(s not in ("new", "complete") for s in states.values()):

@@ -49,6 +49,14 @@ def test_half_written_outputs_are_not_complete(tmp_path):
     (electra / "tokenizer.json").write_text("{}")
     assert not fi.spec_for("models/demo/electra").complete(electra)
 
+    # what a kill inside DVC's file-by-file deletion of the previous output leaves: fewer files, each unchanged
+    before = fi.file_digests(electra)
+    (electra / "generator" / "config.json").unlink()
+    assert fi.partly_removed(fi.file_digests(electra), before)
+    (electra / "config.json").write_text('{"changed": 1}')
+    assert not fi.partly_removed(fi.file_digests(electra), before)      # a file differs: half-written, not removed
+    assert not fi.partly_removed(before, before)                        # nothing removed
+
 
 def test_timing_keys_are_left_out_of_digests():
     a = {"tasks": {"topic": {"seconds": 1.5, "accuracy": 0.9, "runs": [{"seconds": 2, "steps": 3}]}}, "seconds": 9}
@@ -70,8 +78,11 @@ def test_kill_9_each_stage_then_rerun(tmp_path):
         (t,) = r.trials
         assert 0 <= t["kill_at"] <= r.duration_s
         # outputs a later stage reads: absent, previous or new after the kill, never half-written
-        assert set(t["states"].values()) <= {"absent", "previous", "new", "complete", "incomplete", "other"}
+        assert set(t["states"].values()) <= {"absent", "previous", "new", "complete", "incomplete", "other",
+                                             "partly_removed"}
         for out, state in t["states"].items():
-            if fi.spec_for(out).consumed:
+            if fi.spec_for(out).consumed and state == "partly_removed":   # DVC's deletion, and DVC says so
+                assert t["phase"] == "dvc" and t["dvc_changed"] is True, (out, t, logs)
+            elif fi.spec_for(out).consumed:
                 assert state in ("absent", "previous", "new"), (out, state, logs)
 
