@@ -101,14 +101,35 @@ def test_glue_task_from_folder_and_overrides(data, tmp_path):
                        dev=str(data / "xnli/en/dev.tsv")), data)
 
 
-def test_caps_take_first_examples(data):
+def test_caps_spread_through_the_file_or_take_the_first(data):
     kw = dict(name="CoLA", type="classification", format="glue", train=str(data / "glue/CoLA/train.tsv"),
               dev=str(data / "glue/CoLA/dev.tsv"))
     full = load_task(task(**kw), data)
     d = load_task(task(**kw, max_train_examples=100, max_eval_examples=7), data)
-    assert [e.text_a for e in d.train] == [e.text_a for e in full.train[:100]]
-    assert [e.text_a for e in d.dev] == [e.text_a for e in full.dev[:7]]
+    assert [e.text_a for e in d.train] == [full.train[i * 2000 // 100].text_a for i in range(100)]
+    assert [e.text_a for e in d.dev] == [full.dev[i * 1043 // 7].text_a for i in range(7)]
+    assert d.train[0].text_a == full.train[0].text_a and d.dev[-1].line < full.dev[-1].line
     assert (d.train_available, d.dev_available) == (2000, 1043)
+    first = load_task(task(**kw, max_train_examples=100, max_eval_examples=7, subset="first"), data)
+    assert [e.text_a for e in first.train] == [e.text_a for e in full.train[:100]]
+    assert [e.text_a for e in first.dev] == [e.text_a for e in full.dev[:7]]
+
+
+def test_a_capped_xnli_file_keeps_every_genre(data):
+    """XNLI files are sorted by genre (249 pairs each in dev, 501 in test): the shipped suites' first 500 scored
+    test pairs were all face-to-face speech, their first 1000 training pairs (dev) five of the ten genres. A
+    spread keeps all ten, and every label in about equal shares."""
+    path = data / "xnli/sw/dev.tsv"
+    genres = [ln.split("\t")[0] for ln in path.read_text(encoding="utf-8").splitlines()[1:]]
+    kw = dict(name="xnli", type="pair_classification", format="xnli", train=str(path), dev=str(path),
+              max_train_examples=1000, max_eval_examples=500)
+    for subset, n_genres in (("first", 5), ("spread", 10)):
+        d = load_task(task(**kw, subset=subset), data)
+        line_genre = {i + 2: g for i, g in enumerate(genres)}   # file line of each example (header = line 1)
+        assert len({line_genre[e.line] for e in d.dev}) == (3 if subset == "first" else 10), subset
+        assert len({line_genre[e.line] for e in d.train}) == n_genres, subset
+    counts = Counter(e.label for e in d.dev)
+    assert max(counts.values()) - min(counts.values()) <= 0.1 * len(d.dev), counts
 
 
 @pytest.mark.parametrize("lang,a,b", [("en", None, None), ("ko", None, None), ("zh", "text_a", "text_b"),

@@ -338,6 +338,9 @@ class TaskSettings(_Strict):
     max_length: int = Field(128, ge=8)
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)
+    subset: Literal["spread", "first"] = Field(
+        "spread", description="which examples a max_*_examples cap keeps: `spread` evenly through the file (a "
+                              "file sorted by genre or document keeps all of them), `first` the first N")
     swap_augment: bool | None = Field(None, description="also train on every pair with its segments swapped; "
                                                         "default on for MRPC and STS-B (official code)")
     label_range: tuple[float, float] | None = Field(None, description="regression: targets scaled to "

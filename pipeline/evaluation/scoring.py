@@ -152,10 +152,11 @@ def task_entry(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
     if t.type == "tagging":
         entry["dev_words"] = pre["dev_words"]
         entry["dev_words_scored"] = pre["dev_words_scored"]
+    which = "the first" if data.subset == "first" else "a spread of"  # tasks.cap
     if data.train_available > len(data.train) - data.swapped:
-        notes.append(f"trained on the first {len(data.train) - data.swapped} of {data.train_available} examples")
+        notes.append(f"trained on {which} {len(data.train) - data.swapped} of {data.train_available} examples")
     if data.dev_available > len(data.dev):
-        notes.append(f"scored on the first {len(data.dev)} of {data.dev_available} examples")
+        notes.append(f"scored on {which} {len(data.dev)} of {data.dev_available} examples")
     kept = record(metric, main_gold, {k: runs for k, runs in predictions.items() if golds[k] == main_gold})
     return entry, deltas, kept
 

@@ -38,7 +38,9 @@ Formats (readers in ``pipeline/evaluation/formats/``, picked by ``formats/regist
 Splits, caps, augmentation
 --------------------------
 ``dev`` omitted: a seeded ``dev_fraction`` of ``train`` is scored (the same split for every model and
-seed). ``max_train_examples``/``max_eval_examples`` keep the first N. MRPC and STS-B (or
+seed). ``max_train_examples``/``max_eval_examples`` keep N examples spread evenly through the file, in
+file order (``subset: first``: the first N). Files sorted by genre or document (XNLI: 501 pairs per genre;
+UD: sentence after sentence of one document) would otherwise train or score one genre. MRPC and STS-B (or
 ``swap_augment: true``) train on every pair twice, the second time with the segments swapped, as the
 official ELECTRA code does (``double_unordered``). STS-B targets (or ``label_range``) are scaled to
 ``(y - min) / max`` for training, as the official ``RegressionTask``; predictions are scored back on the
@@ -84,6 +86,7 @@ class TaskData:
     notes: list[str] = field(default_factory=list)
     label_range: tuple[float, float] | None = None   # regression: trained on (y - min) / max
     swapped: int = 0               # training examples added by A/B swap augmentation (train includes them)
+    subset: str = "spread"         # how a cap chose its examples (TaskSettings.subset)
     trained_on: str = ""           # what was trained on, in words (file, split, share)
     scored_on: str = ""            # what was scored, in words
 
@@ -101,6 +104,15 @@ def _rel_data(p: Path, task: TaskSettings, root: Path) -> str:
         return str(Path(p).resolve().relative_to(Path(base).resolve()))
     except ValueError:
         return str(p)
+
+
+def cap(examples: list, n: int, subset: str = "spread") -> list:
+    """At most ``n`` examples: the first n, or n spread evenly through the list (index i * len / n), in order."""
+    if len(examples) <= n:
+        return examples
+    if subset == "first":
+        return examples[:n]
+    return [examples[i * len(examples) // n] for i in range(n)]
 
 
 def _seeded_split(task: TaskSettings, train: list[Example]) -> tuple[list[Example], list[Example]]:
@@ -173,9 +185,9 @@ def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
         raise StageError(f"{dev_where}: no examples (task {task.name!r})")
     n_train, n_dev = len(train), len(dev)
     if task.max_train_examples:
-        train = train[: task.max_train_examples]
+        train = cap(train, task.max_train_examples, task.subset)
     if task.max_eval_examples:
-        dev = dev[: task.max_eval_examples]
+        dev = cap(dev, task.max_eval_examples, task.subset)
     notes = [split_note] if split_note else []
     if task.note:
         notes.insert(0, task.note)
@@ -195,4 +207,4 @@ def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
                     train_path=str(train_where), dev_path=str(dev_where), train_available=n_train,
                     dev_available=n_dev, glue_task=glue_key, notes=notes,
                     label_range=tuple(label_range) if label_range else None, swapped=len(extra),
-                    trained_on=trained_on, scored_on=scored_on)
+                    subset=task.subset, trained_on=trained_on, scored_on=scored_on)
