@@ -152,7 +152,7 @@ def task_entry(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
     if t.type == "tagging":
         entry["dev_words"] = pre["dev_words"]
         entry["dev_words_scored"] = pre["dev_words_scored"]
-    which = "the first" if data.subset == "first" else "a spread of"  # tasks.cap
+    which = "the first" if t.subset == "first" else "a spread of"  # tasks.cap
     if data.train_available > len(data.train) - data.swapped:
         notes.append(f"trained on {which} {len(data.train) - data.swapped} of {data.train_available} examples")
     if data.dev_available > len(data.dev):

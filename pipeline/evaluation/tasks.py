@@ -86,7 +86,6 @@ class TaskData:
     notes: list[str] = field(default_factory=list)
     label_range: tuple[float, float] | None = None   # regression: trained on (y - min) / max
     swapped: int = 0               # training examples added by A/B swap augmentation (train includes them)
-    subset: str = "spread"         # how a cap chose its examples (TaskSettings.subset)
     trained_on: str = ""           # what was trained on, in words (file, split, share)
     scored_on: str = ""            # what was scored, in words
 
@@ -207,4 +206,4 @@ def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
                     train_path=str(train_where), dev_path=str(dev_where), train_available=n_train,
                     dev_available=n_dev, glue_task=glue_key, notes=notes,
                     label_range=tuple(label_range) if label_range else None, swapped=len(extra),
-                    subset=task.subset, trained_on=trained_on, scored_on=scored_on)
+                    trained_on=trained_on, scored_on=scored_on)
