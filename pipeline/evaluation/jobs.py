@@ -4,6 +4,8 @@ with a fixed number of torch threads, so the numbers do not depend on how many r
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -87,10 +89,25 @@ def _run_job(job: Job, finetune: Callable) -> dict:
     return {k: out.get(k) for k in ("predictions", "labels", "train_loss", "seconds", "steps")}
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, parent: int | None = None) -> None:
     import torch
     torch.set_num_threads(max(1, int(threads)))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if parent is not None:
+        exit_with_parent(parent)
+
+
+def exit_with_parent(parent: int, every: float = 0.5) -> threading.Thread:
+    """Exit this worker when ``parent`` is gone. A stage killed on its own (SIGKILL, a SIGTERM to its pid from
+    a scheduler or DVC's caller) leaves its pool's workers running: each finishes the fine-tuning run it holds,
+    minutes of CPU taken from the next stage, before noticing that no one reads its result."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+    t = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    t.start()
+    return t
 
 
 def _worker_job(job: Job) -> dict:
@@ -125,8 +142,9 @@ def _parallel(jobs: list[Job], workers: int) -> dict:
     out: dict = {}
     order = sorted(jobs, key=lambda j: -j.cost())  # longest first: better packing, same results
     threads = int(jobs[0].hparams.get("threads") or 1)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init, initargs=(threads,)) as ex, _progress(jobs) as progress:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads, os.getpid()))
+    with pool as ex, _progress(jobs) as progress:
         futures = {ex.submit(_worker_job, j): j for j in order}
         for fut in as_completed(futures):
             job = futures[fut]

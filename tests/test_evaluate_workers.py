@@ -1,0 +1,93 @@
+"""The evaluate stage's fine-tuning workers do not outlive it: a stage killed on its own (SIGKILL, or a SIGTERM to
+its pid alone, as a scheduler or a user's `kill` sends) takes its worker processes with it within seconds,
+instead of leaving each to finish the fine-tuning run it holds."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+# Two real fine-tuning jobs (a random-init ELECTRA of a few hundred parameters, real torch training) sized to
+# run for minutes, through the stage's own process pool.
+_SCRIPT = textwrap.dedent("""
+    import random, sys
+    from pipeline.evaluation.jobs import Job, _parallel
+
+    rng = random.Random(0)
+    def ex():
+        n = rng.randint(8, 24)
+        return {"input_ids": [2] + [rng.randint(5, 63) for _ in range(n)] + [3], "token_type_ids": [0] * (n + 2),
+                "label": rng.randint(0, 1)}
+    arch = {"model_type": "electra", "vocab_size": 64, "embedding_size": 16, "hidden_size": 16,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 32}
+    train, dev = [ex() for _ in range(64)], [ex() for _ in range(8)]
+    jobs = [Job(0, "random_init", s, None, arch, "classification", 2, train, dev,
+                {"learning_rate": 1e-3, "epochs": 100000, "batch_size": 8, "threads": 1, "device": "cpu"}, "t")
+            for s in range(2)]
+    if __name__ == "__main__":
+        print("started", flush=True)
+        _parallel(jobs, workers=2)
+""")
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.add(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process parents from /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_fine_tuning_workers_exit_with_a_killed_stage(tmp_path, sig):
+    script = tmp_path / "stage.py"
+    script.write_text(_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    stage = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        assert stage.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while time.monotonic() < deadline:  # the pool's two workers (spawned; a resource tracker may be a third child)
+            workers = {p for p in _children(stage.pid)
+                       if b"spawn_main" in (Path("/proc") / str(p) / "cmdline").read_bytes()}
+            if len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2, "the pool did not start two workers"
+        time.sleep(2)  # both are inside their fine-tuning runs (minutes long)
+        os.kill(stage.pid, sig)
+        stage.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        left = [p for p in workers if _alive(p)]
+        assert not left, f"fine-tuning workers {left} outlived their stage ({sig.name})"
+    finally:
+        try:
+            os.killpg(stage.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        stage.wait(timeout=30)
