@@ -38,12 +38,14 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def _children(pid: int) -> set[int]:
+def _spawned_children(pid: int) -> set[int]:
+    """The processes multiprocessing spawned from ``pid`` (its pool's workers; not its resource tracker)."""
     out = set()
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+            try:  # a process may end between the listing and the reads
+                if (int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+                        and b"spawn_main" in (d / "cmdline").read_bytes()):
                     out.add(int(d.name))
             except (OSError, IndexError, ValueError):
                 pass
@@ -70,9 +72,8 @@ def test_fine_tuning_workers_exit_with_a_killed_stage(tmp_path, sig):
         assert stage.stdout.readline().strip() == "started"
         deadline = time.monotonic() + 120
         workers: set[int] = set()
-        while time.monotonic() < deadline:  # the pool's two workers (spawned; a resource tracker may be a third child)
-            workers = {p for p in _children(stage.pid)
-                       if b"spawn_main" in (Path("/proc") / str(p) / "cmdline").read_bytes()}
+        while time.monotonic() < deadline:
+            workers = _spawned_children(stage.pid)
             if len(workers) == 2:
                 break
             time.sleep(0.2)

@@ -89,12 +89,11 @@ def _run_job(job: Job, finetune: Callable) -> dict:
     return {k: out.get(k) for k in ("predictions", "labels", "train_loss", "seconds", "steps")}
 
 
-def _worker_init(threads: int, parent: int | None = None) -> None:
+def _worker_init(threads: int, parent: int) -> None:
     import torch
     torch.set_num_threads(max(1, int(threads)))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if parent is not None:
-        exit_with_parent(parent)
+    exit_with_parent(parent)
 
 
 def exit_with_parent(parent: int, every: float = 0.5) -> threading.Thread:
