@@ -48,6 +48,7 @@ from flows.plan import api_url, select_stages
 from flows.summary import summary_markdown
 from pipeline.review import gate as review
 from pipeline.config import load_language
+from pipeline.cores import ENV as CORES_ENV, machine as machine_cores
 from pipeline.joint import JOINT_STAGES
 from pipeline.layout import Layout
 from pipeline.locks import language_lock
@@ -103,25 +104,17 @@ def _transient(task, task_run, state) -> bool:
 def cpu_share(concurrent: int, cores: int | None = None) -> int:
     """Cores for one stage process when ``concurrent`` languages run at once on this machine."""
     if cores is None:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):  # pragma: no cover - not Linux
-            cores = os.cpu_count() or 1
+        cores = machine_cores()
     return max(1, int(cores) // max(1, int(concurrent)))
 
 
 def stage_env(root: Path, lang: str, concurrent: int) -> dict:
-    """The environment of a stage subprocess: with several languages at once, the clean stage's
-    worker processes are bounded by this language's share of the cores (``FOUNDRY_CLEAN_WORKERS``),
-    unless the user set that variable or the language pins ``clean.workers``."""
+    """The environment of a stage subprocess: with several languages at once, the stage uses this language's
+    share of the cores (``FOUNDRY_CORES``: clean's worker processes, evaluate's fine-tuning processes,
+    pre-training's torch threads; ``pipeline/cores.py``), unless the user set that variable."""
     env = dict(os.environ)
-    if concurrent > 1 and not env.get("FOUNDRY_CLEAN_WORKERS"):
-        try:
-            pinned = load_language(lang, root).clean.workers
-        except Exception:  # the stage itself reports a bad config
-            pinned = 0
-        if not pinned:
-            env["FOUNDRY_CLEAN_WORKERS"] = str(cpu_share(concurrent))
+    if concurrent > 1 and not env.get(CORES_ENV):
+        env[CORES_ENV] = str(cpu_share(concurrent))
     return env
 
 

@@ -440,6 +440,7 @@ def final_metrics(run: Run, st: TrainState, val: dict | None, in_sync: bool | No
         "flops_per_token": run.coeffs.per_token_estimate(run.max_len, cfg.mask_prob, cfg.batch_size),
         "peak_flops": run.peak, "mfu": mflops.mfu(fps, run.peak, run.d.world_size),
         "peak_memory_bytes": peak_mem, "packed": cfg.pack, "compiled": cfg.compile,
+        "cpu_threads": torch.get_num_threads(),
         "disc_params": disc_params, "gen_params": gen_params, "total_params": count_params(model),
         "resumed_from_step": st.resumed_from,
         **{f"train_{k}": v for k, v in last.items()},

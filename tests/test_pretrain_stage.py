@@ -49,8 +49,9 @@ def _env(proj: Path) -> dict:
             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "OMP_NUM_THREADS": "1"}
 
 
-def _sh(proj: Path, *cmd: str) -> subprocess.CompletedProcess:
-    r = subprocess.run(list(cmd), cwd=proj, env=_env(proj), capture_output=True, text=True, timeout=600)
+def _sh(proj: Path, *cmd: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    r = subprocess.run(list(cmd), cwd=proj, env={**_env(proj), **(env or {})}, capture_output=True, text=True,
+                       timeout=600)
     assert r.returncode == 0, f"{cmd}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
     return r
 
@@ -95,7 +96,10 @@ def project(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def ran(project):
     before = _sh(project, "git", "status", "--porcelain", "--untracked-files=all").stdout
-    r = _sh(project, sys.executable, "-m", "pipeline", "pretrain", "xx")
+    # torch would take 2 threads (OMP_NUM_THREADS); the stage's share of the cores, as the flow sets it when
+    # two languages run at once, is 1
+    r = _sh(project, sys.executable, "-m", "pipeline", "pretrain", "xx", env={"OMP_NUM_THREADS": "2",
+                                                                              "FOUNDRY_CORES": "1"})
     after = _sh(project, "git", "status", "--porcelain", "--untracked-files=all").stdout
     return project, r, before, after
 
@@ -122,6 +126,11 @@ def test_dvclive_writes_declared_plots_and_metrics_only(ran):
     assert "refs/exps" not in refs
     assert _sh(proj, "git", "log", "--oneline").stdout.count("\n") == 1
     assert "dvc.yaml" not in _sh(proj, "git", "status", "--porcelain").stdout
+
+
+def test_pretraining_keeps_to_the_stages_share_of_the_cores(ran):
+    proj, *_ = ran
+    assert json.loads((proj / "metrics" / "xx" / "pretrain.json").read_text())["cpu_threads"] == 1
 
 
 def test_dvc_commit_then_status_is_a_noop(ran):

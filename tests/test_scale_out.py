@@ -23,22 +23,15 @@ def test_cpu_share_divides_cores():
     assert fl.cpu_share(0, cores=8) == 8
 
 
-def test_stage_env_bounds_clean_workers(monkeypatch):
-    monkeypatch.delenv("FOUNDRY_CLEAN_WORKERS", raising=False)
+def test_stage_env_gives_each_language_its_share_of_the_cores(monkeypatch):
+    # what each stage does with the share (clean's and evaluate's processes, pre-training's threads): test_cores
+    monkeypatch.delenv("FOUNDRY_CORES", raising=False)
     monkeypatch.setattr(fl, "cpu_share", lambda n, cores=None: 16 // n)
-    assert "FOUNDRY_CLEAN_WORKERS" not in fl.stage_env(REPO, "demo", 1)  # alone: the stage's own default
-    assert fl.stage_env(REPO, "demo", 2)["FOUNDRY_CLEAN_WORKERS"] == "8"
-    assert fl.stage_env(REPO, "demo", 4)["FOUNDRY_CLEAN_WORKERS"] == "4"
-    monkeypatch.setenv("FOUNDRY_CLEAN_WORKERS", "3")  # the user's setting wins
-    assert fl.stage_env(REPO, "demo", 4)["FOUNDRY_CLEAN_WORKERS"] == "3"
-
-
-def test_stage_env_keeps_pinned_clean_workers(monkeypatch, tmp_path):
-    monkeypatch.delenv("FOUNDRY_CLEAN_WORKERS", raising=False)
-    (tmp_path / "corpora").mkdir()
-    text = (REPO / "corpora/demo.yaml").read_text(encoding="utf-8").replace("clean:\n", "clean:\n  workers: 1\n", 1)
-    (tmp_path / "corpora/demo.yaml").write_text(text, encoding="utf-8")
-    assert "FOUNDRY_CLEAN_WORKERS" not in fl.stage_env(tmp_path, "demo", 2)
+    assert "FOUNDRY_CORES" not in fl.stage_env(REPO, "demo", 1)  # alone: every core
+    assert fl.stage_env(REPO, "demo", 2)["FOUNDRY_CORES"] == "8"
+    assert fl.stage_env(REPO, "demo", 4)["FOUNDRY_CORES"] == "4"
+    monkeypatch.setenv("FOUNDRY_CORES", "3")  # the user's setting wins
+    assert fl.stage_env(REPO, "demo", 4)["FOUNDRY_CORES"] == "3"
 
 
 # --- retries -------------------------------------------------------------------------------------------

@@ -12,20 +12,17 @@ from pathlib import Path
 
 from pipeline.cleaning.worker import UnitWorker
 from pipeline.cleaning.workunits import Context, load_plan, unit_dir
+from pipeline import cores
 from pipeline.config import LanguageConfig
 from pipeline.progress import Progress
 
 
 def workers_for(cfg: LanguageConfig) -> int:
-    """Processes to run: FOUNDRY_CLEAN_WORKERS, else clean.workers; 0 means every usable core."""
+    """Processes to run: FOUNDRY_CLEAN_WORKERS, else clean.workers; 0 means every core this stage may use
+    (``pipeline.cores``: its share when several languages run at once)."""
     env = os.environ.get("FOUNDRY_CLEAN_WORKERS")
     n = int(env) if env and env.strip().isdigit() else cfg.clean.workers
-    if n <= 0:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            n = os.cpu_count() or 1
-    return max(1, n)
+    return max(1, n if n > 0 else cores.available())
 
 
 _STATE: dict = {}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from model.sizes import FINETUNE_LR
+from pipeline import cores
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
 from pipeline.evaluation.formats.glue import default_epochs
@@ -66,11 +67,8 @@ def build_jobs(prepared: list, variants: list[Variant], seeds: int, threads: int
 
 
 def default_workers(threads: int) -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, int(threads)))
+    """Fine-tuning processes: the cores this stage may use (``pipeline.cores``) / threads per process."""
+    return max(1, cores.available() // max(1, int(threads)))
 
 
 def _uses_gpu(device: str) -> bool:

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from pipeline import cores
 from pipeline.atomic import remove_stale
 from pipeline.errors import StageError
 from pipeline.lineage import git_commit
@@ -72,12 +73,13 @@ def _train(lang: str, cfg, lay, index: Path, card: dict) -> dict:
         progress.on_log(step, m)
 
     try:
-        metrics = pretrain(
-            shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,
-            checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
-            metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card, on_log=on_log,
-            on_step=progress.on_step, log_windows=False,
-        )
+        with cores.torch_threads():   # this language's share of the cores when several run at once
+            metrics = pretrain(
+                shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,
+                checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
+                metrics_path=lay.pretrain_metrics, curve_path=lay.pretrain_curve, card=card, on_log=on_log,
+                on_step=progress.on_step, log_windows=False,
+            )
     except CheckpointError as e:   # a damaged or foreign checkpoint: the message names it and what to delete
         raise StageError(str(e)) from None
     finally:
