@@ -372,6 +372,43 @@ def test_builder_segment_statistics_and_document_boundaries():
     assert 0.01 < short / n < 0.09
 
 
+def test_carry_keeps_every_token_that_truncation_drops():
+    from collections import Counter
+    docs = [[p for s in d for p in split_long(s, MAX)] for d in synthetic_docs(300, seed=3, long_every=9)]
+    runs = {}
+    for carry in (False, True):
+        b = ExampleBuilder(MAX, random.Random(0), carry=carry)
+        runs[carry] = (b.stats, _build(b.add_sentence, b.end_document, docs))
+    (faithful, _), (carried, out) = runs[False], runs[True]
+    assert faithful.content_tokens_in == carried.content_tokens_in
+    assert faithful.content_tokens_out / faithful.content_tokens_in < 0.95     # ELECTRA's builder loses tails
+    assert carried.content_tokens_out == carried.content_tokens_in           # carrying loses nothing
+    per_doc: dict[int, Counter] = {}
+    for d, (ids, types) in out:
+        assert_well_formed(ids, types)
+        per_doc.setdefault(d, Counter()).update(t for t in ids if t >= 10)
+    assert all(per_doc[d] == Counter(t for s in sents for t in s) for d, sents in enumerate(docs) if sents)
+
+
+def test_overflow_carry_on_real_text(tmp_path, en_spm, en_project):
+    _, docs, _ = en_project
+    folder = tmp_path / "data" / "en" / "shards"
+    indexes, kept = {}, {}
+    for overflow in ("truncate", "carry"):
+        root = make_project(tmp_path, "en", docs, shard_cfg={"examples_per_shard": 300, "overflow": overflow})
+        _with_tokenizer(root, en_spm)
+        shard_stage.run("en", root)
+        indexes[overflow] = index = json.loads((folder / "index.json").read_text())
+        kept[overflow] = 0
+        for ids, types in read_split(folder, index, "train"):
+            assert_well_formed(ids, types)
+            kept[overflow] += len(ids) - ids.count(2) - ids.count(3)
+    truncate, carry = indexes["truncate"], indexes["carry"]
+    assert "overflow" not in truncate and carry["overflow"] == "carry"   # the default's index is as before
+    assert truncate["splits"]["train"]["tokens_dropped"] > 0 == carry["splits"]["train"]["tokens_dropped"]
+    assert kept["carry"] == kept["truncate"] + truncate["splits"]["train"]["tokens_dropped"]
+
+
 # --------------------------------------------------------------------------------------------
 # small corpora and errors
 # --------------------------------------------------------------------------------------------

@@ -246,6 +246,10 @@ class ShardSettings(_Strict):
     single_segment_prob: float = Field(0.1, ge=0.0, le=1.0)
     examples_per_shard: int = Field(20_000, ge=100)
     seed: int = 12345
+    overflow: Literal["truncate", "carry"] = Field(
+        "truncate", description="the sentence that takes an example past max_seq_length: truncate (ELECTRA's "
+                                "builder; its tail is never trained on, 7-18% of the tokens of the shipped "
+                                "corpora) or carry it whole into the next example (no token lost)")
 
 
 class ModelSettings(_Strict):

@@ -7,6 +7,11 @@ the example has one segment only; with probability ``short_seq_prob`` the *next*
 length in [5, max]. Overlong lines (one paragraph per line is common: Wikipedia, news) are cut into pieces of
 half an example (``split_long``) instead of being truncated as ELECTRA's builder does — truncation dropped
 about a quarter of the tokens of paragraph-per-line corpora.
+
+ELECTRA's builder still truncates the example whose last sentence takes it past the maximum: that sentence's
+tail is never trained on (``tokens_dropped`` in index.json: 13.6% of en's, 18.0% of sw's, 6.7% of the demo's
+tokens). ``carry=True`` (``shard.overflow: carry``) instead ends the example before that sentence and starts the
+next one with it, so no token is lost; examples are then a little shorter (packing fills the rows).
 """
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ class ExampleBuilder:
     """
 
     def __init__(self, max_length: int, rng: random.Random, single_segment_prob: float = 0.1,
-                 short_seq_prob: float = 0.05, cls_id: int = CLS_ID, sep_id: int = SEP_ID):
+                 short_seq_prob: float = 0.05, cls_id: int = CLS_ID, sep_id: int = SEP_ID, carry: bool = False):
         if max_length < 5:
             raise ValueError("max_length must be at least 5")
         self.max_length = max_length
@@ -55,6 +60,7 @@ class ExampleBuilder:
         self.single_segment_prob = single_segment_prob
         self.short_seq_prob = short_seq_prob
         self.cls_id, self.sep_id = cls_id, sep_id
+        self.carry = carry
         self.target_length = max_length
         self._current: list[list[int]] = []
         self._current_length = 0
@@ -71,6 +77,11 @@ class ExampleBuilder:
             # ([:max_length - 2]) with the same result
             ids = ids[:self.max_length]
             self.stats.sentences_truncated += 1
+        if self.carry and self._current and self._current_length + len(ids) > self.max_length - 3:
+            done = self._create_example()   # [CLS] A [SEP] B [SEP] would not hold it: it opens the next one
+            self._current.append(list(ids))
+            self._current_length = len(ids)
+            return done
         self._current.append(list(ids))
         self._current_length += len(ids)
         if self._current_length >= self.target_length:

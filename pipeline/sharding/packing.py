@@ -72,7 +72,8 @@ class Packer:
         self.writers: dict[str, ShardWriter] = {}
         for k, split in enumerate(SPLITS):
             rng = random.Random(s.seed * 1_000_003 + k)
-            self.builders[split] = ExampleBuilder(s.max_seq_length, rng, s.single_segment_prob, s.short_seq_prob)
+            self.builders[split] = ExampleBuilder(s.max_seq_length, rng, s.single_segment_prob, s.short_seq_prob,
+                                                  carry=s.overflow == "carry")
             self.writers[split] = ShardWriter(out, split, s.examples_per_shard, s.seed)
         self.empty_docs = 0
 
@@ -149,4 +150,7 @@ def build_index(cfg: LanguageConfig, layout: Layout, sp, model_path: Path, packe
         "tokenizer": {"path": layout.rel(model_path),
                       "sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest()},
         "source_files": [layout.rel(f) for f in files],
+        # only when not ELECTRA's default, so that an index written before the knob existed stays byte-identical
+        # (pre-training's checkpoints are keyed by it)
+        **({"overflow": s.overflow} if s.overflow != "truncate" else {}),
     }

@@ -43,6 +43,7 @@ def run(lang: str, root: Path) -> dict:
 
     tr, va = index["splits"]["train"], index["splits"]["validation"]
     return {"train_examples": tr["examples"], "train_tokens": tr["tokens"],
+            "train_tokens_dropped_fraction": tr["tokens_dropped_fraction"],
             "validation_examples": va["examples"], "validation_tokens": va["tokens"],
             "files": len(tr["files"]) + len(va["files"]), "shards_dir": layout.rel(layout.shards_dir),
             **({"note": plan.note} if plan.note else {})}
