@@ -10,9 +10,9 @@ import json
 import os
 from pathlib import Path
 
+from pipeline import cores
 from pipeline.cleaning.worker import UnitWorker
 from pipeline.cleaning.workunits import Context, load_plan, unit_dir
-from pipeline import cores
 from pipeline.config import LanguageConfig
 from pipeline.progress import Progress
 
