@@ -16,6 +16,7 @@ from pipeline.config import ConfigError, EvaluateSettings, TaskSettings, parse_l
 from pipeline.errors import StageError
 from pipeline.evaluation.formats.glue import default_epochs
 from pipeline.evaluation.harness import ModelUnderTest
+from pipeline.evaluation.scorecard import lr_cell
 from pipeline.evaluation.tasks import load_task
 from tests.conftest import REPO, SHARED, require_shared
 
@@ -304,8 +305,19 @@ def test_recipe_defaults(data_root, tmp_path):
     hp = seen["regression"]
     assert (hp["epochs"], hp["batch_size"], hp["warmup_fraction"], hp["weight_decay"]) == (10, 32, 0.1, 0.0)
     assert (hp["learning_rate"], hp["layerwise_lr_decay"]) == (3e-4, 0.8)  # tiny follows small
+    assert hp["bias_correction"] is False                                  # the official optimizer
     # predictions come back on the 0..5 scale: perfect predictions give a correlation of 1
     assert res["tasks"]["STS-B"]["pretrained"]["all"]["pearson"] == pytest.approx(1.0)
+    assert lr_cell(res["tasks"]["STS-B"]["hparams"]) == "0.0003"
+    seen.clear()
+    res = evaluate_model(ModelUnderTest(model),
+                         EvaluateSettings(tasks=[dict(name="STS-B", type="regression", format="glue",
+                                                      train="small/glue/STS-B/train.tsv", bias_correction=True,
+                                                      dev="small/glue/STS-B/dev.tsv",
+                                                      max_train_examples=20, max_eval_examples=30)], seeds=1),
+                         tmp_path, finetune_fn=fake)
+    assert seen["regression"]["bias_correction"] is True
+    assert lr_cell(res["tasks"]["STS-B"]["hparams"]) == "0.0003 (bias-corrected Adam)"   # said in the scorecard
 
 
 def _fake_model(tmp_path: Path) -> Path:

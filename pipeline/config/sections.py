@@ -339,6 +339,9 @@ class TaskSettings(_Strict):
     epochs: float | None = Field(None, gt=0, description="default 3; 10 for RTE and STS-B (ELECTRA recipe)")
     batch_size: int = Field(32, ge=1)
     learning_rate: float | None = Field(None, gt=0, description="defaults by model size")
+    bias_correction: bool = Field(False, description="Adam with bias correction (torch's); the official "
+                                                     "optimizer has none, whose first updates are several "
+                                                     "times larger (Mosbach et al. 2021: unstable on small sets)")
     max_length: int = Field(128, ge=8)
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)

@@ -50,7 +50,7 @@ class Job:
 def hparams(t: TaskSettings, data: TaskData, v: Variant, device: str) -> dict:
     return {"learning_rate": t.learning_rate or FINETUNE_LR[v.size], "epochs": default_epochs(t, data.glue_task),
             "batch_size": t.batch_size, "warmup_fraction": WARMUP_FRACTION, "weight_decay": WEIGHT_DECAY,
-            "layerwise_lr_decay": v.layerwise_lr_decay, "device": device}
+            "layerwise_lr_decay": v.layerwise_lr_decay, "bias_correction": t.bias_correction, "device": device}
 
 
 def build_jobs(prepared: list, variants: list[Variant], seeds: int, threads: int, device: str) -> list[Job]:

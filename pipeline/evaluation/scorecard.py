@@ -127,6 +127,11 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def lr_cell(hp: dict) -> str:
+    """The learning rate, and whether Adam was bias-corrected (the official fine-tuning is not)."""
+    return f"{hp['learning_rate']:g}" + (" (bias-corrected Adam)" if hp.get("bias_correction") else "")
+
+
 def _trained_and_scored(result: dict) -> list[str]:
     st = result["settings"]
     lines = ["## What was trained and scored", "",
@@ -141,7 +146,7 @@ def _trained_and_scored(result: dict) -> list[str]:
             tr += f" (x2 swapped = {v['train_examples']})"
         dv = f"{v['dev_examples']}" + (f" of {v['dev_available']}" if v["dev_available"] > v["dev_examples"] else "")
         lines.append(f"| {name} | {v['type']} | `{v['trained_on']}`{root} | {tr} | `{v['scored_on']}`{root} | {dv} | "
-                     f"{hp['learning_rate']:g} | {hp['epochs']:g} | {hp['batch_size']} | {hp['max_length']} |")
+                     f"{lr_cell(hp)} | {hp['epochs']:g} | {hp['batch_size']} | {hp['max_length']} |")
     lines += ["", f"Layer-wise learning-rate decay {st['layerwise_lr_decay']:g} (official code's depths), warm-up "
                   f"{st['warmup_fraction']:g} of the steps, weight decay {st['weight_decay']:g}, device "
                   f"`{st['device']}`. Reference models use the learning rate and decay of their own size.", ""]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 
 from pipeline.evaluation.representations import collapse_notes
-from pipeline.evaluation.scorecard import (all_metrics_rows, average_cells, columns, heading, intro, task_cells)
+from pipeline.evaluation.scorecard import (all_metrics_rows, average_cells, columns, heading, intro, lr_cell,
+                                          task_cells)
 from pipeline.evaluation.scoring import average_of, summary_of
 from pipeline.report_html import code_spans, data_uri, png, pyplot, table
 
@@ -65,7 +66,7 @@ def _trained_and_scored(result: dict) -> str:
         n_orig = v["train_examples"] - v.get("swapped", 0)
         tr = f"{n_orig} of {v['train_available']}" + (" (x2 swapped)" if v.get("swapped") else "")
         rows.append([name, v["type"], v["trained_on"], tr, v["scored_on"],
-                     f"{v['dev_examples']} of {v['dev_available']}", f"{hp['learning_rate']:g}",
+                     f"{v['dev_examples']} of {v['dev_available']}", lr_cell(hp),
                      f"{hp['epochs']:g}", str(hp["batch_size"]), str(hp["max_length"])])
     return _table(rows)
 
