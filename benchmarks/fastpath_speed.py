@@ -129,8 +129,20 @@ def to_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def demo_batch() -> tuple[dict, object]:
+    """``tiny``'s parameters (dropout 0.1) and one pre-training step's batch in the demo's shape."""
     import benchmarks.pretrain_throughput as pt
+    from model.data import PretrainBatcher
+    params = resolve_params({"size": "tiny", "dropout": 0.1})
+    pt.VOCAB = VOCAB
+    with tempfile.TemporaryDirectory(prefix="demo-batch-") as tmp:
+        split = ShardSplit(pt.make_shards(Path(tmp) / "s", SEQ, n=ROWS * 40), "train")
+        item = PretrainBatcher(split, ROWS, seed=0, mask_prob=0.15, max_seq_length=SEQ,
+                               pack=params["pack"]).next_step()
+    return params, item
+
+
+def main(argv: list[str] | None = None) -> int:
     from benchmarks._machine import describe, write_results
     ap = argparse.ArgumentParser(prog="python -m benchmarks.fastpath_speed", description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -139,12 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suffix", default="")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = ap.parse_args(argv)
-    params = resolve_params({"size": "tiny", "dropout": 0.1})
-    pt.VOCAB = VOCAB
-    with tempfile.TemporaryDirectory(prefix="fastpath-speed-") as tmp:
-        from model.data import PretrainBatcher
-        split = ShardSplit(pt.make_shards(Path(tmp) / "s", SEQ, n=ROWS * 40), "train")
-        item = PretrainBatcher(split, ROWS, seed=0, mask_prob=0.15, max_seq_length=SEQ, pack=params["pack"]).next_step()
+    params, item = demo_batch()
     res = {"date": dt.date.today().isoformat(),
            "machine": describe(),
            "command": "python -m benchmarks.fastpath_speed " + " ".join(argv if argv is not None else sys.argv[1:]),

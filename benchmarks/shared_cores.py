@@ -20,18 +20,14 @@ import datetime as dt
 import json
 import multiprocessing as mp
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from model.data import ShardSplit
+from benchmarks.fastpath_speed import ROWS, SEQ, VOCAB, demo_batch
 from model.optim import AdamWeightDecay, param_groups
 from model.pretrain import train_step
-from model.sizes import resolve_params
-
-VOCAB, ROWS, SEQ = 3000, 16, 128
 
 
 def _neighbour(counter, stop) -> None:
@@ -130,9 +126,7 @@ def to_markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import benchmarks.pretrain_throughput as pt
     from benchmarks._machine import describe, write_results
-    from model.data import PretrainBatcher
     ap = argparse.ArgumentParser(prog="python -m benchmarks.shared_cores", description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     ap.add_argument("--steps", type=int, default=15)
@@ -140,12 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suffix", default="")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = ap.parse_args(argv)
-    params = resolve_params({"size": "tiny", "dropout": 0.1})
-    pt.VOCAB = VOCAB
-    with tempfile.TemporaryDirectory(prefix="shared-cores-") as tmp:
-        split = ShardSplit(pt.make_shards(Path(tmp) / "s", SEQ, n=ROWS * 40), "train")
-        item = PretrainBatcher(split, ROWS, seed=0, mask_prob=0.15, max_seq_length=SEQ,
-                               pack=params["pack"]).next_step()
+    params, item = demo_batch()
     res = {"date": dt.date.today().isoformat(), "machine": describe(),
            "command": "python -m benchmarks.shared_cores " + " ".join(argv if argv is not None else sys.argv[1:]),
            "steps": a.steps, "rounds": a.rounds, "rows": measure(a, item, params)}
