@@ -108,7 +108,7 @@ def cpu_share(concurrent: int, cores: int | None = None) -> int:
     return max(1, int(cores) // max(1, int(concurrent)))
 
 
-def stage_env(root: Path, lang: str, concurrent: int) -> dict:
+def stage_env(concurrent: int) -> dict:
     """The environment of a stage subprocess: with several languages at once, the stage uses this language's
     share of the cores (``FOUNDRY_CORES``: clean's worker processes, evaluate's fine-tuning processes,
     pre-training's torch threads; ``pipeline/cores.py``), unless the user set that variable."""
@@ -165,7 +165,7 @@ def _run(root: Path, stage: str, lang: str, logfile: Path, log, concurrent: int 
     last, err_lines = "", []
     with open(logfile, "w", encoding="utf-8") as fh:
         proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=stage_env(root, lang, concurrent), text=True, encoding="utf-8", errors="replace")
+                                env=stage_env(concurrent), text=True, encoding="utf-8", errors="replace")
         assert proc.stdout is not None
         for line in proc.stdout:
             fh.write(line)

@@ -16,6 +16,20 @@ def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+@contextmanager
+def cpu_threads(n: int | None):
+    """torch's intra-op threads set to ``n`` while the block runs, then restored; ``None`` leaves them alone."""
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def use_tf32(device: torch.device) -> None:
     """On CUDA, let fp32 matmuls and convolutions (what autocast leaves in fp32) use TF32 tensor cores."""
     if device.type == "cuda":

@@ -42,14 +42,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, ElectraConfig, ElectraModel
 
-from model.device import autocast, pick_device, use_tf32
+from model.device import autocast, cpu_threads, pick_device, use_tf32
 from model.fastpath import speed_up
 from model.hf import quiet
 from model.optim import AdamWeightDecay, layerwise_param_groups, lr_factor
@@ -200,19 +199,6 @@ def read_config(init) -> dict:
     return json.loads((Path(init) / "config.json").read_text(encoding="utf-8"))
 
 
-@contextmanager
-def _threads(n):
-    if not n:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list[dict], hparams: dict,
              arch: dict | None = None) -> dict:
     if task_type not in TASK_TYPES:
@@ -221,7 +207,7 @@ def finetune(init, task_type: str, num_labels: int, train: list[dict], dev: list
         raise ValueError("finetune: no training examples")
     if "learning_rate" not in hparams:
         raise ValueError("finetune: hparams['learning_rate'] is required")
-    with _threads(hparams.get("threads")):
+    with cpu_threads(hparams.get("threads")):
         return _finetune(init, task_type, num_labels, train, dev, hparams, arch)
 
 

@@ -8,7 +8,6 @@ intra-op threads stall when another process holds one of two cores: docs/pretrai
 """
 from __future__ import annotations
 
-import contextlib
 import os
 
 from pipeline.errors import StageError
@@ -39,18 +38,3 @@ def available() -> int:
     n = share()
     return machine() if n is None else n
 
-
-@contextlib.contextmanager
-def torch_threads():
-    """torch's intra-op threads limited to the share while the block runs (unchanged without one)."""
-    n = share()
-    if n is None:
-        yield
-        return
-    import torch
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)

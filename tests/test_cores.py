@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model.device import cpu_threads
 from pipeline import cores
 from pipeline.cleaning.executor import workers_for
 from pipeline.config import load_language
@@ -49,10 +50,10 @@ def test_torch_threads_follow_the_share_and_are_restored(no_share):
     old = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with cores.torch_threads():                  # no share: untouched
+        with cpu_threads(cores.share()):             # no share: untouched
             assert torch.get_num_threads() == 2
         no_share.setenv(cores.ENV, "1")
-        with cores.torch_threads():
+        with cpu_threads(cores.share()):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
     finally:

@@ -27,11 +27,11 @@ def test_stage_env_gives_each_language_its_share_of_the_cores(monkeypatch):
     # what each stage does with the share (clean's and evaluate's processes, pre-training's threads): test_cores
     monkeypatch.delenv("FOUNDRY_CORES", raising=False)
     monkeypatch.setattr(fl, "cpu_share", lambda n, cores=None: 16 // n)
-    assert "FOUNDRY_CORES" not in fl.stage_env(REPO, "demo", 1)  # alone: every core
-    assert fl.stage_env(REPO, "demo", 2)["FOUNDRY_CORES"] == "8"
-    assert fl.stage_env(REPO, "demo", 4)["FOUNDRY_CORES"] == "4"
+    assert "FOUNDRY_CORES" not in fl.stage_env(1)  # alone: every core
+    assert fl.stage_env(2)["FOUNDRY_CORES"] == "8"
+    assert fl.stage_env(4)["FOUNDRY_CORES"] == "4"
     monkeypatch.setenv("FOUNDRY_CORES", "3")  # the user's setting wins
-    assert fl.stage_env(REPO, "demo", 4)["FOUNDRY_CORES"] == "3"
+    assert fl.stage_env(4)["FOUNDRY_CORES"] == "3"
 
 
 # --- retries -------------------------------------------------------------------------------------------

@@ -14,24 +14,20 @@ COLLAPSED = 0.95  # mean cosine between different tokens' last-layer states abov
 def representations(prepared: list, variants: list[Variant], threads: int) -> dict:
     """Last-layer token similarity of every model on the first task's scored examples."""
     try:
-        import torch
-
+        from model.device import cpu_threads
         from model.finetune import representation_stats
     except ImportError:  # pragma: no cover
         return {}
     t, data, feats = prepared[0]
     out = {}
-    old = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
     try:
-        for v in variants:
-            st = representation_stats(v.init, feats[v.tokenizer_key][1], arch=None if v.init else v.arch)
-            out[v.key] = {"final_layer_token_cosine": st["final"], "layer_token_cosine": st["layers"],
-                          "examples": st["examples"], "task": t.name}
+        with cpu_threads(max(1, int(threads))):
+            for v in variants:
+                st = representation_stats(v.init, feats[v.tokenizer_key][1], arch=None if v.init else v.arch)
+                out[v.key] = {"final_layer_token_cosine": st["final"], "layer_token_cosine": st["layers"],
+                              "examples": st["examples"], "task": t.name}
     except Exception as e:  # noqa: BLE001 - a diagnostic never fails the evaluation
         log.warning("representation diagnostic skipped: %s", e)
-    finally:
-        torch.set_num_threads(old)
     return out
 
 

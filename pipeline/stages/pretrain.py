@@ -55,6 +55,7 @@ def _card(lang: str, root: Path, cfg, lay) -> dict:
 
 def _train(lang: str, cfg, lay, index: Path, card: dict) -> dict:
     from model.checkpoint import CheckpointError  # torch: after the quick checks
+    from model.device import cpu_threads
     from model.preemption import PREEMPTED_EXIT
     from model.pretrain import pretrain
     # model/ writes these atomically (model.atomic, the protocol of every stage): drop a killed run's temps
@@ -73,7 +74,7 @@ def _train(lang: str, cfg, lay, index: Path, card: dict) -> dict:
         progress.on_log(step, m)
 
     try:
-        with cores.torch_threads():   # this language's share of the cores when several run at once
+        with cpu_threads(cores.share()):   # this language's share of the cores when several run at once
             metrics = pretrain(
                 shards_dir=lay.shards_dir, tokenizer_dir=lay.tokenizer_dir, out_dir=lay.electra_dir,
                 checkpoint_dir=lay.checkpoints_dir / fingerprint, params=params,
