@@ -1,6 +1,6 @@
 """Clean stage robustness: every kind of bad input is a clear error naming file and line, or a counted skip
 (clean.on_bad_input); a 50 MB line is streamed, not held; a killed multi-task run resumes and gives the
-same output as an uninterrupted one."""
+same output as an uninterrupted one, and leaves no worker process behind."""
 from __future__ import annotations
 
 import gzip
@@ -21,6 +21,7 @@ from pipeline.cleaning.workunits import load_plan
 from pipeline.errors import StageError
 from pipeline.layout import Layout
 from tests.conftest import REPO, require_shared
+from tests.procs import alive, descendants
 
 SECTIONS = {"validate": {}, "review": {}, "vocab": {"size": 1000}, "shard": {}, "model": {"size": "tiny"},
             "pretrain": {}, "evaluate": {}}  # dvc.yaml tracks vocab.size / model.size by name
@@ -219,3 +220,34 @@ def test_changed_config_discards_old_work(tmp_path):
     assert summary["tasks_reused"] == 0
     stats = json.loads(Layout(root, "sw").clean_stats.read_text())
     assert stats["settings"]["min_chars"] == 60
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process parents from /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_clean_workers_exit_with_a_killed_stage(tmp_path, sig):
+    """A clean stage killed on its own (not its process group: a scheduler's or a user's `kill PID`) takes its
+    forkserver and pool workers with it (a worker finishes the unit it holds, then reads EOF from the task
+    pipe whose only writer was the stage), instead of leaving them waiting for units no one will send."""
+    root = project(tmp_path, [{"path": "text/sw/*.txt.gz"}], {"min_chars": 50, "task_bytes": 20000})
+    work = root / "data" / "sw" / ".clean-work" / "tasks"
+    p = _stage(root, "2")
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and p.poll() is None and not (work / "00001").is_dir():
+            time.sleep(0.01)
+        assert p.poll() is None, "the run finished before it could be killed"
+        below = descendants(p.pid)
+        assert len(below) >= 3, f"expected a forkserver and two workers below the stage, found {below}"
+        os.kill(p.pid, sig)
+        p.wait(timeout=30)
+        deadline = time.time() + 15
+        while time.time() < deadline and any(alive(q) for q in below):
+            time.sleep(0.2)
+        left = [q for q in below if alive(q)]
+        assert not left, f"clean processes {left} outlived their stage ({sig.name})"
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait(timeout=30)

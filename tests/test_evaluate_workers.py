@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.procs import alive, parent_of
 
 # Two real fine-tuning jobs (a random-init ELECTRA of a few hundred parameters, real torch training) sized to
 # run for minutes, through the stage's own process pool.
@@ -41,23 +42,13 @@ _SCRIPT = textwrap.dedent("""
 def _spawned_children(pid: int) -> set[int]:
     """The processes multiprocessing spawned from ``pid`` (its pool's workers; not its resource tracker)."""
     out = set()
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:  # a process may end between the listing and the reads
-                if (int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
-                        and b"spawn_main" in (d / "cmdline").read_bytes()):
-                    out.add(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
+    for child, parent in parent_of().items():
+        try:  # a process may end between the listing and the read
+            if parent == pid and b"spawn_main" in (Path("/proc") / str(child) / "cmdline").read_bytes():
+                out.add(child)
+        except OSError:
+            pass
     return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process parents from /proc (Linux)")
@@ -82,9 +73,9 @@ def test_fine_tuning_workers_exit_with_a_killed_stage(tmp_path, sig):
         os.kill(stage.pid, sig)
         stage.wait(timeout=30)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        while time.monotonic() < deadline and any(alive(p) for p in workers):
             time.sleep(0.2)
-        left = [p for p in workers if _alive(p)]
+        left = [p for p in workers if alive(p)]
         assert not left, f"fine-tuning workers {left} outlived their stage ({sig.name})"
     finally:
         try:

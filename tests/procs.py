@@ -1,0 +1,37 @@
+"""Process helpers for the tests that kill a stage and check what it leaves running (Linux: reads /proc)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def parent_of() -> dict[int, int]:
+    """pid -> parent pid of every process now running."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:  # a process may end between the listing and the read
+                out[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``."""
+    parents = parent_of()
+    out, todo = set(), [pid]
+    while todo:
+        here = todo.pop()
+        kids = {c for c, p in parents.items() if p == here}
+        out |= kids
+        todo.extend(kids)
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, waiting for its parent to reap it, counts as gone)."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
