@@ -1,6 +1,11 @@
 """Process helpers for the tests that kill a stage and check what it leaves running (Linux: reads /proc)."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -35,3 +40,27 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def kill_alone(stage: subprocess.Popen, sig: int, watched: set[int], within: float = 15.0) -> list[int]:
+    """Send ``sig`` to the stage's process alone (not its group, as a scheduler or `kill PID` does), reap it, and
+    return those of ``watched`` still running ``within`` seconds later."""
+    os.kill(stage.pid, sig)
+    stage.wait(timeout=30)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and any(alive(p) for p in watched):
+        time.sleep(0.2)
+    return [p for p in watched if alive(p)]
+
+
+@contextmanager
+def reaped(stage: subprocess.Popen):
+    """The stage, started with ``start_new_session=True``; its whole process group is killed on the way out."""
+    try:
+        yield stage
+    finally:
+        try:
+            os.killpg(stage.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        stage.wait(timeout=30)

@@ -21,7 +21,7 @@ from pipeline.cleaning.workunits import load_plan
 from pipeline.errors import StageError
 from pipeline.layout import Layout
 from tests.conftest import REPO, require_shared
-from tests.procs import alive, descendants
+from tests.procs import descendants, kill_alone, reaped
 
 SECTIONS = {"validate": {}, "review": {}, "vocab": {"size": 1000}, "shard": {}, "model": {"size": "tiny"},
             "pretrain": {}, "evaluate": {}}  # dvc.yaml tracks vocab.size / model.size by name
@@ -230,24 +230,12 @@ def test_clean_workers_exit_with_a_killed_stage(tmp_path, sig):
     pipe whose only writer was the stage), instead of leaving them waiting for units no one will send."""
     root = project(tmp_path, [{"path": "text/sw/*.txt.gz"}], {"min_chars": 50, "task_bytes": 20000})
     work = root / "data" / "sw" / ".clean-work" / "tasks"
-    p = _stage(root, "2")
-    try:
+    with reaped(_stage(root, "2")) as p:
         deadline = time.time() + 120
         while time.time() < deadline and p.poll() is None and not (work / "00001").is_dir():
             time.sleep(0.01)
         assert p.poll() is None, "the run finished before it could be killed"
         below = descendants(p.pid)
         assert len(below) >= 3, f"expected a forkserver and two workers below the stage, found {below}"
-        os.kill(p.pid, sig)
-        p.wait(timeout=30)
-        deadline = time.time() + 15
-        while time.time() < deadline and any(alive(q) for q in below):
-            time.sleep(0.2)
-        left = [q for q in below if alive(q)]
+        left = kill_alone(p, sig, below)
         assert not left, f"clean processes {left} outlived their stage ({sig.name})"
-    finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait(timeout=30)

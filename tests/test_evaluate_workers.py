@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.procs import alive, parent_of
+from tests.procs import kill_alone, parent_of, reaped
 
 # Two real fine-tuning jobs (a random-init ELECTRA of a few hundred parameters, real torch training) sized to
 # run for minutes, through the stage's own process pool.
@@ -59,7 +59,7 @@ def test_fine_tuning_workers_exit_with_a_killed_stage(tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     stage = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
+    with reaped(stage):
         assert stage.stdout.readline().strip() == "started"
         deadline = time.monotonic() + 120
         workers: set[int] = set()
@@ -70,16 +70,5 @@ def test_fine_tuning_workers_exit_with_a_killed_stage(tmp_path, sig):
             time.sleep(0.2)
         assert len(workers) == 2, "the pool did not start two workers"
         time.sleep(2)  # both are inside their fine-tuning runs (minutes long)
-        os.kill(stage.pid, sig)
-        stage.wait(timeout=30)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(alive(p) for p in workers):
-            time.sleep(0.2)
-        left = [p for p in workers if alive(p)]
+        left = kill_alone(stage, sig, workers)
         assert not left, f"fine-tuning workers {left} outlived their stage ({sig.name})"
-    finally:
-        try:
-            os.killpg(stage.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        stage.wait(timeout=30)
