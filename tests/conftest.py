@@ -1,7 +1,9 @@
 """Shared test setup: quiet, offline tools; a per-run PREFECT_HOME; the shared data location."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,9 +21,11 @@ os.environ.update({
     "TOKENIZERS_PARALLELISM": "false",
 })
 # one Prefect home (database, ephemeral server) per run, and per worker under pytest-xdist: the workers inherit
-# the controller's environment, and two ephemeral servers must not share one SQLite file
+# the controller's environment, and two ephemeral servers must not share one SQLite file. Removed at exit (5 MB a
+# run): registered before Prefect is imported, so it runs after Prefect's own exit handler stops the server
 if os.environ.get("PYTEST_XDIST_WORKER") or "PREFECT_HOME" not in os.environ:
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="foundry-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 
 def require_shared(*parts: str) -> Path:
