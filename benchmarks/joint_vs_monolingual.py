@@ -78,8 +78,8 @@ def _scale(proj: Path, steps: dict[str, int], seeds: int, train: int) -> None:
         t = re.sub(r"checkpoint_every: \d+", f"checkpoint_every: {n}", t)
         t = re.sub(r"eval_batches: \d+", "eval_batches: 8", t)
         t = re.sub(r"seeds: \d+", f"seeds: {seeds}", t)
-        t = re.sub(r"max_train_examples: \d+", f"max_train_examples: {train}", t)
-        t = re.sub(r"max_eval_examples: \d+", "max_eval_examples: 300", t)
+        t = re.sub(r"max_train_examples: (\d+|all)", f"max_train_examples: {train}", t)
+        t = re.sub(r"max_eval_examples: (\d+|all)", "max_eval_examples: 300", t)
         t = re.sub(r"epochs: \d+", "epochs: 3", t)
         f.write_text(t, encoding="utf-8")
 

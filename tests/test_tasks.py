@@ -115,6 +115,19 @@ def test_caps_spread_through_the_file_or_take_the_first(data):
     assert [e.text_a for e in first.dev] == [e.text_a for e in full.dev[:7]]
 
 
+def test_all_keeps_every_example_and_other_words_are_rejected(data):
+    """``all`` is an explicit "no cap": a count equal to today's split size would cap quietly if it grew."""
+    kw = dict(name="CoLA", type="classification", format="glue", train=str(data / "glue/CoLA/train.tsv"),
+              dev=str(data / "glue/CoLA/dev.tsv"))
+    full = load_task(task(**kw), data)
+    every = load_task(task(**kw, max_train_examples="all", max_eval_examples="all"), data)
+    assert [e.text_a for e in every.train] == [e.text_a for e in full.train]
+    assert [e.text_a for e in every.dev] == [e.text_a for e in full.dev] and len(every.dev) == 1043
+    for bad in ("every", 0, -5):
+        with pytest.raises(ValueError):
+            task(**kw, max_eval_examples=bad)
+
+
 def test_a_capped_xnli_file_keeps_every_genre(data):
     """XNLI files are sorted by genre (249 pairs each in dev, 501 in test): the shipped suites' first 500 scored
     test pairs were all face-to-face speech, their first 1000 training pairs (dev) five of the ten genres. A

@@ -343,8 +343,11 @@ class TaskSettings(_Strict):
                                                      "optimizer has none, whose first updates are several "
                                                      "times larger (Mosbach et al. 2021: unstable on small sets)")
     max_length: int = Field(128, ge=8)
-    max_train_examples: int | None = Field(None, ge=1)
-    max_eval_examples: int | None = Field(None, ge=1)
+    # N: keep N examples (see subset); "all": every example, said explicitly (a shipped CPU-sized suite names a
+    # cap or "all" for every task, so a count that happens to equal a split's size never caps it quietly when
+    # the split grows); None: not set, every example
+    max_train_examples: Annotated[int, Field(ge=1)] | Literal["all"] | None = None
+    max_eval_examples: Annotated[int, Field(ge=1)] | Literal["all"] | None = None
     subset: Literal["spread", "first"] = Field(
         "spread", description="which examples a max_*_examples cap keeps: `spread` evenly through the file (a "
                               "file sorted by genre or document keeps all of them), `first` the first N")

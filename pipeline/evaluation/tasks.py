@@ -39,8 +39,9 @@ Splits, caps, augmentation
 --------------------------
 ``dev`` omitted: a seeded ``dev_fraction`` of ``train`` is scored (the same split for every model and
 seed). ``max_train_examples``/``max_eval_examples`` keep N examples spread evenly through the file, in
-file order (``subset: first``: the first N). Files sorted by genre or document (XNLI: 501 pairs per genre;
-UD: sentence after sentence of one document) would otherwise train or score one genre. MRPC and STS-B (or
+file order (``subset: first``: the first N); ``all`` keeps every example, said explicitly. Files sorted by
+genre or document (XNLI: 501 pairs per genre; UD: sentence after sentence of one document) would otherwise
+train or score one genre. MRPC and STS-B (or
 ``swap_augment: true``) train on every pair twice, the second time with the segments swapped, as the
 official ELECTRA code does (``double_unordered``). STS-B targets (or ``label_range``) are scaled to
 ``(y - min) / max`` for training, as the official ``RegressionTask``; predictions are scored back on the
@@ -114,6 +115,11 @@ def cap(examples: list, n: int, subset: str = "spread") -> list:
     return [examples[i * len(examples) // n] for i in range(n)]
 
 
+def _limit(n: int | str | None) -> int | None:
+    """A max_*_examples value as a cap: N, or None for ``all`` and unset."""
+    return n if isinstance(n, int) else None
+
+
 def _seeded_split(task: TaskSettings, train: list[Example]) -> tuple[list[Example], list[Example]]:
     """One file: a seeded split, the same for every model and seed -> (train, dev)."""
     order = list(range(len(train)))
@@ -128,7 +134,7 @@ def _label_set(task: TaskSettings, train: list[Example], dev: list[Example], is_
     """The sorted training labels (UPOS: the fixed inventory); every dev label must be among them."""
     if task.type == "regression":
         return None
-    capped = f" (after max_train_examples={task.max_train_examples})" if task.max_train_examples else ""
+    capped = f" (after max_train_examples={task.max_train_examples})" if _limit(task.max_train_examples) else ""
     if task.type == "tagging":
         seen = {t for ex in train for t in ex.label}
     else:
@@ -183,9 +189,9 @@ def load_task(task: TaskSettings | dict, root: Path) -> TaskData:
     if not dev:
         raise StageError(f"{dev_where}: no examples (task {task.name!r})")
     n_train, n_dev = len(train), len(dev)
-    if task.max_train_examples:
+    if _limit(task.max_train_examples):
         train = cap(train, task.max_train_examples, task.subset)
-    if task.max_eval_examples:
+    if _limit(task.max_eval_examples):
         dev = cap(dev, task.max_eval_examples, task.subset)
     notes = [split_note] if split_note else []
     if task.note:
