@@ -428,6 +428,12 @@ def test_scorecards_metrics_and_rows(data_root, tmp_path):
     m = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert m and base64.b64decode(m.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<table>" in page and "http" not in page.replace("http-equiv", "")  # self-contained
+    # a corpus holding the tasks' training text (a `format: tasks` source) is said on the card, never assumed
+    from pipeline.evaluation.scorecard import render_scorecard
+    assert "Pre-training corpus" not in render_scorecard(res)
+    res["model"]["corpus_task_text"] = ["*"]
+    assert "Pre-training corpus: also the unlabeled text of the training splits of the tasks `*`" \
+        in render_scorecard(res)
     rows = scorecard_rows(res)
     assert rows[0]["task"] == "CoLA" and rows[0]["pretrained"] == round(100 * cola["pretrained"]["median"], 1)
     assert rows[-1]["task"] == "average" and rows[-1]["metric"] == "GLUE score"

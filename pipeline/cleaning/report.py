@@ -13,7 +13,8 @@ from pipeline.cleaning.merge import Merged
 from pipeline.cleaning.output import STEPS, CorpusWriter
 from pipeline.cleaning.quality import FILTERS, resolved_thresholds, script_class
 from pipeline.cleaning.workunits import Context
-from pipeline.readers import file_sha256
+from pipeline.readers import source_sha256
+from pipeline.readers.tasks import task_lines
 
 # drop reasons, in the order the steps apply (stats.json "dropped" always has every key)
 REASONS = (*PRE_LID, "language", *FILTERS, "duplicate", "near_duplicate")
@@ -78,12 +79,14 @@ def write_rejected(path: Path, pre_examples: dict, examples: dict, rule_examples
 
 
 def _sources(ctx: Context, plan: dict, m: Merged, w: CorpusWriter) -> list[dict]:
-    sha = plan.get("sha256") or [file_sha256(sf.path) for sf in ctx.files]
+    sha = plan.get("sha256") or [source_sha256(sf) for sf in ctx.files]
     skipped_files = set(plan.get("skipped_files") or [])
     sources = []
     for i, sf in enumerate(ctx.files):
         entry = {"path": sf.rel, "format": sf.source.format, "sha256": sha[i],
                  "documents": m.per_source.get(sf.rel, 0), "documents_out": w.per_source_out.get(sf.rel, 0)}
+        if sf.source.format == "tasks":   # per task: its training split, lines kept and left out
+            entry["tasks"] = task_lines(sf)[1]
         if i in skipped_files:
             entry["skipped"] = "binary_file"
         sources.append(entry)

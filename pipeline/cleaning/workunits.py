@@ -34,7 +34,7 @@ from pipeline.cleaning.segment import default_segmenter
 from pipeline.config import LanguageConfig, load_language
 from pipeline.errors import StageError
 from pipeline.layout import Layout
-from pipeline.readers import BadInput, SourceFile, file_sha256, plan_file, sniff_binary, source_files
+from pipeline.readers import BadInput, SourceFile, plan_file, sniff_binary, source_files, source_sha256
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _reference_hashes(cfg: LanguageConfig, root: Path) -> list[str]:
     ref = cfg.clean.calibration.reference
     if not (ref and cfg.clean.calibration.enabled):
         return []
-    return [file_sha256(sf.path) for sf in source_files(cfg.model_copy(update={"sources": ref}), root)]
+    return [source_sha256(sf) for sf in source_files(cfg.model_copy(update={"sources": ref}), root)]
 
 
 def _context(cfg: LanguageConfig, root: Path, files: list[SourceFile], plan: dict | None = None) -> Context:
@@ -166,7 +166,7 @@ def _reset_if_changed(work: Path, fp: str, lang: str) -> None:
 def prepare(cfg: LanguageConfig, root: Path, work: Path) -> tuple[Context, dict, int]:
     """Fingerprint, (re)use the work folder, load or make the plan. Returns (ctx, plan, reused units)."""
     files = source_files(cfg, root)  # ConfigError for a source that matches nothing
-    hashes = [file_sha256(sf.path) for sf in files]
+    hashes = [source_sha256(sf) for sf in files]
     _reset_if_changed(work, _fingerprint(cfg, files, hashes, root), cfg.language)
     plan_path = work / "plan.json"
     plan = _read_json(plan_path) if plan_path.is_file() else None

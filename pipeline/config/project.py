@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
@@ -133,6 +134,13 @@ def resolve_sources(cfg: LanguageConfig, root: Path) -> list[tuple[Source, Path]
     out: list[tuple[Source, Path]] = []
     for i, src in enumerate(cfg.sources):
         where = f"corpora/{cfg.language}.yaml: sources[{i}].path {src.path!r}"
+        if src.format == "tasks":   # names of evaluate.tasks, not files (pipeline/readers/tasks.py)
+            names = [t.name for t in cfg.evaluate.tasks if fnmatchcase(t.name, src.path)]
+            if not names:
+                raise ConfigError(f"{where} (format tasks) names no task of evaluate.tasks (tasks: "
+                                  f"{', '.join(t.name for t in cfg.evaluate.tasks) or 'none'})")
+            out.append((src, Path(f"tasks:{src.path}")))
+            continue
         pattern = resolve_path(src.path, src.root, root)
         named = Path(os.path.abspath(root if src.root == "project" else data_root(root)))
         base = named.resolve()

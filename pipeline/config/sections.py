@@ -32,13 +32,15 @@ class GroupChars(_Strict):
 
 class Source(_Strict):
     """One entry of ``sources``; ``pipeline/readers/<format>.py`` says what a document is for each format."""
-    path: str = Field(description="file, folder or glob (format hf: a save_to_disk folder, or a hub name); "
-                                  "relative paths are under the data root (or the project when root=project)")
-    format: Literal["text", "jsonl", "parquet", "arrow", "csv", "conllu", "hf"] = "text"
+    path: str = Field(description="file, folder or glob (format hf: a save_to_disk folder, or a hub name; format "
+                                  "tasks: names of evaluate.tasks, a glob); relative paths are under the data root "
+                                  "(or the project when root=project)")
+    format: Literal["text", "jsonl", "parquet", "arrow", "csv", "conllu", "hf", "tasks"] = "text"
     field: str = Field("text", description="JSON field (jsonl) or column (parquet, arrow, csv, hf) holding the text")
     fields: list[str] | None = Field(None, min_length=2, description="fields joined with a blank line into "
                                      "the document (e.g. [title, body]); replaces field")
-    # how lines of a text file become documents (text only; how long a document may be is clean.max_chars)
+    # how lines of a text file become documents (text, and tasks' group_chars; how long a document may be is
+    # clean.max_chars)
     documents: Literal["blank_line", "line"] | GroupChars = "blank_line"
     split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
     config: str | None = Field(None, description="hf hub dataset: its configuration name")
@@ -46,7 +48,11 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _layout(self):
-        if self.documents != "blank_line" and self.format != "text":
+        if self.format == "tasks":
+            if self.documents == "line":
+                raise ValueError("format tasks: documents is {group_chars: N} (lines are joined into documents "
+                                 "that close once they hold N characters; default 1500)")
+        elif self.documents != "blank_line" and self.format != "text":
             raise ValueError(f"documents applies to format text only (format {self.format}: one record, row or "
                              f"CoNLL-U document is one document)")
         return self

@@ -104,6 +104,10 @@ def intro(result: dict) -> list[str]:
     lines = [f"Model: `{m['path']}` ({kind}-{m['size']}{'; ' + arch if arch else ''})."]
     if m.get("pretrain"):
         lines.append("Pre-training: " + ", ".join(f"{k} {v}" for k, v in m["pretrain"].items()) + ".")
+    if m.get("corpus_task_text"):
+        lines.append("Pre-training corpus: also the unlabeled text of the training splits of the tasks "
+                     + ", ".join(f"`{p}`" for p in m["corpus_task_text"]) + " (`format: tasks`; no label, no "
+                     "scored text; task-adaptive pre-training): random initialisation sees none of it.")
     others = []
     if st["random_init_baseline"]:
         others.append("the same architecture from random initialisation")

@@ -36,7 +36,8 @@ from pipeline.readers.common import (BAD_KINDS, BINARY_SNIFF_BYTES, COMPRESSED, 
                                      SourceFile, file_sha256, sniff_nul, source_files)
 
 __all__ = ["BAD_KINDS", "BINARY_SNIFF_BYTES", "READERS", "BadInput", "RawDoc", "Segment", "SourceFile",
-           "file_sha256", "format_of", "iter_documents", "iter_file", "plan_file", "sniff_binary", "source_files"]
+           "file_sha256", "format_of", "iter_documents", "iter_file", "plan_file", "sniff_binary", "source_files",
+           "source_sha256"]
 
 
 def _discover() -> dict[str, ModuleType]:
@@ -84,6 +85,12 @@ def iter_file(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = 
               bad: BadInput | None = None) -> Iterator[RawDoc]:
     """Documents of one file, or of its segment [start, end) (bytes; rows for Parquet) from ``plan_file``."""
     return _reader(sf).read(sf, max_chars, start, end, first_line, bad or RAISE)
+
+
+def source_sha256(sf: SourceFile) -> str:
+    """The sha256 of what a source file feeds the corpus: the file's (a reader may define its own)."""
+    own = getattr(_reader(sf), "sha256", None)
+    return own(sf) if own else file_sha256(sf.path)
 
 
 def sniff_binary(sf: SourceFile, bad: BadInput) -> bool:

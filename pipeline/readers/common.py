@@ -14,7 +14,7 @@ import io
 import lzma
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config import LanguageConfig, Source, data_root, resolve_sources
@@ -66,6 +66,9 @@ class SourceFile:
     source: Source
     path: Path       # absolute path
     rel: str         # path relative to its root, as recorded in the corpus
+    # format tasks only: the language's evaluate.tasks and the project root (pipeline/readers/tasks.py)
+    suite: tuple = field(default=(), compare=False)
+    root: str = ""
 
 
 @dataclass
@@ -85,6 +88,9 @@ def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
     out = []
     for src, path in resolve_sources(cfg, root):
         base = root if src.root == "project" else data_root(root)
+        if src.format == "tasks":
+            out.append(SourceFile(src, path, str(path), tuple(cfg.evaluate.tasks), str(root)))
+            continue
         if src.format == "hf" and not path.is_absolute():   # a hub dataset's name
             out.append(SourceFile(src, path, src.path))
             continue

@@ -258,6 +258,13 @@ def _decision(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     if srcs:
         p.append(table(["path", "documents read", "documents kept"],
                        [[s.get("path"), s.get("documents"), s.get("documents_out", "")] for s in srcs], num={1, 2}))
+        tasks = [(name, t) for s in srcs for name, t in (s.get("tasks") or {}).items()]
+        if tasks:   # a `format: tasks` source: the evaluation tasks' training text (pipeline/readers/tasks.py)
+            p.append('<p class="note">Unlabeled text of the evaluation tasks\' training splits (no label, no scored '
+                     'example: a line equal to a scored text is left out, as is a repeated line):</p>')
+            p.append(table(["task", "trained on", "examples", "lines kept", "left out: scored", "left out: repeated"],
+                           [[n, t.get("trained_on"), t.get("examples"), t.get("lines"), t.get("left_out_scored"),
+                             t.get("left_out_repeated")] for n, t in tasks], num={2, 3, 4, 5}))
     elif c.facts.get("sources"):
         p.append(table(["source", "documents kept"], [[s["source"], s["documents"]] for s in c.facts["sources"]],
                        num={1}))

@@ -27,6 +27,9 @@ def run(lang: str, root: Path) -> dict:
     pre = pretrain_summary(lay.pretrain_metrics)
     if pre:
         result["model"]["pretrain"] = pre
+    task_text = [s.path for s in cfg.sources if s.format == "tasks"]
+    if task_text:    # the corpus holds the tasks' training text (pipeline/readers/tasks.py): the scorecard says so
+        result["model"]["corpus_task_text"] = task_text
     write_reports(result, lay.eval_metrics, lay.scorecard, predictions)
     return {"language": lang, "tasks": len(result["tasks"]), "average": result["average"].get(PRETRAINED),
             "eval": str(lay.eval_metrics), "scorecard": str(lay.scorecard),
