@@ -78,7 +78,7 @@ def test_a_glob_names_tasks_and_the_hash_follows_the_split(tmp_path, shared):
     longer = [dict(t, epochs=7) for t in TASKS]
     assert source_sha256(tasks_source(project(tmp_path / "b", shared, [{"format": "tasks", "path": "ST*"}], other))) \
         != source_sha256(sf)
-    # a fine-tuning knob changes nothing the corpus reads: the same hash, so nothing after clean re-runs
+    # a fine-tuning knob changes nothing the corpus reads: the same hash (the evaluate stage's check passes)
     assert source_sha256(tasks_source(project(tmp_path / "c", shared, [{"format": "tasks", "path": "ST*"}], longer))) \
         == source_sha256(sf)
 
@@ -107,6 +107,17 @@ def test_clean_stage_counts_the_task_text(tmp_path, shared):
     assert not any(ex.text_a in kept for ex in cola_dev if len(ex.text_a) > 40)
     first_train = load_task(TASKS[0], root).train[0].text_a
     assert first_train in kept
+    # evaluate's check: the same task text passes; another split would score text the corpus may hold
+    from pipeline.readers.tasks import stale
+    assert stale(load_language("en", root), root, stats) is None
+    cfg_path = root / "corpora/en.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["evaluate"]["tasks"][0]["epochs"] = 5
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert stale(load_language("en", root), root, stats) is None
+    cfg["evaluate"]["tasks"][2]["split_seed"] = 3
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert "re-clean with `dvc repro --force clean@en`" in stale(load_language("en", root), root, stats)
     # the reviewer sees, per task, what was read and what was left out
     from pipeline.stages import validate as validate_stage
     validate_stage.run("en", root)

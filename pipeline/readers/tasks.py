@@ -9,9 +9,12 @@ tagged sentence: its tokens joined by spaces). A line is left out when it equals
 the suite (contamination) or an earlier line of this source (a premise XNLI pairs with three hypotheses);
 both are counted in stats.json (``sources[].tasks``). Lines, in suite order, are joined into documents that
 close once they hold ``group_chars`` characters (default 1500; newlines not counted); a line longer than
-``clean.max_chars`` is cut into kept pieces. Changing a task's files or splits changes this source's sha256,
-so the clean stage runs again (dvc.yaml: clean depends on the evaluation data and ``evaluate.tasks``).
-The source is one work-unit segment."""
+``clean.max_chars`` is cut into kept pieces. The source is one work-unit segment.
+
+The clean stage's DVC params are not ``evaluate.tasks`` (a fine-tuning knob would re-clean every language's
+corpus), so a change of a task's files or splits does not re-run clean by itself: the evaluate stage checks
+the sha256 recorded in stats.json against the text the source gives now (:func:`stale`) and stops with the
+command that re-cleans, before a model trained on text that may now be scored is scored."""
 from __future__ import annotations
 
 import hashlib
@@ -107,3 +110,17 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
     return [Segment(file_index, 0, -1, 1, sum(len(x) + 1 for x in task_lines(sf)[0]))]
+
+
+def stale(cfg, root: Path, stats: dict) -> str | None:
+    """Why the corpus's task text is not what its ``format: tasks`` sources give now (None: it is)."""
+    from pipeline.readers.common import source_files
+
+    recorded = {e.get("path"): e.get("sha256") for e in stats.get("sources") or []}
+    for sf in source_files(cfg, Path(root)):
+        if sf.source.format == FORMAT and recorded.get(sf.rel) != sha256(sf):
+            return (f"corpora/{cfg.language}.yaml: the source {{format: tasks, path: {sf.source.path!r}}} gives "
+                    f"other text than the corpus was cleaned from (evaluate.tasks or its files changed since); "
+                    f"the corpus may hold text that is scored now: re-clean with `dvc repro --force clean@"
+                    f"{cfg.language}`, then `foundry run {cfg.language}`")
+    return None

@@ -7,11 +7,14 @@ output) would make DVC see pretrain as changed.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from pipeline.errors import StageError
 from pipeline.evaluation.harness import ModelUnderTest, evaluate_model
 from pipeline.evaluation.report import html_path, pretrain_summary, write_reports
 from pipeline.evaluation.variants import PRETRAINED
+from pipeline.readers.tasks import stale
 from pipeline.stages import open_language
 
 
@@ -19,6 +22,10 @@ def run(lang: str, root: Path) -> dict:
     """Evaluate ``models/<lang>/electra`` on the language's tasks; write eval.json, predictions.json (every
     scored prediction, for paired comparisons across runs) and the scorecards."""
     root, cfg, lay = open_language(lang, root)
+    if any(s.format == "tasks" for s in cfg.sources) and lay.clean_stats.is_file():
+        why = stale(cfg, root, json.loads(lay.clean_stats.read_text(encoding="utf-8")))
+        if why:
+            raise StageError(why)
     model = ModelUnderTest(lay.electra_dir, size=cfg.model.size, tokenizer_dir=lay.tokenizer_dir,
                            device=cfg.pretrain.device, language=lang,
                            title=f"{cfg.name} ({lang})" if cfg.name else lang)
