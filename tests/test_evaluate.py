@@ -251,7 +251,7 @@ def test_masakhanews_and_xnli(data_root):
 def test_suite_epochs_fill_every_task_that_sets_none():
     """``evaluate.epochs`` is every task's epochs unless the task sets its own; without it the recipe's
     defaults apply (3; 10 for RTE) - and the shipped CPU-sized language suites set 10 (en's CoLA, SST-2 and QNLI:
-    4000 examples for 3 epochs; XNLI all 2490 pairs of its dev set, docs/evaluation.md)."""
+    4000 examples for 3 epochs; XNLI all of its dev set, ``all``, docs/evaluation.md)."""
     task = dict(type="pair_classification", format="glue", train="x")
     s = EvaluateSettings(epochs=10, tasks=[dict(task, name="RTE"), dict(task, name="MRPC"),
                                            dict(task, name="CoLA", epochs=2)])
@@ -266,7 +266,7 @@ def test_suite_epochs_fill_every_task_that_sets_none():
         assert cfg.evaluate.epochs == 10, lang
         assert all(t.epochs == (3 if t.name in three else 10) for t in cfg.evaluate.tasks), lang
         caps = {t.name: t.max_train_examples for t in cfg.evaluate.tasks}
-        assert caps == {t.name: 4000 if t.name in three else 2490 if t.name == "xnli" else 1000
+        assert caps == {t.name: 4000 if t.name in three else "all" if t.name == "xnli" else 1000
                         for t in cfg.evaluate.tasks}, lang
 
 
