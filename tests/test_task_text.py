@@ -55,9 +55,10 @@ def test_training_text_in_scored_text_out(tmp_path, shared):
     assert not set(lines) & scored
     assert set(lines) == set(trained) - scored and len(lines) == len(set(lines))
     assert len(datas["STS-B"].dev) == 600
-    # documents close once they hold GROUP_CHARS characters (newlines not counted); the last may be shorter
-    assert all(sum(map(len, d.text.split("\n"))) >= GROUP_CHARS for d in docs[:-1])
-    assert all(sum(map(len, d.text.split("\n")[:-1])) < GROUP_CHARS for d in docs)
+    # documents of at most GROUP_CHARS characters, as a text source's group_chars: each as full as the next
+    # line allows (the last may be shorter)
+    assert all(len(d.text) <= GROUP_CHARS for d in docs)
+    assert all(len(d.text) + 1 + len(n.text.split("\n")[0]) > GROUP_CHARS for d, n in zip(docs, docs[1:]))
     # the counts add up: every training text is kept, or left out as scored or repeated
     from pipeline.readers.tasks import task_lines
     counts = task_lines(sf)[1]

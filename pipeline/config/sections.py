@@ -50,8 +50,8 @@ class Source(_Strict):
     def _layout(self):
         if self.format == "tasks":
             if self.documents == "line":
-                raise ValueError("format tasks: documents is {group_chars: N} (lines are joined into documents "
-                                 "that close once they hold N characters; default 1500)")
+                raise ValueError("format tasks: documents is {group_chars: N} (lines grouped into documents of "
+                                 "at most N characters; default 1500)")
         elif self.documents != "blank_line" and self.format != "text":
             raise ValueError(f"documents applies to format text only (format {self.format}: one record, row or "
                              f"CoNLL-U document is one document)")

@@ -7,9 +7,10 @@ Each training split is read by the evaluation's own loader (``pipeline.evaluatio
 exactly the training side the scorecard trains on. An example gives one line per text (a pair: two lines; a
 tagged sentence: its tokens joined by spaces). A line is left out when it equals a text scored by any task of
 the suite (contamination) or an earlier line of this source (a premise XNLI pairs with three hypotheses);
-both are counted in stats.json (``sources[].tasks``). Lines, in suite order, are joined into documents that
-close once they hold ``group_chars`` characters (default 1500; newlines not counted); a line longer than
-``clean.max_chars`` is cut into kept pieces. The source is one work-unit segment.
+both are counted in stats.json (``sources[].tasks``). Lines, in suite order, are grouped into documents of at
+most ``group_chars`` characters (default 1500), as a text source's ``documents: {group_chars: N}`` groups
+them (``lines.Blocker``); a line longer than ``clean.max_chars`` is cut into kept pieces. The source is one
+work-unit segment.
 
 The clean stage's DVC params are not ``evaluate.tasks`` (a fine-tuning knob would re-clean every language's
 corpus), so a change of a task's files or splits does not re-run clean by itself: the evaluate stage checks
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
-from pipeline.readers.pieces import split_line
+from pipeline.readers.lines import Blocker
 
 FORMAT = "tasks"
 SUFFIXES = ()
@@ -83,29 +84,10 @@ def sha256(sf: SourceFile) -> str:
 
 def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
-    group = getattr(sf.source.documents, "group_chars", None) or GROUP_CHARS
-    cur: list[str] = []
-    size = first = 0
+    b = Blocker(sf.rel, max_chars, getattr(sf.source.documents, "group_chars", None) or GROUP_CHARS)
     for i, line in enumerate(task_lines(sf)[0], 1):
-        if len(line) > max_chars:
-            if cur:
-                yield RawDoc("\n".join(cur), sf.rel, first)
-                cur, size = [], 0
-            for piece in split_line(line, max_chars):
-                yield RawDoc(piece, sf.rel, i, split=True)
-            continue
-        if cur and size + len(line) + len(cur) > max_chars:
-            yield RawDoc("\n".join(cur), sf.rel, first)
-            cur, size = [], 0
-        if not cur:
-            first = i
-        cur.append(line)
-        size += len(line)
-        if size >= group:
-            yield RawDoc("\n".join(cur), sf.rel, first)
-            cur, size = [], 0
-    if cur:
-        yield RawDoc("\n".join(cur), sf.rel, first)
+        yield from b.add(i, line)
+    yield from b.end()
 
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:

@@ -22,7 +22,8 @@ def run(lang: str, root: Path) -> dict:
     """Evaluate ``models/<lang>/electra`` on the language's tasks; write eval.json, predictions.json (every
     scored prediction, for paired comparisons across runs) and the scorecards."""
     root, cfg, lay = open_language(lang, root)
-    if any(s.format == "tasks" for s in cfg.sources) and lay.clean_stats.is_file():
+    task_text = [s.path for s in cfg.sources if s.format == "tasks"]   # the corpus holds the tasks' training text
+    if task_text and lay.clean_stats.is_file():
         why = stale(cfg, root, json.loads(lay.clean_stats.read_text(encoding="utf-8")))
         if why:
             raise StageError(why)
@@ -34,8 +35,7 @@ def run(lang: str, root: Path) -> dict:
     pre = pretrain_summary(lay.pretrain_metrics)
     if pre:
         result["model"]["pretrain"] = pre
-    task_text = [s.path for s in cfg.sources if s.format == "tasks"]
-    if task_text:    # the corpus holds the tasks' training text (pipeline/readers/tasks.py): the scorecard says so
+    if task_text:    # the scorecard says so (pipeline/readers/tasks.py)
         result["model"]["corpus_task_text"] = task_text
     write_reports(result, lay.eval_metrics, lay.scorecard, predictions)
     return {"language": lang, "tasks": len(result["tasks"]), "average": result["average"].get(PRETRAINED),
