@@ -148,3 +148,29 @@ def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
     hub = SourceFile(Source(path="someone/news", format="hf"), Path("someone/news"), "someone/news")
     with pytest.raises(StageError, match=r"'someone/news'.*HF_HUB_OFFLINE=1.*save_to_disk"):
         plan_file(hub, 0, 1000)
+
+
+def test_nested_jsonl_field_and_dataset_dict_splits(tmp_path):
+    """A JSONL whose text sits in a nested object is found by its dotted path (the reader's `field` syntax), and
+    a DatasetDict reads its train split while the comment names the splits it leaves out."""
+    import datasets
+
+    from pipeline.config import Source
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import SourceFile, iter_file, plan_file
+
+    text = [f"Paragraph {i} of the dump. It has two sentences, and enough words to be a document." for i in range(20)]
+    (tmp_path / "n.jsonl").write_text("".join(json.dumps({"meta": {"url": f"https://example.org/{i}"},
+                                                          "content": {"text": t, "lang": "en"}}) + "\n"
+                                              for i, t in enumerate(text)), encoding="utf-8")
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": text[:15]}),
+                          "test": datasets.Dataset.from_dict({"text": text[15:]})}).save_to_disk(str(tmp_path / "dd"))
+    found, _ = detect([str(tmp_path)])
+    got = {f.settings["format"]: f for f in found}
+    assert got["jsonl"].settings == {"format": "jsonl", "field": "content.text"}
+    assert got["hf"].settings == {"format": "hf", "field": "text", "split": "train"}
+    assert got["hf"].tally.documents == 15
+    assert "split train read, not test" in got["hf"].why, got["hf"].why
+    sf = SourceFile(Source(path="n.jsonl", format="jsonl", field="content.text"), tmp_path / "n.jsonl", "n.jsonl")
+    docs = [d for seg in plan_file(sf, 0, 300) for d in iter_file(sf, 1000, seg.start, seg.end, seg.line)]
+    assert [d.text for d in docs] == text

@@ -123,11 +123,23 @@ def _jsonl(path: Path) -> tuple[dict, str]:
             raise ConfigError(f"{path} line {i}: not JSON ({e.msg}); not a JSON Lines file") from None
         if not isinstance(obj, dict):
             raise ConfigError(f"{path} line {i}: a JSON {type(obj).__name__}, not an object; not JSON Lines")
-        records.append(obj)
+        records.append(_flatten(obj))
     names = list(dict.fromkeys(k for r in records for k in r))
     types = {k: type(next(r[k] for r in records if k in r)).__name__ for k in names}
     settings, why = choose(str(path), records, names, types)
     return {"format": "jsonl", **settings}, why
+
+
+def _flatten(obj: dict, prefix: str = "", depth: int = 0) -> dict:
+    """A record with nested objects' keys as dotted names (``{"content": {"text": ..}}`` -> ``content.text``,
+    the jsonl reader's ``field`` syntax), three levels deep."""
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, dict) and v and depth < 2:
+            out.update(_flatten(v, f"{prefix}{k}.", depth + 1))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _table_settings(where: str, table, fmt: str) -> tuple[dict, str]:
@@ -206,14 +218,18 @@ def _conllu(path: Path) -> tuple[dict, str]:
 
 
 def _dataset(path: Path) -> tuple[dict, str]:
-    split = {}
+    split, others = {}, ""
     if (path / "dataset_dict.json").is_file():   # a DatasetDict: read "train", else its first split
         names = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8")).get("splits") or ["train"]
         split = {"split": "train" if "train" in names else names[0]}
+        rest = [n for n in names if n != split["split"]]
+        if rest:   # held-out splits may be someone's evaluation data: named, not read
+            others = (f"; split {split['split']} read, not {', '.join(rest)} (a copy of this entry with "
+                      f"split: NAME adds one)")
     ds = load_folder(path, split.get("split", "train"))
     table = ds.with_format("arrow")[:SAMPLE_RECORDS]
     settings, why = _table_settings(str(path), table, "hf")
-    return {**settings, **split}, f"a `datasets` save_to_disk folder, {ds.num_rows:,} rows; {why}"
+    return {**settings, **split}, f"a `datasets` save_to_disk folder, {ds.num_rows:,} rows{others}; {why}"
 
 
 CLASSIFIERS = {"text": _text, "jsonl": _jsonl, "parquet": _parquet, "arrow": _arrow, "csv": _csv,
