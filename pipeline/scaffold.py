@@ -297,9 +297,24 @@ def render(code: str, choices: Choices | None = None) -> str:
         profile=prof_note, max_chars=z["max_chars"], max_chars_note=max_note, vocab_note=vocab_note,
         min_chars=d["min_chars"], min_script_share=d["min_script_share"],
         character_coverage=d["character_coverage"], lid_min_score=ch.lid_min_score,
-        lid_label=f"    label: {ch.lid_label}\n" if ch.lid_label else "",
+        lid_label=f"    label: {ch.lid_label}\n" if ch.lid_label else _unknown_to_lid(code, script),
         vocab_size=vocab_size, size=ch.size, pretrain=pretrain, tasks=task_yaml,
     )
+
+
+def _unknown_to_lid(code: str, script: str) -> str:
+    """A comment under ``lid:`` for a language lid.176 has no label for (Hausa, Zulu, an ISO 639-3 code, ...)."""
+    from pipeline.cleaning.lid import model_labels
+    from pipeline.config.sections import LidSettings
+
+    if code in model_labels():
+        return ""
+    d = LidSettings()
+    return (f"    # lid.176 has no label {code!r}: a document is kept when {d.fallback_min_script_share:.0%} of its "
+            f"letters are {script} and\n    # lid.176 names no other language with score >= "
+            f"{d.other_language_max_score} (fallback: script_share). If lid.176\n"
+            f"    # knows the language by another code, set label: CODE; a local GlotLID model file checks the\n"
+            f"    # language itself (model_path + model_label, e.g. hau_Latn; nothing is downloaded)\n")
 
 
 def register(root: Path, code: str, raw: str, eval_path: str | list[str]) -> None:

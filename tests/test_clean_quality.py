@@ -234,8 +234,8 @@ NO_QUALITY = {"gopher_repetition": {"enabled": False}, "fineweb_quality": {"enab
               "gopher_quality": {"enabled": False}}
 
 
-def _sentence_corpus(tmp_path: Path, lang: str, n: int, lid: dict) -> tuple[dict, list]:
-    write_docs(tmp_path / lang / "s.txt", sentences(lang, n))
+def _sentence_corpus(tmp_path: Path, lang: str, n: int, lid: dict, text: str | None = None) -> tuple[dict, list]:
+    write_docs(tmp_path / lang / "s.txt", sentences(text or lang, n))
     root = project(tmp_path / f"p-{lang}-{len(lid)}", lang, [{"path": str(tmp_path / lang / "s.txt")}],
                    "Latn", {"min_chars": 20, "quality": NO_QUALITY, "dedup": {"minhash": False}, "lid": lid})
     clean_stage.run(lang, root)
@@ -296,6 +296,40 @@ def test_calibration_rules_unit():
                             None)
     assert mism["fallback"] is None and "another language" in mism["why"] and mism["warning"]
 
+
+
+def test_a_language_lid176_does_not_know_is_judged_by_script_share(tmp_path):
+    """lid.176 has 176 labels and none for Hausa, Zulu, ... or for Swahili under its ISO 639-3 code `swa` (as
+    MasakhaNER names it): no document can carry the language's label, so "the corpus looks like another
+    language" would always hold and every document was dropped. Now the fallback judges them, and the
+    warning names the label lid.176 gives most documents."""
+    known = lidmod.model_labels()
+    assert len(known) == 176 and {"en", "sw", "yo", "zh"} <= known and not {"ha", "zu", "swa"} & known
+    bad = tmp_path / "not-a-model.bin"
+    bad.write_bytes(b"\0" * 200)
+    with pytest.raises(lidmod.StageError, match="not a fastText model"):
+        lidmod.model_labels(str(bad))
+
+    from pipeline.config import LanguageConfig
+
+    cfg = LanguageConfig.model_validate({"language": "ha", "script": "Latn", "sources": [{"path": "x"}]})
+    scattered = {"n": 100, "labels": {"yo": 30, "so": 25, "en": 20, "sw": 15, "id": 10},
+                 "accept": lidmod.Histogram().to_dict()}
+    cal = lidmod.calibrate(cfg, scattered, None, known)
+    assert cal["model_reliable"] is False and cal["fallback"] == "script_share"
+    assert "no label 'ha'" in cal["why"] and "clean.lid.label" not in cal["why"]   # no label covers half
+    assert lidmod.calibrate(cfg, scattered, None)["fallback"] is None              # without `known`: mismatch
+
+    # real Swahili text configured as `swa`: kept (lid.176 is not confident of `sw`), and the fix is named
+    stats, rows = _sentence_corpus(tmp_path, "swa", 200, {}, text="sw")
+    cal = stats["lid"]["calibration"]
+    assert cal["fallback"] == "script_share" and "set clean.lid.label: sw" in cal["why"]
+    step = {s["step"]: s for s in stats["funnel"]}["language"]
+    assert step["documents_out"] / step["documents_in"] >= 0.5, step      # before: 0, a stage error
+    assert any("no label 'swa'" in w for w in stats["warnings"])
+    stats, _ = _sentence_corpus(tmp_path, "swa", 200, {"label": "sw"}, text="sw")   # the fix the warning names
+    step = {s["step"]: s for s in stats["funnel"]}["language"]
+    assert step["documents_out"] / step["documents_in"] >= 0.95, step
 
 # --- segmentation and normalisation -----------------------------------------------------------------
 

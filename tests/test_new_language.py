@@ -76,6 +76,19 @@ def test_scaffold_thai_is_spaceless_and_paths_stay_under_the_data_root(tmp_path)
     assert [p.name for _, p in resolve_sources(cfg, proj)] == ["th.txt"]
 
 
+
+def test_scaffold_says_when_lid176_has_no_label_for_the_language(tmp_path):
+    """Hausa is in the scaffold's tables but not among lid.176's 176 labels: the config says how its documents
+    are judged then (script share) and how to check the language itself; a language lid.176 knows gets no note."""
+    from pipeline.config import parse_language
+    from pipeline.scaffold import render
+
+    ha = render("ha")
+    (tmp_path / "ha.yaml").write_text(ha, encoding="utf-8")
+    assert "lid.176 has no label 'ha'" in ha and "90% of its letters are Latn" in ha and "model_label" in ha
+    assert parse_language(tmp_path / "ha.yaml", strict=True).clean.lid.label is None   # a comment: still valid
+    assert "has no label" not in render("sw") and "has no label" not in render("yo")
+
 def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
     """The README walk-through as a user runs it: new-language, a first `foundry run` that stops at the
     review gate with the review's headline, `foundry approve`, then the rest (--until / --from)."""

@@ -89,6 +89,37 @@ def load_model(path: str | None = None) -> FastTextLid:
     return FastTextLid(Path(path) if path else None)
 
 
+_FASTTEXT_MAGIC = 793712314
+
+
+@lru_cache(maxsize=4)
+def model_labels(path: str | None = None) -> frozenset[str]:
+    """The labels a fastText model file knows (``en``, ``hau_Latn``, ...): the label entries of the dictionary
+    in its header (fastText's ``Dictionary::save`` layout; fasttext-predict has no call that lists them). The
+    file's words come first, so the header is read up to its last label, never the matrices."""
+    import struct
+
+    model = Path(path) if path else bundled_model_path()
+    with open(model, "rb") as f:
+        buf = f.read(8 + 56 + 28)
+        if len(buf) < 92 or struct.unpack_from("<i", buf)[0] != _FASTTEXT_MAGIC:
+            raise StageError(f"{model}: not a fastText model file (no fastText header)")
+        size = struct.unpack_from("<i", buf, 64)[0]   # after magic, version and the arguments (12 ints, a double)
+        labels, pos, buf = [], 0, b""
+        for _ in range(size):
+            end = buf.find(b"\0", pos)
+            while end < 0 or end + 10 > len(buf):   # entry: word, NUL, count (int64), type (int8: 1 = label)
+                more = f.read(1 << 20)
+                if not more:
+                    raise StageError(f"{model}: its dictionary ends early (a truncated fastText model?)")
+                buf, pos = buf[pos:] + more, 0
+                end = buf.find(b"\0")
+            if buf[end + 9] == 1:
+                labels.append(buf[pos:end].decode("utf-8", "replace").removeprefix("__label__"))
+            pos = end + 10
+    return frozenset(labels)
+
+
 def accepted_labels(cfg) -> set[str]:
     accept = {cfg.language}
     if cfg.clean.lid.label:
@@ -179,11 +210,13 @@ def _threshold(hist: Histogram, lid, floor: float, cap: float) -> tuple[float, s
     return t, f"median {med:.3f} - std {sd:.3f} = {med - sd:.3f}, clamped to [{floor}, {cap}] -> {t}"
 
 
-def calibrate(cfg, primary: dict, alt: dict | None) -> dict:
+def calibrate(cfg, primary: dict, alt: dict | None, known: frozenset[str] | None = None) -> dict:
     """The LID decision rule for the corpus, from the merged per-unit score summaries.
 
     ``primary``/``alt``: {"n": documents scored, "labels": {label: n}, "accept": Histogram dict of the scores
     of documents labelled as the language}; ``alt`` for the configured model (None when there is none).
+    ``known``: lid.176's labels; a language it has no label for (Hausa, Zulu, ...) is judged by the fallback,
+    since no document can carry its label.
     """
     lid = cfg.clean.lid
     accept = sorted(accepted_labels(cfg))
@@ -219,6 +252,14 @@ def calibrate(cfg, primary: dict, alt: dict | None) -> dict:
     others = sorted(((c, lab) for lab, c in labels.items() if lab not in accept and lab != (lid.model_label or "")),
                     reverse=True)
     top_other = others[0] if others else (0, "")
+    if known is not None and not use_alt_primary and not set(accept) & known:
+        # every document carries another label, so "looks like another language" would always hold
+        weak = [f"lid.176 has no label {'/'.join(accept)!r} (none of its 176 languages)"
+                + (f"; it labels {top_other[0] / n:.0%} of the documents {top_other[1]!r}: if that is this "
+                   f"language, set clean.lid.label: {top_other[1]}" if top_other[0] / n >= 0.5 else "")]
+        out["model_reliable"] = False
+        _fallback(out, cfg, alt, weak)
+        return out
     if share < 0.5 and top_other[0] / n > share:
         out.update(model_reliable=True, why=(
             f"the model labels only {share:.0%} of the documents as {'/'.join(accept)} but {top_other[0] / n:.0%} "

@@ -76,7 +76,8 @@ def clean_corpus(cfg: LanguageConfig, root: Path, out_dir: Path, work: Path | No
     if m.docs_in == 0:
         raise _no_documents(cfg, ctx, m)
     primary = m.lid_summary("lid") or {"n": 0, "labels": {}, "accept": None, "all": None}
-    verdicts = Verdicts(cfg, lidmod.calibrate(cfg, primary, m.lid_summary("alt")))
+    verdicts = Verdicts(cfg, lidmod.calibrate(
+        cfg, primary, m.lid_summary("alt"), lidmod.model_labels() if cfg.clean.lid.enabled else None))
     removed = find_removed(cfg, verdicts, units, work)
     t.append(time.perf_counter())
 
