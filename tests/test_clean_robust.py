@@ -239,3 +239,31 @@ def test_clean_workers_exit_with_a_killed_stage(tmp_path, sig):
         assert len(below) >= 3, f"expected a forkserver and two workers below the stage, found {below}"
         left = kill_alone(p, sig, below)
         assert not left, f"clean processes {left} outlived their stage ({sig.name})"
+
+
+def test_a_folder_of_many_small_files_reads_the_project_config_once(tmp_path, monkeypatch):
+    """A corpus of thousands of one-document files (a real crawl's shape): planning read params.yaml once per
+    file (40 of 55 s for 2,887 files). The number of reads must not grow with the number of files, and every
+    file's document is read."""
+    from pipeline.config import project as project_mod
+
+    docs = [d for d in require_shared("small", "text", "sw", "flores200_devtest.txt").read_text(encoding="utf-8")
+            .split("\n\n") if d.strip()]
+    reads = []
+    real = project_mod._read_yaml
+    monkeypatch.setattr(project_mod, "_read_yaml", lambda p: (reads.append(Path(p).name), real(p))[1])
+    counts = {}
+    for n in (20, 200):
+        # an absolute path, as new-language writes for a folder outside the data root
+        root = project(tmp_path / f"p{n}", [{"path": str(tmp_path / f"p{n}" / "many" / "**" / "*.txt"),
+                                             "format": "text"}],
+                       {"min_chars": 20, "dedup": {"exact": False, "minhash": False}})
+        for i in range(n):
+            f = root / "many" / f"d{i % 7}" / f"doc{i:04d}.txt"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(docs[i % len(docs)] + "\n", encoding="utf-8")
+        reads.clear()
+        stats = clean_stage.run("sw", root)
+        assert stats["documents_in"] == n
+        counts[n] = reads.count("params.yaml")
+    assert counts[200] == counts[20], counts

@@ -86,8 +86,9 @@ class Segment:
 def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
     """Every input file, in deterministic order, with the path recorded in the corpus."""
     out = []
+    bases = {"project": Path(root).resolve(), "data": data_root(root)}   # params.yaml read once, not per file
     for src, path in resolve_sources(cfg, root):
-        base = root if src.root == "project" else data_root(root)
+        base = bases["project" if src.root == "project" else "data"]
         if src.format == "tasks":
             out.append(SourceFile(src, path, str(path), tuple(cfg.evaluate.tasks), str(root)))
             continue
@@ -95,7 +96,7 @@ def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
             out.append(SourceFile(src, path, src.path))
             continue
         try:
-            rel = path.resolve().relative_to(Path(base).resolve()).as_posix()
+            rel = path.resolve().relative_to(base).as_posix()
         except ValueError:
             rel = path.as_posix()
         out.append(SourceFile(src, path, rel))
