@@ -171,6 +171,30 @@ def test_review_page_degrades_without_optional_stats(tmp_path):
     assert "No stats.json from the clean stage" in (site / "review.html").read_text(encoding="utf-8")
 
 
+
+def test_review_page_summarises_thousands_of_source_files(tmp_path):
+    """A folder of 3,000 one-document files: the Sources section gives totals per format and the files that kept
+    the smallest share (the one whose documents were all dropped first), not 3,000 rows."""
+    from pipeline.review.page import MAX_SOURCE_ROWS
+
+    srcs = [{"path": f"crawl/{i:04d}.txt", "format": "text", "documents": 1, "documents_out": 1} for i in range(2999)]
+    srcs.insert(1234, {"path": "crawl/broken.txt", "format": "text", "documents": 40, "documents_out": 0})
+    srcs.append({"path": "news.jsonl", "format": "jsonl", "documents": 10, "documents_out": 9})
+    lay = make_unit_project(tmp_path, stats={"documents_in": 3049, "documents_out": 3008, "dropped": {"language": 41},
+                                             "sources": srcs})
+    cfg = load_language("xx", tmp_path)
+    df = load_corpus(lay)
+    site = tmp_path / "site"
+    site.mkdir()
+    build_pages(cfg, df, lay, site, expectations=[], passed=True, corpus="sha256:abc", metrics=corpus_metrics(df))
+    page = (site / "review.html").read_text(encoding="utf-8")
+    section = page[page.index('id="sources"'):page.index('id="decision"')]
+    assert section.count("<tr>") <= MAX_SOURCE_ROWS, section.count("<tr>")
+    assert re.search(r'<td>text</td><td class="num">3,000</td><td class="num">3,039</td><td class="num">2,999</td>',
+                     section), section[:600]
+    assert re.findall(r"<td>(crawl/[^<]+|news\.jsonl)</td>", section) == ["crawl/broken.txt", "news.jsonl"]
+    assert "2 of 3,001 files lost documents" in section and "stats.json" in section
+
 def test_decisions_follow_policy_corpus_and_validation(tmp_path):
     lay = make_unit_project(tmp_path, stats={"documents_in": 30, "documents_out": 30, "dropped": {}})
     cfg = load_language("xx", tmp_path)

@@ -28,6 +28,8 @@ from pipeline.review.headline import counted
 from pipeline.review.summary import decision_hints, render_markdown
 from pipeline.review.thresholds import section as thresholds_section
 
+MAX_SOURCE_ROWS = 40   # more files than this: totals per format and the files that kept least
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;
 color:#222;line-height:1.4}
@@ -255,9 +257,27 @@ def _decision(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     lang = cfg.language
     p = ['<h2 id="sources">Sources</h2>']
     srcs = c.stats.get("sources") or []
-    if srcs:
+    if len(srcs) > MAX_SOURCE_ROWS:   # a folder of thousands of files: totals per format, then the worst files
+        by_format: dict[str, list] = {}
+        for s in srcs:
+            t = by_format.setdefault(s.get("format") or "?", [0, 0, 0])
+            t[0], t[1], t[2] = t[0] + 1, t[1] + (s.get("documents") or 0), t[2] + (s.get("documents_out") or 0)
+        p.append(table(["format", "files", "documents read", "documents kept"],
+                       [[f, *t] for f, t in sorted(by_format.items())], num={1, 2, 3}))
+        lost = [s for s in srcs if (s.get("documents_out") or 0) < (s.get("documents") or 0)]
+        worst = sorted(lost, key=lambda s: ((s.get("documents_out") or 0) / (s.get("documents") or 1),
+                                            -(s.get("documents") or 0)))[:MAX_SOURCE_ROWS // 2]
+        every = (f'every file: <code>sources</code> in <code>data/{esc(cfg.language)}/clean/stats.json</code>')
+        p.append(f'<p class="note">{len(lost):,} of {len(srcs):,} files lost documents; '
+                 + (f'the {len(worst)} that kept the smallest share ({every}):</p>' if worst else f'({every})</p>'))
+        if worst:
+            p.append(table(["path", "documents read", "documents kept"],
+                           [[s.get("path"), s.get("documents"), s.get("documents_out", "")] for s in worst],
+                           num={1, 2}))
+    elif srcs:
         p.append(table(["path", "documents read", "documents kept"],
                        [[s.get("path"), s.get("documents"), s.get("documents_out", "")] for s in srcs], num={1, 2}))
+    if srcs:
         tasks = [(name, t) for s in srcs for name, t in (s.get("tasks") or {}).items()]
         if tasks:   # a `format: tasks` source: the evaluation tasks' training text (pipeline/readers/tasks.py)
             p.append('<p class="note">Unlabeled text of the evaluation tasks\' training splits (no label, no scored '
