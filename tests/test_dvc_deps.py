@@ -28,6 +28,14 @@ def test_dvc_yaml_lists_exactly_the_code_the_stage_runs(stage):
     assert not problems, "\n".join(problems + [FIX])
 
 
+
+def test_cleaning_does_not_depend_on_the_evaluation_library():
+    """clean reads tasks' text (`format: tasks`) through pipeline/taskdata/; an edit to the scorecard or the
+    fine-tuning jobs must not re-clean every corpus, while an edit to a task reader must."""
+    clean = stage_deps("clean", ROOT)
+    assert "pipeline/taskdata" in clean and not any(d.startswith("pipeline/evaluation") for d in clean), clean
+    assert "pipeline/taskdata" in stage_deps("evaluate", ROOT)
+
 def test_rewrite_changes_only_code_deps():
     text = (ROOT / "dvc.yaml").read_text(encoding="utf-8")
     new = rewrite(text, ROOT)

@@ -14,10 +14,10 @@ import yaml
 
 from pipeline.config import ConfigError, EvaluateSettings, TaskSettings, parse_language
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.glue import default_epochs
+from pipeline.taskdata.formats.glue import default_epochs
 from pipeline.evaluation.harness import ModelUnderTest
 from pipeline.evaluation.scorecard import lr_cell
-from pipeline.evaluation.tasks import load_task
+from pipeline.taskdata.tasks import load_task
 from tests.conftest import REPO, SHARED, require_shared
 
 SMALL_UD = "small/ud/UD_Turkish-IMST"

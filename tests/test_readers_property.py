@@ -1,5 +1,5 @@
 """Property-based tests (hypothesis) for the readers: the clean stage's source readers (pipeline/readers/) and
-the evaluation task loaders (pipeline/evaluation/formats/).
+the evaluation task loaders (pipeline/taskdata/formats/).
 
 - arbitrary bytes, text and JSONL lines never raise anything but ``StageError`` (the documented error type,
   which the CLI prints without a traceback); in ``on_bad_input: skip`` mode the source readers never raise;
@@ -23,7 +23,7 @@ from pipeline.config import Source, TaskSettings
 from pipeline.errors import StageError
 from pipeline.readers import BadInput, SourceFile, iter_file, sniff_binary
 from pipeline.readers.lines import iter_lines
-from pipeline.evaluation.formats.registry import read_examples
+from pipeline.taskdata.formats.registry import read_examples
 
 SETTINGS = settings(max_examples=int(os.environ.get("FOUNDRY_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

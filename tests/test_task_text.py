@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from pipeline.config import ConfigError, load_language
-from pipeline.evaluation.tasks import load_task
+from pipeline.taskdata.tasks import load_task
 from pipeline.readers import iter_file, source_files, source_sha256
 from pipeline.readers.tasks import GROUP_CHARS
 from pipeline.stages import clean as clean_stage

@@ -11,10 +11,10 @@ import pytest
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
 from pipeline.evaluation.encode import encode
-from pipeline.evaluation.formats.conllu import UPOS_TAGS
-from pipeline.evaluation.formats.glue import normalize_task_name
-from pipeline.evaluation.formats.registry import read_examples
-from pipeline.evaluation.tasks import load_task
+from pipeline.taskdata.formats.conllu import UPOS_TAGS
+from pipeline.taskdata.formats.glue import normalize_task_name
+from pipeline.taskdata.formats.registry import read_examples
+from pipeline.taskdata.tasks import load_task
 
 SHARED = Path(os.environ.get("FOUNDRY_DATA_ROOT", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 SMALL = SHARED / "small"

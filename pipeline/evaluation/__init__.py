@@ -2,9 +2,10 @@
 
 By concern:
 
-- ``formats/`` reads a task's files, one module per family of formats, and ``formats/registry.py`` picks one;
-  ``tasks.py`` splits, caps, augments and checks them into a :class:`~pipeline.evaluation.tasks.TaskData`;
-  ``encode.py`` turns that into the features ``model.finetune`` takes.
+- ``pipeline/taskdata/`` (its own package: the clean stage reads tasks' text too, and should not depend on the
+  rest of this one) reads a task's files and splits, caps, augments and checks them into a
+  :class:`~pipeline.taskdata.tasks.TaskData`; ``encode.py`` turns that into the features ``model.finetune``
+  takes.
 - ``variants.py``: the models compared (the pre-trained one, random init, references) and their tokenizers.
 - ``jobs.py``: the fine-tuning runs (task x model x seed), in a process pool on CPU.
 - ``metrics.py`` and ``scoring.py``: per-run metrics, medians over seeds, paired comparisons, the suite average.

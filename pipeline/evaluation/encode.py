@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example
-from pipeline.evaluation.tasks import TaskData
+from pipeline.taskdata.formats.base import Example
+from pipeline.taskdata.tasks import TaskData
 
 
 def _type_ids(enc: dict, i: int, ids: list[int], sep_id: int | None) -> list[int]:

@@ -45,7 +45,7 @@ from pipeline.evaluation.jobs import WARMUP_FRACTION, WEIGHT_DECAY, build_jobs, 
 from pipeline.evaluation.report import write_reports
 from pipeline.evaluation.representations import representations
 from pipeline.evaluation.scoring import averages, task_entry
-from pipeline.evaluation.tasks import load_task
+from pipeline.taskdata.tasks import load_task
 from pipeline.evaluation.variants import (PRETRAINED, RANDOM, Variant, infer_size, load_tokenizer, max_tokens,
                                           model_info, read_arch, reference_variant, rel, tokenizer_dir,
                                           tokenizer_for)

@@ -15,8 +15,8 @@ from model.sizes import FINETUNE_LR
 from pipeline import cores
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.glue import default_epochs
-from pipeline.evaluation.tasks import TaskData
+from pipeline.taskdata.formats.glue import default_epochs
+from pipeline.taskdata.tasks import TaskData
 from pipeline.evaluation.variants import Variant
 from pipeline.progress import Progress
 

@@ -13,7 +13,7 @@ from pipeline.evaluation.interval import average_deltas, interval, replicate_del
 from pipeline.evaluation.jobs import hparams
 from pipeline.evaluation.metrics import main_metric, task_metrics
 from pipeline.evaluation.predictions import record
-from pipeline.evaluation.tasks import TaskData
+from pipeline.taskdata.tasks import TaskData
 from pipeline.evaluation.variants import PRETRAINED, RANDOM, Variant
 
 

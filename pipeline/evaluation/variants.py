@@ -9,7 +9,7 @@ from pathlib import Path
 from model.sizes import LAYERWISE_LR_DECAY, SIZES
 from pipeline.config import ReferenceModel, resolve_path
 from pipeline.errors import StageError
-from pipeline.evaluation.tasks import TaskData
+from pipeline.taskdata.tasks import TaskData
 
 PRETRAINED, RANDOM = "pretrained", "random_init"
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spm.model", "sentencepiece.bpe.model",

@@ -2,7 +2,7 @@
 pre-training, Gururangan et al. 2020) — never a scored example.
 
 ``sources[].path`` names tasks of ``evaluate.tasks``: a name, or a glob over the names (``"*"``: every task).
-Each training split is read by the evaluation's own loader (``pipeline.evaluation.tasks.load_task``) before any
+Each training split is read by the evaluation's own loader (``pipeline.taskdata.tasks.load_task``) before any
 ``max_train_examples`` cap (the whole split is text; no label is read into the corpus), so a seeded split gives
 exactly the training side the scorecard trains on. An example gives one line per text (a pair: two lines; a
 tagged sentence: its tokens joined by spaces). A line is left out when it equals a text scored by any task of
@@ -44,7 +44,7 @@ def _texts(ex) -> tuple[str, ...]:
 
 def task_lines(sf: SourceFile) -> tuple[list[str], dict]:
     """(lines, per-task counts) of the source; computed once per process."""
-    from pipeline.evaluation.tasks import load_task   # the evaluation's readers (light: no torch)
+    from pipeline.taskdata.tasks import load_task   # the evaluation's readers (light: no torch)
 
     key = sf.rel + "\0" + sf.root + "\0" + "\0".join(t.model_dump_json() for t in sf.suite)
     if key in _MEMO:

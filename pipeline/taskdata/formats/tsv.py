@@ -9,7 +9,7 @@ from typing import Iterable
 
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example, parse_label, read_lines
+from pipeline.taskdata.formats.base import Example, parse_label, read_lines
 
 _TEXT_A_NAMES = ("sentence1", "sentence", "text_a", "text", "premise", "question", "question1")
 _TEXT_B_NAMES = ("sentence2", "text_b", "hypothesis", "question2")

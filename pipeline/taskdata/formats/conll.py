@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example, read_lines
+from pipeline.taskdata.formats.base import Example, read_lines
 
 Row = tuple[int, list[str]]   # (line number, columns)
 

@@ -5,7 +5,7 @@ names a train and a dev file, a ``format`` and a ``type``. :func:`load_task` rea
 a :class:`TaskData`; :func:`pipeline.evaluation.encode.encode` turns it into the feature dicts
 ``model.finetune.finetune`` takes.
 
-Formats (readers in ``pipeline/evaluation/formats/``, picked by ``formats/registry.py``)
+Formats (readers in ``pipeline/taskdata/formats/``, picked by ``formats/registry.py``)
 -------------------------------------------------------------------------------------------
 ``glue``   The TSV layout written by GLUE's ``download_glue_data.py``. The task (CoLA, SST-2, MRPC,
            STS-B, RTE, QNLI, WNLI, QQP, MNLI) is recognised from the task name, else from the file's
@@ -65,10 +65,10 @@ from pathlib import Path
 
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example
-from pipeline.evaluation.formats.conllu import UPOS_TAGS
-from pipeline.evaluation.formats.glue import GLUE_TASKS
-from pipeline.evaluation.formats.registry import read_split_files
+from pipeline.taskdata.formats.base import Example
+from pipeline.taskdata.formats.conllu import UPOS_TAGS
+from pipeline.taskdata.formats.glue import GLUE_TASKS
+from pipeline.taskdata.formats.registry import read_split_files
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example, read_lines
+from pipeline.taskdata.formats.base import Example, read_lines
 
 UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
              "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example, parse_label, read_lines
+from pipeline.taskdata.formats.base import Example, parse_label, read_lines
 
 
 def _field(obj: dict, spec, fallbacks: tuple[str, ...]):

@@ -6,13 +6,13 @@ from typing import Callable
 
 from pipeline.config import TaskSettings, resolve_path
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example
-from pipeline.evaluation.formats.conll import read_conll
-from pipeline.evaluation.formats.conllu import read_conllu
-from pipeline.evaluation.formats.glue import glue_convention
-from pipeline.evaluation.formats.hf import read_hf_task
-from pipeline.evaluation.formats.jsonl import read_jsonl
-from pipeline.evaluation.formats.tsv import read_masakhanews, read_tsv, read_xnli
+from pipeline.taskdata.formats.base import Example
+from pipeline.taskdata.formats.conll import read_conll
+from pipeline.taskdata.formats.conllu import read_conllu
+from pipeline.taskdata.formats.glue import glue_convention
+from pipeline.taskdata.formats.hf import read_hf_task
+from pipeline.taskdata.formats.jsonl import read_jsonl
+from pipeline.taskdata.formats.tsv import read_masakhanews, read_tsv, read_xnli
 
 Reader = Callable[[Path, TaskSettings, "dict | None"], list[Example]]
 

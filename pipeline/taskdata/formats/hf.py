@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pipeline.config import TaskSettings, resolve_path
 from pipeline.errors import StageError
-from pipeline.evaluation.formats.base import Example
-from pipeline.evaluation.formats.jsonl import from_record
+from pipeline.taskdata.formats.base import Example
+from pipeline.taskdata.formats.jsonl import from_record
 
 
 def _hf_offline() -> bool:
