@@ -12,14 +12,14 @@ knob re-runs only what depends on it:
 Defaults the YAMLs leave out live here and in ``model/sizes.py``: every stage lists this folder as a DVC dep.
 """
 from pipeline.config.project import (DOTTED_PARAMS, data_root, languages, load_language, load_params,
-                                     parse_language, project_root, resolve_path, resolve_sources)
+                                     parse_language, project_root, resolve_path, resolve_sources, tasks_matching)
 from pipeline.config.sections import (DEFAULT_DATA_ROOT, SCRIPTS, SECTIONS, CleanSettings, ConfigError,
                                       EvaluateSettings, LanguageConfig, LidSettings, ModelSettings,
                                       PretrainSettings, ReferenceModel, ReviewSettings, ShardSettings, Source,
                                       TaskFormat, TaskSettings, TaskType, ValidateSettings, VocabSettings)
 
 __all__ = ["DOTTED_PARAMS", "data_root", "languages", "load_language", "load_params", "parse_language",
-           "project_root", "resolve_path", "resolve_sources", "DEFAULT_DATA_ROOT", "SCRIPTS", "SECTIONS",
+           "project_root", "resolve_path", "resolve_sources", "tasks_matching", "DEFAULT_DATA_ROOT", "SCRIPTS", "SECTIONS",
            "CleanSettings", "ConfigError", "EvaluateSettings", "LanguageConfig", "LidSettings", "ModelSettings",
            "PretrainSettings", "ReferenceModel", "ReviewSettings", "ShardSettings", "Source", "TaskFormat",
            "TaskSettings", "TaskType", "ValidateSettings", "VocabSettings"]

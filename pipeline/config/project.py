@@ -123,6 +123,11 @@ def resolve_path(p: str, root_kind: str, root: Path) -> Path:
     return q if q.is_absolute() else base / q
 
 
+def tasks_matching(pattern: str, tasks) -> list:
+    """The tasks of a suite whose name a ``format: tasks`` source's path names (a glob), in suite order."""
+    return [t for t in tasks if fnmatchcase(t.name, pattern)]
+
+
 def resolve_sources(cfg: LanguageConfig, root: Path) -> list[tuple[Source, Path]]:
     """Every file the language's sources name, sorted, with its source entry.
 
@@ -135,7 +140,7 @@ def resolve_sources(cfg: LanguageConfig, root: Path) -> list[tuple[Source, Path]
     for i, src in enumerate(cfg.sources):
         where = f"corpora/{cfg.language}.yaml: sources[{i}].path {src.path!r}"
         if src.format == "tasks":   # names of evaluate.tasks, not files (pipeline/readers/tasks.py)
-            names = [t.name for t in cfg.evaluate.tasks if fnmatchcase(t.name, src.path)]
+            names = [t.name for t in tasks_matching(src.path, cfg.evaluate.tasks)]
             if not names:
                 raise ConfigError(f"{where} (format tasks) names no task of evaluate.tasks (tasks: "
                                   f"{', '.join(t.name for t in cfg.evaluate.tasks) or 'none'})")

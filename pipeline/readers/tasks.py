@@ -19,10 +19,10 @@ command that re-cleans, before a model trained on text that may now be scored is
 from __future__ import annotations
 
 import hashlib
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.config import tasks_matching
 from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
 from pipeline.readers.lines import Blocker
 
@@ -31,11 +31,6 @@ SUFFIXES = ()
 LINE_BASED = False
 GROUP_CHARS = 1500
 _MEMO: dict[str, tuple[list[str], dict]] = {}
-
-
-def matching(pattern: str, tasks: list) -> list:
-    """The tasks of the suite whose name the pattern names, in suite order."""
-    return [t for t in tasks if fnmatchcase(t.name, pattern)]
 
 
 def _texts(ex) -> tuple[str, ...]:
@@ -56,7 +51,7 @@ def task_lines(sf: SourceFile) -> tuple[list[str], dict]:
     seen: set[str] = set()
     lines: list[str] = []
     counts: dict[str, dict] = {}
-    for t in matching(sf.source.path, sf.suite):
+    for t in tasks_matching(sf.source.path, sf.suite):
         d = datas[t.name]
         c = counts[t.name] = {"trained_on": d.trained_on, "examples": d.train_available, "lines": 0,
                               "left_out_scored": 0, "left_out_repeated": 0}
