@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.atomic import write_text
-from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, parse_language
+from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, is_script, parse_language
 from pipeline.onboard.layout import GROUP_CHARS
 from pipeline.readers import format_of
 
@@ -32,6 +32,9 @@ LANGUAGE_SCRIPTS = {
     "bn": "Beng", "as": "Beng", "ta": "Taml", "zh": "Hani", "ja": "Jpan", "ko": "Hang",
     "el": "Grek", "he": "Hebr", "yi": "Hebr", "th": "Thai", "ka": "Geor", "hy": "Armn",
     "am": "Ethi", "ti": "Ethi",
+    # scripts measured by their Unicode Script property (no row of their own in cleaning/normalize.py)
+    "te": "Telu", "kn": "Knda", "ml": "Mlym", "gu": "Gujr", "pa": "Guru", "or": "Orya", "si": "Sinh",
+    "my": "Mymr", "km": "Khmr", "lo": "Laoo", "bo": "Tibt", "dv": "Thaa",
 }
 
 # English names, for the config's `name` (a code not listed here is named by its code).
@@ -51,13 +54,15 @@ LANGUAGE_NAMES = {
     "sd": "Sindhi", "hi": "Hindi", "mr": "Marathi", "ne": "Nepali", "sa": "Sanskrit", "mai": "Maithili",
     "bho": "Bhojpuri", "bn": "Bengali", "as": "Assamese", "ta": "Tamil", "zh": "Chinese", "ja": "Japanese",
     "ko": "Korean", "el": "Greek", "he": "Hebrew", "yi": "Yiddish", "th": "Thai", "ka": "Georgian",
-    "hy": "Armenian", "am": "Amharic", "ti": "Tigrinya",
+    "hy": "Armenian", "am": "Amharic", "ti": "Tigrinya", "te": "Telugu", "kn": "Kannada", "ml": "Malayalam",
+    "gu": "Gujarati", "pa": "Punjabi", "or": "Odia", "si": "Sinhala", "my": "Burmese", "km": "Khmer", "lo": "Lao",
+    "bo": "Tibetan", "dv": "Dhivehi",
 }
 
 # Defaults by script class. Scripts without spaces between words get character-based length
 # thresholds (a 30-character Chinese document carries as much as a 100-character English one),
 # and large character inventories need character_coverage < 1 so rare characters become [UNK].
-SPACELESS = {"Hani", "Jpan", "Thai"}
+SPACELESS = {"Hani", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"}
 LARGE_INVENTORY = {"Hani", "Jpan", "Hang", "Kore"}
 
 
@@ -268,9 +273,11 @@ def render(code: str, choices: Choices | None = None) -> str:
     ch = choices or Choices()
     script = ch.script or LANGUAGE_SCRIPTS.get(code.split("-")[0])
     if script is None:
-        raise ConfigError(f"no default script known for language {code!r}; pass --script (one of {', '.join(SCRIPTS)})")
-    if script not in SCRIPTS:
-        raise ConfigError(f"unknown script {script!r}; allowed: {', '.join(SCRIPTS)}")
+        raise ConfigError(f"no default script known for language {code!r}; pass --script (an ISO 15924 code: "
+                          f"{', '.join(SCRIPTS)}, Telu, Mymr, ...)")
+    if not is_script(script):
+        raise ConfigError(f"unknown script {script!r}; an ISO 15924 code of a Unicode script (e.g. "
+                          f"{', '.join(SCRIPTS)}, Telu, Mymr, Khmr)")
     d = defaults_for(script)
     src_yaml = ch.sources_yaml or _indented_yaml(ch.sources or [{"path": f"text/{code}/*.txt.gz", "format": "text"}])
     if ch.tasks:

@@ -89,6 +89,25 @@ def test_scaffold_says_when_lid176_has_no_label_for_the_language(tmp_path):
     assert parse_language(tmp_path / "ha.yaml", strict=True).clean.lid.label is None   # a comment: still valid
     assert "has no label" not in render("sw") and "has no label" not in render("yo")
 
+
+def test_scaffold_for_scripts_outside_the_table(tmp_path):
+    """Telugu, Burmese, ... get their script from the code, and the spaceless ones (Burmese, Khmer, Lao,
+    Tibetan) get Thai's character-based length threshold; any Unicode script code is accepted by --script."""
+    from pipeline.config import parse_language
+    from pipeline.scaffold import render
+
+    for code, script, name, min_chars in (("te", "Telu", "Telugu", 100), ("my", "Mymr", "Burmese", 30),
+                                          ("km", "Khmr", "Khmer", 30)):
+        (tmp_path / f"{code}.yaml").write_text(render(code), encoding="utf-8")
+        cfg = parse_language(tmp_path / f"{code}.yaml", strict=True)
+        assert (cfg.script, cfg.name, cfg.clean.min_chars) == (script, name, min_chars)
+    from pipeline.scaffold import Choices
+
+    (tmp_path / "zgh.yaml").write_text(render("zgh", Choices(script="Tfng")), encoding="utf-8")   # Tamazight
+    assert parse_language(tmp_path / "zgh.yaml", strict=True).script == "Tfng"
+    with pytest.raises(Exception, match="unknown script 'Tifinagh'"):
+        render("zgh", Choices(script="Tifinagh"))
+
 def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
     """The README walk-through as a user runs it: new-language, a first `foundry run` that stops at the
     review gate with the review's headline, `foundry approve`, then the rest (--until / --from)."""

@@ -190,15 +190,33 @@ def char_script(ch: str) -> str | None:
     return "Zyyy"
 
 
+TABLE_SCRIPTS = frozenset(r[2] for r in _RANGES) | frozenset(SCRIPT_MEMBERS)
+
+
+@lru_cache(maxsize=None)
+def _unicode_script(script: str):
+    """For a script without a row in the table: its Unicode Script property as a compiled pattern."""
+    import regex
+
+    return regex.compile(rf"\p{{Script={script}}}")
+
+
 def script_share(text: str, script: str) -> float:
-    """Share of the letters of ``text`` that belong to ``script`` (0.0 when there are no letters)."""
-    members = SCRIPT_MEMBERS.get(script, frozenset({script}))
+    """Share of the letters of ``text`` that belong to ``script`` (0.0 when there are no letters). The scripts
+    of the table are measured by it (as every shipped corpus was); any other ISO 15924 script (Telu, Mymr, ...)
+    by its Unicode Script property."""
+    if script in TABLE_SCRIPTS:
+        members = SCRIPT_MEMBERS.get(script, frozenset({script}))
+        inside = lambda ch, sc: sc in members  # noqa: E731
+    else:
+        pattern = _unicode_script(script)
+        inside = lambda ch, sc: pattern.match(ch) is not None  # noqa: E731
     letters = hits = 0
     for ch, n in Counter(text).items():
         sc = char_script(ch)
         if sc is None:
             continue
         letters += n
-        if sc in members:
+        if inside(ch, sc):
             hits += n
     return hits / letters if letters else 0.0

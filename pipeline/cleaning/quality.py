@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from datatrove.pipeline.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
 
 from pipeline.cleaning import quality_fast
-from pipeline.cleaning.segment import tokenizer
+from pipeline.cleaning.segment import CHARS_SCRIPTS, tokenizer
 
 FILTERS = ("gopher_repetition", "fineweb_quality", "gopher_quality")
 
 SCRIPT_CLASS = {
     "Hani": "cjk", "Jpan": "cjk",
     "Hang": "hangul", "Kore": "hangul",
-    "Thai": "thai",
+    **dict.fromkeys(CHARS_SCRIPTS, "thai"),   # no spaces between words: grapheme clusters as words
 }
 
 

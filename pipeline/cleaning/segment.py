@@ -194,12 +194,16 @@ class CharWords(_Base):
 _CLASSES = {"whitespace": WhitespaceWords, "jieba": JiebaWords, "japanese": JapaneseWords, "chars": CharWords}
 
 
+# scripts written without spaces between words, with no segmenter here: one token per grapheme cluster
+CHARS_SCRIPTS = ("Thai", "Laoo", "Khmr", "Mymr", "Tibt")
+
+
 def default_segmenter(script: str) -> str:
     if script == "Hani":
         return "jieba"
     if script == "Jpan":
         return "japanese"
-    if script in ("Thai",):
+    if script in CHARS_SCRIPTS:
         return "chars"
     return "whitespace"
 

@@ -13,13 +13,14 @@ Defaults the YAMLs leave out live here and in ``model/sizes.py``: every stage li
 """
 from pipeline.config.project import (DOTTED_PARAMS, data_root, languages, load_language, load_params,
                                      parse_language, project_root, resolve_path, resolve_sources, tasks_matching)
-from pipeline.config.sections import (DEFAULT_DATA_ROOT, SCRIPTS, SECTIONS, CleanSettings, ConfigError,
+from pipeline.config.scripts import SCRIPTS, is_script
+from pipeline.config.sections import (DEFAULT_DATA_ROOT, SECTIONS, CleanSettings, ConfigError,
                                       EvaluateSettings, LanguageConfig, LidSettings, ModelSettings,
                                       PretrainSettings, ReferenceModel, ReviewSettings, ShardSettings, Source,
                                       TaskFormat, TaskSettings, TaskType, ValidateSettings, VocabSettings)
 
-__all__ = ["DOTTED_PARAMS", "data_root", "languages", "load_language", "load_params", "parse_language",
-           "project_root", "resolve_path", "resolve_sources", "tasks_matching", "DEFAULT_DATA_ROOT", "SCRIPTS", "SECTIONS",
+__all__ = ["DOTTED_PARAMS", "data_root", "languages", "load_language", "load_params", "parse_language", "project_root",
+           "resolve_path", "resolve_sources", "tasks_matching", "DEFAULT_DATA_ROOT", "SCRIPTS", "SECTIONS",
            "CleanSettings", "ConfigError", "EvaluateSettings", "LanguageConfig", "LidSettings", "ModelSettings",
            "PretrainSettings", "ReferenceModel", "ReviewSettings", "ShardSettings", "Source", "TaskFormat",
-           "TaskSettings", "TaskType", "ValidateSettings", "VocabSettings"]
+           "TaskSettings", "TaskType", "ValidateSettings", "VocabSettings", "is_script"]

@@ -8,9 +8,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.sizes import SIZES, size_defaults
+from pipeline.config.scripts import SCRIPTS, is_script
 
-SCRIPTS = ("Latn", "Cyrl", "Arab", "Deva", "Hani", "Jpan", "Hang", "Kore", "Grek", "Hebr", "Thai",
-           "Geor", "Taml", "Ethi", "Beng", "Armn")
 DEFAULT_DATA_ROOT = "../shared/data"
 # Top-level sections; each is a DVC param of the stage(s) that read it, so each must be present.
 SECTIONS = ("language", "script", "sources", "clean", "validate", "review", "vocab", "shard", "model",
@@ -183,7 +182,7 @@ class CleanSettings(_Strict):
     lid: LidSettings = LidSettings()
     rows_per_shard: int = Field(50_000, ge=100)
     # word segmentation for the filters and MinHash: auto = by script (Hani: jieba, Jpan: japanese,
-    # Thai: chars, others: whitespace)
+    # Thai, Lao, Khmer, Myanmar, Tibetan: chars, others: whitespace)
     segmenter: Literal["auto", "whitespace", "jieba", "japanese", "chars"] = "auto"
     normalize: Normalize = Field(default_factory=lambda: CleanSettings.Normalize())
     quality: Quality = Field(default_factory=lambda: CleanSettings.Quality())
@@ -461,8 +460,9 @@ class LanguageConfig(_Strict):
     @field_validator("script")
     @classmethod
     def _script(cls, v):
-        if v not in SCRIPTS:
-            raise ValueError(f"unknown script {v!r}; allowed ISO 15924 codes: {', '.join(SCRIPTS)}")
+        if not is_script(v):
+            raise ValueError(f"unknown script {v!r}; an ISO 15924 code of a Unicode script (e.g. "
+                             f"{', '.join(SCRIPTS)}, Telu, Mymr, Khmr)")
         return v
 
     # --- resolved values used by the stages -------------------------------------------------
