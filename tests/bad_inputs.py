@@ -735,16 +735,19 @@ CASES: list[Case] = [
          "a name instead of a code", "use the ISO 639 code, e.g. `sw`",
          bad_language_code, _e("'Swahili'", "ISO 639")),
     Case("language_unknown_to_lid", "`corpora/qqq.yaml: all 24 documents were dropped (language: 24); relax clean.* "
-         "thresholds (corpus looks like 'en', not 'qqq')`",
-         "a language code lid.176 has no label for (or the wrong code for the text)",
+         "thresholds (... lid.176 has no label 'qqq' ...; it labels 100% of the documents 'en': if that is this "
+         "language, set clean.lid.label: en ...)`",
+         "a language code lid.176 has no label for, on text it is sure is another language (or the wrong code for "
+         "the text)",
          "set `clean.lid.label` to the lid.176 code of the text, give a local model (`clean.lid.model_path`), or "
          "`clean.lid.enabled: false`", language_unknown_to_lid,
-         _e("qqq.yaml", "all 24 documents were dropped", "language: 24", "looks like 'en'")),
+         _e("qqq.yaml", "all 24 documents were dropped", "language: 24", "no label 'qqq'",
+            "set clean.lid.label: en")),
     Case("language_key_mismatch", "`corpora/xx.yaml: key 'language' is 'sw' but the file is named for 'xx'`",
          "a copied config", "make `language:` match the file name", language_key_mismatch,
          _e("xx.yaml", "key 'language' is 'sw'")),
     Case("unknown_script", "`corpora/xx.yaml: invalid language configuration` `- script: Value error, unknown script "
-         "'Latin'; allowed ISO 15924 codes: Latn, ...`", "a script name instead of its ISO 15924 code", "use the code (`Latn`, `Cyrl`, ...)",
+         "'Latin'; an ISO 15924 code of a Unicode script (e.g. Latn, ...`", "a script name instead of its ISO 15924 code", "use the code (`Latn`, `Cyrl`, ...)",
          unknown_script, _e("xx.yaml", "script", "unknown script 'Latin'")),
     Case("negative_threshold", "`corpora/xx.yaml: invalid language configuration` `- clean.min_chars: Input should be "
          "greater than or equal to 1 (got -5)`", "a nonsense threshold", "a value in the range the message gives",
