@@ -379,11 +379,11 @@ def _shown(path: Path, droot: Path) -> str:
         return str(path)
 
 
-def _detected(sources: list[str], droot: Path) -> tuple[str, SourceProfile]:
+def _detected(sources: list[str], droot: Path, code: str | None = None) -> tuple[str, SourceProfile]:
     """The `sources` YAML for --source arguments (pipeline/onboard/detect.py) and the profile sizing the defaults."""
     from pipeline.onboard.detect import detect, render as render_sources
 
-    found, hidden = detect(sources)
+    found, hidden = detect(sources, code)
     prof = SourceProfile(files=sum(f.tally.files for f in found), chars=sum(f.tally.chars for f in found),
                          sampled=any(f.tally.estimated for f in found))
     for f in found:
@@ -435,7 +435,7 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
         missing = [str(p) for p in resolved if not p.exists() and not glob.glob(str(p))]
         if missing:
             raise ConfigError(f"--source {', '.join(missing)}: no such file or folder")
-        kw["sources_yaml"], kw["profile"] = _detected(sources, droot)
+        kw["sources_yaml"], kw["profile"] = _detected(sources, droot, code)
     raw_path = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath([str(p) for p in resolved]))
     raw = _params_path(raw_path, root, droot)
     if "profile" not in kw:

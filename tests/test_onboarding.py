@@ -174,3 +174,38 @@ def test_nested_jsonl_field_and_dataset_dict_splits(tmp_path):
     sf = SourceFile(Source(path="n.jsonl", format="jsonl", field="content.text"), tmp_path / "n.jsonl", "n.jsonl")
     docs = [d for seg in plan_file(sf, 0, 300) for d in iter_file(sf, 1000, seg.start, seg.end, seg.line)]
     assert [d.text for d in docs] == text
+
+
+def test_translation_records_give_the_languages_side(tmp_path):
+    """OPUS/NLLB-style parallel data holds each language in a member of a `translation` struct. Built from the
+    sentence-aligned FLORES devtest (en, sw) of the shared data as Parquet, a `datasets` folder and JSONL: new-
+    language for sw chooses `translation.sw` (not the longer English side), and the readers give the Swahili
+    sentences in order."""
+    import datasets
+
+    from pipeline.config import Source
+    from pipeline.errors import StageError
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import SourceFile, iter_file, plan_file
+
+    shared = require_shared("small", "text", "sw", "flores200_devtest.txt").parents[3]
+    side = {lang: [ln for ln in (shared / "small" / "text" / lang / "flores200_devtest.txt").read_text(
+        encoding="utf-8").splitlines() if ln.strip()][:120] for lang in ("en", "sw")}
+    rows = [{"id": i, "translation": {"en": e, "sw": s}} for i, (e, s) in enumerate(zip(side["en"], side["sw"]))]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "opus.parquet")
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "opus_hf"))
+    (tmp_path / "opus.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                         encoding="utf-8")
+    found, _ = detect([str(tmp_path)], code="sw")
+    got = {f.settings["format"]: f for f in found}
+    assert {k: v.settings.get("field") for k, v in got.items()} == {"parquet": "translation.sw", "hf": "translation.sw",
+                                                                   "jsonl": "translation.sw"}
+    assert "named for the language 'sw'" in got["parquet"].why
+    for fmt, name in (("parquet", "opus.parquet"), ("hf", "opus_hf"), ("jsonl", "opus.jsonl")):
+        sf = SourceFile(Source(path=name, format=fmt, field="translation.sw"), tmp_path / name, name)
+        docs = [d for seg in plan_file(sf, 0, 3000) for d in iter_file(sf, 100_000, seg.start, seg.end, seg.line)]
+        assert [d.text for d in docs] == side["sw"], fmt
+    bad = SourceFile(Source(path="opus.parquet", format="parquet", field="translation.yo"), tmp_path / "opus.parquet",
+                     "opus.parquet")
+    with pytest.raises(StageError, match=r"no column 'translation.yo' \(columns: id \(int64\), translation \(struct"):
+        list(iter_file(bad, 100_000))

@@ -98,7 +98,7 @@ def _lines(path: Path) -> list[str]:
     return text.split("\n")
 
 
-def _text(path: Path) -> tuple[dict, str]:
+def _text(path: Path, code: str | None = None) -> tuple[dict, str]:
     stats = LineStats()
     for line in _lines(path):
         stats.add(line)
@@ -108,7 +108,7 @@ def _text(path: Path) -> tuple[dict, str]:
     return ({"format": "text"} if documents == "blank_line" else {"format": "text", "documents": documents}), why
 
 
-def _jsonl(path: Path) -> tuple[dict, str]:
+def _jsonl(path: Path, code: str | None = None) -> tuple[dict, str]:
     records: list[dict] = []
     lines = [ln for ln in _lines(path) if ln.strip()]
     if lines and lines[0].lstrip().startswith("["):
@@ -126,7 +126,7 @@ def _jsonl(path: Path) -> tuple[dict, str]:
         records.append(_flatten(obj))
     names = list(dict.fromkeys(k for r in records for k in r))
     types = {k: type(next(r[k] for r in records if k in r)).__name__ for k in names}
-    settings, why = choose(str(path), records, names, types)
+    settings, why = choose(str(path), records, names, types, prefer=code)
     return {"format": "jsonl", **settings}, why
 
 
@@ -142,18 +142,23 @@ def _flatten(obj: dict, prefix: str = "", depth: int = 0) -> dict:
     return out
 
 
-def _table_settings(where: str, table, fmt: str) -> tuple[dict, str]:
-    """Field choice from the first rows of a pyarrow table (parquet, arrow, hf)."""
+def _table_settings(where: str, table, fmt: str, code: str | None = None) -> tuple[dict, str]:
+    """Field choice from the first rows of a pyarrow table (parquet, arrow, hf); a struct column's members are
+    candidates by dotted name (``translation.sw``)."""
+    import pyarrow as pa
+
     from pipeline.readers.rows import is_string
 
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
     types = {f.name: str(f.type) for f in table.schema}
     strings = [f.name for f in table.schema if is_string(f.type)]
     settings, why = choose(where, table.select(strings).to_pylist() if strings else [{}] * table.num_rows,
-                           strings, types)
+                           strings, types, prefer=code)
     return {"format": fmt, **settings}, why
 
 
-def _parquet(path: Path) -> tuple[dict, str]:
+def _parquet(path: Path, code: str | None = None) -> tuple[dict, str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -163,10 +168,10 @@ def _parquet(path: Path) -> tuple[dict, str]:
     except (pa.ArrowException, OSError) as e:
         raise ConfigError(f"{path}: not a readable Parquet file ({e})") from None
     table = pa.Table.from_batches([batch]) if batch is not None else pf.schema_arrow.empty_table()
-    return _table_settings(str(path), table, "parquet")
+    return _table_settings(str(path), table, "parquet", code)
 
 
-def _arrow(path: Path) -> tuple[dict, str]:
+def _arrow(path: Path, code: str | None = None) -> tuple[dict, str]:
     import pyarrow as pa
 
     from pipeline.readers.arrow import open_batches
@@ -177,10 +182,10 @@ def _arrow(path: Path) -> tuple[dict, str]:
     except (pa.ArrowException, OSError) as e:
         raise ConfigError(f"{path}: not a readable Arrow file ({e})") from None
     table = pa.Table.from_batches([batch.slice(0, SAMPLE_RECORDS)]) if batch is not None else schema.empty_table()
-    return _table_settings(str(path), table, "arrow")
+    return _table_settings(str(path), table, "arrow", code)
 
 
-def _csv(path: Path) -> tuple[dict, str]:
+def _csv(path: Path, code: str | None = None) -> tuple[dict, str]:
     import csv
 
     from pipeline.readers.delimited import delimiter
@@ -192,7 +197,7 @@ def _csv(path: Path) -> tuple[dict, str]:
     records = [dict(zip(header, r)) for r in body if len(r) == len(header)]
     numeric = {h for h in header if records and all(_is_number(r[h]) for r in records)}
     types = {h: "number" if h in numeric else "text" for h in header}
-    settings, why = choose(str(path), records, [h for h in header if h not in numeric], types)
+    settings, why = choose(str(path), records, [h for h in header if h not in numeric], types, prefer=code)
     return {"format": "csv", **settings}, why
 
 
@@ -204,7 +209,7 @@ def _is_number(s: str) -> bool:
         return False
 
 
-def _conllu(path: Path) -> tuple[dict, str]:
+def _conllu(path: Path, code: str | None = None) -> tuple[dict, str]:
     lines = _lines(path)
     tokens = sum(1 for ln in lines if ln.count("\t") == 9)
     sentences = sum(1 for ln in lines if ln.startswith("# text"))
@@ -217,7 +222,7 @@ def _conllu(path: Path) -> tuple[dict, str]:
                                   f"grouped 20 sentences to a document")
 
 
-def _dataset(path: Path) -> tuple[dict, str]:
+def _dataset(path: Path, code: str | None = None) -> tuple[dict, str]:
     split, others = {}, ""
     if (path / "dataset_dict.json").is_file():   # a DatasetDict: read "train", else its first split
         names = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8")).get("splits") or ["train"]
@@ -228,7 +233,7 @@ def _dataset(path: Path) -> tuple[dict, str]:
                       f"split: NAME adds one)")
     ds = load_folder(path, split.get("split", "train"))
     table = ds.with_format("arrow")[:SAMPLE_RECORDS]
-    settings, why = _table_settings(str(path), table, "hf")
+    settings, why = _table_settings(str(path), table, "hf", code)
     return {**settings, **split}, f"a `datasets` save_to_disk folder, {ds.num_rows:,} rows{others}; {why}"
 
 
@@ -236,7 +241,7 @@ CLASSIFIERS = {"text": _text, "jsonl": _jsonl, "parquet": _parquet, "arrow": _ar
                "conllu": _conllu}
 
 
-def classify(path: Path) -> tuple[dict, str]:
+def classify(path: Path, code: str | None = None) -> tuple[dict, str]:
     """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none."""
     fmt = format_of(path)
     if fmt not in CLASSIFIERS:
@@ -246,7 +251,7 @@ def classify(path: Path) -> tuple[dict, str]:
     if fmt in ("parquet", "arrow") and path.name.endswith(COMPRESSED):
         raise ConfigError(f"{path}: a compressed {fmt} file; decompress it (only line-based formats are read "
                           f"compressed)")
-    return CLASSIFIERS[fmt](path)
+    return CLASSIFIERS[fmt](path, code)
 
 
 def _common_glob(files: list[Path], all_files: list[Path], suffix: str) -> str | None:
@@ -265,11 +270,11 @@ def _suffix(path: Path) -> str:
     return Path(name.removesuffix(z)).suffix + z
 
 
-def group(files: list[Path], datasets: list[Path]) -> list[Found]:
+def group(files: list[Path], datasets: list[Path], code: str | None = None) -> list[Found]:
     """One entry per format and settings (files classified one by one; a dataset folder is an entry)."""
     by: dict[str, Found] = {}
     for f in files:
-        settings, why = classify(f)
+        settings, why = classify(f, code)
         key = json.dumps(settings, sort_keys=True)
         found = by.setdefault(key, Found(settings, [], why))
         found.files.append(f)
@@ -279,17 +284,18 @@ def group(files: list[Path], datasets: list[Path]) -> list[Found]:
         globs = [_common_glob([f for f in found.files if _suffix(f) == s], files, s) for s in suffixes]
         found.paths = globs if len(found.files) > 1 and all(globs) else [str(f) for f in found.files]
     for d in datasets:
-        settings, why = _dataset(d)
+        settings, why = _dataset(d, code)
         out.append(Found(settings, [d], why, [str(d)]))
     return out
 
 
-def detect(sources: list[str]) -> tuple[list[Found], int]:
-    """The sources entries for --source arguments, each tallied; and the number of hidden files left out."""
+def detect(sources: list[str], code: str | None = None) -> tuple[list[Found], int]:
+    """The sources entries for --source arguments, each tallied; and the number of hidden files left out. ``code``:
+    the language's code, which names its field in a record of several languages (``translation.sw``)."""
     files, datasets, hidden = _inputs(sources)
     if not files and not datasets:
         raise ConfigError(f"--source {' '.join(sources)}: no files found")
-    found = group(files, datasets)
+    found = group(files, datasets, code)
     budget = [TOTAL_CHARS]
     for fd in found:
         fd.tally = tally(fd.settings, fd.files, budget)

@@ -43,9 +43,12 @@ def candidates(records: list[dict], names: list[str]) -> list[Candidate]:
     return out
 
 
-def choose(where: str, records: list[dict], names: list[str], types: dict[str, str]) -> tuple[dict, str]:
+def choose(where: str, records: list[dict], names: list[str], types: dict[str, str],
+           prefer: str | None = None) -> tuple[dict, str]:
     """(``sources`` settings: field or fields, a comment naming the candidates); a ConfigError naming ``where``
-    when no field holds text. ``types`` describes every field for that message."""
+    when no field holds text. ``types`` describes every field for that message. A text field named for the
+    language (``prefer``: ``sw``, or ``translation.sw`` in a record of several languages) is chosen over the
+    longest."""
     cands = candidates(records, names)
     texts = [c for c in cands if not c.is_id]
     if not texts:
@@ -53,6 +56,10 @@ def choose(where: str, records: list[dict], names: list[str], types: dict[str, s
         found = "; string fields: " + ", ".join(c.describe() for c in cands) if cands else ""
         raise ConfigError(f"{where}: no field holds text in the first {len(records)} record(s) (fields: {shown}"
                           f"{found}); name the source yourself in corpora/<code>.yaml")
+    named = next((c for c in texts if prefer and c.name.rsplit(".", 1)[-1] == prefer), None)
+    if named is not None:
+        return {"field": named.name}, (f"text fields: {', '.join(c.describe() for c in cands)}; chose {named.name} "
+                                       f"(named for the language {prefer!r})")
     body = max(texts, key=lambda c: c.mean_chars)
     title = next((c for c in texts if c.name.lower() in TITLE_NAMES and c is not body
                   and c.mean_chars < body.mean_chars), None)

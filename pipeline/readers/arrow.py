@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
-from pipeline.readers.rows import batch_documents, check_columns
+from pipeline.readers.rows import batch_documents, check_columns, columns
 
 FORMAT = "arrow"
 SUFFIXES = (".arrow", ".feather")
@@ -55,7 +55,8 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
             if end is not None and 0 <= end <= row:
                 return
             if row >= start:
-                yield from batch_documents(sf, batch.select(sf.source.text_fields), row, max_chars)
+                yield from batch_documents(sf, batch.select(columns(batch.schema, sf.source.text_fields)), row,
+                                           max_chars)
             row += batch.num_rows
     except (pa.ArrowException, OSError) as e:
         bad("unreadable_parquet", f"{sf.path}: cannot read Arrow data near row {row} ({e})", sf.rel, row)

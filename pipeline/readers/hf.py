@@ -15,7 +15,7 @@ from typing import Iterator
 
 from pipeline.errors import StageError
 from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
-from pipeline.readers.rows import BATCH_ROWS, batch_documents, check_columns
+from pipeline.readers.rows import BATCH_ROWS, batch_documents, check_columns, columns
 
 FORMAT = "hf"
 SUFFIXES: tuple[str, ...] = ()   # a folder, found by its dataset_info.json / dataset_dict.json
@@ -76,14 +76,17 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
         if ds.features is not None:
             _check(sf, ds)
         row = 0
-        for batch in ds.select_columns(sf.source.text_fields).iter(batch_size=BATCH_ROWS):
+        names = columns(ds.features.arrow_schema, sf.source.text_fields) if ds.features is not None else \
+            list(dict.fromkeys(f.split(".")[0] for f in sf.source.text_fields))
+        for batch in ds.select_columns(names).iter(batch_size=BATCH_ROWS):
             yield from _dict_documents(sf, batch, row, max_chars)
             row += len(next(iter(batch.values())))
         return
     ds = load_folder(sf.path, sf.source.split)
     _check(sf, ds)
     stop = ds.num_rows if end is None or end < 0 else min(end, ds.num_rows)
-    part = ds.select_columns(sf.source.text_fields).select(range(start, stop)).with_format("arrow")
+    part = ds.select_columns(columns(ds.features.arrow_schema, sf.source.text_fields)).select(range(start, stop))
+    part = part.with_format("arrow")
     row = start
     for table in part.iter(batch_size=BATCH_ROWS):
         yield from batch_documents(sf, table, row, max_chars)
@@ -93,7 +96,8 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
 def _dict_documents(sf: SourceFile, batch: dict, row: int, max_chars: int) -> Iterator[RawDoc]:
     import pyarrow as pa
 
-    yield from batch_documents(sf, pa.table({k: batch[k] for k in sf.source.text_fields}), row, max_chars)
+    names = dict.fromkeys(f if f in batch else f.split(".")[0] for f in sf.source.text_fields)
+    yield from batch_documents(sf, pa.table({k: batch[k] for k in names}), row, max_chars)
 
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:

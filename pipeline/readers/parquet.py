@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
-from pipeline.readers.rows import BATCH_ROWS, batch_documents, check_columns
+from pipeline.readers.rows import BATCH_ROWS, batch_documents, check_columns, columns
 
 # pyarrow is imported where used: reading the other formats does not pay for it
 FORMAT = "parquet"
@@ -48,7 +48,8 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     try:
         if not groups:
             return
-        batches = pf.iter_batches(batch_size=BATCH_ROWS, columns=sf.source.text_fields, row_groups=groups)
+        batches = pf.iter_batches(batch_size=BATCH_ROWS, columns=columns(pf.schema_arrow, sf.source.text_fields),
+                                  row_groups=groups)
         for batch in batches:
             yield from batch_documents(sf, batch, row, max_chars)
             row += batch.num_rows
