@@ -628,9 +628,10 @@ CASES: list[Case] = [
     Case("binary_file_skipped", "`stats.json` `skipped: {binary_file: 1}`",
          "`clean.on_bad_input: skip` skips the whole file", "nothing, or remove the file",
          lambda p: binary_file(p, skip=True), Expect(0, skipped={"binary_file": 1})),
-    Case("utf16_file", "`raw/wide.txt line 1: looks like a binary file (UTF-16?)`",
+    Case("utf16_file", "`raw/wide.txt line 1: UTF-16 text, not UTF-8 (NUL byte at byte 3); convert it to UTF-8 text "
+         "(e.g. iconv -f UTF-16 -t UTF-8) ...`",
          "the file is UTF-16 (e.g. saved by Windows Notepad as \"Unicode\")",
-         "convert it: `iconv -f utf-16 -t utf-8`", utf16_file, _e("wide.txt line 1", "UTF-16")),
+         "convert it: `iconv -f utf-16 -t utf-8`", utf16_file, _e("wide.txt line 1", "UTF-16 text, not UTF-8")),
     Case("truncated_gzip", "`raw/part.txt.gz line N: cannot read (...); is the file truncated or not gzip?`",
          "an interrupted download or copy", "fetch the file again (`gzip -t` checks it)",
          truncated_gzip, _e("part.txt.gz line", "truncated")),

@@ -209,3 +209,41 @@ def test_translation_records_give_the_languages_side(tmp_path):
                      "opus.parquet")
     with pytest.raises(StageError, match=r"no column 'translation.yo' \(columns: id \(int64\), translation \(struct"):
         list(iter_file(bad, 100_000))
+
+
+def test_files_from_windows_tools(tmp_path):
+    """What spreadsheets and Notepad write: a UTF-8 byte-order mark before a CSV header, a JSONL file or a text
+    file is not part of the first column's name, the first record or the first document; UTF-16 text is named
+    as such, with the command that converts it."""
+    from pipeline.config import ConfigError, Source
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import SourceFile, iter_file, plan_file, sniff_binary
+
+    docs = [d for d in require_shared("small", "text", "sw", "flores200_devtest.txt").read_text(encoding="utf-8")
+            .split("\n\n") if d.strip()][:30]
+    bom = "\ufeff"
+    import csv
+    import io
+
+    sheet = io.StringIO()
+    csv.writer(sheet).writerows([["text", "n"], *([d, i] for i, d in enumerate(docs))])   # \r\n, as Excel
+    (tmp_path / "sheet.csv").write_text(bom + sheet.getvalue(), encoding="utf-8", newline="")
+    (tmp_path / "dump.jsonl").write_text(bom + "".join(json.dumps({"text": d}) + "\r\n" for d in docs),
+                                         encoding="utf-8", newline="")
+    (tmp_path / "notes.txt").write_text(bom + "\r\n\r\n".join(docs) + "\r\n", encoding="utf-8", newline="")
+    found, _ = detect([str(tmp_path)])
+    got = {f.settings["format"]: f.settings for f in found}
+    assert got["csv"].get("field") == "text" and got["jsonl"] == {"format": "jsonl", "field": "text"}, got
+    for fmt, name, field in (("csv", "sheet.csv", "text"), ("jsonl", "dump.jsonl", "text"),
+                             ("text", "notes.txt", None)):
+        sf = SourceFile(Source(path=name, format=fmt, **({"field": field} if field else {})), tmp_path / name, name)
+        out = [d.text for seg in plan_file(sf, 0, 3000) for d in iter_file(sf, 100_000, seg.start, seg.end, seg.line)]
+        assert out == docs, (fmt, out[:1])
+
+    (tmp_path / "unicode.txt").write_bytes((bom + "\r\n\r\n".join(docs)).encode("utf-16-le"))
+    with pytest.raises(ConfigError, match=r"unicode.txt: UTF-16 text, not UTF-8; re-encode it \(e.g. iconv -f UTF-16"):
+        detect([str(tmp_path / "unicode.txt")])
+    seen = []
+    sf = SourceFile(Source(path="unicode.txt"), tmp_path / "unicode.txt", "unicode.txt")
+    assert sniff_binary(sf, lambda reason, msg, *a: seen.append((reason, msg)))
+    assert seen[0][0] == "binary_file" and "UTF-16 text, not UTF-8" in seen[0][1], seen

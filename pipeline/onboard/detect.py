@@ -25,7 +25,7 @@ from pipeline.onboard.fields import SAMPLE_RECORDS, choose
 from pipeline.onboard.layout import LineStats
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
-from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, open_binary
+from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, open_binary, wide_encoding
 from pipeline.readers.hf import is_dataset_folder, load_folder
 
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
@@ -87,7 +87,11 @@ def _lines(path: Path) -> list[str]:
     """The first lines of a line-based file, as text (a ConfigError when it is binary or not UTF-8)."""
     head = _head(path, SNIFF_BYTES)
     if b"\x00" in head[:BINARY_SNIFF_BYTES]:
-        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not {format_of(path)} text; remove it "
+        wide = wide_encoding(head[:BINARY_SNIFF_BYTES])
+        if wide:
+            raise ConfigError(f"{path}: {wide} text, not UTF-8; re-encode it (e.g. iconv -f {wide} -t UTF-8 FILE > "
+                              f"NEW) or remove it from the folder")
+        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not a {format_of(path)} file; remove it "
                           f"from the folder or convert it")
     cut = head.rfind(b"\n") + 1 if len(head) == SNIFF_BYTES else len(head)
     try:
@@ -95,7 +99,7 @@ def _lines(path: Path) -> list[str]:
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); re-encode "
                           f"it as UTF-8") from None
-    return text.split("\n")
+    return text.removeprefix("\ufeff").split("\n")
 
 
 def _text(path: Path, code: str | None = None) -> tuple[dict, str]:

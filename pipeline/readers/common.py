@@ -157,8 +157,20 @@ def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
     if pos < 0:
         return False
     line = head[:pos].count(b"\n") + 1
-    hint = " (UTF-16?)" if head[1::2].count(0) > len(head) // 4 else ""
-    bad("binary_file", f"{sf.path} line {line}: looks like a binary file{hint} (NUL byte at byte {pos}); "
-                       f"convert it to UTF-8 text or remove it from sources", sf.rel, line,
+    wide = wide_encoding(head)
+    what = f"{wide} text, not UTF-8" if wide else "looks like a binary file"
+    bad("binary_file", f"{sf.path} line {line}: {what} (NUL byte at byte {pos}); convert it to UTF-8 text (e.g. "
+                       f"iconv -f {wide or 'ENCODING'} -t UTF-8) or remove it from sources", sf.rel, line,
         head[:200].decode("utf-8", errors="replace"))
     return True
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """'UTF-16' or 'UTF-32' when the first bytes are text in that encoding (a byte-order mark, or NUL bytes
+    in every other position, as Windows Notepad's "Unicode" writes), else None."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and max(head[0::2].count(0),
+                                                                               head[1::2].count(0)) > len(head) // 4):
+        return "UTF-16"
+    return None

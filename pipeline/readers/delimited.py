@@ -32,7 +32,8 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
     fields = sf.source.text_fields
     f = open_binary(sf.path)
-    rows = csv.reader(io.TextIOWrapper(f, encoding="utf-8", newline=""), delimiter=delimiter(sf.path.name))
+    # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
+    rows = csv.reader(io.TextIOWrapper(f, encoding="utf-8-sig", newline=""), delimiter=delimiter(sf.path.name))
     line = 1
     try:
         with f:

@@ -133,13 +133,14 @@ def iter_lines(path: Path, max_chars: int | None, start: int = 0, end: int | Non
                 if not raw:
                     return
                 r.lineno += 1
+                bom = r.pos == len(raw) and raw.startswith(codecs.BOM_UTF8)   # Windows tools write one
                 if limit < 0 or r.whole(raw):
                     line = r.decode(raw)
                     if line is not None:
-                        yield r.lineno, line, -1
+                        yield r.lineno, line[1:] if bom else line, -1
                     continue
                 for k, chunk in enumerate(r.long_line(raw)):
-                    yield r.lineno, chunk, k
+                    yield r.lineno, chunk[1:] if bom and k == 0 else chunk, k
                 if r.failed:
                     return
     except gzip.BadGzipFile as e:
