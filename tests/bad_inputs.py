@@ -613,7 +613,7 @@ CASES: list[Case] = [
     Case("invalid_utf8", "`raw/bad.txt line 3: not valid UTF-8 (byte 0xff at column 8)`",
          "the file is in another encoding (Latin-1, Windows-1252) or damaged",
          "re-encode it (`iconv -f latin1 -t utf-8`), or set `clean.on_bad_input: skip` to drop bad lines",
-         invalid_utf8, _e("bad.txt line 3", "not valid UTF-8")),
+         invalid_utf8, _e("bad.txt line 3", "not valid UTF-8", "reads as Windows-1252/Latin-1: iconv -f CP1252")),
     Case("invalid_utf8_skipped", "`stats.json` `skipped: {invalid_utf8: 1}`, warning `bad input skipped`",
          "`clean.on_bad_input: skip`: bad lines are counted and listed in `rejected.jsonl`, the rest is cleaned",
          "read `data/<lang>/clean/rejected.jsonl` (`skipped:*` records name file and line)",

@@ -25,7 +25,7 @@ from pipeline.onboard.fields import SAMPLE_RECORDS, choose
 from pipeline.onboard.layout import LineStats
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
-from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, open_binary, wide_encoding
+from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, legacy_hint, open_binary, wide_encoding
 from pipeline.readers.hf import is_dataset_folder, load_folder
 
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
@@ -97,8 +97,8 @@ def _lines(path: Path) -> list[str]:
     try:
         text = head[: cut or len(head)].decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); re-encode "
-                          f"it as UTF-8") from None
+        raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); "
+                          f"{legacy_hint(head[:cut or len(head)])}") from None
     return text.removeprefix("\ufeff").split("\n")
 
 

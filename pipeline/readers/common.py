@@ -165,6 +165,18 @@ def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
     return True
 
 
+def legacy_hint(raw: bytes) -> str:
+    """How to re-encode bytes that are not UTF-8: ``iconv -f CP1252`` when they read as Windows-1252 (Latin-1),
+    the usual encoding of such text; otherwise only the advice to re-encode."""
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return "re-encode the file as UTF-8"
+    accented = sum(1 for ch in text if ord(ch) > 127 and ch.isalpha())
+    return ("re-encode the file as UTF-8 (it reads as Windows-1252/Latin-1: iconv -f CP1252 -t UTF-8 FILE > NEW)"
+            if accented else "re-encode the file as UTF-8")
+
+
 def wide_encoding(head: bytes) -> str | None:
     """'UTF-16' or 'UTF-32' when the first bytes are text in that encoding (a byte-order mark, or NUL bytes
     in every other position, as Windows Notepad's "Unicode" writes), else None."""

@@ -11,7 +11,8 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.readers.common import RAISE, READ_CHUNK, BadInput, RawDoc, Segment, SourceFile, open_binary
+from pipeline.readers.common import (RAISE, READ_CHUNK, BadInput, RawDoc, Segment, SourceFile, legacy_hint,
+                                     open_binary)
 from pipeline.readers.pieces import LongLine, split_line, split_long
 
 try:
@@ -30,7 +31,7 @@ def _utf8_message(path: Path, lineno: int, raw: bytes, err: UnicodeDecodeError, 
     col = col0 + len(raw[: err.start].decode("utf-8", errors="replace")) + 1
     bad = raw[err.start: err.start + 1]
     byte = f"byte 0x{bad[0]:02x}" if bad else "truncated sequence"
-    return f"{path} line {lineno}: not valid UTF-8 ({byte} at column {col}); re-encode the file as UTF-8"
+    return f"{path} line {lineno}: not valid UTF-8 ({byte} at column {col}); {legacy_hint(raw)}"
 
 
 class _Lines:
