@@ -383,12 +383,12 @@ def _detected(sources: list[str], droot: Path, code: str | None = None) -> tuple
     """The `sources` YAML for --source arguments (pipeline/onboard/detect.py) and the profile sizing the defaults."""
     from pipeline.onboard.detect import detect, render as render_sources
 
-    found, hidden = detect(sources, code)
+    found, left = detect(sources, code)
     prof = SourceProfile(files=sum(f.tally.files for f in found), chars=sum(f.tally.chars for f in found),
                          sampled=any(f.tally.estimated for f in found))
     for f in found:
         prof.char_counts.update(f.tally.char_counts)
-    return render_sources(found, lambda p: _shown(Path(p), Path(droot).resolve()), hidden), prof
+    return render_sources(found, lambda p: _shown(Path(p), Path(droot).resolve()), left), prof
 
 
 def _params_path(path: Path, root: Path, droot: Path) -> str:

@@ -131,9 +131,9 @@ def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
     import lzma
 
     (tmp_path / "a.jsonl.xz").write_bytes(lzma.compress("".join(json.dumps({"text": t}) + "\n" for t in text).encode()))
-    found, hidden = detect([str(tmp_path)])
+    found, left = detect([str(tmp_path)])
     got = {f.settings["format"]: f for f in found}
-    assert sorted(got) == ["arrow", "csv", "jsonl"] and hidden == 0
+    assert sorted(got) == ["arrow", "csv", "jsonl"] and left.hidden == 0 and not left.documentation
     assert got["csv"].settings == {"format": "csv", "fields": ["title", "body"]}   # id is a number, left out
     assert got["arrow"].settings == {"format": "arrow", "field": "text"}
     assert got["arrow"].tally.documents == 20 and got["jsonl"].tally.documents == 20
@@ -247,3 +247,28 @@ def test_files_from_windows_tools(tmp_path):
     sf = SourceFile(Source(path="unicode.txt"), tmp_path / "unicode.txt", "unicode.txt")
     assert sniff_binary(sf, lambda reason, msg, *a: seen.append((reason, msg)))
     assert seen[0][0] == "binary_file" and "UTF-16 text, not UTF-8" in seen[0][1], seen
+
+
+def test_a_hub_dataset_snapshot_folder(tmp_path):
+    """What `huggingface-cli download --repo-type dataset` leaves: README.md (the dataset card), .gitattributes
+    and data/<split>-0000N-of-0000M.parquet. The card is left out and named (it was an error: unknown suffix .md),
+    the shards are one entry, and its comment says that files of the test split are in it."""
+    from pipeline.onboard.detect import detect, render
+
+    shared = require_shared("text", "en", "ntrex128.txt.gz").parents[2]
+    lines = _lines(shared, "ntrex128.txt.gz")
+    snap = tmp_path / "snapshot"
+    (snap / "data").mkdir(parents=True)
+    (snap / "README.md").write_text("---\nlicense: cc-by-sa-4.0\n---\n# A news corpus\n", encoding="utf-8")
+    (snap / ".gitattributes").write_text("*.parquet filter=lfs diff=lfs merge=lfs -text\n", encoding="utf-8")
+    for name, part in (("train-00000-of-00002", lines[:300]), ("train-00001-of-00002", lines[300:600]),
+                       ("test-00000-of-00001", lines[600:700])):
+        docs = [" ".join(part[i:i + 5]) for i in range(0, len(part), 5)]
+        pq.write_table(pa.table({"text": docs, "id": list(range(len(docs)))}), snap / "data" / f"{name}.parquet")
+    found, left = detect([str(snap)])
+    assert left.hidden == 1 and left.documentation == ["README.md"]
+    assert len(found) == 1 and found[0].settings == {"format": "parquet", "field": "text"}
+    assert found[0].paths == [str(snap / "data" / "**" / "*.parquet")] and found[0].tally.documents == 140
+    assert "named for the test split" in found[0].why
+    shown = render(found, str, left)
+    assert "left out as documentation, not text to train on: README.md" in shown, shown

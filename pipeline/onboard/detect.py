@@ -6,7 +6,9 @@ field chosen from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a 
 ``datasets`` ``save_to_disk`` folder (format ``hf``; its files are not classified one by one). Line-based
 files may be compressed (.gz, .xz, .zst). A file that is none of these, or whose content contradicts its
 extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
-as the source globs leave them out, and said so.
+as the source globs leave them out, and so is a folder's documentation (README, LICENSE, CITATION, ...: a Hub
+dataset snapshot always has a README.md); the YAML says so. An entry whose files include some named for a
+held-out split (``test-00000-of-00001.parquet``) says that too.
 
 Files with the same format and settings become one ``sources`` entry (a glob where one matches exactly those
 files, else one entry per file), each with a comment: what was found and why the settings were chosen.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,19 @@ SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's la
 KNOWN = ".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also .gz/.xz/.zst)"
 
 
+# a folder's documentation (a Hub dataset snapshot always has a README.md): left out and named, not an error
+DOC_NAMES = ("readme", "license", "licence", "copying", "citation", "changelog", "notice", "authors", "contributing")
+# a file named for a held-out split (test-00000-of-00001.parquet, dev.jsonl, ...)
+_HELD_OUT = re.compile(r"(?:^|[-_./])(test|dev|valid|validation|eval)(?:[-_.]|$)", re.I)
+
+
+@dataclass
+class LeftOut:
+    """The files under a --source folder that no entry reads: hidden ones and documentation."""
+    hidden: int = 0
+    documentation: list[str] = field(default_factory=list)
+
+
 @dataclass
 class Found:
     """One ``sources`` entry: its settings, its files, what they hold and why."""
@@ -42,9 +58,9 @@ class Found:
     tally: Tally | None = None
 
 
-def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], int]:
-    """(files, dataset folders, hidden files left out) named by --source arguments."""
-    files, datasets, hidden = [], [], 0
+def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], LeftOut]:
+    """(files, dataset folders, what a folder holds that is left out) named by --source arguments."""
+    files, datasets, left = [], [], LeftOut()
     for s in sources:
         p = Path(s).expanduser()
         if is_dataset_folder(p):
@@ -56,7 +72,9 @@ def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], int]:
                 d = todo.pop()
                 for q in sorted(d.iterdir()):
                     if q.name.startswith("."):
-                        hidden += 1
+                        left.hidden += 1
+                    elif q.is_file() and q.name.split(".")[0].lower() in DOC_NAMES:
+                        left.documentation.append(str(q.relative_to(p)))
                     elif is_dataset_folder(q):
                         datasets.append(q.resolve())
                     elif q.is_dir():
@@ -72,7 +90,7 @@ def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], int]:
                 datasets.append(q.resolve())
             elif q.is_file():
                 files.append(q.resolve())
-    return sorted(set(files)), sorted(set(datasets)), hidden
+    return sorted(set(files)), sorted(set(datasets)), left
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -293,25 +311,34 @@ def group(files: list[Path], datasets: list[Path], code: str | None = None) -> l
     return out
 
 
-def detect(sources: list[str], code: str | None = None) -> tuple[list[Found], int]:
+def detect(sources: list[str], code: str | None = None) -> tuple[list[Found], LeftOut]:
     """The sources entries for --source arguments, each tallied; and the number of hidden files left out. ``code``:
     the language's code, which names its field in a record of several languages (``translation.sw``)."""
-    files, datasets, hidden = _inputs(sources)
+    files, datasets, left = _inputs(sources)
     if not files and not datasets:
         raise ConfigError(f"--source {' '.join(sources)}: no files found")
     found = group(files, datasets, code)
     budget = [TOTAL_CHARS]
     for fd in found:
         fd.tally = tally(fd.settings, fd.files, budget)
-    return found, hidden
+    for fd in found:
+        held = sorted({m.group(1).lower() for f in fd.files if (m := _HELD_OUT.search(f.name))})
+        if held and len(fd.files) > 1:   # a Hub snapshot's data/test-*.parquet beside data/train-*.parquet
+            fd.why += (f"; includes files named for the {'/'.join(held)} split: if they are evaluation data, "
+                       f"narrow the path to the training files")
+    return found, left
 
 
-def render(found: list[Found], shown, hidden: int = 0) -> str:
+def render(found: list[Found], shown, left: LeftOut | None = None) -> str:
     """The ``sources:`` entries as YAML lines (indented two spaces), a comment above each; ``shown(path)``
     is how a path is written (relative to the data root where it lies under it)."""
     out = []
-    if hidden:
-        out.append(f"  # ({hidden} hidden file(s) left out, as source globs leave them out)\n")
+    left = left or LeftOut()
+    if left.hidden:
+        out.append(f"  # ({left.hidden} hidden file(s) left out, as source globs leave them out)\n")
+    if left.documentation:
+        out += [f"  #   {ln}\n" for ln in _wrap(f"(left out as documentation, not text to train on: "
+                                               f"{', '.join(left.documentation)})")]
     for fd in found:
         for path in fd.paths:
             entry = {"path": shown(Path(path)), **fd.settings}
