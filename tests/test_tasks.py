@@ -211,6 +211,50 @@ def test_masakhaner_conll(data):
     assert "B-DATE" in d.labels and "O" in d.labels
 
 
+
+def test_csv_and_parquet_tasks_give_the_examples_of_the_original_files(data, tmp_path):
+    """A labelled task as a spreadsheet's CSV (quoted cells with commas and quotes, a byte-order mark, CRLF) and
+    as Parquet (a Hub snapshot's data/train-*.parquet), built from the shared MRPC and MasakhaNER files: the
+    same examples as the originals read as glue / conll."""
+    import csv
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    mrpc = data / "glue" / "MRPC"
+    orig = load_task(task(type="pair_classification", format="glue", train=str(mrpc / "train.tsv"),
+                          dev=str(mrpc / "dev.tsv")), data)
+    pairs = {"train": orig.train, "dev": orig.dev}
+    for split, exs in pairs.items():
+        buf = io.StringIO()
+        csv.writer(buf).writerows([["sentence1", "sentence2", "label"], *([e.text_a, e.text_b, e.label] for e in exs)])
+        (tmp_path / f"{split}.csv").write_bytes(("\ufeff" + buf.getvalue()).encode("utf-8"))
+        pq.write_table(pa.table({"sentence1": [e.text_a for e in exs], "sentence2": [e.text_b for e in exs],
+                                 "label": [int(e.label) for e in exs]}), tmp_path / f"{split}.parquet")
+    assert any("," in e.text_a and '"' in e.text_a for e in orig.train)      # quoting is exercised
+    for fmt in ("csv", "parquet"):
+        d = load_task(task(type="pair_classification", format=fmt, train=str(tmp_path / f"train.{fmt}"),
+                           dev=str(tmp_path / f"dev.{fmt}")), tmp_path)
+        for split in ("train", "dev"):
+            got = [(e.text_a, e.text_b, e.label) for e in getattr(d, split)]
+            assert got == [(e.text_a, e.text_b, e.label) for e in pairs[split]], (fmt, split)
+        assert d.labels == orig.labels
+    ner = data / "ner/masakhaner2/swa"
+    tagged = load_task(task(type="tagging", format="conll", train=str(ner / "dev.txt"), dev=str(ner / "dev.txt")), data)
+    pq.write_table(pa.table({"tokens": [e.tokens for e in tagged.train], "ner_tags": [e.label for e in tagged.train]}),
+                   tmp_path / "ner.parquet")
+    d = load_task(task(type="tagging", format="parquet", train=str(tmp_path / "ner.parquet"),
+                       dev=str(tmp_path / "ner.parquet")), tmp_path)
+    assert [(e.tokens, e.label) for e in d.train] == [(e.tokens, e.label) for e in tagged.train]
+    (tmp_path / "bad.csv").write_text("sentence1,sentence2,label\n\"a, b\",c,1\nd,e\n", encoding="utf-8")
+    with pytest.raises(StageError, match=r"bad.csv:3: expected 3 columns \(the header has 3\), found 2"):
+        load_task(task(type="pair_classification", format="csv", train=str(tmp_path / "bad.csv"),
+                       dev=str(tmp_path / "bad.csv")), tmp_path)
+    with pytest.raises(StageError, match="tagging tasks need format conllu, conll, jsonl, parquet or hf, not csv"):
+        load_task(task(type="tagging", format="csv", train=str(tmp_path / "bad.csv"), dev=str(tmp_path / "bad.csv")),
+                  tmp_path)
+
 # --- small hand-written files ----------------------------------------------------------------------
 
 def write(path: Path, text: str) -> str:

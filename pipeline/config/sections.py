@@ -317,7 +317,7 @@ class PretrainSettings(_Strict):
                                               "recall 0); unset: max(500, 10% of steps)")
 
 TaskType = Literal["classification", "pair_classification", "regression", "tagging"]
-TaskFormat = Literal["conllu", "glue", "tsv", "jsonl", "conll", "xnli", "masakhanews", "hf"]
+TaskFormat = Literal["conllu", "glue", "tsv", "csv", "jsonl", "parquet", "conll", "xnli", "masakhanews", "hf"]
 _HF_ONLY = ("train_split", "dev_split", "hf_config")
 
 

@@ -17,9 +17,12 @@ Formats (readers in ``pipeline/taskdata/formats/``, picked by ``formats/registry
            (also ``<name>_xx``, e.g. ``sentence1_sw``), ``sentence2|text_b|hypothesis|question2``
            (only for pair tasks and regression) and ``label|gold_label|labels|score|category``;
            without one, ``text_a=0, label=1`` (``text_a=0, text_b=1, label=2`` for pair tasks).
+``csv``    As ``tsv``, read with quoting (cells may hold commas, quotes and line breaks); a spreadsheet's
+           byte-order mark is dropped.
 ``jsonl``  One JSON object a line; fields ``text_a``/``text_b``/``label`` (names overridable; when
            absent, ``text``/``sentence``/``sentence1`` and ``sentence2`` are tried). Tagging: a
            ``tokens`` list and a ``tags`` (or ``label``/``ner_tags``) list of strings.
+``parquet`` One example per row of a Parquet file, with the fields of ``jsonl``.
 ``conllu`` Universal Dependencies CoNLL-U: word lines with integer IDs (multi-word ranges ``1-2``
            and empty nodes ``1.1`` are skipped); tokens = FORM, tags = UPOS (``label`` may name
            another column: lemma/upos/xpos/feats/deprel or an index).

@@ -12,7 +12,8 @@ from pipeline.taskdata.formats.conllu import read_conllu
 from pipeline.taskdata.formats.glue import glue_convention
 from pipeline.taskdata.formats.hf import read_hf_task
 from pipeline.taskdata.formats.jsonl import read_jsonl
-from pipeline.taskdata.formats.tsv import read_masakhanews, read_tsv, read_xnli
+from pipeline.taskdata.formats.parquet import read_parquet
+from pipeline.taskdata.formats.tsv import read_csv, read_masakhanews, read_tsv, read_xnli
 
 Reader = Callable[[Path, TaskSettings, "dict | None"], list[Example]]
 
@@ -20,13 +21,15 @@ Reader = Callable[[Path, TaskSettings, "dict | None"], list[Example]]
 READERS: dict[str, Reader] = {
     "glue": read_tsv,
     "tsv": read_tsv,
+    "csv": lambda path, task, glue: read_csv(path, task),
+    "parquet": lambda path, task, glue: read_parquet(path, task),
     "xnli": lambda path, task, glue: read_xnli(path, task),
     "masakhanews": lambda path, task, glue: read_masakhanews(path, task),
     "jsonl": lambda path, task, glue: read_jsonl(path, task),
     "conllu": lambda path, task, glue: read_conllu(path, task)[0],
     "conll": lambda path, task, glue: read_conll(path, task),
 }
-TEXT_FORMATS = ("glue", "tsv", "xnli", "masakhanews")   # one or two texts and a label per row
+TEXT_FORMATS = ("glue", "tsv", "csv", "xnli", "masakhanews")   # one or two texts and a label per row
 TAGGED_FORMATS = ("conllu", "conll")                    # tagged tokens
 
 
@@ -34,7 +37,8 @@ def read_examples(path: Path, task: TaskSettings, glue: dict | None = None) -> l
     """All examples of one file in the task's format (no capping, no label-set check)."""
     fmt = task.format
     if task.type == "tagging" and fmt in TEXT_FORMATS:
-        raise StageError(f"task {task.name!r}: tagging tasks need format conllu, conll, jsonl or hf, not {fmt}")
+        raise StageError(f"task {task.name!r}: tagging tasks need format conllu, conll, jsonl, parquet or hf, "
+                         f"not {fmt}")
     if task.type != "tagging" and fmt in TAGGED_FORMATS:
         raise StageError(f"task {task.name!r}: format {fmt} holds tagged tokens; set type: tagging")
     reader = READERS.get(fmt)

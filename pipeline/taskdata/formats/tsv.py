@@ -1,5 +1,6 @@
-"""Tab-separated formats: ``glue`` and ``tsv`` (no quote handling, as GLUE files are), ``xnli`` (TSV with
-header names in any of the shared data's layouts) and ``masakhanews`` (CSV quoting)."""
+"""Delimited formats: ``glue`` and ``tsv`` (no quote handling, as GLUE files are), ``csv`` (quoted cells, as
+spreadsheets write them; the same columns as ``tsv``), ``xnli`` (TSV with header names in any of the shared
+data's layouts) and ``masakhanews`` (CSV quoting)."""
 from __future__ import annotations
 
 import csv
@@ -83,35 +84,58 @@ def _column_specs(task: TaskSettings, glue: dict | None, header: list[str] | Non
 def read_tsv(path: Path, task: TaskSettings, glue: dict | None) -> list[Example]:
     """``glue`` (with the task's GLUE convention) and ``tsv`` files."""
     lines = read_lines(path)
+    rows = [(i, line.split("\t")) for i, line in enumerate(lines, 1) if line.strip() != "" or i == 1]
+    return _examples(path, task, glue, rows, "tab-separated columns")
+
+
+def read_csv(path: Path, task: TaskSettings) -> list[Example]:
+    """``csv``: comma-separated (a ``.tsv`` name: tab), quoted cells may hold commas and line breaks; a
+    spreadsheet's byte-order mark is dropped. Columns as for ``tsv``."""
+    if not path.is_file():
+        raise StageError(f"{path}: file not found")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise StageError(f"{path}: not valid UTF-8 (byte {e.start}); re-encode it as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if path.name.endswith(".tsv") else ",")
+    rows, start = [], 1
+    try:
+        for cells in reader:
+            if cells or start == 1:
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise StageError(f"{path}:{start}: malformed CSV ({e})") from None
+    return _examples(path, task, None, rows, "columns")
+
+
+def _examples(path: Path, task: TaskSettings, glue: dict | None, rows: list[tuple[int, list[str]]],
+              cells: str) -> list[Example]:
+    """Examples from (line number, cells) rows, the first the header when the task has one."""
     if glue is not None and "skip_header" not in task.model_fields_set:
         has_header = glue["header"]
     else:
         has_header = task.skip_header
     header = None
-    start = 0
     if has_header:
-        if not lines:
+        if not rows:
             raise StageError(f"{path}: empty file (expected a header line)")
-        header = [h.strip() for h in lines[0].split("\t")]
-        start = 1
+        header = [h.strip() for h in rows[0][1]]
+        rows = rows[1:]
     a_spec, b_spec, l_spec = _column_specs(task, glue, header, path)
     ia = _column(a_spec, header, path, "text_a")
     ib = _column(b_spec, header, path, "text_b")
     il = _column(l_spec, header, path, "label")
     ncols = len(header) if header is not None else None
     out = []
-    for i in range(start, len(lines)):
-        line = lines[i]
-        lineno = i + 1
-        if line.strip() == "":
+    for lineno, cols in rows:
+        if all(c.strip() == "" for c in cols):
             continue
-        cols = line.split("\t")
         if ncols is None:
             ncols = len(cols)
         if len(cols) != ncols:
             what = "the header has" if header is not None else "the first row has"
-            raise StageError(f"{path}:{lineno}: expected {ncols} tab-separated columns ({what} {ncols}), "
-                             f"found {len(cols)}")
+            raise StageError(f"{path}:{lineno}: expected {ncols} {cells} ({what} {ncols}), found {len(cols)}")
         need = max(x for x in (ia, ib, il) if x is not None)
         if need >= len(cols) or min(x for x in (ia, ib, il) if x is not None) < -len(cols):
             raise StageError(f"{path}:{lineno}: row has {len(cols)} columns, but column {need} is configured")
