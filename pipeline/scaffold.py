@@ -19,6 +19,7 @@ import yaml
 from pipeline.atomic import write_text
 from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, is_script, parse_language
 from pipeline.onboard.layout import GROUP_CHARS
+from pipeline.onboard.sample import SAMPLE_DOCUMENT_CHARS, SAMPLE_DOCUMENTS
 from pipeline.readers import format_of
 
 # ISO 639-1/3 code -> ISO 15924 script, for languages whose script is unambiguous in practice.
@@ -35,6 +36,9 @@ LANGUAGE_SCRIPTS = {
     # scripts measured by their Unicode Script property (no row of their own in cleaning/normalize.py)
     "te": "Telu", "kn": "Knda", "ml": "Mlym", "gu": "Gujr", "pa": "Guru", "or": "Orya", "si": "Sinh",
     "my": "Mymr", "km": "Khmr", "lo": "Laoo", "bo": "Tibt", "dv": "Thaa",
+    # ISO 639-3 codes, as the Masakhane datasets (MasakhaNER, MasakhaNEWS) name African languages
+    **dict.fromkeys("hau yor ibo swa swh zul xho som kin lug sna nya wol lin orm afr pcm luo twi tsn".split(), "Latn"),
+    "amh": "Ethi", "tir": "Ethi",
 }
 
 # English names, for the config's `name` (a code not listed here is named by its code).
@@ -56,7 +60,10 @@ LANGUAGE_NAMES = {
     "ko": "Korean", "el": "Greek", "he": "Hebrew", "yi": "Yiddish", "th": "Thai", "ka": "Georgian",
     "hy": "Armenian", "am": "Amharic", "ti": "Tigrinya", "te": "Telugu", "kn": "Kannada", "ml": "Malayalam",
     "gu": "Gujarati", "pa": "Punjabi", "or": "Odia", "si": "Sinhala", "my": "Burmese", "km": "Khmer", "lo": "Lao",
-    "bo": "Tibetan", "dv": "Dhivehi",
+    "bo": "Tibetan", "dv": "Dhivehi", "hau": "Hausa", "yor": "Yoruba", "ibo": "Igbo", "swa": "Swahili",
+    "swh": "Swahili", "zul": "Zulu", "xho": "Xhosa", "som": "Somali", "kin": "Kinyarwanda", "lug": "Ganda",
+    "sna": "Shona", "nya": "Chichewa", "wol": "Wolof", "lin": "Lingala", "orm": "Oromo", "afr": "Afrikaans",
+    "pcm": "Nigerian Pidgin", "luo": "Luo", "twi": "Twi", "tsn": "Tswana", "amh": "Amharic", "tir": "Tigrinya",
 }
 
 # Defaults by script class. Scripts without spaces between words get character-based length
@@ -84,6 +91,10 @@ VOCAB_CHARS_PER_PIECE = 80        # vocab.size <= chars / 80: SentencePiece need
 #                                   piece (measured on 100-120k-character vi/th/el/ka samples), plus margin
 #                                   for what cleaning drops
 VOCAB_MIN, VOCAB_MAX = 1000, 8000
+# new-language for a code lid.176 has no label for: accept the label it gives this share of the sources' first
+# documents (an ISO 639-3 code: fin text is lid.176's fi; sw text gets sw at a median score of only ~0.3-0.5, and
+# accepting it keeps what the script-share fallback would drop as "another language")
+LID_SUGGEST_SHARE = 0.8
 
 
 @dataclass
@@ -112,6 +123,7 @@ class SourceProfile:
 
     _read_chars: int = 0
     char_counts: Counter = field(default_factory=Counter, repr=False)  # non-space characters read
+    samples: list[str] = field(default_factory=list, repr=False)       # the first documents/lines read
 
     def required_chars(self, coverage: float) -> int:
         """Distinct characters SentencePiece keeps at ``character_coverage`` (the vocabulary must hold them)."""
@@ -147,6 +159,8 @@ def profile_sources(paths: list[Path]) -> SourceProfile:
                     if line.strip():
                         prof.lines += 1
                         prof.char_counts.update(line)
+                        if len(prof.samples) < SAMPLE_DOCUMENTS:
+                            prof.samples.append(line.strip()[:SAMPLE_DOCUMENT_CHARS])
                         if not in_block:
                             prof.blocks += 1
                             in_block = True
@@ -304,18 +318,31 @@ def render(code: str, choices: Choices | None = None) -> str:
         profile=prof_note, max_chars=z["max_chars"], max_chars_note=max_note, vocab_note=vocab_note,
         min_chars=d["min_chars"], min_script_share=d["min_script_share"],
         character_coverage=d["character_coverage"], lid_min_score=ch.lid_min_score,
-        lid_label=f"    label: {ch.lid_label}\n" if ch.lid_label else _unknown_to_lid(code, script),
+        lid_label=f"    label: {ch.lid_label}\n" if ch.lid_label else
+        _unknown_to_lid(code, script, profile.samples if profile else []),
         vocab_size=vocab_size, size=ch.size, pretrain=pretrain, tasks=task_yaml,
     )
 
 
-def _unknown_to_lid(code: str, script: str) -> str:
-    """A comment under ``lid:`` for a language lid.176 has no label for (Hausa, Zulu, an ISO 639-3 code, ...)."""
-    from pipeline.cleaning.lid import model_labels
+def _unknown_to_lid(code: str, script: str, samples: list[str]) -> str:
+    """Lines under ``lid:`` for a language lid.176 has no label for (Hausa, Zulu, an ISO 639-3 code, ...): the
+    label lid.176 gives most of the sources' first documents when it is sure of it (``fin`` text is ``fi``),
+    else a comment saying how its documents are judged."""
+    from pipeline.cleaning.lid import load_model, model_labels
     from pipeline.config.sections import LidSettings
 
     if code in model_labels():
         return ""
+    if samples:
+        model = load_model()
+        scored = [model.predict(t) for t in samples if t.strip()]
+        top, n = Counter(lab for lab, _ in scored).most_common(1)[0] if scored else ("", 0)
+        scores = sorted(sc for lab, sc in scored if lab == top)
+        median = scores[len(scores) // 2] if scores else 0.0
+        if n >= LID_SUGGEST_SHARE * len(scored):
+            return (f"    # lid.176 has no label {code!r}; it labels {n} of the sources' first {len(scored)} "
+                    f"documents {top!r}\n    # (median score {median:.2f}), so that label is accepted as this "
+                    f"language's (remove the line if {top!r} is\n    # another language)\n    label: {top}\n")
     d = LidSettings()
     return (f"    # lid.176 has no label {code!r}: a document is kept when {d.fallback_min_script_share:.0%} of its "
             f"letters are {script} and\n    # lid.176 names no other language with score >= "
@@ -388,6 +415,7 @@ def _detected(sources: list[str], droot: Path, code: str | None = None) -> tuple
                          sampled=any(f.tally.estimated for f in found))
     for f in found:
         prof.char_counts.update(f.tally.char_counts)
+        prof.samples += f.tally.samples[: SAMPLE_DOCUMENTS - len(prof.samples)]
     return render_sources(found, lambda p: _shown(Path(p), Path(droot).resolve()), left), prof
 
 

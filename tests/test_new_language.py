@@ -90,6 +90,28 @@ def test_scaffold_says_when_lid176_has_no_label_for_the_language(tmp_path):
     assert "has no label" not in render("sw") and "has no label" not in render("yo")
 
 
+
+def test_new_language_takes_lid176s_label_for_an_iso639_3_code(tmp_path):
+    """`swa` (Swahili as MasakhaNER names it) is no lid.176 label, but lid.176 labels the sources' documents
+    `sw`: new-language accepts that label and says why, so the clean stage keeps them (without it, the fallback
+    drops the ~40% lid.176 is sure are "another language", sw). A mix of five languages gets no label (no
+    label covers 80%) and the comment on the fallback."""
+    shared = require_shared("small", "text", "sw", "flores200_devtest.txt").parents[3]
+    proj = _project(tmp_path, shared)
+    cfg_path = new_language(proj, "swa", sources=[str(shared / "small" / "text" / "sw" / "flores200_devtest.txt")],
+                            script="Latn")
+    text = cfg_path.read_text(encoding="utf-8")
+    assert load_language("swa", proj).clean.lid.label == "sw"
+    assert re.search(r"lid.176 has no label 'swa'; it labels \d+ of the sources' first \d+ documents 'sw'", text), text
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for lang in ("en", "de", "fi", "tr", "sw"):
+        lines = (shared / "small" / "text" / lang / "flores200_devtest.txt").read_text(encoding="utf-8").splitlines()
+        (mixed / f"{lang}.txt").write_text("\n\n".join([ln for ln in lines if ln.strip()][:40]) + "\n", encoding="utf-8")
+    text = new_language(proj, "hau", sources=[str(mixed)], dry_run=True)
+    lid = text.split("  lid:")[1].split("validate:")[0]
+    assert not re.search(r"^    label:", lid, re.M) and "lid.176 has no label 'hau': a document is kept" in lid, lid
+
 def test_scaffold_for_scripts_outside_the_table(tmp_path):
     """Telugu, Burmese, ... get their script from the code, and the spaceless ones (Burmese, Khmer, Lao,
     Tibetan) get Thai's character-based length threshold; any Unicode script code is accepted by --script."""

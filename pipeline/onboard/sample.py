@@ -18,6 +18,7 @@ FILE_CHARS = 5_000_000
 TOTAL_CHARS = 20_000_000
 SAMPLE_BYTES = 4 * FILE_CHARS   # decompressed bytes of a line-based file read at most
 MAX_CHARS = 100_000             # the scaffold's clean.max_chars
+SAMPLE_DOCUMENTS, SAMPLE_DOCUMENT_CHARS = 200, 2000   # kept for language ID of the sources (scaffold)
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Tally:
     documents: int = 0
     estimated: bool = False
     char_counts: Counter = field(default_factory=Counter)   # characters of the text read (vocabulary sizing)
+    samples: list[str] = field(default_factory=list)        # the first documents (language ID of the sample)
 
     def describe(self, unit: str = "file(s)") -> str:
         t = "~" if self.estimated else ""
@@ -88,6 +90,8 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
             last_row = doc.line
             if t.char_counts.total() < 2_000_000:
                 t.char_counts.update(doc.text)
+            if len(t.samples) < SAMPLE_DOCUMENTS:
+                t.samples.append(doc.text[:SAMPLE_DOCUMENT_CHARS])
             if chars >= limit:
                 complete = False
                 break
