@@ -11,7 +11,7 @@
                                                      pre-training, evaluation vs random init)
   foundry approve LANG [--comment C] [--reviewer R]  approve the reviewed corpus (and resume a paused run)
   foundry reject LANG --reason R [--reviewer R]      reject it (and resume a paused run, which then stops)
-  foundry new-language CODE [--source PATH...]       scaffold corpora/CODE.yaml with script-aware defaults
+  foundry new-language CODE [--source PATH...] [--task NAME=TRAIN[,DEV]...]   scaffold corpora/CODE.yaml
   foundry new-joint NAME LANG LANG... [--alpha A]    scaffold a joint (multilingual) model; `foundry run NAME`
   foundry evaluate LANG [--model PATH] [--task NAME...] [--seeds N] [--out DIR]   score any model folder
 """
@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from flows.joint import cmd_new_joint, cmd_run_joint, joint_metrics_text, joint_status_text
+from flows.onboard import add_new_language
 from pipeline.config import ConfigError, languages, load_language, project_root
 from pipeline.config.joint import is_joint, joints
 from pipeline.errors import StageError
@@ -365,33 +366,6 @@ def cmd_decide(args) -> int:
     return 0
 
 
-NEW_LANGUAGE_HELP = (
-    "Scaffold corpora/CODE.yaml and register CODE in params.yaml. Every file under --source is classified by "
-    "extension and content: text (.txt; blank-line documents, one document per line, or sentence-per-line "
-    "grouped: decided from the data), JSON Lines (.jsonl/.json; the text field chosen from the first records), "
-    "Parquet, Arrow, CSV/TSV, CoNLL-U (line formats also .gz/.xz/.zst) and `datasets` save_to_disk folders; one "
-    "source entry per format and settings, each with a comment of what was found (pipeline/onboard/). A file "
-    "that fits none is an error naming it.")
-
-
-def cmd_new_language(args) -> int:
-    from pipeline.scaffold import new_language
-
-    root = project_root()
-    path = new_language(root, args.code, sources=args.source, script=args.script, name=args.name or "",
-                        force=args.force, dry_run=args.dry_run)
-    if args.dry_run:
-        print(path, end="")      # the YAML; nothing written
-        return 0
-    policy = load_language(args.code, root).review.policy
-    gate = (f"it stops after validate for you to review reports/{args.code}/quality/review.html; "
-            f"`foundry approve {args.code}` then lets the next `foundry run {args.code}` train"
-            if policy == "required" else "review.policy auto: it goes on to training when every expectation passes")
-    print(f"wrote {os.path.relpath(path)} and registered {args.code} in params.yaml.\n"
-          f"Review the file (sources, thresholds, evaluation tasks), then: foundry run {args.code} ({gate})")
-    return 0
-
-
 def cmd_evaluate(args) -> int:
     """`foundry evaluate LANG [--model PATH] [--task NAME ...] [--seeds N] [--out DIR]`: all of it lives in
     pipeline.evaluation.cli.cli_evaluate (its own argparse; `foundry evaluate --help`)."""
@@ -456,16 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="why (recorded, and shown when runs stop)")
     p.add_argument("--reviewer", help="who decides (default: $FOUNDRY_REVIEWER or the login name)")
     p.set_defaults(func=cmd_decide)
-    p = sub.add_parser("new-language", help="scaffold corpora/CODE.yaml with script-aware defaults",
-                       description=NEW_LANGUAGE_HELP)
-    p.add_argument("code", help="ISO 639 code, e.g. yo")
-    p.add_argument("--source", action="append", help="file, folder or glob of raw data (repeatable); default "
-                   "text/CODE under the data root")
-    p.add_argument("--dry-run", action="store_true", help="print the YAML; write nothing")
-    p.add_argument("--script", help="ISO 15924 script when it cannot be inferred from the code")
-    p.add_argument("--name", help="language name")
-    p.add_argument("--force", action="store_true", help="overwrite an existing config")
-    p.set_defaults(func=cmd_new_language)
+    add_new_language(sub)
     p = sub.add_parser("new-joint", help="scaffold corpora/NAME.yaml: one multilingual model from configured "
                        "languages' approved corpora (docs/multilingual.md)")
     p.add_argument("name", help="the joint model's name, e.g. afro")

@@ -266,6 +266,7 @@ class Choices:
     tasks: list[dict] | None = None
     profile: SourceProfile | None = None       # what reading the sources found (None: unknown)
     sources_yaml: str | None = None            # `sources` entries with their comments (pipeline/onboard/detect.py)
+    tasks_yaml: str | None = None              # `tasks:` with their comments (pipeline/onboard/tasks.py)
 
 
 def _pretrain_yaml(steps: int, z: dict, size: str) -> str:
@@ -294,7 +295,9 @@ def render(code: str, choices: Choices | None = None) -> str:
                           f"{', '.join(SCRIPTS)}, Telu, Mymr, Khmr)")
     d = defaults_for(script)
     src_yaml = ch.sources_yaml or _indented_yaml(ch.sources or [{"path": f"text/{code}/*.txt.gz", "format": "text"}])
-    if ch.tasks:
+    if ch.tasks_yaml:
+        task_yaml = ch.tasks_yaml
+    elif ch.tasks:
         task_yaml = _indented_yaml({"tasks": ch.tasks})
     else:
         task_yaml = "  tasks: []                # add a labelled task to get a scorecard (see docs/architecture.md)\n"
@@ -447,9 +450,11 @@ def _text_files(paths: list[Path]) -> list[Path]:
 
 
 def new_language(root: Path, code: str, *, sources: list[str] | None = None, script: str | None = None,
-                 name: str = "", force: bool = False, dry_run: bool = False, **kw) -> Path | str:
+                 name: str = "", force: bool = False, dry_run: bool = False, task_specs: list[str] | None = None,
+                 **kw) -> Path | str:
     """Write corpora/<code>.yaml and register the language; ``kw`` are further ``Choices`` fields.
-    ``dry_run``: return the YAML text, writing nothing."""
+    ``task_specs``: ``NAME=TRAIN[,DEV]`` labelled tasks (pipeline/onboard/tasks.py). ``dry_run``: return the
+    YAML text, writing nothing."""
     if not re.fullmatch(r"[a-z]{2,8}(-[A-Za-z0-9]+)?", code):
         raise ConfigError(f"language code {code!r} is not an ISO 639 code (2-3 lower-case letters, optional -Region)")
     path = root / "corpora" / f"{code}.yaml"
@@ -464,6 +469,11 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
         if missing:
             raise ConfigError(f"--source {', '.join(missing)}: no such file or folder")
         kw["sources_yaml"], kw["profile"] = _detected(sources, droot, code)
+    if task_specs:
+        from pipeline.onboard.tasks import task_entry, tasks_yaml
+
+        found = [task_entry(t, lambda p: _shown(Path(p), Path(droot).resolve()), root) for t in task_specs]
+        kw["tasks"], kw["tasks_yaml"] = [e for e, _ in found], tasks_yaml(found)
     raw_path = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath([str(p) for p in resolved]))
     raw = _params_path(raw_path, root, droot)
     if "profile" not in kw:

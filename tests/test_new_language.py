@@ -112,6 +112,57 @@ def test_new_language_takes_lid176s_label_for_an_iso639_3_code(tmp_path):
     lid = text.split("  lid:")[1].split("validate:")[0]
     assert not re.search(r"^    label:", lid, re.M) and "lid.176 has no label 'hau': a document is kept" in lid, lid
 
+
+def test_new_language_tasks_from_files(tmp_path):
+    """`--task NAME=TRAIN[,DEV]`: the format and type are read from the files (MasakhaNER CoNLL -> tagging, GLUE
+    MRPC -> pair classification, STS-B exported as CSV -> regression, UD CoNLL-U -> tagging, SST-2 rows as
+    Parquet -> classification), each entry is loaded by the evaluation's loader and commented with what it read,
+    and the written config is valid. A spec that is no NAME=FILE, or a file it cannot read, is one line."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.config import ConfigError
+    from pipeline.taskdata.tasks import load_task
+
+    shared = require_shared("small", "glue", "STS-B", "dev.tsv").parents[3]
+    small = shared / "small"
+    proj = _project(tmp_path, shared)
+    rows = [ln.split("\t") for ln in (small / "glue" / "STS-B" / "dev.tsv").read_text(encoding="utf-8").splitlines()]
+    head = rows[0]
+    with open(tmp_path / "sts.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["sentence1", "sentence2", "score"],
+                                 *([r[head.index("sentence1")], r[head.index("sentence2")], r[head.index("score")]]
+                                   for r in rows[1:])])
+    sst = [ln.split("\t") for ln in (small / "glue" / "SST-2" / "dev.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    pq.write_table(pa.table({"sentence": [r[0] for r in sst], "label": [int(r[1]) for r in sst]}), tmp_path / "sst.parquet")
+    ner = small / "ner" / "masakhaner2" / "swa"
+    imst = sorted((small / "ud" / "UD_Turkish-IMST").glob("*.conllu"))[0]
+    specs = [f"ner={ner / 'test.txt'},{ner / 'dev.txt'}", f"mrpc={small / 'glue' / 'MRPC' / 'dev.tsv'}",
+             f"sts={tmp_path / 'sts.csv'}", f"upos={imst}", f"sst={tmp_path / 'sst.parquet'}",
+             f"wikiann={small / 'ner' / 'wikiann' / 'de' / 'test.conllu'}"]
+    path = new_language(proj, "swa", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
+                        task_specs=specs)
+    cfg = load_language("swa", proj)
+    got = {t.name: (t.format, t.type) for t in cfg.evaluate.tasks}
+    assert got == {"ner": ("conll", "tagging"), "mrpc": ("glue", "pair_classification"), "sts": ("csv", "regression"),
+                   "upos": ("conllu", "tagging"), "sst": ("parquet", "classification"),
+                   "wikiann": ("conll", "tagging")}, got     # WikiANN's .conllu files are CoNLL NER
+    text = path.read_text(encoding="utf-8")
+    assert re.search(r"# ner: conll, tagging: 1,883 training and 942 scored examples, \d+ labels", text), text
+    assert "# sts: csv, regression: 1,200 training and 300 scored examples (a seeded 20% of the training" in text
+    assert next(t for t in cfg.evaluate.tasks if t.name == "ner").dev.endswith("dev.txt")
+    for t in cfg.evaluate.tasks:      # what the evaluate stage will read
+        assert len(load_task(t, proj).train) > 100
+    with pytest.raises(ConfigError, match="expected NAME=TRAIN or NAME=TRAIN,DEV"):
+        new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")], task_specs=["ner"],
+                     dry_run=True)
+    (tmp_path / "odd.tsv").write_text("a\tb\nx\ty\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"--task odd \(tsv, classification\): .*odd.tsv:1: cannot tell which column"):
+        new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
+                     task_specs=[f"odd={tmp_path / 'odd.tsv'}"], dry_run=True)
+
 def test_scaffold_for_scripts_outside_the_table(tmp_path):
     """Telugu, Burmese, ... get their script from the code, and the spaceless ones (Burmese, Khmer, Lao,
     Tibetan) get Thai's character-based length threshold; any Unicode script code is accepted by --script."""

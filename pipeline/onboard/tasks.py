@@ -1,0 +1,197 @@
+"""``foundry new-language --task NAME=TRAIN[,DEV]``: a labelled task's files turned into an ``evaluate.tasks``
+entry, so that the first run ends with a scorecard.
+
+The format comes from the file (``.conllu``; token-tag lines in ``.conll``/``.txt``/``.iob``/``.bio`` or a
+header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a header; ``.jsonl``; ``.parquet``; a ``datasets``
+``save_to_disk`` folder), the type from what it holds: tags per token -> tagging; a second text column
+(``sentence2``, ``hypothesis``, ...) -> pair_classification; numeric labels with fractions -> regression;
+else classification. The entry is then read with the evaluation's own loader (``load_task``), so a file it
+cannot read is a one-line error naming the file and line, and the YAML comment gives what was read. Without
+a DEV file a seeded share of TRAIN is scored. A CPU-sized cap keeps fine-tuning in minutes on a large task.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pipeline.config import ConfigError
+
+TAGGED_SUFFIXES = (".conll", ".iob", ".bio", ".iob2", ".txt")
+MAX_TRAIN, MAX_EVAL = 5000, 2000   # CPU-sized caps written for a larger task (all: every example)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+_SAMPLE = 500
+
+
+def _conll_like(path: Path) -> bool:
+    """Token-tag lines (2+ columns, the last a tag) in sentences separated by blank lines."""
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()[:2000]
+    rows = [ln.split() for ln in lines if ln.strip() and not ln.startswith("#")]
+    blanks = sum(1 for ln in lines if not ln.strip())
+    return bool(rows) and blanks > 0 and all(2 <= len(r) <= 4 for r in rows) and \
+        len({r[-1] for r in rows}) <= 100 and len(rows) > 2 * blanks
+
+
+def _records(path: Path, fmt: str) -> list[dict]:
+    """The first records of a tabular or JSON task file, as dicts (column name -> value)."""
+    if fmt == "jsonl":
+        out = []
+        for ln in path.read_text(encoding="utf-8-sig").splitlines():
+            if ln.strip():
+                out.append(json.loads(ln))
+            if len(out) >= _SAMPLE:
+                break
+        return [r for r in out if isinstance(r, dict)]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).read_row_group(0).slice(0, _SAMPLE).to_pylist()
+    import csv
+    import io
+
+    text = path.read_bytes().decode("utf-8-sig")
+    if fmt == "tsv":
+        rows = [ln.split("\t") for ln in text.splitlines()[: _SAMPLE + 1]]
+    else:
+        rows = list(csv.reader(io.StringIO(text[:2_000_000], newline="")))[: _SAMPLE + 1]
+    return [dict(zip([h.strip() for h in rows[0]], r)) for r in rows[1:]] if rows else []
+
+
+def _is_fraction(v) -> bool:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return f != int(f) if f == f and abs(f) != float("inf") else False
+
+
+def _type(records: list[dict]) -> str:
+    from pipeline.taskdata.formats.tsv import _LABEL_NAMES, _TEXT_B_NAMES
+
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    if any(isinstance(r.get("tokens"), list) for r in records):
+        return "tagging"
+    label = next((k for k in _LABEL_NAMES if k in keys), None)
+    values = [r.get(label) for r in records] if label else []
+    numeric = values and all(_is_fraction(v) or str(v).strip().lstrip("-").replace(".", "", 1).isdigit()
+                             for v in values)
+    if numeric and any(_is_fraction(v) for v in values):
+        return "regression"
+    if any(k in keys or any(h.startswith(k + "_") for h in keys) for k in _TEXT_B_NAMES):
+        return "pair_classification"
+    return "classification"
+
+
+def _glue_key(path: Path) -> str | None:
+    """The GLUE task a file's folder is named for (download_glue_data.py's layout: MRPC/dev.tsv)."""
+    from pipeline.taskdata.formats.glue import normalize_task_name
+
+    return normalize_task_name(path.parent.name)
+
+
+def _format(path: Path) -> str:
+    from pipeline.readers.hf import is_dataset_folder
+
+    name = path.name.lower()
+    if is_dataset_folder(path):
+        return "hf"
+    if name.endswith(".conllu"):   # WikiANN's .conllu files hold CoNLL NER lines (index token tag)
+        first = next((ln for ln in path.read_text(encoding="utf-8-sig", errors="replace").splitlines()[:200]
+                      if ln.strip() and not ln.startswith("#")), "")
+        return "conll" if first.count("\t") != 9 and _conll_like(path) else "conllu"
+    if name.endswith(".jsonl"):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".tsv", ".txt", ".conll", ".iob", ".bio", ".iob2")) and _conll_like(path):
+        return "conll"
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".tsv") and _glue_key(path):
+        return "glue"
+    if name.endswith(".tsv"):
+        header = set(path.read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0].strip().split("\t"))
+        return "masakhanews" if {"category", "headline", "text"} <= header else "tsv"   # headline + body
+    raise ConfigError(f"{path}: cannot tell the task format from this file (known: .conllu; token-tag lines in "
+                      f".conll/.txt/.tsv; .tsv/.csv with a header; .jsonl; .parquet; a datasets save_to_disk "
+                      f"folder); write the task into evaluate.tasks by hand (docs/evaluation.md)")
+
+
+def task_entry(spec: str, shown, root: Path) -> tuple[dict, str]:
+    """(the ``evaluate.tasks`` entry for ``NAME=TRAIN[,DEV]``, a comment saying what was read). ``shown(path)``
+    writes a path as the config will (relative to the data root when under it)."""
+    from pipeline.config import TaskSettings
+    from pipeline.errors import StageError
+    from pipeline.taskdata.tasks import load_task
+
+    name, eq, files = spec.partition("=")
+    if not eq or not _NAME.fullmatch(name) or not files:
+        raise ConfigError(f"--task {spec}: expected NAME=TRAIN or NAME=TRAIN,DEV (e.g. ner=data/train.conll,"
+                          f"data/dev.conll)")
+    paths = [Path(p).expanduser().resolve() for p in files.split(",") if p]
+    if len(paths) > 2:
+        raise ConfigError(f"--task {spec}: at most two files, TRAIN and DEV")
+    for p in paths:
+        if not p.exists():
+            raise ConfigError(f"--task {name}: {p}: no such file or folder")
+    fmt = _format(paths[0])
+    entry: dict = {"name": name, "type": "tagging" if fmt in ("conll", "conllu") else "", "format": fmt,
+                   "train": shown(paths[0])}
+    if len(paths) == 2:
+        entry["dev"] = shown(paths[1])
+    if fmt == "hf":
+        entry.update(_hf(paths[0], dev_given=len(paths) == 2))
+    elif fmt == "glue":
+        from pipeline.taskdata.formats.glue import GLUE_TASKS
+
+        entry["type"] = GLUE_TASKS[_glue_key(paths[0])]["type"]
+    elif not entry["type"]:
+        entry["type"] = _type(_records(paths[0], fmt))
+    try:
+        data = load_task({**entry, "train": str(paths[0]), **({"dev": str(paths[1])} if len(paths) == 2 else {})},
+                         root)
+    except (StageError, ConfigError, ValueError) as e:
+        raise ConfigError(f"--task {name} ({fmt}, {entry['type']}): {e}") from None
+    n_train, n_dev = len(data.train) - data.swapped, len(data.dev)
+    if n_train > MAX_TRAIN:
+        entry["max_train_examples"] = MAX_TRAIN
+    if n_dev > MAX_EVAL:
+        entry["max_eval_examples"] = MAX_EVAL
+    labels = "" if data.labels is None else (f", {len(data.labels)} labels ({', '.join(map(str, data.labels[:8]))}"
+                                             f"{', ...' if len(data.labels) > 8 else ''})")
+    capped = " (capped for CPU fine-tuning; all: every example)" if n_train > MAX_TRAIN or n_dev > MAX_EVAL else ""
+    seeded = len(paths) == 1 and (fmt != "hf" or entry.get("dev_split") is None)
+    split = f" (a seeded {TaskSettings.model_fields['dev_fraction'].default:.0%} of the training file)" if seeded else ""
+    why = (f"{name}: {fmt}, {entry['type']}: {n_train:,} training and {n_dev:,} scored examples{split}"
+           f"{labels}{capped}")
+    return entry, why
+
+
+def _hf(path: Path, dev_given: bool) -> dict:
+    """Type and splits of a ``save_to_disk`` task: train on ``train``, score ``validation`` (else ``test``, else a
+    seeded share of train)."""
+    from pipeline.readers.hf import load_folder
+
+    names = ["train"]
+    if (path / "dataset_dict.json").is_file():
+        names = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8")).get("splits") or ["train"]
+    train = "train" if "train" in names else names[0]
+    ds = load_folder(path, train)
+    out = {"type": _type(ds.select(range(min(_SAMPLE, ds.num_rows))).to_list()), "train_split": train}
+    if not dev_given:
+        out["dev_split"] = next((n for n in ("validation", "dev", "test") if n in names), None)
+    return out
+
+
+def tasks_yaml(entries: list[tuple[dict, str]]) -> str:
+    """The ``tasks:`` block (indented under ``evaluate:``), a comment above each entry."""
+    import yaml
+
+    out = ["  tasks:\n"]
+    import textwrap
+
+    for entry, why in entries:
+        out += [f"    # {ln}\n" for ln in textwrap.wrap(why, 100)]
+        text = yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, default_flow_style=False)
+        out += ["    " + ln + "\n" for ln in text.splitlines()]
+    return "".join(out)
