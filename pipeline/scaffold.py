@@ -472,7 +472,7 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
     if task_specs:
         from pipeline.onboard.tasks import task_entry, tasks_yaml
 
-        found = [task_entry(t, lambda p: _shown(Path(p), Path(droot).resolve()), root) for t in task_specs]
+        found = [task_entry(t, lambda p: _shown(Path(p), Path(droot).resolve()), root, droot) for t in task_specs]
         kw["tasks"], kw["tasks_yaml"] = [e for e, _ in found], tasks_yaml(found)
     raw_path = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath([str(p) for p in resolved]))
     raw = _params_path(raw_path, root, droot)

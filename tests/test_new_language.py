@@ -137,7 +137,7 @@ def test_new_language_tasks_from_files(tmp_path):
                                    for r in rows[1:])])
     sst = [ln.split("\t") for ln in (small / "glue" / "SST-2" / "dev.tsv").read_text(encoding="utf-8").splitlines()[1:]]
     pq.write_table(pa.table({"sentence": [r[0] for r in sst], "label": [int(r[1]) for r in sst]}), tmp_path / "sst.parquet")
-    ner = small / "ner" / "masakhaner2" / "swa"
+    ner = Path("small") / "ner" / "masakhaner2" / "swa"     # relative: found under the data root
     imst = sorted((small / "ud" / "UD_Turkish-IMST").glob("*.conllu"))[0]
     specs = [f"ner={ner / 'test.txt'},{ner / 'dev.txt'}", f"mrpc={small / 'glue' / 'MRPC' / 'dev.tsv'}",
              f"sts={tmp_path / 'sts.csv'}", f"upos={imst}", f"sst={tmp_path / 'sst.parquet'}",
@@ -152,7 +152,10 @@ def test_new_language_tasks_from_files(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert re.search(r"# ner: conll, tagging: 1,883 training and 942 scored examples, \d+ labels", text), text
     assert "# sts: csv, regression: 1,200 training and 300 scored examples (a seeded 20% of the training" in text
-    assert next(t for t in cfg.evaluate.tasks if t.name == "ner").dev.endswith("dev.txt")
+    assert next(t for t in cfg.evaluate.tasks if t.name == "ner").dev == "small/ner/masakhaner2/swa/dev.txt"
+    with pytest.raises(ConfigError, match=r"--task x: nowhere/a.tsv: no such file or folder \(looked in .* and the data"):
+        new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
+                     task_specs=["x=nowhere/a.tsv"], dry_run=True)
     for t in cfg.evaluate.tasks:      # what the evaluate stage will read
         assert len(load_task(t, proj).train) > 100
     with pytest.raises(ConfigError, match="expected NAME=TRAIN or NAME=TRAIN,DEV"):

@@ -117,9 +117,10 @@ def _format(path: Path) -> str:
                       f"folder); write the task into evaluate.tasks by hand (docs/evaluation.md)")
 
 
-def task_entry(spec: str, shown, root: Path) -> tuple[dict, str]:
-    """(the ``evaluate.tasks`` entry for ``NAME=TRAIN[,DEV]``, a comment saying what was read). ``shown(path)``
-    writes a path as the config will (relative to the data root when under it)."""
+def task_entry(spec: str, shown, root: Path, droot: Path) -> tuple[dict, str]:
+    """(the ``evaluate.tasks`` entry for ``NAME=TRAIN[,DEV]``, a comment saying what was read). A relative path is
+    looked for in the working directory, then under the data root ``droot`` (as the config writes it);
+    ``shown(path)`` writes a path as the config will (relative to the data root when under it)."""
     from pipeline.config import TaskSettings
     from pipeline.errors import StageError
     from pipeline.taskdata.tasks import load_task
@@ -128,12 +129,16 @@ def task_entry(spec: str, shown, root: Path) -> tuple[dict, str]:
     if not eq or not _NAME.fullmatch(name) or not files:
         raise ConfigError(f"--task {spec}: expected NAME=TRAIN or NAME=TRAIN,DEV (e.g. ner=data/train.conll,"
                           f"data/dev.conll)")
-    paths = [Path(p).expanduser().resolve() for p in files.split(",") if p]
-    if len(paths) > 2:
+    given = [Path(p).expanduser() for p in files.split(",") if p]
+    if len(given) > 2:
         raise ConfigError(f"--task {spec}: at most two files, TRAIN and DEV")
-    for p in paths:
-        if not p.exists():
-            raise ConfigError(f"--task {name}: {p}: no such file or folder")
+    paths = []
+    for p in given:
+        found = next((q.resolve() for q in (p, Path(droot) / p) if q.exists()), None)
+        if found is None:
+            raise ConfigError(f"--task {name}: {p}: no such file or folder (looked in {Path.cwd()} and the data "
+                              f"root {droot})")
+        paths.append(found)
     fmt = _format(paths[0])
     entry: dict = {"name": name, "type": "tagging" if fmt in ("conll", "conllu") else "", "format": fmt,
                    "train": shown(paths[0])}
