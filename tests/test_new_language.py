@@ -137,18 +137,31 @@ def test_new_language_tasks_from_files(tmp_path):
                                    for r in rows[1:])])
     sst = [ln.split("\t") for ln in (small / "glue" / "SST-2" / "dev.tsv").read_text(encoding="utf-8").splitlines()[1:]]
     pq.write_table(pa.table({"sentence": [r[0] for r in sst], "label": [int(r[1]) for r in sst]}), tmp_path / "sst.parquet")
+    import datasets
+
+    feats = datasets.Features({"sentence": datasets.Value("string"),
+                               "label": datasets.ClassLabel(names=["negative", "positive"])})
+    datasets.DatasetDict({split: datasets.Dataset.from_dict({"sentence": [r[0] for r in part],
+                                                             "label": [int(r[1]) for r in part]}, features=feats)
+                          for split, part in (("train", sst[:600]), ("validation", sst[600:]))}
+                         ).save_to_disk(str(tmp_path / "sst_hf"))
     ner = Path("small") / "ner" / "masakhaner2" / "swa"     # relative: found under the data root
     imst = sorted((small / "ud" / "UD_Turkish-IMST").glob("*.conllu"))[0]
     specs = [f"ner={ner / 'test.txt'},{ner / 'dev.txt'}", f"mrpc={small / 'glue' / 'MRPC' / 'dev.tsv'}",
              f"sts={tmp_path / 'sts.csv'}", f"upos={imst}", f"sst={tmp_path / 'sst.parquet'}",
-             f"wikiann={small / 'ner' / 'wikiann' / 'de' / 'test.conllu'}"]
+             f"wikiann={small / 'ner' / 'wikiann' / 'de' / 'test.conllu'}", f"sst_hf={tmp_path / 'sst_hf'}"]
     path = new_language(proj, "swa", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
                         task_specs=specs)
     cfg = load_language("swa", proj)
     got = {t.name: (t.format, t.type) for t in cfg.evaluate.tasks}
     assert got == {"ner": ("conll", "tagging"), "mrpc": ("glue", "pair_classification"), "sts": ("csv", "regression"),
                    "upos": ("conllu", "tagging"), "sst": ("parquet", "classification"),
-                   "wikiann": ("conll", "tagging")}, got     # WikiANN's .conllu files are CoNLL NER
+                   "wikiann": ("conll", "tagging"),     # WikiANN's .conllu files are CoNLL NER
+                   "sst_hf": ("hf", "classification")}, got
+    hf = next(t for t in cfg.evaluate.tasks if t.name == "sst_hf")
+    assert (hf.train_split, hf.dev_split) == ("train", "validation")
+    assert "# sst_hf: hf, classification: 600 training and 272 scored examples, 2 labels (negative, positive)" in \
+        path.read_text(encoding="utf-8")
     text = path.read_text(encoding="utf-8")
     assert re.search(r"# ner: conll, tagging: 1,883 training and 942 scored examples, \d+ labels", text), text
     assert "# sts: csv, regression: 1,200 training and 300 scored examples (a seeded 20% of the training" in text
