@@ -182,7 +182,10 @@ def wide_encoding(head: bytes) -> str | None:
     in every other position, as Windows Notepad's "Unicode" writes), else None."""
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "UTF-32"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and max(head[0::2].count(0),
-                                                                               head[1::2].count(0)) > len(head) // 4):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    half = len(head) // 2
+    even, odd = head[0::2].count(0), head[1::2].count(0)   # the high bytes of Latin text: NUL in one parity
+    if half >= 4 and max(even, odd) > half / 2 and min(even, odd) < half / 8:
         return "UTF-16"
     return None
