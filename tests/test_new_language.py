@@ -158,6 +158,8 @@ def test_new_language_tasks_from_files(tmp_path):
                    "upos": ("conllu", "tagging"), "sst": ("parquet", "classification"),
                    "wikiann": ("conll", "tagging"),     # WikiANN's .conllu files are CoNLL NER
                    "sst_hf": ("hf", "classification")}, got
+    assert cfg.evaluate.epochs == 10      # the shipped CPU recipe, and its training cap
+    assert {t.name: t.max_train_examples for t in cfg.evaluate.tasks}["ner"] == 1000
     hf = next(t for t in cfg.evaluate.tasks if t.name == "sst_hf")
     assert (hf.train_split, hf.dev_split) == ("train", "validation")
     assert "# sst_hf: hf, classification: 600 training and 272 scored examples, 2 labels (negative, positive)" in \
