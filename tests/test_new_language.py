@@ -176,6 +176,10 @@ def test_new_language_tasks_from_files(tmp_path):
     with pytest.raises(ConfigError, match="expected NAME=TRAIN or NAME=TRAIN,DEV"):
         new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")], task_specs=["ner"],
                      dry_run=True)
+    (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": 1}\n{"text": broken\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"--task bad \(jsonl, classification\): .*bad.jsonl:2: invalid JSON"):
+        new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
+                     task_specs=[f"bad={tmp_path / 'bad.jsonl'}"], dry_run=True)
     (tmp_path / "odd.tsv").write_text("a\tb\nx\ty\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"--task odd \(tsv, classification\): .*odd.tsv:1: cannot tell which column"):
         new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],

@@ -7,8 +7,8 @@ header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a header; ``.jsonl``; ``
 (``sentence2``, ``hypothesis``, ...) -> pair_classification; numeric labels with fractions -> regression;
 else classification. The entry is then read with the evaluation's own loader (``load_task``), so a file it
 cannot read is a one-line error naming the file and line, and the YAML comment gives what was read. Without
-a DEV file a seeded share of TRAIN is scored. The shipped configs' CPU recipe applies: 10 epochs, at most 1000 training
-examples (``max_train_examples: all`` for every one).
+a DEV file a seeded share of TRAIN is scored. The shipped configs' CPU recipe is written: 10 epochs, at most
+1000 training examples per task (``max_train_examples: all`` trains on every one).
 """
 from __future__ import annotations
 
@@ -25,9 +25,17 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _SAMPLE = 500
 
 
+def _head(path: Path, lines: int) -> list[str]:
+    """The first lines of a file (a byte-order mark dropped), without reading the rest."""
+    from itertools import islice
+
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        return [ln.rstrip("\r\n") for ln in islice(f, lines)]
+
+
 def _conll_like(path: Path) -> bool:
     """Token-tag lines (2+ columns, the last a tag) in sentences separated by blank lines."""
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()[:2000]
+    lines = _head(path, 2000)
     rows = [ln.split() for ln in lines if ln.strip() and not ln.startswith("#")]
     blanks = sum(1 for ln in lines if not ln.strip())
     return bool(rows) and blanks > 0 and all(2 <= len(r) <= 4 for r in rows) and \
@@ -37,12 +45,7 @@ def _conll_like(path: Path) -> bool:
 def _records(path: Path, fmt: str) -> list[dict]:
     """The first records of a tabular or JSON task file, as dicts (column name -> value)."""
     if fmt == "jsonl":
-        out = []
-        for ln in path.read_text(encoding="utf-8-sig").splitlines():
-            if ln.strip():
-                out.append(json.loads(ln))
-            if len(out) >= _SAMPLE:
-                break
+        out = [json.loads(ln) for ln in _head(path, 2 * _SAMPLE) if ln.strip()][:_SAMPLE]
         return [r for r in out if isinstance(r, dict)]
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -51,11 +54,12 @@ def _records(path: Path, fmt: str) -> list[dict]:
     import csv
     import io
 
-    text = path.read_bytes().decode("utf-8-sig")
+    with open(path, "rb") as f:
+        text = f.read(2_000_000).decode("utf-8-sig", errors="replace")
     if fmt == "tsv":
         rows = [ln.split("\t") for ln in text.splitlines()[: _SAMPLE + 1]]
     else:
-        rows = list(csv.reader(io.StringIO(text[:2_000_000], newline="")))[: _SAMPLE + 1]
+        rows = list(csv.reader(io.StringIO(text, newline="")))[: _SAMPLE + 1]
     return [dict(zip([h.strip() for h in rows[0]], r)) for r in rows[1:]] if rows else []
 
 
@@ -98,8 +102,7 @@ def _format(path: Path) -> str:
     if is_dataset_folder(path):
         return "hf"
     if name.endswith(".conllu"):   # WikiANN's .conllu files hold CoNLL NER lines (index token tag)
-        first = next((ln for ln in path.read_text(encoding="utf-8-sig", errors="replace").splitlines()[:200]
-                      if ln.strip() and not ln.startswith("#")), "")
+        first = next((ln for ln in _head(path, 200) if ln.strip() and not ln.startswith("#")), "")
         return "conll" if first.count("\t") != 9 and _conll_like(path) else "conllu"
     if name.endswith(".jsonl"):
         return "jsonl"
@@ -112,7 +115,7 @@ def _format(path: Path) -> str:
     if name.endswith(".tsv") and _glue_key(path):
         return "glue"
     if name.endswith(".tsv"):
-        header = set(path.read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0].strip().split("\t"))
+        header = set((_head(path, 1) or [""])[0].strip().split("\t"))
         return "masakhanews" if {"category", "headline", "text"} <= header else "tsv"   # headline + body
     raise ConfigError(f"{path}: cannot tell the task format from this file (known: .conllu; token-tag lines in "
                       f".conll/.txt/.tsv; .tsv/.csv with a header; .jsonl; .parquet; a datasets save_to_disk "
@@ -153,7 +156,10 @@ def task_entry(spec: str, shown, root: Path, droot: Path) -> tuple[dict, str]:
 
         entry["type"] = GLUE_TASKS[_glue_key(paths[0])]["type"]
     elif not entry["type"]:
-        entry["type"] = _type(_records(paths[0], fmt))
+        try:
+            entry["type"] = _type(_records(paths[0], fmt))
+        except (ValueError, OSError):   # unreadable: load_task below names the file and line
+            entry["type"] = "classification"
     try:
         data = load_task({**entry, "train": str(paths[0]), **({"dev": str(paths[1])} if len(paths) == 2 else {})},
                          root)
