@@ -89,7 +89,7 @@ LINES_PER_BLOCK_NO_BOUNDARIES = 50  # more non-empty lines per blank-line block 
 # below this, a few-minute pre-training budget (1200 steps of 16 rows): a corpus of a few hundred thousand
 # characters (vi/th's 1000 sentences) would be read hundreds of times by more. At and above it 4000 steps: the
 # smallest shipped corpus that gains at 4000 is tr's 1.6M characters, and Swahili's 2.9M scaffolded with 1200
-# steps fine-tuned level with random init (NER +0.4, news -0.4; 2026-12-06) where 4000 gave +4.5 and +6.7
+# steps fine-tuned level with random init (NER +0.4 [-3.6, +2.2]; 2026-12-06), with 4000 NER +4.2 [+2.4, +5.8]
 SMALL_CORPUS_CHARS = 1_500_000
 VOCAB_CHARS_PER_PIECE = 80        # vocab.size <= chars / 80: SentencePiece needs ~45-60 characters per
 #                                   piece (measured on 100-120k-character vi/th/el/ka samples), plus margin
