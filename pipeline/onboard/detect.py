@@ -29,7 +29,7 @@ from pipeline.onboard.layout import LineStats
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
 from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, legacy_hint, open_binary, wide_encoding
-from pipeline.readers.hf import is_dataset_folder, load_folder
+from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training_split
 
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
 KNOWN = ".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also .gz/.xz/.zst)"
@@ -246,9 +246,9 @@ def _conllu(path: Path, code: str | None = None) -> tuple[dict, str]:
 
 def _dataset(path: Path, code: str | None = None) -> tuple[dict, str]:
     split, others = {}, ""
-    if (path / "dataset_dict.json").is_file():   # a DatasetDict: read "train", else its first split
-        names = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8")).get("splits") or ["train"]
-        split = {"split": "train" if "train" in names else names[0]}
+    names = splits(path)
+    if names is not None:   # a DatasetDict: read "train", else its first split
+        split = {"split": training_split(names)}
         rest = [n for n in names if n != split["split"]]
         if rest:   # held-out splits may be someone's evaluation data: named, not read
             others = (f"; split {split['split']} read, not {', '.join(rest)} (a copy of this entry with "

@@ -183,12 +183,10 @@ def task_entry(spec: str, shown, root: Path, droot: Path) -> tuple[dict, str]:
 def _hf(path: Path, dev_given: bool) -> dict:
     """Type and splits of a ``save_to_disk`` task: train on ``train``, score ``validation`` (else ``test``, else a
     seeded share of train)."""
-    from pipeline.readers.hf import load_folder
+    from pipeline.readers.hf import load_folder, splits, training_split
 
-    names = ["train"]
-    if (path / "dataset_dict.json").is_file():
-        names = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8")).get("splits") or ["train"]
-    train = "train" if "train" in names else names[0]
+    names = splits(path) or ["train"]
+    train = training_split(names)
     ds = load_folder(path, train)
     out = {"type": _type(ds.select(range(min(_SAMPLE, ds.num_rows))).to_list()), "train_split": train}
     if not dev_given:

@@ -27,6 +27,19 @@ def is_dataset_folder(path: Path) -> bool:
                               or ((path / "state.json").is_file() and (path / "dataset_info.json").is_file()))
 
 
+def splits(path: Path) -> list[str] | None:
+    """The split names of a DatasetDict folder, None for a single Dataset's folder."""
+    import json
+
+    f = path / "dataset_dict.json"
+    return (json.loads(f.read_text(encoding="utf-8")).get("splits") or ["train"]) if f.is_file() else None
+
+
+def training_split(names: list[str] | None) -> str:
+    """The split a DatasetDict is trained on: ``train``, else its first (a single Dataset: ``train``)."""
+    return "train" if not names or "train" in names else names[0]
+
+
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
