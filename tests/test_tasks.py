@@ -255,6 +255,55 @@ def test_csv_and_parquet_tasks_give_the_examples_of_the_original_files(data, tmp
         load_task(task(type="tagging", format="csv", train=str(tmp_path / "bad.csv"), dev=str(tmp_path / "bad.csv")),
                   tmp_path)
 
+def test_hub_parquet_class_ids_become_their_names(data, tmp_path):
+    """A Hub snapshot's Parquet files hold ClassLabel ids (ints) and their names in the schema's ``huggingface``
+    metadata: a tagging task of int tags (MasakhaNER dev as the Hub stores it) reads as the tag strings, a pair
+    task's 0/1 as MRPC's names, and `--task` names them in its comment. Without the metadata ids stay ids, and an
+    id outside the names is an error naming the file and row."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.onboard.tasks import task_entry
+
+    ner = data / "ner/masakhaner2/swa"
+    tagged = load_task(task(type="tagging", format="conll", train=str(ner / "dev.txt"), dev=str(ner / "dev.txt")), data)
+    names = tagged.labels
+    feats = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                               "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
+    datasets.Dataset.from_dict({"tokens": [e.tokens for e in tagged.train],
+                                "ner_tags": [[names.index(t) for t in e.label] for e in tagged.train]},
+                               features=feats).to_parquet(str(tmp_path / "ner.parquet"))
+    assert isinstance(pq.read_table(tmp_path / "ner.parquet").column("ner_tags")[0][0].as_py(), int)
+    d = load_task(task(type="tagging", format="parquet", train=str(tmp_path / "ner.parquet"),
+                       dev=str(tmp_path / "ner.parquet")), tmp_path)
+    assert [(e.tokens, e.label) for e in d.train] == [(e.tokens, e.label) for e in tagged.train]
+    mrpc = load_task(task(type="pair_classification", format="glue", train=str(data / "glue/MRPC/dev.tsv"),
+                          dev=str(data / "glue/MRPC/dev.tsv")), data)
+    hub = ["not_equivalent", "equivalent"]
+    cols = {"sentence1": [e.text_a for e in mrpc.train], "sentence2": [e.text_b for e in mrpc.train],
+            "label": [int(e.label) for e in mrpc.train]}
+    datasets.Dataset.from_dict(cols, features=datasets.Features({
+        "sentence1": datasets.Value("string"), "sentence2": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=hub)})).to_parquet(str(tmp_path / "mrpc.parquet"))
+    d = load_task(task(type="pair_classification", format="parquet", train=str(tmp_path / "mrpc.parquet"),
+                       dev=str(tmp_path / "mrpc.parquet")), tmp_path)
+    assert [e.label for e in d.train] == [hub[int(e.label)] for e in mrpc.train] and d.labels == sorted(hub)
+    entry, why = task_entry(f"mrpc={tmp_path / 'mrpc.parquet'}", str, tmp_path, tmp_path)
+    assert entry["type"] == "pair_classification" and "2 labels (equivalent, not_equivalent)" in why, why
+    pq.write_table(pa.table(cols), tmp_path / "plain.parquet")     # no metadata: the ids are the labels
+    d = load_task(task(type="pair_classification", format="parquet", train=str(tmp_path / "plain.parquet"),
+                       dev=str(tmp_path / "plain.parquet")), tmp_path)
+    assert d.labels == ["0", "1"]
+    table = pq.read_table(tmp_path / "mrpc.parquet")
+    bad = table.set_column(2, "label", pa.array([5] + cols["label"][1:], pa.int64())).replace_schema_metadata(
+        table.schema.metadata)
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    with pytest.raises(StageError, match=r"bad.parquet row:1: label 5 in column 'label' is not one of its 2 class"):
+        load_task(task(type="pair_classification", format="parquet", train=str(tmp_path / "bad.parquet"),
+                       dev=str(tmp_path / "bad.parquet")), tmp_path)
+
+
 # --- small hand-written files ----------------------------------------------------------------------
 
 def write(path: Path, text: str) -> str:

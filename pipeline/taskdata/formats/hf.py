@@ -57,22 +57,31 @@ def _class_names(feature) -> list[str] | None:
     return list(getattr(inner, "names", None) or []) or None if inner is not None else None
 
 
-def _read_hf_rows(ds, where: str, task: TaskSettings) -> list[Example]:
-    """Examples from a datasets.Dataset; ClassLabel ids become their names."""
-    features = getattr(ds, "features", {}) or {}
-    conv = {k: _class_names(f) for k, f in features.items()}
+def class_names(features) -> dict[str, list[str]]:
+    """Column -> ClassLabel names (of the column, or of a list column's items), from ``datasets`` features."""
+    out = {}
+    for k, f in (features or {}).items():
+        names = _class_names(f)
+        if names:
+            out[k] = names
+    return out
+
+
+def named_rows(rows, names: dict[str, list[str]], where: str, task: TaskSettings) -> list[Example]:
+    """Examples from dataset rows (dicts); ClassLabel ids (``names``: column -> label names) become their names."""
     out = []
-    for i, row in enumerate(ds):
+    for i, row in enumerate(rows):
         obj = {}
         for k, v in row.items():
-            names = conv.get(k)
-            if names and isinstance(v, list):
-                v = [names[x] if isinstance(x, int) and 0 <= x < len(names) else str(x) for x in v]
-            elif names and isinstance(v, int) and not isinstance(v, bool):
-                if v < 0:
-                    raise StageError(f"{where}: row {i}: label {v} (unlabelled, e.g. a GLUE test split) "
-                                     f"in column {k!r}")
-                v = names[v]
+            col = names.get(k)
+            if col and isinstance(v, list):
+                v = [col[x] if isinstance(x, int) and 0 <= x < len(col) else str(x) for x in v]
+            elif col and isinstance(v, int) and not isinstance(v, bool):
+                if not 0 <= v < len(col):
+                    raise StageError(f"{where}:{i + 1}: label {v} in column {k!r} is not one of its "
+                                     f"{len(col)} class ids" + (" (unlabelled, e.g. a GLUE test split)"
+                                                                 if v < 0 else ""))
+                v = col[v]
             elif isinstance(v, list) and task.type == "tagging":
                 v = [str(x) for x in v]
             obj[k] = v
@@ -80,6 +89,10 @@ def _read_hf_rows(ds, where: str, task: TaskSettings) -> list[Example]:
         if ex is not None:
             out.append(ex)
     return out
+
+
+def _read_hf_rows(ds, where: str, task: TaskSettings) -> list[Example]:
+    return named_rows(ds, class_names(getattr(ds, "features", None)), where, task)
 
 
 def read_hf_task(task: TaskSettings, root: Path):
