@@ -1,7 +1,8 @@
 """Who may work on what, across processes: one run per language, and pre-training slots per device.
 
-Both are :mod:`model.locks` file locks under the project, in ``.dvc/tmp/foundry-locks/`` (beside DVC's own
-locks: ignored by git in every DVC project, so a run leaves no untracked file):
+Both are :mod:`model.locks` file locks. The language locks are the project's, in ``.dvc/tmp/foundry-locks/``
+(beside DVC's own locks: ignored by git in every DVC project, so a run leaves no untracked file); the
+pre-training slots are the machine's:
 
 * ``language-LANG.lock``: one run of a language at a time. ``foundry run LANG`` holds it for the whole run
   (its flow, on whichever process or Dask worker runs it) and ``python -m pipeline STAGE LANG`` for its stage,
@@ -10,9 +11,12 @@ locks: ignored by git in every DVC project, so a run leaves no untracked file):
   (``FOUNDRY_LOCK_LANG``): the stage processes it starts see their parent's token in the lock's record and run
   under its lock instead of finding the language busy. Different languages have different locks.
 * ``pretrain-HOST-DEVICE/slot-N.lock``: pre-training slots of one machine (the host is in the name, so a
-  project on a shared filesystem does not make two machines share slots). ``FOUNDRY_PRETRAIN_SLOTS`` slots,
+  folder on a shared filesystem does not make two machines share slots). ``FOUNDRY_PRETRAIN_SLOTS`` slots,
   default one per visible GPU, or one on the CPU. With several GPUs, slot N pins its trainer to GPU N
-  (``CUDA_VISIBLE_DEVICES``, set before torch starts CUDA).
+  (``CUDA_VISIBLE_DEVICES``, set before torch starts CUDA). The slots are the machine's, not the project's:
+  they live in ``FOUNDRY_SLOT_DIR``, default the user's cache (``~/.cache/electra-foundry/slots``), so two
+  projects (clones, or one per language family) take turns instead of sharing the cores; where that folder
+  cannot be created, in the project's lock folder, and the stage says so.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from pipeline.errors import StageError
 
 LOCKS = Path(".dvc") / "tmp" / "foundry-locks"
 SLOTS_ENV = "FOUNDRY_PRETRAIN_SLOTS"
+SLOT_DIR_ENV = "FOUNDRY_SLOT_DIR"
 
 
 class LanguageBusy(StageError):
@@ -129,14 +134,30 @@ def slot_device(requested: str) -> tuple[str, int, list[str]]:
     return kind, max(1, n), gpus
 
 
+def slot_dir(root: Path, say: Callable[[str], None] = _say) -> Path:
+    """The folder of this machine's pre-training slots: ``FOUNDRY_SLOT_DIR``, else the user's cache
+    (``$XDG_CACHE_HOME`` or ``~/.cache``)/electra-foundry/slots; the project's lock folder where it cannot be made."""
+    env = os.environ.get(SLOT_DIR_ENV)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(env).expanduser() if env else Path(cache) / "electra-foundry" / "slots"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    except OSError as e:
+        say(f"pre-training slots: cannot create {folder} ({e.strerror or e}); this project's slots are its own, "
+            f"so a pre-training of another project on this machine can run at the same time (set "
+            f"{SLOT_DIR_ENV} to a writable folder)")
+        return lock_dir(root)
+
+
 @contextmanager
 def pretrain_slot(root: Path, requested: str, what: str, say: Callable[[str], None] = _say) -> Iterator[dict]:
-    """Hold one of this machine's pre-training slots for ``requested``'s device; yields what it took (slot,
-    device, seconds waited, when it was taken). With several GPUs and no distributed run, slot N trains on
+    """Hold one of this machine's pre-training slots for ``requested``'s device, whichever project asks; yields
+    what it took (slot, device, seconds waited, when it was taken). With several GPUs and no distributed run, slot N trains on
     GPU N: call before torch starts CUDA."""
     kind, n, gpus = slot_device(requested)
     host = "".join(c if c.isalnum() or c in "-_." else "_" for c in socket.gethostname())
-    slots = Slots(lock_dir(root) / f"pretrain-{host}-{kind}", n, what)
+    slots = Slots(slot_dir(root, say) / f"pretrain-{host}-{kind}", n, f"{what} in {Path(root).resolve()}")
     t0 = time.time()
     i, lock = slots.acquire(on_wait=lambda hs: say(
         f"{what}: waiting for a pre-training slot on {kind} ({n} in use: "

@@ -26,6 +26,12 @@ os.environ.update({
 if os.environ.get("PYTEST_XDIST_WORKER") or "PREFECT_HOME" not in os.environ:
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="foundry-prefect-")
     atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
+# pre-training slots are the machine's (~/.cache/electra-foundry/slots): one folder per run and per worker, so
+# the tests neither wait for a user's pre-training nor leave files in their home; the workers' pre-trainings
+# still run side by side, as before
+if os.environ.get("PYTEST_XDIST_WORKER") or "FOUNDRY_SLOT_DIR" not in os.environ:
+    os.environ["FOUNDRY_SLOT_DIR"] = tempfile.mkdtemp(prefix="foundry-slots-")
+    atexit.register(shutil.rmtree, os.environ["FOUNDRY_SLOT_DIR"], ignore_errors=True)
 
 
 def require_shared(*parts: str) -> Path:

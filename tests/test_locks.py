@@ -121,6 +121,36 @@ def test_gpu_slots_follow_the_visible_devices(monkeypatch):
     assert plocks.slot_device("auto") == ("cpu", 1, [])
 
 
+def test_two_projects_take_turns_for_the_machines_slot(tmp_path, monkeypatch):
+    """The pre-training slot is the machine's: a pre-training of project B waits for project A's, naming it and
+    its folder; with the slot folder not creatable, each project has its own, and the stage says so."""
+    monkeypatch.setenv(plocks.SLOT_DIR_ENV, str(tmp_path / "machine"))
+    monkeypatch.delenv(plocks.SLOTS_ENV, raising=False)
+    a, b = tmp_path / "a", tmp_path / "b"
+    said, got = [], []
+
+    def second():
+        with plocks.pretrain_slot(b, "cpu", "pretrain en", say=said.append) as info:
+            got.append(info)
+
+    with plocks.pretrain_slot(a, "cpu", "pretrain demo", say=lambda m: None):
+        th = threading.Thread(target=second)
+        th.start()
+        time.sleep(1.0)
+        assert not got and any(m.startswith("pretrain en: waiting for a pre-training slot on cpu (1 in use: "
+                                            f"`pretrain demo in {a.resolve()}` (PID {os.getpid()}") for m in said), said
+    th.join(10)
+    assert got and got[0]["slot"] == "cpu 1/1" and got[0]["slot_wait_s"] >= 0.5
+    assert not (a / plocks.LOCKS).exists() and any((tmp_path / "machine").iterdir())
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    monkeypatch.setenv(plocks.SLOT_DIR_ENV, str(tmp_path / "file" / "slots"))    # under a file: cannot be made
+    said.clear()
+    with plocks.pretrain_slot(a, "cpu", "pretrain demo", say=said.append):
+        with plocks.pretrain_slot(b, "cpu", "pretrain en", say=said.append):     # the projects' own: no wait
+            assert (a / plocks.LOCKS).is_dir() and (b / plocks.LOCKS).is_dir()
+    assert sum("cannot create" in m and plocks.SLOT_DIR_ENV in m for m in said) == 2, said
+
+
 def _pretrain_cmd(root: Path, shards: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "model.pretrain", "--shards", str(shards), "--out", str(root / "out"),
             "--checkpoints", str(root / "ck"), "--params", str(root / "p.json"), "--metrics", str(root / "m.json"),
