@@ -11,6 +11,7 @@ import math
 import os
 import re
 from collections import Counter
+from itertools import zip_longest
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,9 +96,9 @@ VOCAB_CHARS_PER_PIECE = 80        # vocab.size <= chars / 80: SentencePiece need
 #                                   piece (measured on 100-120k-character vi/th/el/ka samples), plus margin
 #                                   for what cleaning drops
 VOCAB_MIN, VOCAB_MAX = 1000, 8000
-# new-language for a code lid.176 has no label for: accept the label it gives this share of the sources' first
-# documents (an ISO 639-3 code: fin text is lid.176's fi; sw text gets sw at a median score of only ~0.3-0.5, and
-# accepting it keeps what the script-share fallback would drop as "another language")
+# new-language for a code lid.176 has no label for: accept the label it gives this share of the documents
+# sampled across the sources' files (an ISO 639-3 code: fin text is lid.176's fi; sw text gets sw at a median
+# score of only ~0.3-0.5, and accepting it keeps what the script-share fallback would drop as "another language")
 LID_SUGGEST_SHARE = 0.8
 
 
@@ -127,7 +128,7 @@ class SourceProfile:
 
     _read_chars: int = 0
     char_counts: Counter = field(default_factory=Counter, repr=False)  # non-space characters read
-    samples: list[str] = field(default_factory=list, repr=False)       # the first documents/lines read
+    samples: list[str] = field(default_factory=list, repr=False)       # documents/lines from every file read
 
     def required_chars(self, coverage: float) -> int:
         """Distinct characters SentencePiece keeps at ``character_coverage`` (the vocabulary must hold them)."""
@@ -147,7 +148,9 @@ def profile_sources(paths: list[Path]) -> SourceProfile:
     other non-JSON/Parquet/CoNLL-U file), reading at most SNIFF_CHARS characters."""
     prof = SourceProfile()
     disk_total = disk_read = 0
+    quota = -(-SAMPLE_DOCUMENTS // max(1, len(paths)))   # lines kept per file: the sample spans the files
     for path in paths:
+        kept = 0
         size = path.stat().st_size
         disk_total += size
         prof.files += 1
@@ -163,8 +166,9 @@ def profile_sources(paths: list[Path]) -> SourceProfile:
                     if line.strip():
                         prof.lines += 1
                         prof.char_counts.update(line)
-                        if len(prof.samples) < SAMPLE_DOCUMENTS:
+                        if len(prof.samples) < SAMPLE_DOCUMENTS and kept < quota:
                             prof.samples.append(line.strip()[:SAMPLE_DOCUMENT_CHARS])
+                            kept += 1
                         if not in_block:
                             prof.blocks += 1
                             in_block = True
@@ -333,7 +337,7 @@ def render(code: str, choices: Choices | None = None) -> str:
 
 def _unknown_to_lid(code: str, script: str, samples: list[str]) -> str:
     """Lines under ``lid:`` for a language lid.176 has no label for (Hausa, Zulu, an ISO 639-3 code, ...): the
-    label lid.176 gives most of the sources' first documents when it is sure of it (``fin`` text is ``fi``),
+    label lid.176 gives most of the documents sampled from the sources' files when it is sure of it (``fin`` text is ``fi``),
     else a comment saying how its documents are judged."""
     from pipeline.cleaning.lid import load_model, model_labels
     from pipeline.config.sections import LidSettings
@@ -347,8 +351,8 @@ def _unknown_to_lid(code: str, script: str, samples: list[str]) -> str:
         scores = sorted(sc for lab, sc in scored if lab == top)
         median = scores[len(scores) // 2] if scores else 0.0
         if n >= LID_SUGGEST_SHARE * len(scored):
-            return (f"    # lid.176 has no label {code!r}; it labels {n} of the sources' first {len(scored)} "
-                    f"documents {top!r}\n    # (median score {median:.2f}), so that label is accepted as this "
+            return (f"    # lid.176 has no label {code!r}; it labels {n} of {len(scored)} documents "
+                    f"sampled across the sources' files {top!r}\n    # (median score {median:.2f}), so that label is accepted as this "
                     f"language's (remove the line if {top!r} is\n    # another language)\n    label: {top}\n")
     d = LidSettings()
     return (f"    # lid.176 has no label {code!r}: a document is kept when {d.fallback_min_script_share:.0%} of its "
@@ -422,7 +426,9 @@ def _detected(sources: list[str], droot: Path, code: str | None = None) -> tuple
                          sampled=any(f.tally.estimated for f in found))
     for f in found:
         prof.char_counts.update(f.tally.char_counts)
-        prof.samples += f.tally.samples[: SAMPLE_DOCUMENTS - len(prof.samples)]
+    # the sources' samples taken in turn, so each source (format) is in the language-ID sample
+    turns = zip_longest(*(f.tally.samples for f in found))
+    prof.samples = [t for row in turns for t in row if t is not None][:SAMPLE_DOCUMENTS]
     return render_sources(found, lambda p: _shown(Path(p), Path(droot).resolve()), left), prof
 
 

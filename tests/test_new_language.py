@@ -102,7 +102,8 @@ def test_new_language_takes_lid176s_label_for_an_iso639_3_code(tmp_path):
                             script="Latn")
     text = cfg_path.read_text(encoding="utf-8")
     assert load_language("swa", proj).clean.lid.label == "sw"
-    assert re.search(r"lid.176 has no label 'swa'; it labels \d+ of the sources' first \d+ documents 'sw'", text), text
+    assert re.search(r"lid.176 has no label 'swa'; it labels \d+ of \d+ documents sampled across the sources' "
+                     r"files 'sw'", text), text
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     for lang in ("en", "de", "fi", "tr", "sw"):
@@ -111,6 +112,20 @@ def test_new_language_takes_lid176s_label_for_an_iso639_3_code(tmp_path):
     text = new_language(proj, "hau", sources=[str(mixed)], dry_run=True)
     lid = text.split("  lid:")[1].split("validate:")[0]
     assert not re.search(r"^    label:", lid, re.M) and "lid.176 has no label 'hau': a document is kept" in lid, lid
+    # a folder whose first file (by name) is another language: the sample spans the files, so the label is the
+    # one of most of them (the first 200 documents would all have been English)
+    led = tmp_path / "led"
+    led.mkdir()
+    en = [ln for ln in (shared / "small" / "text" / "en" / "sample.txt").read_text(encoding="utf-8").splitlines()
+          if len(ln) > 40][:300]
+    (led / "a_intro_en.txt").write_text("\n\n".join(en) + "\n", encoding="utf-8")
+    sw = [ln for ln in (shared / "small" / "text" / "sw" / "flores200_devtest.txt").read_text(encoding="utf-8")
+          .splitlines() if ln.strip()]
+    docs = [" ".join(sw[i:i + 5]) for i in range(0, 990, 5)]     # 198 documents of five sentences
+    for i in range(9):
+        (led / f"b_{i}.txt").write_text("\n\n".join(docs[i * 22:(i + 1) * 22]) + "\n", encoding="utf-8")
+    lid = new_language(proj, "swa", sources=[str(led)], dry_run=True).split("  lid:")[1].split("validate:")[0]
+    assert re.search(r"^    label: sw$", lid, re.M), lid
 
 
 def test_new_language_tasks_from_files(tmp_path):

@@ -28,7 +28,7 @@ class Tally:
     documents: int = 0
     estimated: bool = False
     char_counts: Counter = field(default_factory=Counter)   # characters of the text read (vocabulary sizing)
-    samples: list[str] = field(default_factory=list)        # the first documents (language ID of the sample)
+    samples: list[str] = field(default_factory=list)        # documents from every file (language ID of the sample)
 
     def describe(self, unit: str = "file(s)") -> str:
         t = "~" if self.estimated else ""
@@ -77,6 +77,7 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
     to read in all, shared by the sources."""
     src = Source(**{k: v for k, v in source.items() if k != "path"}, path="x")
     t = Tally(files=len(files))
+    quota = -(-SAMPLE_DOCUMENTS // max(1, len(files)))   # documents kept per file: the sample spans the files
     for path in files:
         sf = SourceFile(src, path, rel(path))
         line_based = src.format in ("text", "jsonl", "csv", "conllu")
@@ -90,7 +91,7 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
             last_row = doc.line
             if t.char_counts.total() < 2_000_000:
                 t.char_counts.update(doc.text)
-            if len(t.samples) < SAMPLE_DOCUMENTS:
+            if len(t.samples) < SAMPLE_DOCUMENTS and docs <= quota:
                 t.samples.append(doc.text[:SAMPLE_DOCUMENT_CHARS])
             if chars >= limit:
                 complete = False
