@@ -254,7 +254,7 @@ evaluate:
 # card:                     # the published Hub card (models/{code}/hub/README.md), read by the publish stage only
 #   license: apache-2.0     # Hub license id of the model; unset: other (the training text's licenses apply)
 #   license_name: my-terms  # with license other: its id on the card (default training-data-licenses)
-#   language: {code}             # ISO 639 code for the card's metadata when `language` above is not one
+{card_language}# ISO 639 code for the card's metadata when `language` above is not one
 #   datasets:               # Hub dataset ids of the training text; unset: the sources of format hf
 #     - HuggingFaceFW/fineweb-2
 """
@@ -332,6 +332,7 @@ def render(code: str, choices: Choices | None = None) -> str:
         lid_label=f"    label: {ch.lid_label}\n" if ch.lid_label else
         _unknown_to_lid(code, script, profile.samples if profile else []),
         vocab_size=vocab_size, size=ch.size, pretrain=pretrain, tasks=task_yaml,
+        card_language=f"{'#   language: ' + code:<28}",   # its comment in the column of the others
     )
 
 

@@ -200,6 +200,16 @@ def test_new_language_tasks_from_files(tmp_path):
         new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
                      task_specs=[f"odd={tmp_path / 'odd.tsv'}"], dry_run=True)
 
+def test_card_comments_stay_in_one_column_for_any_code():
+    """The commented `card:` block's notes start in one column whatever the code's length (sw, swa, zh-Hant)."""
+    from pipeline.scaffold import render
+
+    for code in ("sw", "swa", "zh-Hant"):
+        block = render(code).split("# card:")[1].split("\n#     -")[0].splitlines()
+        cols = {ln.index("  # ") for ln in block if "  # " in ln}
+        assert len(cols) == 1 and len(block) >= 4, (code, block)
+
+
 def test_scaffold_for_scripts_outside_the_table(tmp_path):
     """Telugu, Burmese, ... get their script from the code, and the spaceless ones (Burmese, Khmer, Lao,
     Tibetan) get Thai's character-based length threshold; any Unicode script code is accepted by --script."""
