@@ -19,54 +19,12 @@ import yaml
 
 from pipeline.atomic import write_text
 from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, is_script, parse_language
+from pipeline.onboard.languages import language_name, language_script, script_of_text
 from pipeline.onboard.layout import GROUP_CHARS
 from pipeline.onboard.sample import SAMPLE_DOCUMENT_CHARS, SAMPLE_DOCUMENTS
 from pipeline.readers import format_of
 
 # ISO 639-1/3 code -> ISO 15924 script, for languages whose script is unambiguous in practice.
-LANGUAGE_SCRIPTS = {
-    **dict.fromkeys("en de fr es it pt nl sv da no nb nn fi et tr pl cs sk sl hr bs ro hu lt lv "
-                    "sq ca eu gl ga cy is mt sw yo ig ha zu xh af so id ms tl vi uz az "
-                    "lg rw sn ny wo ln om".split(), "Latn"),
-    **dict.fromkeys("ru uk be bg mk sr kk ky tg mn".split(), "Cyrl"),
-    **dict.fromkeys("ar fa ur ps ug ckb sd".split(), "Arab"),
-    **dict.fromkeys("hi mr ne sa mai bho".split(), "Deva"),
-    "bn": "Beng", "as": "Beng", "ta": "Taml", "zh": "Hani", "ja": "Jpan", "ko": "Hang",
-    "el": "Grek", "he": "Hebr", "yi": "Hebr", "th": "Thai", "ka": "Geor", "hy": "Armn",
-    "am": "Ethi", "ti": "Ethi",
-    # scripts measured by their Unicode Script property (no row of their own in cleaning/normalize.py)
-    "te": "Telu", "kn": "Knda", "ml": "Mlym", "gu": "Gujr", "pa": "Guru", "or": "Orya", "si": "Sinh",
-    "my": "Mymr", "km": "Khmr", "lo": "Laoo", "bo": "Tibt", "dv": "Thaa",
-    # ISO 639-3 codes, as the Masakhane datasets (MasakhaNER, MasakhaNEWS) name African languages
-    **dict.fromkeys("hau yor ibo swa swh zul xho som kin lug sna nya wol lin orm afr pcm luo twi tsn".split(), "Latn"),
-    "amh": "Ethi", "tir": "Ethi",
-}
-
-# English names, for the config's `name` (a code not listed here is named by its code).
-LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "nb": "Norwegian Bokmål",
-    "nn": "Norwegian Nynorsk", "fi": "Finnish", "et": "Estonian", "tr": "Turkish", "pl": "Polish",
-    "cs": "Czech", "sk": "Slovak", "sl": "Slovenian", "hr": "Croatian", "bs": "Bosnian", "ro": "Romanian",
-    "hu": "Hungarian", "lt": "Lithuanian", "lv": "Latvian", "sq": "Albanian", "ca": "Catalan", "eu": "Basque",
-    "gl": "Galician", "ga": "Irish", "cy": "Welsh", "is": "Icelandic", "mt": "Maltese", "sw": "Swahili",
-    "yo": "Yoruba", "ig": "Igbo", "ha": "Hausa", "zu": "Zulu", "xh": "Xhosa", "af": "Afrikaans",
-    "so": "Somali", "id": "Indonesian", "ms": "Malay", "tl": "Tagalog", "vi": "Vietnamese", "uz": "Uzbek",
-    "az": "Azerbaijani", "lg": "Ganda", "rw": "Kinyarwanda", "sn": "Shona", "ny": "Chichewa", "wo": "Wolof",
-    "ln": "Lingala", "om": "Oromo", "ru": "Russian", "uk": "Ukrainian", "be": "Belarusian", "bg": "Bulgarian",
-    "mk": "Macedonian", "sr": "Serbian", "kk": "Kazakh", "ky": "Kyrgyz", "tg": "Tajik", "mn": "Mongolian",
-    "ar": "Arabic", "fa": "Persian", "ur": "Urdu", "ps": "Pashto", "ug": "Uyghur", "ckb": "Central Kurdish",
-    "sd": "Sindhi", "hi": "Hindi", "mr": "Marathi", "ne": "Nepali", "sa": "Sanskrit", "mai": "Maithili",
-    "bho": "Bhojpuri", "bn": "Bengali", "as": "Assamese", "ta": "Tamil", "zh": "Chinese", "ja": "Japanese",
-    "ko": "Korean", "el": "Greek", "he": "Hebrew", "yi": "Yiddish", "th": "Thai", "ka": "Georgian",
-    "hy": "Armenian", "am": "Amharic", "ti": "Tigrinya", "te": "Telugu", "kn": "Kannada", "ml": "Malayalam",
-    "gu": "Gujarati", "pa": "Punjabi", "or": "Odia", "si": "Sinhala", "my": "Burmese", "km": "Khmer", "lo": "Lao",
-    "bo": "Tibetan", "dv": "Dhivehi", "hau": "Hausa", "yor": "Yoruba", "ibo": "Igbo", "swa": "Swahili",
-    "swh": "Swahili", "zul": "Zulu", "xho": "Xhosa", "som": "Somali", "kin": "Kinyarwanda", "lug": "Ganda",
-    "sna": "Shona", "nya": "Chichewa", "wol": "Wolof", "lin": "Lingala", "orm": "Oromo", "afr": "Afrikaans",
-    "pcm": "Nigerian Pidgin", "luo": "Luo", "twi": "Twi", "tsn": "Tswana", "amh": "Amharic", "tir": "Tigrinya",
-}
-
 # Defaults by script class. Scripts without spaces between words get character-based length
 # thresholds (a 30-character Chinese document carries as much as a 100-character English one),
 # and large character inventories need character_coverage < 1 so rare characters become [UNK].
@@ -214,7 +172,7 @@ TEMPLATE = """\
 # params, so editing a value re-runs only the stages that depend on it (see docs/architecture.md).
 language: {code}
 name: {name}
-script: {script}            # ISO 15924; drives the script-share filter and length defaults
+{script_note}script: {script}            # ISO 15924; drives the script-share filter and length defaults
 
 sources:                    # relative paths are under the data root ($FOUNDRY_DATA_ROOT, default ../shared/data)
 {sources}{profile}
@@ -294,10 +252,18 @@ def _indented_yaml(value) -> str:
 
 def render(code: str, choices: Choices | None = None) -> str:
     ch = choices or Choices()
-    script = ch.script or LANGUAGE_SCRIPTS.get(code.split("-")[0])
+    script, script_note = ch.script or language_script(code), ""
+    if script is None and ch.profile is not None and ch.profile.samples:
+        script, share = script_of_text(ch.profile.samples)
+        script_note = (f"# script read from the sources' text ({share:.0%} of the letters of {len(ch.profile.samples)} "
+                       f"sampled documents; no default for {code!r}): check it\n") if script else ""
+        if script is None:
+            raise ConfigError(f"no default script known for language {code!r}, and no script holds half the letters "
+                              f"of its sources (at most {share:.0%}); pass --script (an ISO 15924 code: "
+                              f"{', '.join(SCRIPTS)}, Telu, Mymr, ...)")
     if script is None:
         raise ConfigError(f"no default script known for language {code!r}; pass --script (an ISO 15924 code: "
-                          f"{', '.join(SCRIPTS)}, Telu, Mymr, ...)")
+                          f"{', '.join(SCRIPTS)}, Telu, Mymr, ...) or --source, whose text shows it")
     if not is_script(script):
         raise ConfigError(f"unknown script {script!r}; an ISO 15924 code of a Unicode script (e.g. "
                           f"{', '.join(SCRIPTS)}, Telu, Mymr, Khmr)")
@@ -325,7 +291,7 @@ def render(code: str, choices: Choices | None = None) -> str:
                   f"                # sized to the corpus (~{VOCAB_CHARS_PER_PIECE} characters per piece); "
                   f"raise it with more text")
     return TEMPLATE.format(
-        code=code, name=ch.name or LANGUAGE_NAMES.get(code.split("-")[0], code), script=script, sources=src_yaml,
+        code=code, name=ch.name or language_name(code), script=script, script_note=script_note, sources=src_yaml,
         profile=prof_note, max_chars=z["max_chars"], max_chars_note=max_note, vocab_note=vocab_note,
         min_chars=d["min_chars"], min_script_share=d["min_script_share"],
         character_coverage=d["character_coverage"], lid_min_score=ch.lid_min_score,

@@ -200,6 +200,36 @@ def test_new_language_tasks_from_files(tmp_path):
         new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
                      task_specs=[f"odd={tmp_path / 'odd.tsv'}"], dry_run=True)
 
+def test_iso639_3_codes_and_scripts_read_from_the_text(tmp_path):
+    """`kor` (ISO 639-3, as FLORES-200 names Korean) is Korean in Hangul; a code in no table (a new language's
+    private code) gets its script from its sources' text, said in a comment — Hangul, Thai, Georgian, Tamil,
+    Hebrew, Greek from the shared sentences — and a config that is valid; text in no one script is an error that
+    asks for --script."""
+    from pipeline.config import ConfigError, parse_language
+    from pipeline.onboard.languages import script_of_text
+
+    shared = require_shared("langid", "lingua_sentences", "th.txt").parents[2]
+    proj = _project(tmp_path, shared)
+    text = new_language(proj, "kor", sources=[str(shared / "small" / "text" / "ko" / "flores200_devtest.txt")],
+                        dry_run=True)
+    assert "name: Korean" in text and re.search(r"^script: Hang ", text, re.M) and "script read" not in text
+    lingua = shared / "langid" / "lingua_sentences"
+    for lang, script in (("ko", "Hang"), ("th", "Thai"), ("ka", "Geor"), ("ta", "Taml"), ("he", "Hebr"),
+                         ("el", "Grek"), ("zh", "Hani"), ("ja", "Jpan")):
+        path = new_language(proj, f"x{lang}", sources=[str(lingua / f"{lang}.txt")])
+        text = path.read_text(encoding="utf-8")
+        assert re.search(rf"^# script read from the sources' text \(\d+% of the letters of \d+ sampled documents; "
+                         rf"no default for 'x{lang}'\): check it\nscript: {script} ", text, re.M), (lang, text[:800])
+        assert parse_language(path, strict=True).script == script
+    mixed = [ln for lang in ("en", "ru", "ar") for ln in (lingua / f"{lang}.txt").read_text(encoding="utf-8")
+             .splitlines()[:60]]
+    assert script_of_text(mixed)[0] is None and script_of_text(mixed)[1] < 0.5
+    (tmp_path / "mixed.txt").write_text("\n\n".join(mixed) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"no default script known for language 'xq', and no script holds half the "
+                                          r"letters of its sources \(at most \d+%\); pass --script"):
+        new_language(proj, "xq", sources=[str(tmp_path / "mixed.txt")], dry_run=True)
+
+
 def test_card_comments_stay_in_one_column_for_any_code():
     """The commented `card:` block's notes start in one column whatever the code's length (sw, swa, zh-Hant)."""
     from pipeline.scaffold import render
