@@ -124,8 +124,10 @@ def test_new_language_takes_lid176s_label_for_an_iso639_3_code(tmp_path):
     docs = [" ".join(sw[i:i + 5]) for i in range(0, 990, 5)]     # 198 documents of five sentences
     for i in range(9):
         (led / f"b_{i}.txt").write_text("\n\n".join(docs[i * 22:(i + 1) * 22]) + "\n", encoding="utf-8")
-    lid = new_language(proj, "swa", sources=[str(led)], dry_run=True).split("  lid:")[1].split("validate:")[0]
+    text = new_language(proj, "swa", sources=[str(led)], dry_run=True)
+    lid = text.split("  lid:")[1].split("validate:")[0]
     assert re.search(r"^    label: sw$", lid, re.M), lid
+    assert "#   a_intro_en.txt (the first of 10 files classified alike): 300 non-empty lines" in text, text[:1500]
 
 
 def test_new_language_tasks_from_files(tmp_path):

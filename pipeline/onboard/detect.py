@@ -302,6 +302,9 @@ def group(files: list[Path], datasets: list[Path], code: str | None = None) -> l
         found.files.append(f)
     out = list(by.values())
     for found in out:
+        if len(found.files) > 1 and found.why and found.why != "empty":   # the evidence is the first file's
+            found.why = (f"{found.files[0].name} (the first of {len(found.files)} files classified alike): "
+                         f"{found.why}")
         suffixes = sorted({_suffix(f) for f in found.files})
         globs = [_common_glob([f for f in found.files if _suffix(f) == s], files, s) for s in suffixes]
         found.paths = globs if len(found.files) > 1 and all(globs) else [str(f) for f in found.files]
