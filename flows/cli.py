@@ -131,7 +131,7 @@ def cmd_run(args) -> int:
     except (GateClosed, StageInputError) as e:
         if isinstance(e, GateClosed):
             print("\n" + _review_headline(root, langs[0]))
-        print(f"\nerror: {e}", file=sys.stderr)
+        print("\n" + _stop_line(e), file=sys.stderr)
         return 2
     failed = {k: v for k, v in outcome.items() if isinstance(v, Exception)}
     for lang in langs:
@@ -140,8 +140,19 @@ def cmd_run(args) -> int:
         elif isinstance(failed[lang], GateClosed):
             print("\n" + _review_headline(root, lang))
     for lang, e in failed.items():
-        print(f"\nerror: {lang}: {e}", file=sys.stderr)
+        print("\n" + _stop_line(e, lang), file=sys.stderr)
     return 2 if failed else 0
+
+
+def _stop_line(e: Exception, lang: str | None = None) -> str:
+    """The last line of a run that stopped: a gate waiting for a review is no error (the headline above says what
+    to do); anything else is ``error: ...``."""
+    from flows.language import EPHEMERAL_NOTE, ReviewPending
+
+    if isinstance(e, ReviewPending):
+        return (f"{lang + ': ' if lang else ''}stopped before vocab until the corpus is reviewed (exit status 2). "
+                + EPHEMERAL_NOTE.strip("()"))
+    return f"error: {lang + ': ' if lang else ''}{e}"
 
 
 def _print_run(root: Path, lang: str, results: list[dict], args) -> None:

@@ -49,6 +49,9 @@ def _repo(root: Path):
     from dvc.repo import Repo
 
     from flows.dvclock import repair
+    # DVC prints its messages with its own handlers on the "dvc" logger; propagating them to the root logger
+    # (Prefect's console handler) printed each line twice
+    logging.getLogger("dvc").propagate = False
     for done in repair(root):  # a DVC process killed mid-write leaves .dvc/tmp/rwlock or dvc.lock cut short
         logging.getLogger(__name__).warning("%s", done)
     return Repo(str(root))

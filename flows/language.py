@@ -57,6 +57,8 @@ from pipeline.stages import STAGES
 PRETRAIN_LIMIT = "foundry-pretrain"
 USER_ERROR = 2  # exit status of `python -m pipeline` for a bad config or bad input
 FLOW_NAME = "foundry-language"
+EPHEMERAL_NOTE = ("(This run uses Prefect's ephemeral server, which no other process can reach, so it stops "
+                  "instead of pausing; with a Prefect server — PREFECT_API_URL — it pauses and waits.)")
 REVIEW_POLL_SECONDS = 2  # how often a paused run asks the server whether it was resumed
 STAGE_RETRIES = 3         # transient failures (crash, OOM kill, pre-emption exit 75): 3 more tries ...
 RETRY_BASE_SECONDS = 10   # ... after 10, 20 and 40 s (exponential backoff, +-50% jitter)
@@ -70,14 +72,30 @@ class GateClosed(RuntimeError):
     """The data-quality gate stopped the language before vocab and any GPU work."""
 
 
+class ReviewPending(GateClosed):
+    """Stopped only because no one has decided yet (the first run of a new corpus under review.policy required,
+    without a server to pause on): no rejection, and no error."""
+
+
+GATE_STOP = "stopped at the data-review gate (what to do: below)"
+
+
 class _NoTracebackForUserErrors(logging.Filter):
     """On the terminal, a user error (bad input or config, a closed gate) is its message: Prefect's engine logs
-    the exception with its traceback, which the console handler drops here. The flow's log keeps it: Prefect's
-    API handler sits on the run loggers and formats the record before it propagates to the console's."""
+    the exception with its traceback, which the console handler drops here. A gate that waits for a review
+    (ReviewPending) is no error: its records become INFO lines (the CLI prints the review headline and what to
+    do). The flow's log keeps everything: Prefect's API handler sits on the run loggers and formats the record
+    before it propagates to the console's."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], (StageInputError, GateClosed)):
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (StageInputError, GateClosed)):
             record.exc_info, record.exc_text = None, None
+        if isinstance(exc, ReviewPending):
+            record.msg, record.args, record.levelno, record.levelname = GATE_STOP, (), logging.INFO, "INFO"
+        elif exc is None and record.levelno == logging.INFO and "ReviewPending: " in (msg := record.getMessage()) \
+                and msg.startswith("Finished in state Failed"):
+            record.msg, record.args = "Finished: " + GATE_STOP.split(" (")[0], ()
         return True
 
 
@@ -248,9 +266,7 @@ def review_gate(root: Path, lang: str) -> dict:
     message = review.gate_message(lang, cfg, decision, corpus, state)
     if not api_url():
         _publish_review(root, lang, "waiting for a review (run stopped)")
-        raise GateClosed(message + " (This run uses Prefect's ephemeral server, which no other process can "
-                                   "reach, so it stops instead of pausing; with a Prefect server — "
-                                   "PREFECT_API_URL — it pauses and waits.)")
+        raise ReviewPending(message + " " + EPHEMERAL_NOTE)
     if state == "void":
         log.warning("%s: the %s decision by %s was for another corpus (%s); it is void for the current corpus (%s)",
                     lang, decision.get("decision"), review.who(decision), review.short(decision.get("corpus")),

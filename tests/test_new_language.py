@@ -290,6 +290,10 @@ def test_new_language_vi_end_to_end_from_raw_text(tmp_path):
     assert "validation: passed" in head and "reports/vi/quality/review.html" in head
     assert 'foundry approve vi --comment "..."' in head and 'foundry reject vi --reason "..."' in head
     assert "stopped before vocab" in r.stderr and not (proj / "models/vi/tokenizer").exists()
+    # waiting for a review is no error: no ERROR record, no `error:` line, the gate message once (in the headline)
+    out = r.stdout + r.stderr
+    assert "| ERROR" not in out and "error:" not in out and "stopped at the data-review gate" in out, out[-3000:]
+    assert out.count("review required") == 0 and "exit status 2" in r.stderr, out[-3000:]
     assert json.loads((proj / "data/vi/review.json").read_text())["decision"] == "pending"
 
     r = foundry(proj, "approve", "vi", "--comment", "read the samples")
