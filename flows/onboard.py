@@ -37,7 +37,7 @@ def add_new_language(sub) -> None:
     """The `new-language` subcommand of the `foundry` parser."""
     p = sub.add_parser("new-language", help="scaffold corpora/CODE.yaml with script-aware defaults",
                        description=NEW_LANGUAGE_HELP)
-    p.add_argument("code", help="ISO 639 code, e.g. yo")
+    p.add_argument("code", help="ISO 639-1 or 639-3 code, e.g. yo or kor")
     p.add_argument("--source", action="append", help="file, folder or glob of raw data (repeatable); default "
                    "text/CODE under the data root")
     p.add_argument("--task", action="append", metavar="NAME=TRAIN[,DEV]",
@@ -45,7 +45,8 @@ def add_new_language(sub) -> None:
                         "the files (CoNLL/CoNLL-U tags, TSV/CSV/JSONL/Parquet rows, a datasets folder); without "
                         "DEV a seeded 20%% of TRAIN is scored")
     p.add_argument("--dry-run", action="store_true", help="print the YAML; write nothing")
-    p.add_argument("--script", help="ISO 15924 script when it cannot be inferred from the code")
+    p.add_argument("--script", help="ISO 15924 script (e.g. Tfng); default: from the code, else the script "
+                                     "most of the sources' letters are in (with a comment to check it)")
     p.add_argument("--name", help="language name")
     p.add_argument("--force", action="store_true", help="overwrite an existing config")
     p.set_defaults(func=cmd_new_language)
