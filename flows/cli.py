@@ -272,10 +272,32 @@ def cmd_status(args) -> int:
             print(joint_status_text(root, lang))
             continue
         print(f"{lang}:")
+        running = _running(root, lang)
+        if running:
+            print(running)
         for stage, state in language_status(root, lang).items():
             print(f"  {stage:<9} {state}")
         print(f"  {'review':<9} {_review_state(root, lang)}")
     return 0
+
+
+def _running(root: Path, lang: str) -> str:
+    """Lines for a run that holds the language now: who, and the last line of the stage log written last (the
+    stage states below are those DVC has recorded, so the running stage shows as stale or never run)."""
+    from pipeline.locks import language_holder
+
+    held, holder = language_holder(root, lang)
+    if not held:
+        return ""
+    out = f"  {'running':<9} {holder.describe() if holder else 'a run (no record)'}; stages below as DVC last recorded them"
+    logs = sorted((root / "logs" / lang).glob("*.log"), key=lambda p: p.stat().st_mtime)
+    if logs:
+        with open(logs[-1], "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            tail = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        if tail:
+            out += f"\n  {'':<9} {os.path.relpath(logs[-1], root)}: {tail[-1].strip()[:160]}"
+    return out
 
 
 def cmd_metrics(args) -> int:

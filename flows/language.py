@@ -187,6 +187,7 @@ def _run(root: Path, stage: str, lang: str, logfile: Path, log, concurrent: int 
         assert proc.stdout is not None
         for line in proc.stdout:
             fh.write(line)
+            fh.flush()        # `tail -f logs/LANG/STAGE.log` and `foundry status` follow a running stage
             line = line.rstrip("\n")
             if line.startswith("{") and '"stage"' in line:
                 last = line

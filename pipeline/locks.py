@@ -66,18 +66,23 @@ def _parents(lang: str, holder: Holder | None) -> bool:
     return holder is not None and bool(holder.token) and os.environ.get(token_env(lang)) == holder.token
 
 
-def language_busy(root: Path, lang: str) -> str | None:
-    """The busy message when another run holds ``lang`` now (a quick look before starting one), else None.
-    Looks only: a stale record stays for :func:`language_lock` to report."""
+def language_holder(root: Path, lang: str) -> tuple[bool, Holder | None]:
+    """(whether a run holds ``lang`` now, its record). Looks only: a stale record stays for
+    :func:`language_lock` to report."""
     path = language_lock_path(root, lang)
     if not path.exists():
-        return None
+        return False, None
     fd = try_lock(path)
     if fd is not None:
         os.close(fd)
-        return None
-    holder = Holder.read(path)
-    return None if _parents(lang, holder) else busy_message(lang, holder)
+        return False, None
+    return True, Holder.read(path)
+
+
+def language_busy(root: Path, lang: str) -> str | None:
+    """The busy message when another run holds ``lang`` now (a quick look before starting one), else None."""
+    held, holder = language_holder(root, lang)
+    return None if not held or _parents(lang, holder) else busy_message(lang, holder)
 
 
 @contextmanager

@@ -109,6 +109,26 @@ def test_language_lock_and_the_token_its_stages_inherit(tmp_path):
     assert plocks.token_env("xx") not in os.environ and not said
 
 
+def test_status_names_a_running_run_and_its_last_log_line(tmp_path):
+    """`foundry status` while a run holds the language: who runs it, and the last line of the stage log written
+    last (the stage states are DVC's records, so the running stage still shows as never run)."""
+    from flows.cli import _running
+
+    root = tmp_path
+    assert _running(root, "xx") == ""
+    logs = root / "logs" / "xx"
+    logs.mkdir(parents=True)
+    (logs / "shard.log").write_text("shard done\n", encoding="utf-8")
+    time.sleep(0.05)
+    (logs / "pretrain.log").write_text("slot taken\npretrain xx: 2000/4000 (50%), 4.1step/s, auc 0.71\n\n",
+                                       encoding="utf-8")
+    with plocks.language_lock(root, "xx", "foundry run xx", say=lambda m: None):
+        text = _running(root, "xx")
+    assert text.startswith("  running   `foundry run xx` (PID ") and "stages below as DVC last recorded" in text
+    assert text.endswith("logs/xx/pretrain.log: pretrain xx: 2000/4000 (50%), 4.1step/s, auc 0.71"), text
+    assert _running(root, "xx") == ""                    # released: nothing running
+
+
 def test_gpu_slots_follow_the_visible_devices(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
     monkeypatch.delenv(plocks.SLOTS_ENV, raising=False)
