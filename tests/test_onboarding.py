@@ -150,6 +150,49 @@ def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
         plan_file(hub, 0, 1000)
 
 
+def test_json_array_files_are_records(tmp_path):
+    """A JSON array of records (`json.dump` pretty-printed with a byte-order mark, and compact in a .json.gz),
+    as exports of news archives come: new-language reads its first records and chooses title + body, the reader
+    streams it record by record in one segment, with the same documents as the records. A truncated array keeps
+    the records before the damage and counts one malformed_json skip (or is an error naming the file and record),
+    and an array of strings is an error naming the record."""
+    from pipeline.config import ConfigError, Source
+    from pipeline.errors import StageError
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import BadInput, SourceFile, iter_file, plan_file
+
+    shared = require_shared("text", "en", "wmt_news.txt.gz").parents[2]
+    arts = _articles(_lines(shared, "wmt_news.txt.gz"), [600, 900, 30_000, 700] * 10)
+    d = tmp_path / "export"
+    d.mkdir()
+    (d / "news.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(arts[:20], ensure_ascii=False, indent=2).encode())
+    with gzip.open(d / "more.json.gz", "wt", encoding="utf-8") as f:
+        json.dump(arts[20:], f, ensure_ascii=False)
+    found, _ = detect([str(d)])
+    assert len(found) == 1 and found[0].settings == {"format": "jsonl", "fields": ["title", "body"]}, found
+    assert "a JSON array of records" in found[0].why and found[0].tally.documents == 40
+    expected = [a["title"] + "\n\n" + a["body"] for a in arts]
+    docs = []
+    for name in ("more.json.gz", "news.json"):
+        sf = SourceFile(Source(path=name, format="jsonl", fields=["title", "body"]), d / name, name)
+        segs = plan_file(sf, 0, 1000)
+        assert len(segs) == 1                               # an array is read in one piece, whatever its size
+        docs += [x for x in iter_file(sf, 100_000, segs[0].start, segs[0].end, segs[0].line)]
+    assert [x.text for x in docs] == expected[20:] + expected[:20]
+    assert [x.line for x in docs[:3]] == [1, 2, 3]          # the record's number
+    raw = (d / "news.json").read_bytes()
+    (tmp_path / "cut.json").write_bytes(raw[: raw.index(arts[12]["title"].encode())])   # inside record 13
+    cut = SourceFile(Source(path="cut.json", format="jsonl", fields=["title", "body"]), tmp_path / "cut.json", "cut.json")
+    bad = BadInput("skip")
+    assert [x.text for x in iter_file(cut, 100_000, 0, -1, 1, bad)] == expected[:12]
+    assert bad.counts == {"malformed_json": 1}
+    with pytest.raises(StageError, match=r"cut.json: malformed JSON after record 12 of the array"):
+        list(iter_file(cut, 100_000, 0, -1, 1))
+    (tmp_path / "strings.json").write_text(json.dumps(["a text", "another"]), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"strings.json record 1: a JSON str, not an object"):
+        detect([str(tmp_path / "strings.json")])
+
+
 def test_nested_jsonl_field_and_dataset_dict_splits(tmp_path):
     """A JSONL whose text sits in a nested object is found by its dotted path (the reader's `field` syntax), and
     a DatasetDict reads its train split while the comment names the splits it leaves out."""

@@ -130,12 +130,35 @@ def _text(path: Path, code: str | None = None) -> tuple[dict, str]:
     return ({"format": "text"} if documents == "blank_line" else {"format": "text", "documents": documents}), why
 
 
-def _jsonl(path: Path, code: str | None = None) -> tuple[dict, str]:
+def _json_array(path: Path, start: int, code: str | None) -> tuple[dict, str]:
+    """Field choice from the first records of a JSON array file (read as format jsonl)."""
+    from itertools import islice
+
+    from pipeline.readers.jsonl import array_records
+
     records: list[dict] = []
+    try:
+        for n, obj in islice(array_records(path, start), SAMPLE_RECORDS):
+            if not isinstance(obj, dict):
+                raise ConfigError(f"{path} record {n}: a JSON {type(obj).__name__}, not an object; a JSON array "
+                                  f"of objects (records) is read, one document each")
+            records.append(_flatten(obj))
+    except ValueError as e:
+        if not records:
+            raise ConfigError(f"{e}; not a JSON array of records") from None
+    names = list(dict.fromkeys(k for r in records for k in r))
+    types = {k: type(next(r[k] for r in records if k in r)).__name__ for k in names}
+    settings, why = choose(str(path), records, names, types, prefer=code)
+    return {"format": "jsonl", **settings}, f"a JSON array of records (one document each); {why}"
+
+
+def _jsonl(path: Path, code: str | None = None) -> tuple[dict, str]:
+    from pipeline.readers.jsonl import array_start
+
+    records: list[dict] = []
+    if (start := array_start(path)) is not None:
+        return _json_array(path, start, code)
     lines = [ln for ln in _lines(path) if ln.strip()]
-    if lines and lines[0].lstrip().startswith("["):
-        raise ConfigError(f"{path}: a JSON array, not JSON Lines (one object per line); convert it, e.g. "
-                          f"jq -c '.[]' < FILE > FILE.jsonl")
     for i, ln in enumerate(lines[:SAMPLE_RECORDS], 1):
         try:
             obj = json.loads(ln)

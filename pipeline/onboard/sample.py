@@ -110,6 +110,11 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
 
 def _share(sf: SourceFile, path: Path, last_row: int, line_based: bool) -> float:
     """The share of a file the sample covered (its last document started at line/row ``last_row``)."""
+    if sf.source.format == "jsonl":
+        from pipeline.readers.jsonl import array_records, array_start
+
+        if (start := array_start(path)) is not None:   # a JSON array: records, not lines (one streamed count)
+            return min(1.0, last_row / max(1, sum(1 for _ in array_records(path, start))))
     if not line_based:
         rows = _rows(sf)
         return min(1.0, (last_row + 1) / rows) if rows else 1.0

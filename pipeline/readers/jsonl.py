@@ -1,16 +1,23 @@
-"""``jsonl`` (.jsonl, .ndjson, .json holding JSON Lines; + .gz/.xz/.zst): one document per non-blank line, the
-text in ``source.field`` (dotted paths reach nested keys), or ``source.fields`` joined with a blank line (e.g.
+"""``jsonl`` (.jsonl, .ndjson, .json; + .gz/.xz/.zst): JSON records, one document per record — a JSON Lines
+file (one object per non-blank line), or a JSON array of objects (``[{...}, {...}]``, as ``json.dump`` or
+pandas' ``to_json(orient="records")`` write it, pretty-printed or not; told by its first character). The text is
+in ``source.field`` (dotted paths reach nested keys), or ``source.fields`` joined with a blank line (e.g.
 ``[title, body]``; an absent or null field is left out, a record with none of them is ``missing_field``).
 
-A line of any length is read (the file streams line by line; one JSON line is parsed whole); a text longer
-than ``clean.max_chars`` is cut into kept pieces (``RawDoc.split``). Work-unit segments end at a line end."""
+A line of any length is read (the file streams line by line; one JSON line is parsed whole); an array streams
+record by record (``ijson``), so neither needs the file in memory. A text longer than ``clean.max_chars`` is
+cut into kept pieces (``RawDoc.split``). Work-unit segments end at a line end; an array is one segment. Bad
+input names the line (JSON Lines) or the record's number (array)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Iterator
 
-from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
+from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary
 from pipeline.readers.lines import iter_lines, plan_at, split_text
+
+BOM = b"\xef\xbb\xbf"
 
 FORMAT = "jsonl"
 SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -44,38 +51,81 @@ def _parse(sf: SourceFile, lineno: int, line: str, bad: BadInput) -> dict | None
     return obj
 
 
-def _value(sf: SourceFile, lineno: int, line: str, obj: dict, field: str, bad: BadInput) -> str | None:
-    """One field's text ("" when null); None (reported) when absent or not a string."""
+def _value(sf: SourceFile, lineno: int, line, obj: dict, field: str, bad: BadInput, unit: str = "line") -> str | None:
+    """One field's text ("" when null); None (reported) when absent or not a string. ``line``: the record's text
+    for the report, or a function giving it; ``unit``: what ``lineno`` counts (line, record)."""
     found, val = _get_field(obj, field)
-    if not found:
-        keys = ", ".join(list(obj)[:10])
-        bad("missing_field", f"{sf.path} line {lineno}: no field {field!r} (fields: {keys or 'none'}); "
-                             f"set sources[].field in the language's YAML", sf.rel, lineno, line)
-        return None
     if val is None:
         val = ""
-    if not isinstance(val, str):
-        bad("bad_field_type", f"{sf.path} line {lineno}: field {field!r} is {type(val).__name__}, not a string",
-            sf.rel, lineno, line)
-        return None
-    return val
+    if found and isinstance(val, str):
+        return val
+    sample = line() if callable(line) else line
+    if not found:
+        keys = ", ".join(list(obj)[:10])
+        bad("missing_field", f"{sf.path} {unit} {lineno}: no field {field!r} (fields: {keys or 'none'}); "
+                             f"set sources[].field in the language's YAML", sf.rel, lineno, sample)
+    else:
+        bad("bad_field_type", f"{sf.path} {unit} {lineno}: field {field!r} is {type(val).__name__}, not a string",
+            sf.rel, lineno, sample)
+    return None
 
 
-def _text(sf: SourceFile, lineno: int, line: str, obj: dict, bad: BadInput) -> str | None:
+def _text(sf: SourceFile, lineno: int, line, obj: dict, bad: BadInput, unit: str = "line") -> str | None:
     """The document's text from ``source.field`` or the ``source.fields`` present, joined by a blank line."""
     if not sf.source.fields:
-        return _value(sf, lineno, line, obj, sf.source.field, bad)
+        return _value(sf, lineno, line, obj, sf.source.field, bad, unit)
     present = [f for f in sf.source.fields if _get_field(obj, f)[0]]
     if not present:
-        return _value(sf, lineno, line, obj, sf.source.fields[0], bad)   # reports the missing field
-    vals = [_value(sf, lineno, line, obj, f, bad) for f in present]
+        return _value(sf, lineno, line, obj, sf.source.fields[0], bad, unit)   # reports the missing field
+    vals = [_value(sf, lineno, line, obj, f, bad, unit) for f in present]
     if any(v is None for v in vals):
         return None
     return "\n\n".join(v for v in vals if v.strip())
 
 
+def array_start(path: Path) -> int | None:
+    """The byte offset of the ``[`` opening a JSON array file (after a byte-order mark and whitespace); None
+    for anything else (JSON Lines)."""
+    with open_binary(path) as f:
+        head = f.read(4096)
+    body = head.removeprefix(BOM).lstrip()
+    return len(head) - len(body) if body.startswith(b"[") else None
+
+
+def array_records(path: Path, start: int) -> Iterator[tuple[int, object]]:
+    """(record number from 1, value) of each item of the JSON array at byte ``start``, streamed; a parse error
+    is ``ValueError`` naming the record it came after."""
+    import ijson
+
+    n = 0
+    with open_binary(path, start) as f:
+        try:
+            for n, obj in enumerate(ijson.items(f, "item", use_float=True), 1):
+                yield n, obj
+        except ijson.JSONError as e:
+            raise ValueError(f"{path}: malformed JSON after record {n} of the array ({e})") from None
+
+
+def _read_array(sf: SourceFile, start: int, max_chars: int, bad: BadInput) -> Iterator[RawDoc]:
+    try:
+        for n, obj in array_records(sf.path, start):
+            sample = lambda: json.dumps(obj, ensure_ascii=False)[:2000]  # noqa: E731 - only for a report
+            if not isinstance(obj, dict):
+                bad("malformed_json", f"{sf.path} record {n}: expected a JSON object, got {type(obj).__name__}",
+                    sf.rel, n, sample())
+                continue
+            val = _text(sf, n, sample, obj, bad, unit="record")
+            if val is not None:
+                yield from split_text(val, sf.rel, n, max_chars)
+    except ValueError as e:       # the rest of the file cannot be parsed: one report, the records before it kept
+        bad("malformed_json", str(e), sf.rel, 0, "")
+
+
 def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
+    if start == 0 and (at := array_start(sf.path)) is not None:
+        yield from _read_array(sf, at, max_chars, bad)
+        return
     for lineno, line, _ in iter_lines(sf.path, None, start, end, first_line, bad, sf.rel):
         if not line.strip():
             continue
@@ -86,4 +136,6 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
 
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
+    if array_start(sf.path) is not None:      # an array is read in one piece (its lines are not records)
+        return [Segment(file_index, 0, -1, 1, sf.path.stat().st_size)]
     return plan_at(sf, file_index, task_bytes, (b"\n",), fallback=False)   # a JSON line is never cut
