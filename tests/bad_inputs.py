@@ -228,6 +228,13 @@ def jsonl_not_object(p: Project) -> list[str]:
     return CLEAN_CMD
 
 
+def json_array_truncated(p: Project, skip: bool = False) -> list[str]:
+    whole = json.dumps([{"text": t} for t in _docs(4)], ensure_ascii=False, indent=2).encode()
+    p.write("docs.jsonl", whole[: whole.index(_docs(4)[2][:40].encode())])    # cut inside the third record
+    _jsonl_config(p, skip)
+    return CLEAN_CMD
+
+
 def jsonl_missing_field(p: Project) -> list[str]:
     p.write("docs.jsonl", _jsonl(_docs(3)) + b'{"body": "the text is under another key"}\n')
     _jsonl_config(p)
@@ -656,6 +663,14 @@ CASES: list[Case] = [
     Case("jsonl_not_object", "`raw/docs.jsonl line 3: expected a JSON object, got list`",
          "a line that is valid JSON but not an object", "one object per line: `{\"text\": ...}`",
          jsonl_not_object, _e("docs.jsonl line 3", "JSON object")),
+    Case("json_array_truncated", "`raw/docs.jsonl: malformed JSON after record 2 of the array (...)`",
+         "a JSON array file cut short (an interrupted download or export)", "copy it again, or "
+         "`clean.on_bad_input: skip` to keep the records before the damage", json_array_truncated,
+         _e("docs.jsonl: malformed JSON after record 2 of the array")),
+    Case("json_array_truncated_skipped", "`stats.json` `skipped: {malformed_json: 1}`",
+         "`clean.on_bad_input: skip` with a JSON array cut short: the records before the damage are kept",
+         "read the `skipped:malformed_json` record in `rejected.jsonl`",
+         lambda p: json_array_truncated(p, skip=True), Expect(0, skipped={"malformed_json": 1})),
     Case("jsonl_missing_field", "`raw/docs.jsonl line 4: no field 'text' (fields: body)`",
          "the text is under another key", "set `sources[].field` (dotted paths reach nested keys)",
          jsonl_missing_field, _e("docs.jsonl line 4", "no field 'text'")),
