@@ -44,6 +44,6 @@ def test_concurrent_runs_repeat_nothing_and_share_no_pretraining(tmp_path):
     res = rs.slot_trial(proj, ["demo", "en"])
     assert not res["problems"], json.dumps(res, indent=1)
     (waiting,) = [r["waiting"] for r in res["results"] if r["waiting"]]
-    assert re.fullmatch(r"pretrain (demo|en): waiting for a pre-training slot on cpu \(1 in use: `pretrain (demo|en)` "
-                        r"\(PID \d+ on .+, since .+\)\)", waiting), waiting
+    assert re.fullmatch(r"pretrain (demo|en): waiting for a pre-training slot on cpu \(1 in use: `pretrain (demo|en) "
+                        rf"in {re.escape(str(proj.resolve()))}` \(PID \d+ on .+, since .+\)\)", waiting), waiting
     assert rs.differing_outputs(proj, "demo", "en") == []
