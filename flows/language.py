@@ -78,11 +78,14 @@ class ReviewPending(GateClosed):
 
 
 GATE_STOP = "stopped at the data-review gate (what to do: below)"
+USER_STOP = "stopped by a user error (its one-line message: below)"
+_USER_ERRORS = ("StageInputError: ", "GateClosed: ", "ReviewPending: ")
 
 
 class _NoTracebackForUserErrors(logging.Filter):
-    """On the terminal, a user error (bad input or config, a closed gate) is its message: Prefect's engine logs
-    the exception with its traceback, which the console handler drops here. A gate that waits for a review
+    """On the terminal, a user error (bad input or config, a closed gate) is its one-line message, printed once
+    by the CLI at the end: Prefect's engine logs the exception with its traceback (task and flow: four records
+    repeating the message), which the console handler shortens here to a pointer. A gate that waits for a review
     (ReviewPending) is no error: its records become INFO lines (the CLI prints the review headline and what to
     do). The flow's log keeps everything: Prefect's API handler sits on the run loggers and formats the record
     before it propagates to the console's."""
@@ -90,12 +93,14 @@ class _NoTracebackForUserErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, (StageInputError, GateClosed)):
-            record.exc_info, record.exc_text = None, None
-        if isinstance(exc, ReviewPending):
-            record.msg, record.args, record.levelno, record.levelname = GATE_STOP, (), logging.INFO, "INFO"
-        elif exc is None and record.levelno == logging.INFO and "ReviewPending: " in (msg := record.getMessage()) \
-                and msg.startswith("Finished in state Failed"):
-            record.msg, record.args = "Finished: " + GATE_STOP.split(" (")[0], ()
+            record.exc_info, record.exc_text, record.args = None, None, ()
+            record.msg = GATE_STOP if isinstance(exc, GateClosed) else USER_STOP
+            if isinstance(exc, ReviewPending):
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        elif exc is None and (msg := record.getMessage()).startswith("Finished in state Failed") and \
+                any(name in msg for name in _USER_ERRORS):
+            gate = "GateClosed: " in msg or "ReviewPending: " in msg
+            record.msg, record.args = "Finished: " + (GATE_STOP if gate else USER_STOP).split(" (")[0], ()
         return True
 
 

@@ -85,6 +85,8 @@ def test_foundry_run_prints_a_user_error_as_one_line(tmp_path):
     assert "Traceback" not in out, out[-5000:]
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and f"sw.txt line {bad + 1}" in errors[0] and "UTF-8" in errors[0], r.stderr
+    # Prefect's records point at it instead of repeating it: the stage's own line, and the last line
+    assert out.count(f"sw.txt line {bad + 1}") == 2 and "stopped by a user error" in r.stderr, r.stderr
     con = sqlite3.connect(proj / ".prefect" / "prefect.db")
     try:
         logged = [m for (m,) in con.execute("SELECT message FROM log WHERE message LIKE '%Traceback%'")]
