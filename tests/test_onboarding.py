@@ -188,6 +188,13 @@ def test_json_array_files_are_records(tmp_path):
     assert bad.counts == {"malformed_json": 1}
     with pytest.raises(StageError, match=r"cut.json: malformed JSON after record 12 of the array"):
         list(iter_file(cut, 100_000, 0, -1, 1))
+    # a damaged .jsonl.gz is still the line reader's one-line error (looking for an array must not hide it)
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b'{"text": "a line of text"}\n' * 50)[:30])
+    (tmp_path / "fake.jsonl.gz").write_bytes(b'{"text": "not gzip"}\n')
+    for name, why in (("cut.jsonl.gz", "ended before the end-of-stream"), ("fake.jsonl.gz", "Not a gzipped file")):
+        sf = SourceFile(Source(path=name, format="jsonl"), tmp_path / name, name)
+        with pytest.raises(StageError, match=rf"{name} line 1: cannot read \(.*{why}.*truncated or not gz"):
+            list(iter_file(sf, 1000, 0, -1, 1))
     (tmp_path / "strings.json").write_text(json.dumps(["a text", "another"]), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"strings.json record 1: a JSON str, not an object"):
         detect([str(tmp_path / "strings.json")])

@@ -86,8 +86,11 @@ def _text(sf: SourceFile, lineno: int, line, obj: dict, bad: BadInput, unit: str
 def array_start(path: Path) -> int | None:
     """The byte offset of the ``[`` opening a JSON array file (after a byte-order mark and whitespace); None
     for anything else (JSON Lines)."""
-    with open_binary(path) as f:
-        head = f.read(4096)
+    try:
+        with open_binary(path) as f:
+            head = f.read(4096)
+    except Exception:  # noqa: BLE001 - unreadable (damaged .gz, ...): the line reader names the file and why
+        return None
     body = head.removeprefix(BOM).lstrip()
     return len(head) - len(body) if body.startswith(b"[") else None
 
