@@ -289,7 +289,8 @@ def _running(root: Path, lang: str) -> str:
     held, holder = language_holder(root, lang)
     if not held:
         return ""
-    out = f"  {'running':<9} {holder.describe() if holder else 'a run (no record)'}; stages below as DVC last recorded them"
+    who = holder.describe() if holder else "a run (no record)"
+    out = f"  {'running':<9} {who}; stages below as DVC last recorded them"
     logs = sorted((root / "logs" / lang).glob("*.log"), key=lambda p: p.stat().st_mtime)
     if logs:
         with open(logs[-1], "rb") as f:

@@ -158,8 +158,8 @@ def slot_dir(root: Path, say: Callable[[str], None] = _say) -> Path:
 @contextmanager
 def pretrain_slot(root: Path, requested: str, what: str, say: Callable[[str], None] = _say) -> Iterator[dict]:
     """Hold one of this machine's pre-training slots for ``requested``'s device, whichever project asks; yields
-    what it took (slot, device, seconds waited, when it was taken). With several GPUs and no distributed run, slot N trains on
-    GPU N: call before torch starts CUDA."""
+    what it took (slot, device, seconds waited, when it was taken). With several GPUs and no distributed run,
+    slot N trains on GPU N: call before torch starts CUDA."""
     kind, n, gpus = slot_device(requested)
     host = "".join(c if c.isalnum() or c in "-_." else "_" for c in socket.gethostname())
     slots = Slots(slot_dir(root, say) / f"pretrain-{host}-{kind}", n, f"{what} in {Path(root).resolve()}")

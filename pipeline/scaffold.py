@@ -24,7 +24,6 @@ from pipeline.onboard.layout import GROUP_CHARS
 from pipeline.onboard.sample import SAMPLE_DOCUMENT_CHARS, SAMPLE_DOCUMENTS
 from pipeline.readers import format_of
 
-# ISO 639-1/3 code -> ISO 15924 script, for languages whose script is unambiguous in practice.
 # Defaults by script class. Scripts without spaces between words get character-based length
 # thresholds (a 30-character Chinese document carries as much as a 100-character English one),
 # and large character inventories need character_coverage < 1 so rare characters become [UNK].
@@ -253,17 +252,16 @@ def _indented_yaml(value) -> str:
 def render(code: str, choices: Choices | None = None) -> str:
     ch = choices or Choices()
     script, script_note = ch.script or language_script(code), ""
-    if script is None and ch.profile is not None and ch.profile.samples:
-        script, share = script_of_text(ch.profile.samples)
-        script_note = (f"# script read from the sources' text ({share:.0%} of the letters of {len(ch.profile.samples)} "
-                       f"sampled documents; no default for {code!r}): check it\n") if script else ""
+    if script is None:   # a code in no table: the script most of the sources' letters are in
+        samples = ch.profile.samples if ch.profile else []
+        script, share = script_of_text(samples) if samples else (None, 0.0)
         if script is None:
-            raise ConfigError(f"no default script known for language {code!r}, and no script holds half the letters "
-                              f"of its sources (at most {share:.0%}); pass --script (an ISO 15924 code: "
-                              f"{', '.join(SCRIPTS)}, Telu, Mymr, ...)")
-    if script is None:
-        raise ConfigError(f"no default script known for language {code!r}; pass --script (an ISO 15924 code: "
-                          f"{', '.join(SCRIPTS)}, Telu, Mymr, ...) or --source, whose text shows it")
+            seen, or_source = ((f", and no script holds half the letters of its sources (at most {share:.0%})", "")
+                               if samples else ("", " or --source, whose text shows it"))
+            raise ConfigError(f"no default script known for language {code!r}{seen}; pass --script (an ISO 15924 "
+                              f"code: {', '.join(SCRIPTS)}, Telu, Mymr, ...){or_source}")
+        script_note = (f"# script read from the sources' text ({share:.0%} of the letters of {len(samples)} "
+                       f"sampled documents; no default for {code!r}): check it\n")
     if not is_script(script):
         raise ConfigError(f"unknown script {script!r}; an ISO 15924 code of a Unicode script (e.g. "
                           f"{', '.join(SCRIPTS)}, Telu, Mymr, Khmr)")
@@ -304,8 +302,8 @@ def render(code: str, choices: Choices | None = None) -> str:
 
 def _unknown_to_lid(code: str, script: str, samples: list[str]) -> str:
     """Lines under ``lid:`` for a language lid.176 has no label for (Hausa, Zulu, an ISO 639-3 code, ...): the
-    label lid.176 gives most of the documents sampled from the sources' files when it is sure of it (``fin`` text is ``fi``),
-    else a comment saying how its documents are judged."""
+    label lid.176 gives most of the documents sampled from the sources' files when it is sure of it (``fin``
+    text is ``fi``), else a comment saying how its documents are judged."""
     from pipeline.cleaning.lid import load_model, model_labels
     from pipeline.config.sections import LidSettings
 
@@ -319,8 +317,9 @@ def _unknown_to_lid(code: str, script: str, samples: list[str]) -> str:
         median = scores[len(scores) // 2] if scores else 0.0
         if n >= LID_SUGGEST_SHARE * len(scored):
             return (f"    # lid.176 has no label {code!r}; it labels {n} of {len(scored)} documents "
-                    f"sampled across the sources' files {top!r}\n    # (median score {median:.2f}), so that label is accepted as this "
-                    f"language's (remove the line if {top!r} is\n    # another language)\n    label: {top}\n")
+                    f"sampled across the sources' files {top!r}\n    # (median score {median:.2f}), so that "
+                    f"label is accepted as this language's (remove the line if {top!r} is\n    # another "
+                    f"language)\n    label: {top}\n")
     d = LidSettings()
     return (f"    # lid.176 has no label {code!r}: a document is kept when {d.fallback_min_script_share:.0%} of its "
             f"letters are {script} and\n    # lid.176 names no other language with score >= "

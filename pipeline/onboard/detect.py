@@ -146,10 +146,16 @@ def _json_array(path: Path, start: int, code: str | None) -> tuple[dict, str]:
     except ValueError as e:
         if not records:
             raise ConfigError(f"{e}; not a JSON array of records") from None
+    settings, why = _record_settings(path, records, code)
+    return settings, f"a JSON array of records (one document each); {why}"
+
+
+def _record_settings(path: Path, records: list[dict], code: str | None) -> tuple[dict, str]:
+    """The jsonl entry's field choice from flattened JSON records (JSON Lines or an array's)."""
     names = list(dict.fromkeys(k for r in records for k in r))
     types = {k: type(next(r[k] for r in records if k in r)).__name__ for k in names}
     settings, why = choose(str(path), records, names, types, prefer=code)
-    return {"format": "jsonl", **settings}, f"a JSON array of records (one document each); {why}"
+    return {"format": "jsonl", **settings}, why
 
 
 def _jsonl(path: Path, code: str | None = None) -> tuple[dict, str]:
@@ -169,10 +175,7 @@ def _jsonl(path: Path, code: str | None = None) -> tuple[dict, str]:
         if not isinstance(obj, dict):
             raise ConfigError(f"{path} line {i}: a JSON {type(obj).__name__}, not an object; not JSON Lines")
         records.append(_flatten(obj))
-    names = list(dict.fromkeys(k for r in records for k in r))
-    types = {k: type(next(r[k] for r in records if k in r)).__name__ for k in names}
-    settings, why = choose(str(path), records, names, types, prefer=code)
-    return {"format": "jsonl", **settings}, why
+    return _record_settings(path, records, code)
 
 
 def _flatten(obj: dict, prefix: str = "", depth: int = 0) -> dict:
