@@ -235,6 +235,14 @@ def json_array_truncated(p: Project, skip: bool = False) -> list[str]:
     return CLEAN_CMD
 
 
+def json_records_elsewhere(p: Project) -> list[str]:
+    p.good()
+    p.write("docs.json", json.dumps({"total": 4, "data": [{"text": t} for t in _docs(4)]}, ensure_ascii=False).encode())
+    p.config(sources="  - {path: raw/*.txt, root: project}\n"
+                     "  - {path: raw/*.json, root: project, format: jsonl, records: articles}\n", clean=CLEAN)
+    return CLEAN_CMD
+
+
 def jsonl_missing_field(p: Project) -> list[str]:
     p.write("docs.jsonl", _jsonl(_docs(3)) + b'{"body": "the text is under another key"}\n')
     _jsonl_config(p)
@@ -671,6 +679,10 @@ CASES: list[Case] = [
          "`clean.on_bad_input: skip` with a JSON array cut short: the records before the damage are kept",
          "read the `skipped:malformed_json` record in `rejected.jsonl`",
          lambda p: json_array_truncated(p, skip=True), Expect(0, skipped={"malformed_json": 1})),
+    Case("json_records_elsewhere", "`raw/docs.json: no array of records at 'articles' (top-level keys: total, "
+         "data; arrays of objects: data (4 records))`", "`sources[].records` names a path the JSON object file does "
+         "not have", "set `records` to the array holding the records (`new-language` finds it)",
+         json_records_elsewhere, _e("docs.json: no array of records at 'articles'", "arrays of objects: data")),
     Case("jsonl_missing_field", "`raw/docs.jsonl line 4: no field 'text' (fields: body)`",
          "the text is under another key", "set `sources[].field` (dotted paths reach nested keys)",
          jsonl_missing_field, _e("docs.jsonl line 4", "no field 'text'")),

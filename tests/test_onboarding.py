@@ -200,6 +200,66 @@ def test_json_array_files_are_records(tmp_path):
         detect([str(tmp_path / "strings.json")])
 
 
+def test_json_object_files_hold_records_in_an_array(tmp_path):
+    """A JSON object holding its records in an array (an API's answer `{"status", "articles": [...]}`,
+    pretty-printed, and compact in a .json.gz; SQuAD's `data[].paragraphs[].context`): new-language finds the array
+    whose records hold the most text, names the others, and writes `records`; the reader streams those records
+    in one segment. A `records` path the file lacks is an error naming the file, its keys and its arrays."""
+    from pipeline.config import ConfigError, Source
+    from pipeline.errors import StageError
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import BadInput, SourceFile, iter_file, plan_file
+
+    shared = require_shared("text", "en", "wmt_news.txt.gz").parents[2]
+    sents = _lines(shared, "wmt_news.txt.gz")
+    arts = _articles(sents, [600, 900, 30_000, 700] * 10)
+    for a in arts:
+        a["comments"] = [{"user": "someone", "text": "Thanks for this."}]
+    d = tmp_path / "api"
+    d.mkdir()
+    (d / "page1.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"status": "ok", "total": 40, "articles": arts[:20]},
+                                                                ensure_ascii=False, indent=2).encode())
+    with gzip.open(d / "page2.json.gz", "wt", encoding="utf-8") as f:
+        json.dump({"status": "ok", "total": 40, "articles": arts[20:]}, f, ensure_ascii=False)
+    found, _ = detect([str(d)])
+    assert len(found) == 1, found
+    assert found[0].settings == {"format": "jsonl", "records": "articles", "fields": ["title", "body"]}, found
+    assert "the 20 objects in 'articles'" in found[0].why and "articles.item.comments (20 records)" in found[0].why
+    assert found[0].tally.documents == 40
+    expected = [a["title"] + "\n\n" + a["body"] for a in arts]
+    docs = []
+    for name in ("page1.json", "page2.json.gz"):
+        sf = SourceFile(Source(path=name, format="jsonl", records="articles", fields=["title", "body"]), d / name, name)
+        segs = plan_file(sf, 0, 1000)
+        assert len(segs) == 1
+        docs += list(iter_file(sf, 100_000, segs[0].start, segs[0].end, segs[0].line))
+    assert [x.text for x in docs] == expected
+    squad = {"version": "1.1", "data": [{"title": f"T{k}", "paragraphs": [
+        {"context": " ".join(sents[k * 40 + j * 4: k * 40 + j * 4 + 4]),
+         "qas": [{"id": f"{k}-{j}", "question": "Why?", "answers": [{"text": "x", "answer_start": 0}]}]}
+        for j in range(10)]} for k in range(5)]}
+    (tmp_path / "squad.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    found, _ = detect([str(tmp_path / "squad.json")])
+    assert found[0].settings == {"format": "jsonl", "records": "data.item.paragraphs", "field": "context"}, found
+    assert found[0].tally.documents == 50 and "data (5 records)" in found[0].why
+    wrong = SourceFile(Source(path="squad.json", format="jsonl", records="articles"), tmp_path / "squad.json",
+                       "squad.json")
+    with pytest.raises(StageError, match=r"squad.json: no array of records at 'articles' \(top-level keys: version, "
+                                         r"data; arrays of objects: data \(5 records\), data.item.paragraphs"):
+        list(iter_file(wrong, 100_000, 0, -1, 1))
+    bad = BadInput("skip")
+    assert list(iter_file(wrong, 100_000, 0, -1, 1, bad)) == [] and bad.counts == {"missing_field": 1}
+    (tmp_path / "empty.json").write_text('{"articles": []}', encoding="utf-8")
+    empty = SourceFile(Source(path="empty.json", format="jsonl", records="articles"), tmp_path / "empty.json", "e")
+    assert list(iter_file(empty, 100_000, 0, -1, 1)) == []        # an empty array is an empty file
+    (tmp_path / "meta.json").write_text(json.dumps({"name": "corpus", "tags": ["a", "b"]}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"meta.json.*nor a JSON object holding an array of records \(top-level "
+                                          r"keys: name, tags\)"):
+        detect([str(tmp_path / "meta.json")])
+    with pytest.raises(Exception, match="records applies to format jsonl only"):
+        Source(path="x.parquet", format="parquet", records="data")
+
+
 def test_nested_jsonl_field_and_dataset_dict_splits(tmp_path):
     """A JSONL whose text sits in a nested object is found by its dotted path (the reader's `field` syntax), and
     a DatasetDict reads its train split while the comment names the splits it leaves out."""

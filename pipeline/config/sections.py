@@ -38,6 +38,9 @@ class Source(_Strict):
     field: str = Field("text", description="JSON field (jsonl) or column (parquet, arrow, csv, hf) holding the text")
     fields: list[str] | None = Field(None, min_length=2, description="fields joined with a blank line into "
                                      "the document (e.g. [title, body]); replaces field")
+    records: str | None = Field(None, min_length=1, description="jsonl: each file is one JSON object holding its "
+                                "records in the array at this dotted path (articles, response.docs; 'item' steps "
+                                "into an array's elements: data.item.paragraphs)")
     # how lines of a text file become documents (text, and tasks' group_chars; how long a document may be is
     # clean.max_chars)
     documents: Literal["blank_line", "line"] | GroupChars = "blank_line"
@@ -47,6 +50,9 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _layout(self):
+        if self.records is not None and self.format != "jsonl":
+            raise ValueError(f"records applies to format jsonl only (a JSON object's array of records), not "
+                             f"format {self.format}")
         if self.format == "tasks":
             if self.documents == "line":
                 raise ValueError("format tasks: documents is {group_chars: N} (lines grouped into documents of "

@@ -32,6 +32,7 @@ from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, legacy_hint,
 from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training_split
 
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
+OBJECT_SCAN_BYTES = 64 << 20  # decompressed bytes of a JSON object file scanned for its arrays of records
 KNOWN = ".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also .gz/.xz/.zst)"
 
 
@@ -159,11 +160,20 @@ def _record_settings(path: Path, records: list[dict], code: str | None) -> tuple
 
 
 def _jsonl(path: Path, code: str | None = None) -> tuple[dict, str]:
-    from pipeline.readers.jsonl import array_start
+    from pipeline.readers.jsonl import array_start, object_start
 
-    records: list[dict] = []
     if (start := array_start(path)) is not None:
         return _json_array(path, start, code)
+    try:
+        return _json_lines(path, code)
+    except ConfigError as e:              # perhaps one JSON object holding an array of records
+        if object_start(path) is None:
+            raise
+        return _json_object(path, code, e)
+
+
+def _json_lines(path: Path, code: str | None) -> tuple[dict, str]:
+    records: list[dict] = []
     lines = [ln for ln in _lines(path) if ln.strip()]
     for i, ln in enumerate(lines[:SAMPLE_RECORDS], 1):
         try:
@@ -176,6 +186,34 @@ def _jsonl(path: Path, code: str | None = None) -> tuple[dict, str]:
             raise ConfigError(f"{path} line {i}: a JSON {type(obj).__name__}, not an object; not JSON Lines")
         records.append(_flatten(obj))
     return _record_settings(path, records, code)
+
+
+def _json_object(path: Path, code: str | None, as_lines: ConfigError) -> tuple[dict, str]:
+    """Field choice for a JSON object file holding its records in an array (``{"articles": [...]}``): the array
+    whose records hold the most text (read as format jsonl with ``records``)."""
+    from itertools import islice
+
+    from pipeline.readers.jsonl import array_records, json_arrays, object_start
+
+    try:
+        keys, arrays, whole = json_arrays(path, limit=OBJECT_SCAN_BYTES)
+    except ValueError:
+        raise as_lines from None
+    arrays = {p: v for p, v in arrays.items() if v[0] and p}
+    if not arrays:
+        raise ConfigError(f"{as_lines}; nor a JSON object holding an array of records (top-level keys: "
+                          f"{', '.join(keys[:10]) or 'none'})") from None
+    best = max(arrays, key=lambda p: arrays[p][1])
+    records = [_flatten(obj) for _, obj in islice(array_records(path, object_start(path) or 0, best),
+                                                              SAMPLE_RECORDS)
+               if isinstance(obj, dict)]
+    settings, why = _record_settings(path, records, code)
+    seen = "" if whole else f" in its first {OBJECT_SCAN_BYTES >> 20} MB"
+    others = [f"{p} ({v[0]:,} records)" for p, v in arrays.items() if p != best]
+    return ({"format": "jsonl", "records": best, **settings},
+            f"a JSON object (top-level keys: {', '.join(keys[:10])}); its records, one document each, are the "
+            f"{arrays[best][0]:,} objects{seen} in {best!r}, the array with the most text"
+            + (f" (the other arrays of objects: {', '.join(others[:5])})" if others else "") + f"; {why}")
 
 
 def _flatten(obj: dict, prefix: str = "", depth: int = 0) -> dict:

@@ -111,10 +111,11 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
 def _share(sf: SourceFile, path: Path, last_row: int, line_based: bool) -> float:
     """The share of a file the sample covered (its last document started at line/row ``last_row``)."""
     if sf.source.format == "jsonl":
-        from pipeline.readers.jsonl import array_records, array_start
+        from pipeline.readers.jsonl import array_records, array_start, object_start
 
-        if (start := array_start(path)) is not None:   # a JSON array: records, not lines (one streamed count)
-            return min(1.0, last_row / max(1, sum(1 for _ in array_records(path, start))))
+        records = sf.source.records     # a JSON array (or an object's): records, not lines (one streamed count)
+        if (start := object_start(path) if records else array_start(path)) is not None:
+            return min(1.0, last_row / max(1, sum(1 for _ in array_records(path, start, records))))
     if not line_based:
         rows = _rows(sf)
         return min(1.0, (last_row + 1) / rows) if rows else 1.0
