@@ -272,33 +272,39 @@ def cmd_status(args) -> int:
             print(joint_status_text(root, lang))
             continue
         print(f"{lang}:")
-        running = _running(root, lang)
+        running, now = _running(root, lang)
         if running:
             print(running)
         for stage, state in language_status(root, lang).items():
-            print(f"  {stage:<9} {state}")
+            print(f"  {stage:<9} {f'running now (DVC last recorded: {state})' if stage == now else state}")
         print(f"  {'review':<9} {_review_state(root, lang)}")
     return 0
 
 
-def _running(root: Path, lang: str) -> str:
-    """Lines for a run that holds the language now: who, and the last line of the stage log written last (the
-    stage states below are those DVC has recorded, so the running stage shows as stale or never run)."""
+def _running(root: Path, lang: str) -> tuple[str, str | None]:
+    """Lines for a run that holds the language now: who, and the last line of the stage log written last; and
+    that stage's name (the running stage: its log is written while it runs; the other states are DVC's)."""
     from pipeline.locks import language_holder
 
     held, holder = language_holder(root, lang)
     if not held:
-        return ""
+        return "", None
     who = holder.describe() if holder else "a run (no record)"
-    out = f"  {'running':<9} {who}; stages below as DVC last recorded them"
+    out = f"  {'running':<9} {who}; the other stages as DVC last recorded them"
     logs = sorted((root / "logs" / lang).glob("*.log"), key=lambda p: p.stat().st_mtime)
-    if logs:
-        with open(logs[-1], "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 4096))
-            tail = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        if tail:
-            out += f"\n  {'':<9} {os.path.relpath(logs[-1], root)}: {tail[-1].strip()[:160]}"
-    return out
+    if holder:     # logs of earlier runs are not this run's
+        from datetime import datetime
+
+        since = datetime.fromisoformat(holder.started).timestamp()
+        logs = [p for p in logs if p.stat().st_mtime >= since - 1]
+    if not logs:
+        return out + f"\n  {'':<9} no stage has written its log yet in this run", None
+    with open(logs[-1], "rb") as f:
+        f.seek(max(0, f.seek(0, 2) - 4096))
+        tail = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    if tail:
+        out += f"\n  {'':<9} {os.path.relpath(logs[-1], root)}: {tail[-1].strip()[:160]}"
+    return out, logs[-1].stem
 
 
 def cmd_metrics(args) -> int:

@@ -110,23 +110,29 @@ def test_language_lock_and_the_token_its_stages_inherit(tmp_path):
 
 
 def test_status_names_a_running_run_and_its_last_log_line(tmp_path):
-    """`foundry status` while a run holds the language: who runs it, and the last line of the stage log written
-    last (the stage states are DVC's records, so the running stage still shows as never run)."""
+    """`foundry status` while a run holds the language: who runs it, the last line of the stage log this run
+    wrote last, and that stage (marked running in its row; the other states are DVC's records). A log of an
+    earlier run is not this run's."""
     from flows.cli import _running
 
     root = tmp_path
-    assert _running(root, "xx") == ""
+    assert _running(root, "xx") == ("", None)
     logs = root / "logs" / "xx"
     logs.mkdir(parents=True)
-    (logs / "shard.log").write_text("shard done\n", encoding="utf-8")
-    time.sleep(0.05)
-    (logs / "pretrain.log").write_text("slot taken\npretrain xx: 2000/4000 (50%), 4.1step/s, auc 0.71\n\n",
-                                       encoding="utf-8")
+    (logs / "evaluate.log").write_text("an earlier run's last stage\n", encoding="utf-8")
+    os.utime(logs / "evaluate.log", (time.time() - 3600, time.time() - 3600))
     with plocks.language_lock(root, "xx", "foundry run xx", say=lambda m: None):
-        text = _running(root, "xx")
-    assert text.startswith("  running   `foundry run xx` (PID ") and "stages below as DVC last recorded" in text
+        text, stage = _running(root, "xx")
+        assert stage is None and text.endswith("no stage has written its log yet in this run"), text
+        (logs / "shard.log").write_text("shard done\n", encoding="utf-8")
+        time.sleep(0.05)
+        (logs / "pretrain.log").write_text("slot taken\npretrain xx: 2000/4000 (50%), 4.1step/s, auc 0.71\n\n",
+                                           encoding="utf-8")
+        text, stage = _running(root, "xx")
+    assert text.startswith("  running   `foundry run xx` (PID ") and "other stages as DVC last recorded" in text
     assert text.endswith("logs/xx/pretrain.log: pretrain xx: 2000/4000 (50%), 4.1step/s, auc 0.71"), text
-    assert _running(root, "xx") == ""                    # released: nothing running
+    assert stage == "pretrain"
+    assert _running(root, "xx") == ("", None)            # released: nothing running
 
 
 def test_gpu_slots_follow_the_visible_devices(monkeypatch):
