@@ -113,7 +113,7 @@ def test_status_names_a_running_run_and_its_last_log_line(tmp_path):
     """`foundry status` while a run holds the language: who runs it, the last line of the stage log this run
     wrote last, and that stage (marked running in its row; the other states are DVC's records). A log of an
     earlier run is not this run's."""
-    from flows.cli import _running
+    from flows.status import _running
 
     root = tmp_path
     assert _running(root, "xx") == ("", None)

@@ -382,3 +382,82 @@ def test_a_hub_dataset_snapshot_folder(tmp_path):
     assert "named for the test split" in found[0].why
     shown = render(found, str, left)
     assert "left out as documentation, not text to train on: README.md" in shown, shown
+
+
+def _wiki_doc(a: dict) -> str:
+    return f'<doc id="{a["id"]}" url="https://sw.wikipedia.org/wiki?curid={a["id"]}" title="{a["title"]}">\n' \
+           f'{a["title"]}\n\n{a["text"]}\n\n</doc>\n'
+
+
+def test_wikiextractor_output(tmp_path):
+    """Wikipedia as WikiExtractor writes it, the usual way to a corpus for a language with little else: folders
+    AA/, AB/ of suffix-less files wiki_00, ... holding <doc id url title> ... </doc> articles, the same with
+    --compress (wiki_00.bz2) and with --json (JSON Lines without a suffix). new-language reads the content of
+    suffix-less files, writes `documents: doc_tags` (one document per article, the tag lines left out) with a
+    glob on the files' common name, and title + text for the JSON; the reader gives one document per article,
+    the same when the file is cut into work units after </doc> (also where that tag straddles two read chunks);
+    a suffix-less binary file is an error naming it."""
+    import bz2
+
+    from pipeline.config import ConfigError, Source
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import SourceFile, iter_file, plan_file
+    from pipeline.readers.common import READ_CHUNK
+
+    shared = require_shared("text", "sw", "ntrex128.txt.gz").parents[2]
+    with gzip.open(shared / "text" / "sw" / "ntrex128.txt.gz", "rt", encoding="utf-8") as f:
+        sents = [ln.strip() for ln in f if ln.strip()]
+    arts, i = [], 0
+    while len(arts) < 120:
+        n = 2 + len(arts) % 6
+        arts.append({"id": str(10 + len(arts)), "title": sents[i][:40].rstrip(" .,"), "text": "\n".join(sents[i + 1:i + 1 + n])})
+        i += 1 + n
+    wiki = tmp_path / "extracted"
+    for j, sub in enumerate(("AA", "AA", "AB")):
+        (wiki / sub).mkdir(parents=True, exist_ok=True)
+        (wiki / sub / f"wiki_{j:02d}").write_text("".join(map(_wiki_doc, arts[40 * j:40 * j + 40])), encoding="utf-8")
+    (wiki / "AA" / ".DS_Store").write_bytes(b"\x00\x01")
+    comp, js = tmp_path / "compressed" / "AA", tmp_path / "json" / "AA"
+    comp.mkdir(parents=True)
+    js.mkdir(parents=True)
+    for j in range(2):
+        with bz2.open(comp / f"wiki_{j:02d}.bz2", "wt", encoding="utf-8") as f:
+            f.write("".join(map(_wiki_doc, arts[60 * j:60 * j + 60])))
+        (js / f"wiki_{j:02d}").write_text("".join(json.dumps({**a, "url": "u", "revid": "1"}, ensure_ascii=False) + "\n"
+                                                  for a in arts[60 * j:60 * j + 60]), encoding="utf-8")
+    found, left = detect([str(wiki), str(tmp_path / "compressed"), str(tmp_path / "json")])
+    got = {path: fd.settings for fd in found for path in fd.paths}
+    assert got == {str(wiki / "**" / "wiki_0*"): {"format": "text", "documents": "doc_tags"},
+                   str(comp / "**" / "wiki_0*.bz2"): {"format": "text", "documents": "doc_tags"},
+                   str(js / "**" / "wiki_0*"): {"format": "jsonl", "fields": ["title", "text"]}}, got
+    assert left.hidden == 1 and [fd.tally.documents for fd in found] == [240, 120], [fd.tally for fd in found]
+    assert "WikiExtractor" in found[0].why and "no suffix" in found[0].why
+    expected = [a["title"] + "\n" + a["text"] for a in arts]
+    for files in ([f for f in found[0].files if "compressed" in str(f)],
+                  [f for f in found[0].files if "compressed" not in str(f)]):
+        docs = []
+        for path in files:
+            fd = found[0]
+            sf = SourceFile(Source(path=str(path), **fd.settings), path, path.name)
+            whole = list(iter_file(sf, 100_000))
+            segs = plan_file(sf, 0, 2000)
+            assert len(segs) > 3
+            assert [d.text for s in segs for d in iter_file(sf, 100_000, s.start, s.end, s.line)] == [d.text for d in whole]
+            docs += whole
+        assert [d.text for d in docs] == expected
+    # a </doc> that straddles the reader's 1 MiB chunks still ends a work unit
+    big = tmp_path / "wiki_big"
+    head = _wiki_doc({"id": "1", "title": "Kubwa", "text": ""}).split("\n\n\n")[0] + "\n\n"
+    size = READ_CHUNK - 3 - len(head) - 2                 # "</doc>" begins 3 bytes before the chunk's end
+    body = ("neno " * 19 + "neno\n") * (size // 100 + 1)
+    body = body[:size - 1] + "."
+    big.write_text(_wiki_doc({"id": "1", "title": "Kubwa", "text": body}) + "".join(map(_wiki_doc, arts[:5])),
+                   encoding="utf-8")
+    assert big.read_bytes().index(b"</doc>\n") < READ_CHUNK < big.read_bytes().index(b"</doc>\n") + 7
+    sf = SourceFile(Source(path="wiki_big", format="text", documents="doc_tags"), big, "wiki_big")
+    segs = plan_file(sf, 0, 1000)
+    assert segs[0].end == big.read_bytes().index(b"</doc>\n") + 7, segs[:2]
+    assert len(list(iter_file(sf, 2_000_000))) == 6
+    (tmp_path / "blob").write_bytes(b"\x00\x01\x02 binary" * 100)
+    with pytest.raises(ConfigError, match=r"blob: looks like a binary file \(NUL byte\), not a text file"):
+        detect([str(tmp_path / "blob")])

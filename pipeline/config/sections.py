@@ -42,8 +42,8 @@ class Source(_Strict):
                                 "records in the array at this dotted path (articles, response.docs; 'item' steps "
                                 "into an array's elements: data.item.paragraphs)")
     # how lines of a text file become documents (text, and tasks' group_chars; how long a document may be is
-    # clean.max_chars)
-    documents: Literal["blank_line", "line"] | GroupChars = "blank_line"
+    # clean.max_chars); doc_tags: WikiExtractor's <doc ...> ... </doc> articles
+    documents: Literal["blank_line", "line", "doc_tags"] | GroupChars = "blank_line"
     split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
     config: str | None = Field(None, description="hf hub dataset: its configuration name")
     root: Literal["data", "project"] = "data"
@@ -54,7 +54,7 @@ class Source(_Strict):
             raise ValueError(f"records applies to format jsonl only (a JSON object's array of records), not "
                              f"format {self.format}")
         if self.format == "tasks":
-            if self.documents == "line":
+            if self.documents in ("line", "doc_tags"):
                 raise ValueError("format tasks: documents is {group_chars: N} (lines grouped into documents of "
                                  "at most N characters; default 1500)")
         elif self.documents != "blank_line" and self.format != "text":

@@ -4,7 +4,7 @@ Every file is classified by its extension and then checked against its content: 
 how lines become documents decided from the data, ``layout.py``), JSON Lines (.jsonl, .ndjson, .json; the text
 field chosen from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a column), CoNLL-U, and a
 ``datasets`` ``save_to_disk`` folder (format ``hf``; its files are not classified one by one). Line-based
-files may be compressed (.gz, .xz, .zst). A file that is none of these, or whose content contradicts its
+files may be compressed (.gz, .xz, .zst, .bz2). A file that is none of these, or whose content contradicts its
 extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
 as the source globs leave them out, and so is a folder's documentation (README, LICENSE, CITATION, ...: a Hub
 dataset snapshot always has a README.md); the YAML says so. An entry whose files include some named for a
@@ -33,7 +33,7 @@ from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training
 
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
 OBJECT_SCAN_BYTES = 64 << 20  # decompressed bytes of a JSON object file scanned for its arrays of records
-KNOWN = ".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also .gz/.xz/.zst)"
+KNOWN = ".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also .gz/.xz/.zst/.bz2)"
 
 
 # a folder's documentation (a Hub dataset snapshot always has a README.md): left out and named, not an error
@@ -110,7 +110,7 @@ def _lines(path: Path) -> list[str]:
         if wide:
             raise ConfigError(f"{path}: {wide} text, not UTF-8; re-encode it (e.g. iconv -f {wide} -t UTF-8 FILE > "
                               f"NEW) or remove it from the folder")
-        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not a {format_of(path)} file; remove it "
+        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not a {format_of(path) or 'text'} file; remove it "
                           f"from the folder or convert it")
     cut = head.rfind(b"\n") + 1 if len(head) == SNIFF_BYTES else len(head)
     try:
@@ -327,9 +327,24 @@ CLASSIFIERS = {"text": _text, "jsonl": _jsonl, "parquet": _parquet, "arrow": _ar
                "conllu": _conllu}
 
 
+def _no_suffix(path: Path, code: str | None) -> tuple[dict, str]:
+    """A file without a suffix (WikiExtractor writes ``AA/wiki_00``): JSON Lines when its first line is a JSON
+    object, else text; binary or non-UTF-8 content is an error (``_lines``)."""
+    first = next((ln for ln in _lines(path) if ln.strip()), "")
+    try:
+        is_json = isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        is_json = False
+    settings, why = (_jsonl if is_json else _text)(path, code)
+    return settings, (f"no suffix; its first line is a JSON object, so JSON Lines: {why}" if is_json else
+                      f"no suffix; its content is UTF-8 text: {why}")
+
+
 def classify(path: Path, code: str | None = None) -> tuple[dict, str]:
     """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none."""
     fmt = format_of(path)
+    if fmt is None and _suffix(path) in ("", *COMPRESSED):
+        return _no_suffix(path, code)
     if fmt not in CLASSIFIERS:
         raise ConfigError(f"{path}: cannot tell what this file holds from its name (suffix "
                           f"{''.join(path.suffixes) or 'none'}); known: {KNOWN}. Convert it, remove it from "
@@ -345,8 +360,10 @@ def _common_glob(files: list[Path], all_files: list[Path], suffix: str) -> str |
     import os
 
     base = Path(os.path.commonpath([str(f.parent) for f in files]))
-    pattern = str(base / "**" / f"*{suffix}")
-    matched = {Path(m).resolve() for m in glob.glob(pattern, recursive=True)}
+    # files without a format suffix (wiki_00, wiki_01.bz2): their names' common start, not every file
+    stem = os.path.commonprefix([f.name for f in files]) if suffix in ("", *COMPRESSED) else ""
+    pattern = str(base / "**" / f"{stem}*{suffix}")
+    matched = {Path(m).resolve() for m in glob.glob(pattern, recursive=True) if Path(m).is_file()}
     return pattern if matched == set(files) else None
 
 

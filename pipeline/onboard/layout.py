@@ -2,7 +2,8 @@
 
 - blank lines between blocks of at most ``LINES_PER_BLOCK`` lines: ``blank_line`` (one document per block);
 - otherwise, long lines or lines holding several sentences: ``line`` (one document per line);
-- otherwise (one sentence per line, no document boundaries): ``group_chars: GROUP_CHARS``.
+- otherwise (one sentence per line, no document boundaries): ``group_chars: GROUP_CHARS``;
+- but WikiExtractor's ``<doc ...>`` ... ``</doc>`` articles: ``doc_tags``.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from pipeline.readers.pieces import SENTENCE_END
+from pipeline.readers.text import is_doc_tag
 
 LINES_PER_BLOCK = 50       # more non-empty lines per blank-line block than this: no document structure
 GROUP_CHARS = 2000         # documents grouped from sentence-per-line text
@@ -23,11 +25,13 @@ class LineStats:
     blocks: int = 0
     lengths: list[int] = field(default_factory=list)
     inner_ends: int = 0     # sentence ends inside lines (not at their end)
+    doc_tags: int = 0       # WikiExtractor's <doc ...> and </doc> lines
     _in_block: bool = False
 
     def add(self, line: str) -> None:
         s = line.strip()
-        if not s:
+        if not s or is_doc_tag(s):
+            self.doc_tags += bool(s)
             self._in_block = False
             return
         self.lines += 1
@@ -46,6 +50,9 @@ class LineStats:
         seen = (f"{self.lines:,} non-empty lines in {self.blocks:,} blank-line-separated block(s) "
                 f"({per_block:,.1f} lines each), median line {median:,.0f} characters, {ends:.1f} sentence ends "
                 f"inside a line")
+        if self.doc_tags >= 2:
+            return "doc_tags", (f"{self.doc_tags // 2:,} <doc ...> ... </doc> articles in the first lines "
+                                f"(WikiExtractor's output): one document each, the tag lines left out")
         if self.blocks > 1 and per_block <= LINES_PER_BLOCK:
             return "blank_line", f"{seen}: documents are separated by blank lines"
         if median >= DOC_LINE_CHARS or ends >= DOC_LINE_SENTENCES:

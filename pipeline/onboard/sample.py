@@ -4,6 +4,7 @@ will read. At most ``FILE_CHARS`` characters are read per file (``TOTAL_CHARS`` 
 from the share of the file read (bytes, rows or lines), and the comment says so with a ``~``."""
 from __future__ import annotations
 
+import bz2
 import gzip
 import lzma
 from collections import Counter
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from pipeline.config import Source
 from pipeline.readers import SourceFile, iter_file
-from pipeline.readers.common import BadInput
+from pipeline.readers.common import COMPRESSED, BadInput
 
 FILE_CHARS = 5_000_000
 TOTAL_CHARS = 20_000_000
@@ -44,6 +45,8 @@ def _compressed_share(path: Path, nbytes: int) -> float:
             f = gzip.GzipFile(fileobj=raw)
         elif name.endswith(".xz"):
             f = lzma.LZMAFile(raw)
+        elif name.endswith(".bz2"):
+            f = bz2.BZ2File(raw)
         else:
             import zstandard
 
@@ -127,6 +130,6 @@ def _share(sf: SourceFile, path: Path, last_row: int, line_based: bool) -> float
             n += len(line)
             if i >= last_row:
                 break
-    if path.name.endswith((".gz", ".xz", ".zst")):
+    if path.name.endswith(COMPRESSED):
         return _compressed_share(path, n)
     return min(1.0, n / max(1, path.stat().st_size))

@@ -3,7 +3,7 @@
 ``iter_documents(cfg, root)`` walks ``cfg.sources`` (files resolved by ``pipeline.config.resolve_sources``,
 in that deterministic order) and yields ``RawDoc``s, one reader module per format (``text``, ``jsonl``,
 ``parquet``, ``arrow``, ``csv`` in ``delimited.py``, ``conllu``, ``hf``: each module's docstring says what a
-document is). Line-based files may be compressed (.gz, .xz, .zst).
+document is). Line-based files may be compressed (.gz, .xz, .zst, .bz2).
 
 Nothing reads a whole file into memory, and no document is lost to its length: a document longer than
 ``cfg.clean.max_chars`` is cut into pieces of at most ``max_chars`` characters that are kept (``RawDoc.split``,

@@ -8,6 +8,7 @@ A configuration mismatch (a Parquet column that does not exist or is not a strin
 """
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
@@ -24,7 +25,8 @@ READ_CHUNK = 1 << 20
 BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
 BAD_KINDS = ("binary_file", "invalid_utf8", "nul_byte", "corrupt_gzip", "malformed_json", "missing_field",
              "bad_field_type", "malformed_conllu", "unreadable_parquet", "malformed_csv")
-COMPRESSED = (".gz", ".xz", ".zst")   # read through gzip, lzma, zstandard; the suffix before says the format
+COMPRESSED = (".gz", ".xz", ".zst", ".bz2")   # read through gzip, lzma, zstandard, bz2; the suffix before says the
+                                               # format
 
 
 class BadInput:
@@ -129,6 +131,8 @@ def open_binary(path: Path, start: int = 0):
             f = gzip.open(path, "rb")
         elif name.endswith(".xz"):
             f = lzma.open(path, "rb")
+        elif name.endswith(".bz2"):
+            f = bz2.open(path, "rb")
         elif name.endswith(".zst"):
             import zstandard  # only for .zst sources
 

@@ -1,4 +1,4 @@
-"""``conllu`` (+ .gz/.xz/.zst): sentences from ``# text = ...`` (or rebuilt from the token lines); ``# newdoc``
+"""``conllu`` (+ .gz/.xz/.zst/.bz2): sentences from ``# text = ...`` (or rebuilt from the token lines); ``# newdoc``
 starts a document; a file without ``# newdoc`` markers is grouped into documents of ``CONLLU_SENTENCES_PER_DOC``
 sentences. A document longer than ``clean.max_chars`` is cut into kept pieces at sentence ends.
 

@@ -1,4 +1,4 @@
-"""``csv`` (.csv, .tsv; + .gz/.xz/.zst): a table with a header row; one document per row of column
+"""``csv`` (.csv, .tsv; + .gz/.xz/.zst/.bz2): a table with a header row; one document per row of column
 ``source.field`` (or ``source.fields`` joined with a blank line). The delimiter is a tab for .tsv, a comma
 otherwise; quoted cells may span lines (Python's ``csv`` module). A text longer than ``clean.max_chars`` is
 cut into kept pieces (``RawDoc.split``).

@@ -1,4 +1,4 @@
-"""``jsonl`` (.jsonl, .ndjson, .json; + .gz/.xz/.zst): JSON records, one document per record — a JSON Lines
+"""``jsonl`` (.jsonl, .ndjson, .json; + .gz/.xz/.zst/.bz2): JSON records, one document per record — a JSON Lines
 file (one object per non-blank line), a JSON array of objects (``[{...}, {...}]``, as ``json.dump`` or
 pandas' ``to_json(orient="records")`` write it, pretty-printed or not; told by its first character), or a JSON
 object holding its records in an array (``{"articles": [{...}, ...]}``, as APIs answer) at the dotted path

@@ -242,6 +242,7 @@ def plan_at(sf: SourceFile, file_index: int, task_bytes: int, seps: tuple[bytes,
     """Cut a file into segments of about ``task_bytes``, each ending just after one of ``seps`` (or, with
     ``fallback``, in a block with none for ``LONG_CUT_BYTES``, at ``_fallback_cut``)."""
     segments: list[Segment] = []
+    keep = max(map(len, seps))
     seg_start, seg_line = 0, 1
     offset, lines = 0, 0       # bytes and newlines before the current chunk
     tail = b""
@@ -274,7 +275,7 @@ def plan_at(sf: SourceFile, file_index: int, task_bytes: int, seps: tuple[bytes,
                     search_from = max(end_i, seg_start + task_bytes - base)
                 offset += len(chunk)
                 lines += chunk.count(b"\n")
-                tail = chunk[-2:]
+                tail = data[-(keep - 1):] if keep > 1 else b""   # a separator may straddle two chunks
     except _READ_ERRORS:
         pass  # a truncated or corrupt file: the reader reports it with its line when it gets there
     segments.append(Segment(file_index, seg_start, -1, seg_line, max(0, offset - seg_start)))

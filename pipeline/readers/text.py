@@ -1,14 +1,16 @@
-"""``text`` (.txt, .text; + .gz/.xz/.zst): how lines become documents is ``sources[].documents``:
+"""``text`` (.txt, .text; + .gz/.xz/.zst/.bz2): how lines become documents is ``sources[].documents``:
 
 - ``blank_line`` (default): one document per blank-line-separated block of lines;
 - ``line``: one document per non-blank line (a dump with one document per line);
 - ``group_chars: N``: consecutive lines grouped into documents of at most N characters (sentence-per-line
-  text without document boundaries); a blank line also ends one.
+  text without document boundaries); a blank line also ends one;
+- ``doc_tags``: one document per ``<doc id=.. url=.. title=..>`` ... ``</doc>`` article, as WikiExtractor writes
+  Wikipedia (its title line first, blank lines inside kept out); the tag lines are not text.
 
 A document longer than ``clean.max_chars`` is cut into pieces that are kept (``RawDoc.split``): at line ends,
 and a single over-long line at sentence ends, else whitespace (``pieces.py``); a line too long to hold is
-streamed, never read whole. Work-unit segments end at a blank line (``line``: at any line end), so a block
-never straddles two segments, unless it has none for ``lines.LONG_CUT_BYTES``."""
+streamed, never read whole. Work-unit segments end at a blank line (``line``: at any line end; ``doc_tags``: after
+``</doc>``), so a block never straddles two segments, unless it has none for ``lines.LONG_CUT_BYTES``."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -24,12 +26,17 @@ LINE_BASED = True                # a NUL byte near the start marks a binary file
 def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
     layout = sf.source.documents
+    tags = layout == "doc_tags"
     b = Blocker(sf.rel, max_chars, getattr(layout, "group_chars", None))
     for lineno, text, part in iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel):
         if part >= 0:
             yield from b.add_chunk(lineno, text, part)
             continue
         if not text.strip():
+            if not tags:
+                yield from b.end()
+            continue
+        if tags and is_doc_tag(text):
             yield from b.end()
             continue
         yield from b.add(lineno, text)
@@ -38,6 +45,13 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     yield from b.end()
 
 
+def is_doc_tag(line: str) -> bool:
+    """A WikiExtractor ``<doc id=".." ...>`` or ``</doc>`` line."""
+    s = line.strip()
+    return s == "</doc>" or (s.startswith("<doc ") and s.endswith(">"))
+
+
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
-    seps = (b"\n",) if sf.source.documents == "line" else (b"\n\n", b"\n\r\n")
+    layout = sf.source.documents
+    seps = (b"\n",) if layout == "line" else (b"</doc>\n",) if layout == "doc_tags" else (b"\n\n", b"\n\r\n")
     return plan_at(sf, file_index, task_bytes, seps)
