@@ -461,3 +461,30 @@ def test_wikiextractor_output(tmp_path):
     (tmp_path / "blob").write_bytes(b"\x00\x01\x02 binary" * 100)
     with pytest.raises(ConfigError, match=r"blob: looks like a binary file \(NUL byte\), not a text file"):
         detect([str(tmp_path / "blob")])
+
+
+def test_a_datasets_cache_folder(tmp_path, monkeypatch):
+    """The folder `datasets.load_dataset(..., cache_dir=D)` leaves (Arrow files per split beside dataset_info.json
+    and lock files): new-language reads the Arrow files, leaves the lock files and the metadata out and says so,
+    and flags the test split's file among them."""
+    import datasets
+
+    from pipeline.onboard.detect import detect, render
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    shared = require_shared("text", "en", "wmt_news.txt.gz").parents[2]
+    sents = _lines(shared, "wmt_news.txt.gz")[:1200]
+    for split, part in (("train", sents[:1000]), ("test", sents[1000:])):
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps({"id": i, "text": " ".join(part[i:i + 5])}) + "\n"
+                                                         for i in range(0, len(part), 5)), encoding="utf-8")
+    cache = tmp_path / "cache"
+    datasets.load_dataset("json", data_files={s: str(tmp_path / f"{s}.jsonl") for s in ("train", "test")},
+                          cache_dir=str(cache))
+    found, left = detect([str(cache)])
+    assert len(found) == 1 and found[0].settings == {"format": "arrow", "field": "text"}, found
+    assert sorted(f.name for f in found[0].files) == ["json-test.arrow", "json-train.arrow"]
+    assert found[0].tally.documents == 240 and "named for the test split" in found[0].why
+    assert any(n.endswith(".lock") for n in left.bookkeeping)
+    assert any(n.endswith("dataset_info.json") for n in left.bookkeeping)
+    text = render(found, str, left)
+    assert "lock file(s), dataset_info.json (a datasets cache's metadata))" in text, text

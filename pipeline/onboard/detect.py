@@ -7,7 +7,8 @@ field chosen from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a 
 files may be compressed (.gz, .xz, .zst, .bz2). A file that is none of these, or whose content contradicts its
 extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
 as the source globs leave them out, and so is a folder's documentation (README, LICENSE, CITATION, ...: a Hub
-dataset snapshot always has a README.md); the YAML says so. An entry whose files include some named for a
+dataset snapshot always has a README.md), lock files and the metadata of a ``load_dataset`` cache folder (its
+Arrow files are read); the YAML says so. An entry whose files include some named for a
 held-out split (``test-00000-of-00001.parquet``) says that too.
 
 Files with the same format and settings become one ``sources`` entry (a glob where one matches exactly those
@@ -47,6 +48,13 @@ class LeftOut:
     """The files under a --source folder that no entry reads: hidden ones and documentation."""
     hidden: int = 0
     documentation: list[str] = field(default_factory=list)
+    bookkeeping: list[str] = field(default_factory=list)    # lock files, a datasets cache's dataset_info.json
+
+
+def _bookkeeping(q: Path) -> bool:
+    """A lock file, or the metadata beside the Arrow files of a ``load_dataset`` cache folder."""
+    return q.name.endswith(".lock") or (q.name in ("dataset_info.json", "state.json")
+                                        and any(q.parent.glob("*.arrow")))
 
 
 @dataclass
@@ -76,6 +84,8 @@ def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], LeftOut]:
                         left.hidden += 1
                     elif q.is_file() and q.name.split(".")[0].lower() in DOC_NAMES:
                         left.documentation.append(str(q.relative_to(p)))
+                    elif q.is_file() and _bookkeeping(q):
+                        left.bookkeeping.append(str(q.relative_to(p)))
                     elif is_dataset_folder(q):
                         datasets.append(q.resolve())
                     elif q.is_dir():
@@ -423,6 +433,11 @@ def render(found: list[Found], shown, left: LeftOut | None = None) -> str:
     if left.documentation:
         out += [f"  #   {ln}\n" for ln in _wrap(f"(left out as documentation, not text to train on: "
                                                f"{', '.join(left.documentation)})")]
+    if left.bookkeeping:
+        locks = sum(1 for n in left.bookkeeping if n.endswith(".lock"))
+        meta = sorted({Path(n).name for n in left.bookkeeping if not n.endswith(".lock")})
+        what = ([f"{locks} lock file(s)"] if locks else []) + [f"{n} (a datasets cache's metadata)" for n in meta]
+        out += [f"  #   {ln}\n" for ln in _wrap(f"(left out, not text: {', '.join(what)})")]
     for fd in found:
         for path in fd.paths:
             entry = {"path": shown(Path(path)), **fd.settings}
