@@ -8,7 +8,8 @@ from pipeline.config import load_language, project_root
 NEW_LANGUAGE_HELP = (
     "Scaffold corpora/CODE.yaml and register CODE in params.yaml. Every file under --source is classified by "
     "extension and content: text (.txt; blank-line documents, one document per line, or sentence-per-line "
-    "grouped: decided from the data; WikiExtractor's <doc> articles, also in files without a suffix), JSON Lines, "
+    "grouped: decided from the data; WikiExtractor's <doc> articles, also in files without a suffix; Leipzig "
+    "corpora's ID<TAB>sentence lines), JSON Lines, "
     "a JSON array of records or a JSON object holding one (.jsonl/.json; the text field chosen from the first "
     "records), Parquet, Arrow, CSV/TSV, CoNLL-U (line formats also .gz/.xz/.zst/.bz2) and `datasets` "
     "save_to_disk folders; one source entry per format and settings, each with a comment of what was "

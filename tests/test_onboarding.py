@@ -484,7 +484,42 @@ def test_a_datasets_cache_folder(tmp_path, monkeypatch):
     assert len(found) == 1 and found[0].settings == {"format": "arrow", "field": "text"}, found
     assert sorted(f.name for f in found[0].files) == ["json-test.arrow", "json-train.arrow"]
     assert found[0].tally.documents == 240 and "named for the test split" in found[0].why
-    assert any(n.endswith(".lock") for n in left.bookkeeping)
-    assert any(n.endswith("dataset_info.json") for n in left.bookkeeping)
+    assert len(left.not_text["lock file"]) >= 1
+    assert [Path(n).name for n in left.not_text["datasets cache metadata file"]] == ["dataset_info.json"]
     text = render(found, str, left)
-    assert "lock file(s), dataset_info.json (a datasets cache's metadata))" in text, text
+    assert "lock file(s); dataset_info.json (datasets cache metadata files))" in text, text
+
+
+def test_a_leipzig_corpus_folder(tmp_path):
+    """A Leipzig Corpora Collection download (`swa_news_2020_10K-sentences.txt`: `ID<TAB>sentence`, shuffled
+    sentences, beside tables of words, co-occurrences and sources): new-language reads only the sentences, with
+    the identifier column left out (`line_ids`) and the sentences grouped into documents, and names the tables it
+    leaves out; the reader's text has no identifiers."""
+    from pipeline.config import Source
+    from pipeline.onboard.detect import detect, render
+    from pipeline.readers import SourceFile, iter_file
+
+    shared = require_shared("text", "sw", "ntrex128.txt.gz").parents[2]
+    with gzip.open(shared / "text" / "sw" / "ntrex128.txt.gz", "rt", encoding="utf-8") as f:
+        sents = [ln.strip() for ln in f if ln.strip()][:800]
+    d = tmp_path / "swa_news_2020_10K"
+    d.mkdir()
+    stem = d / "swa_news_2020_10K"
+    Path(f"{stem}-sentences.txt").write_text("".join(f"{i}\t{t}\n" for i, t in enumerate(sents, 1)), encoding="utf-8")
+    Path(f"{stem}-words.txt").write_text("".join(f"{i}\t{w}\t{100 - i}\n" for i, w in enumerate(["na", "ya", "wa"], 1)),
+                                         encoding="utf-8")
+    Path(f"{stem}-co_n.txt").write_text("1\t2\t40\t12.5\n", encoding="utf-8")
+    Path(f"{stem}-sources.txt").write_text("1\thttps://example.org/a\t2020-01-01\n", encoding="utf-8")
+    Path(f"{stem}-import.sql").write_text("LOAD DATA LOCAL INFILE 'x' INTO TABLE words;\n", encoding="utf-8")
+    found, left = detect([str(d)])
+    assert len(found) == 1 and found[0].settings == {"format": "text", "documents": {"group_chars": 2000},
+                                                     "line_ids": True}, found
+    assert "identifier column" in found[0].why
+    assert sorted(Path(n).name for n in left.not_text["Leipzig corpus table"]) == [
+        "swa_news_2020_10K-co_n.txt", "swa_news_2020_10K-import.sql", "swa_news_2020_10K-sources.txt",
+        "swa_news_2020_10K-words.txt"]
+    assert "(Leipzig corpus tables))" in render(found, str, left)
+    sf = SourceFile(Source(path="s.txt", **found[0].settings), Path(f"{stem}-sentences.txt"), "s.txt")
+    docs = list(iter_file(sf, 100_000))
+    assert "\n".join(x.text for x in docs) == "\n".join(sents)
+    assert not any("\t" in x.text for x in docs) and len(docs) < len(sents) / 5

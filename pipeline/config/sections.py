@@ -44,12 +44,16 @@ class Source(_Strict):
     # how lines of a text file become documents (text, and tasks' group_chars; how long a document may be is
     # clean.max_chars); doc_tags: WikiExtractor's <doc ...> ... </doc> articles
     documents: Literal["blank_line", "line", "doc_tags"] | GroupChars = "blank_line"
+    line_ids: bool = Field(False, description="text: every line starts with an identifier and a tab (the Leipzig "
+                           "Corpora Collection's -sentences.txt), left out of the text")
     split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
     config: str | None = Field(None, description="hf hub dataset: its configuration name")
     root: Literal["data", "project"] = "data"
 
     @model_validator(mode="after")
     def _layout(self):
+        if self.line_ids and self.format != "text":
+            raise ValueError(f"line_ids applies to format text only, not format {self.format}")
         if self.records is not None and self.format != "jsonl":
             raise ValueError(f"records applies to format jsonl only (a JSON object's array of records), not "
                              f"format {self.format}")

@@ -26,7 +26,7 @@ import yaml
 
 from pipeline.config import ConfigError
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
-from pipeline.onboard.layout import LineStats
+from pipeline.onboard.layout import LineStats, id_column
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
 from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, legacy_hint, open_binary, wide_encoding
@@ -48,13 +48,23 @@ class LeftOut:
     """The files under a --source folder that no entry reads: hidden ones and documentation."""
     hidden: int = 0
     documentation: list[str] = field(default_factory=list)
-    bookkeeping: list[str] = field(default_factory=list)    # lock files, a datasets cache's dataset_info.json
+    not_text: dict[str, list[str]] = field(default_factory=dict)   # kind (``_not_text``) -> files
 
 
-def _bookkeeping(q: Path) -> bool:
-    """A lock file, or the metadata beside the Arrow files of a ``load_dataset`` cache folder."""
-    return q.name.endswith(".lock") or (q.name in ("dataset_info.json", "state.json")
-                                        and any(q.parent.glob("*.arrow")))
+_LEIPZIG_TABLE = re.compile(r"-(words|co_n|co_s|inv_so|inv_w|sources|meta)\.txt$|-import\.sql$")
+
+
+def _not_text(q: Path) -> str | None:
+    """Why a file under a --source folder is left out though it is not documentation: a lock file, the metadata
+    beside the Arrow files of a ``load_dataset`` cache folder, a table of a Leipzig corpus beside its
+    ``-sentences.txt``; None for any other file."""
+    if q.name.endswith(".lock"):
+        return "lock file"
+    if q.name in ("dataset_info.json", "state.json") and any(q.parent.glob("*.arrow")):
+        return "datasets cache metadata file"
+    if _LEIPZIG_TABLE.search(q.name) and any(q.parent.glob("*-sentences.txt")):
+        return "Leipzig corpus table"
+    return None
 
 
 @dataclass
@@ -84,8 +94,8 @@ def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], LeftOut]:
                         left.hidden += 1
                     elif q.is_file() and q.name.split(".")[0].lower() in DOC_NAMES:
                         left.documentation.append(str(q.relative_to(p)))
-                    elif q.is_file() and _bookkeeping(q):
-                        left.bookkeeping.append(str(q.relative_to(p)))
+                    elif q.is_file() and (kind := _not_text(q)):
+                        left.not_text.setdefault(kind, []).append(str(q.relative_to(p)))
                     elif is_dataset_folder(q):
                         datasets.append(q.resolve())
                     elif q.is_dir():
@@ -133,12 +143,19 @@ def _lines(path: Path) -> list[str]:
 
 def _text(path: Path, code: str | None = None) -> tuple[dict, str]:
     stats = LineStats()
-    for line in _lines(path):
-        stats.add(line)
+    lines = _lines(path)
+    ids = id_column(lines[:-1] if len(lines) > 1 else lines)     # (the last line may be cut by the sample)
+    for line in lines:
+        stats.add(line.partition("\t")[2] if ids else line)
     if not stats.lines:
         return {"format": "text"}, "empty"
     documents, why = stats.decide()
-    return ({"format": "text"} if documents == "blank_line" else {"format": "text", "documents": documents}), why
+    settings = {"format": "text"} if documents == "blank_line" else {"format": "text", "documents": documents}
+    if ids:
+        settings["line_ids"] = True
+        why = (f"each line starts with a number and a tab (an identifier column, as in the Leipzig Corpora "
+               f"Collection's -sentences.txt), left out of the text; {why}")
+    return settings, why
 
 
 def _json_array(path: Path, start: int, code: str | None) -> tuple[dict, str]:
@@ -433,11 +450,13 @@ def render(found: list[Found], shown, left: LeftOut | None = None) -> str:
     if left.documentation:
         out += [f"  #   {ln}\n" for ln in _wrap(f"(left out as documentation, not text to train on: "
                                                f"{', '.join(left.documentation)})")]
-    if left.bookkeeping:
-        locks = sum(1 for n in left.bookkeeping if n.endswith(".lock"))
-        meta = sorted({Path(n).name for n in left.bookkeeping if not n.endswith(".lock")})
-        what = ([f"{locks} lock file(s)"] if locks else []) + [f"{n} (a datasets cache's metadata)" for n in meta]
-        out += [f"  #   {ln}\n" for ln in _wrap(f"(left out, not text: {', '.join(what)})")]
+    if left.not_text:
+        what = []
+        for kind, names in left.not_text.items():
+            some = sorted({Path(n).name for n in names})
+            what.append(f"{len(names)} {kind}(s)" if kind == "lock file" else
+                        f"{', '.join(some[:4])}{f' and {len(some) - 4} more' if len(some) > 4 else ''} ({kind}s)")
+        out += [f"  #   {ln}\n" for ln in _wrap(f"(left out, not text: {'; '.join(what)})")]
     for fd in found:
         for path in fd.paths:
             entry = {"path": shown(Path(path)), **fd.settings}

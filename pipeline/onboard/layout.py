@@ -4,9 +4,13 @@
 - otherwise, long lines or lines holding several sentences: ``line`` (one document per line);
 - otherwise (one sentence per line, no document boundaries): ``group_chars: GROUP_CHARS``;
 - but WikiExtractor's ``<doc ...>`` ... ``</doc>`` articles: ``doc_tags``.
+
+Lines that start with a number and a tab (``ID<TAB>sentence``: the Leipzig Corpora Collection's
+``-sentences.txt``) are an identifier column (``line_ids``), left out before the layout is decided.
 """
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass, field
 
@@ -17,6 +21,14 @@ LINES_PER_BLOCK = 50       # more non-empty lines per blank-line block than this
 GROUP_CHARS = 2000         # documents grouped from sentence-per-line text
 DOC_LINE_CHARS = 400       # a median line this long is a document (a paragraph or an article), not a sentence
 DOC_LINE_SENTENCES = 2.0   # ... as is a line with this many sentence ends inside it on average
+ID_LINES = 0.95            # this share of the non-empty lines `NUMBER<TAB>text`: an identifier column
+_ID_LINE = re.compile(r"\d+\t[^\t]*\S[^\t]*")
+
+
+def id_column(lines: list[str]) -> bool:
+    """Whether the lines are ``NUMBER<TAB>text`` (one tab, a numeric first column), as in Leipzig's corpora."""
+    body = [ln.rstrip("\r") for ln in lines if ln.strip()]
+    return len(body) >= 10 and sum(1 for ln in body if _ID_LINE.fullmatch(ln)) >= ID_LINES * len(body)
 
 
 @dataclass

@@ -7,6 +7,9 @@
 - ``doc_tags``: one document per ``<doc id=.. url=.. title=..>`` ... ``</doc>`` article, as WikiExtractor writes
   Wikipedia (its title line first, blank lines inside kept out); the tag lines are not text.
 
+With ``line_ids`` each line's first tab and what precedes it (an identifier: the Leipzig Corpora Collection's
+``-sentences.txt`` is ``ID<TAB>sentence``) are left out of the text.
+
 A document longer than ``clean.max_chars`` is cut into pieces that are kept (``RawDoc.split``): at line ends,
 and a single over-long line at sentence ends, else whitespace (``pieces.py``); a line too long to hold is
 streamed, never read whole. Work-unit segments end at a blank line (``line``: at any line end; ``doc_tags``: after
@@ -28,7 +31,11 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     layout = sf.source.documents
     tags = layout == "doc_tags"
     b = Blocker(sf.rel, max_chars, getattr(layout, "group_chars", None))
+    ids = sf.source.line_ids
     for lineno, text, part in iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel):
+        if ids and part <= 0:
+            _, tab, rest = text.partition("\t")
+            text = rest if tab else text
         if part >= 0:
             yield from b.add_chunk(lineno, text, part)
             continue
