@@ -458,6 +458,10 @@ def test_wikiextractor_output(tmp_path):
     segs = plan_file(sf, 0, 1000)
     assert segs[0].end == big.read_bytes().index(b"</doc>\n") + 7, segs[:2]
     assert len(list(iter_file(sf, 2_000_000))) == 6
+    (tmp_path / "swwiki-latest-pages-articles.xml.bz2").write_bytes(bz2.compress(b"<mediawiki>"))
+    with pytest.raises(ConfigError, match=r"articles.xml.bz2: cannot tell .*A Wikipedia dump \(MediaWiki XML\): "
+                                          r"extract its articles first, e.g. `python -m wikiextractor"):
+        detect([str(tmp_path / "swwiki-latest-pages-articles.xml.bz2")])
     (tmp_path / "blob").write_bytes(b"\x00\x01\x02 binary" * 100)
     with pytest.raises(ConfigError, match=r"blob: looks like a binary file \(NUL byte\), not a text file"):
         detect([str(tmp_path / "blob")])

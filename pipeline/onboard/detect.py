@@ -367,15 +367,28 @@ def _no_suffix(path: Path, code: str | None) -> tuple[dict, str]:
                       f"no suffix; its content is UTF-8 text: {why}")
 
 
+# what to do with a file that holds text in a form no reader takes (keyed by its suffix, compression aside)
+_WIKI = ("A Wikipedia dump (MediaWiki XML): extract its articles first, e.g. `python -m wikiextractor.WikiExtractor "
+         "FILE -o extracted`, then --source extracted/ (its <doc> files are read as they are). ")
+_CONVERT = {"xml": _WIKI, "html": "Web pages: extract their main text first (e.g. trafilatura) into .txt or .jsonl. ",
+            "htm": "Web pages: extract their main text first (e.g. trafilatura) into .txt or .jsonl. ",
+            "warc": "A web archive: extract its pages' text first (e.g. datatrove's WarcReader with Trafilatura). ",
+            "pdf": "A PDF: extract its text first (e.g. pdftotext) into a .txt file. ",
+            "docx": "A Word document: save it as plain text (.txt) first. ",
+            "epub": "An e-book: extract its text first (e.g. pandoc -t plain) into a .txt file. "}
+
+
 def classify(path: Path, code: str | None = None) -> tuple[dict, str]:
     """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none."""
     fmt = format_of(path)
     if fmt is None and _suffix(path) in ("", *COMPRESSED):
         return _no_suffix(path, code)
     if fmt not in CLASSIFIERS:
+        hint = _CONVERT.get(_suffix(path).split(".")[1].lower(), "") if "." in _suffix(path) else ""
         raise ConfigError(f"{path}: cannot tell what this file holds from its name (suffix "
-                          f"{''.join(path.suffixes) or 'none'}); known: {KNOWN}. Convert it, remove it from "
-                          f"the folder, or name the files to read with --source")
+                          f"{''.join(path.suffixes) or 'none'}); known: {KNOWN}. "
+                          + (f"{hint}Or remove" if hint else "Convert it, remove")
+                          + " it from the folder, or name the files to read with --source")
     if fmt in ("parquet", "arrow") and path.name.endswith(COMPRESSED):
         raise ConfigError(f"{path}: a compressed {fmt} file; decompress it (only line-based formats are read "
                           f"compressed)")
