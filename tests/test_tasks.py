@@ -491,19 +491,27 @@ def test_tagging_first_subtoken_alignment(data, tokenizer):
     assert train_f[3]["input_ids"] == tokenizer(" ".join(ex.tokens))["input_ids"]
 
 
-def test_tagging_truncation(data, tokenizer):
+def test_tagging_long_sentences_become_windows(data, tokenizer):
+    """A sentence longer than max_length sub-tokens is cut at word ends into windows that fit, one feature each
+    with its sentence's index; joined again, the windows label every word exactly as the untruncated encoding
+    does, so no word goes unscored."""
+    from pipeline.evaluation.encode import windows
+    from pipeline.evaluation.scoring import _by_example
+
     p = str(data / "ner/masakhaner2/swa/dev.txt")
     d = load_task(task(type="tagging", format="conll", train=p, dev=p, max_train_examples=40), data)
     full, _ = encode(d, tokenizer, max_length=512)
     short, _ = encode(d, tokenizer, max_length=16)
-    truncated = 0
-    for ex, f, g in zip(d.train, short, full):
-        assert len(f["input_ids"]) <= 16 and f["input_ids"][-1] == tokenizer.sep_token_id
-        labelled = [x for x in f["label"] if x != -100]
-        # the words that fit keep their labels: a prefix of the untruncated labelling
-        assert labelled == [x for x in g["label"] if x != -100][: len(labelled)]
-        truncated += len(labelled) < len(ex.tokens)
-    assert truncated > 0
+    assert [f["example"] for f in full] == list(range(len(d.train)))
+    assert len(short) > len(full) and sorted({f["example"] for f in short}) == list(range(len(d.train)))
+    for f in short:
+        assert len(f["input_ids"]) <= 16 and f["input_ids"][0] == tokenizer.cls_token_id
+        assert f["input_ids"][-1] == tokenizer.sep_token_id
+    joined = _by_example(short, [[x for x in f["label"] if x != -100] for f in short])
+    assert joined == [[x for x in f["label"] if x != -100] for f in full]
+    assert sum(map(len, joined)) == sum(len(ex.tokens) for ex in d.train)
+    assert windows([3, 4, 5, 20, 1, 1], 8) == [(0, 2), (2, 3), (3, 4), (4, 6)]
+    assert windows([], 8) == [(0, 0)] and windows([2, 2], 8) == [(0, 2)]
 
 
 def test_pair_encoding_types_and_truncation(data, tokenizer):

@@ -24,11 +24,25 @@ def encode(task: TaskData, tokenizer, max_length: int, batch_size: int = 1000) -
     """Feature dicts for ``model.finetune.finetune``: ``input_ids``, ``token_type_ids``, ``label``.
 
     Pairs are truncated longest segment first. Tagging labels the first sub-token of each word and
-    gives -100 to the other sub-tokens and to [CLS]/[SEP]; words cut off by ``max_length`` are not
-    labelled (and so not scored).
+    gives -100 to the other sub-tokens and to [CLS]/[SEP]; a sentence longer than ``max_length`` sub-tokens is
+    cut at word ends into windows that fit, one feature each (``example``: the sentence's index in its split,
+    so the windows' predictions are joined again for scoring), so every word is labelled and scored (a single
+    word longer than a window keeps its first sub-tokens).
     """
     return (_encode_split(task, task.train, tokenizer, max_length, batch_size),
             _encode_split(task, task.dev, tokenizer, max_length, batch_size))
+
+
+def windows(sub_tokens: list[int], limit: int) -> list[tuple[int, int]]:
+    """Word ranges ``[a, b)`` of at most ``limit`` sub-tokens each (``sub_tokens``: per word), cut greedily at
+    word ends; a word longer than ``limit`` is a range of its own."""
+    out, start, total = [], 0, 0
+    for w, n in enumerate(sub_tokens):
+        if total + n > limit and w > start:
+            out.append((start, w))
+            start, total = w, 0
+        total += n
+    return out + [(start, len(sub_tokens))] if sub_tokens else [(0, 0)]
 
 
 def _encode_tagged(task: TaskData, examples: list[Example], tokenizer, max_length: int,
@@ -36,23 +50,33 @@ def _encode_tagged(task: TaskData, examples: list[Example], tokenizer, max_lengt
     if not getattr(tokenizer, "is_fast", False):
         raise StageError("tagging tasks need a fast tokenizer (tokenizer.json) to align words and sub-tokens")
     sep_id = getattr(tokenizer, "sep_token_id", None)
+    limit = max_length - tokenizer.num_special_tokens_to_add()
     feats: list[dict] = []
     index = {t: i for i, t in enumerate(task.labels or [])}
     for s in range(0, len(examples), batch_size):
         chunk = examples[s:s + batch_size]
-        enc = tokenizer([ex.tokens for ex in chunk], is_split_into_words=True, truncation=True,
-                        max_length=max_length, return_token_type_ids=True)
+        plain = tokenizer([ex.tokens for ex in chunk], is_split_into_words=True, add_special_tokens=False)
+        pieces = []       # (example index in the split, first word, end word)
         for i, ex in enumerate(chunk):
+            counts = [0] * len(ex.tokens)
+            for w in plain.word_ids(i):
+                if w is not None:
+                    counts[w] += 1
+            pieces += [(s + i, a, b) for a, b in windows(counts, limit)]
+        enc = tokenizer([examples[e].tokens[a:b] for e, a, b in pieces], is_split_into_words=True,
+                        truncation=True, max_length=max_length, return_token_type_ids=True)
+        for i, (e, a, _) in enumerate(pieces):
             ids = list(enc["input_ids"][i])
             labels, prev = [], None
             for w in enc.word_ids(i):
                 if w is None or w == prev:
                     labels.append(-100)
                 else:
-                    labels.append(index[ex.label[w]])
+                    labels.append(index[examples[e].label[a + w]])
                 if w is not None:
                     prev = w
-            feats.append({"input_ids": ids, "token_type_ids": _type_ids(enc, i, ids, sep_id), "label": labels})
+            feats.append({"input_ids": ids, "token_type_ids": _type_ids(enc, i, ids, sep_id), "label": labels,
+                          "example": e})
     return feats
 
 

@@ -34,11 +34,25 @@ def _gold(data: TaskData, dev_f: list[dict]) -> list:
         return [float(ex.label) for ex in data.dev]
     labels = data.labels or []
     if data.type == "tagging":
-        return [[labels[x] for x in f["label"] if x != -100] for f in dev_f]
+        return _by_example(dev_f, [[labels[x] for x in f["label"] if x != -100] for f in dev_f])
     return [labels[f["label"]] for f in dev_f]
 
 
-def _decode(data: TaskData, preds: list, n_dev: int, gold: list) -> list:
+def _by_example(dev_f: list[dict], rows: list[list]) -> list[list]:
+    """Tagging: the rows of consecutive features cut from one sentence (same ``example``) joined in order."""
+    out, last = [], None
+    for f, row in zip(dev_f, rows):
+        e = f.get("example")
+        if e is not None and e == last:
+            out[-1] = out[-1] + list(row)
+        else:
+            out.append(list(row))
+        last = e
+    return out
+
+
+def _decode(data: TaskData, preds: list, dev_f: list[dict]) -> list:
+    n_dev = len(dev_f)
     if len(preds) != n_dev:
         raise RuntimeError(f"finetune returned {len(preds)} predictions for {n_dev} dev examples")
     labels = data.labels or []
@@ -50,13 +64,13 @@ def _decode(data: TaskData, preds: list, n_dev: int, gold: list) -> list:
         return out
     if data.type == "tagging":
         out = []
-        for i, (p, g) in enumerate(zip(preds, gold)):
-            p = list(p)
-            if len(p) != len(g):
-                raise RuntimeError(f"dev example {i}: finetune returned {len(p)} tag predictions for "
-                                   f"{len(g)} labelled positions")
+        for i, (p, f) in enumerate(zip(preds, dev_f)):
+            p, n = list(p), sum(1 for x in f["label"] if x != -100)
+            if len(p) != n:
+                raise RuntimeError(f"dev feature {i}: finetune returned {len(p)} tag predictions for "
+                                   f"{n} labelled positions")
             out.append([labels[_as_index(x)] for x in p])
-        return out
+        return _by_example(dev_f, out)
     return [labels[_as_index(p)] for p in preds]
 
 
@@ -83,10 +97,10 @@ def _variant_runs(t: TaskSettings, data: TaskData, dev_f: list[dict], gold: list
     runs, predictions = [], []
     for s in range(seeds):
         out = outputs[(ti, key, s)]
-        preds = _decode(data, list(out["predictions"]), len(dev_f), gold)
+        preds = _decode(data, list(out["predictions"]), dev_f)
         ret_labels = out.get("labels")
         if ret_labels is not None and t.type != "regression":
-            if _decode(data, list(ret_labels), len(dev_f), gold) != gold:
+            if _decode(data, list(ret_labels), dev_f) != gold:
                 raise StageError(f"task {t.name}: labels returned by finetune do not match the dev labels "
                                  f"(order changed?)")
         if t.type == "regression":
@@ -117,8 +131,8 @@ def _summaries(t: TaskSettings, data: TaskData, feats: dict, variants: list[Vari
             summaries[v.key]["dev_words"] = total
             summaries[v.key]["dev_words_scored"] = scored
             if scored < total and v.key != RANDOM:
-                notes.append(f"{v.key}: {total - scored} of {total} dev words fell beyond max_length {max_len} "
-                             f"(or produced no sub-token) and were not scored")
+                notes.append(f"{v.key}: {total - scored} of {total} dev words produced no sub-token (max_length "
+                             f"{max_len}) and were not scored")
     return summaries, predictions, golds
 
 
