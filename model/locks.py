@@ -61,6 +61,15 @@ class Holder:
         return f"{what}(PID {self.pid} on {self.host}, since {self.started})"
 
     @classmethod
+    def of_held(cls, path: Path, wait_s: float = 1.0) -> "Holder | None":
+        """The record of a lock another process holds. Its holder writes it just after taking the lock, so an
+        empty one is read again for up to ``wait_s`` (else a waiter would say who holds it as "?")."""
+        deadline = time.monotonic() + wait_s
+        while (holder := cls.read(path)) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return holder
+
+    @classmethod
     def read(cls, path: Path) -> "Holder | None":
         """The record in lock file ``path``; None when there is none (free, cleared, or being written)."""
         try:
@@ -94,7 +103,7 @@ class FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = try_lock(self.path, os.O_RDWR | os.O_CREAT)
         if fd is None:
-            holder = Holder.read(self.path)
+            holder = Holder.of_held(self.path)
             if not wait:
                 raise Busy(self.path, holder)
             if on_wait is not None:
@@ -149,6 +158,6 @@ class Slots:
                 except Busy:
                     continue
             if not told and on_wait is not None:
-                on_wait([Holder.read(p) for p in self.paths()])
+                on_wait([Holder.of_held(p) for p in self.paths()])
                 told = True
             time.sleep(self.poll_s)

@@ -76,7 +76,7 @@ def language_holder(root: Path, lang: str) -> tuple[bool, Holder | None]:
     if fd is not None:
         os.close(fd)
         return False, None
-    return True, Holder.read(path)
+    return True, Holder.of_held(path)
 
 
 def language_busy(root: Path, lang: str) -> str | None:

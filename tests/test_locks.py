@@ -57,6 +57,34 @@ def test_busy_names_the_holder_and_a_killed_holder_is_taken_over(tmp_path):
         assert again.holder.pid == os.getpid()
 
 
+def test_a_waiter_reads_the_record_written_just_after_the_lock_was_taken(tmp_path):
+    """A holder writes its record just after taking the lock; a process that finds the lock busy in between
+    reads again rather than naming the holder "?" (seen in CI: "waiting for a pre-training slot on cpu (1 in
+    use: ?)")."""
+    import fcntl
+
+    path = tmp_path / "x.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)                     # taken, no record yet
+    record = Holder(4242, "elsewhere", "2026-12-07 02:00:00", "pretrain xx in /p", "t")
+    writer = threading.Timer(0.2, lambda: os.pwrite(fd, json.dumps(record.__dict__).encode(), 0))
+    writer.start()
+    with pytest.raises(Busy) as e:
+        FileLock(path).acquire()
+    assert e.value.holder == record
+    seen: list = []
+    slots = Slots(tmp_path / "slots", 1, "t", poll_s=0.05)
+    (tmp_path / "slots").mkdir()
+    sfd = os.open(tmp_path / "slots" / "slot-0.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(sfd, fcntl.LOCK_EX)
+    threading.Timer(0.2, lambda: os.pwrite(sfd, json.dumps(record.__dict__).encode(), 0)).start()
+    threading.Timer(0.6, lambda: os.close(sfd)).start()
+    i, lock = slots.acquire(on_wait=seen.append)
+    assert seen == [[record]] and i == 0
+    lock.release()
+    os.close(fd)
+
+
 def test_wait_blocks_until_the_holder_exits(tmp_path):
     path = tmp_path / "x.lock"
     p = _hold(path, seconds=1.0)
