@@ -27,10 +27,11 @@ demo: $(STAMP)
 
 # test files run on TEST_WORKERS processes (pytest-xdist; a file's tests stay together on one worker, where its
 # module fixtures live): many tests wait on subprocesses, servers and disk, and a second worker uses the core
-# the first leaves idle (docs/architecture.md, "Tests"). TEST_WORKERS=0 runs everything in one process.
+# the first leaves idle (docs/architecture.md, "Tests"); the longest files start first (tests/conftest.py,
+# LONGEST_FIRST). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
