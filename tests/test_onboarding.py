@@ -410,7 +410,8 @@ def test_wikiextractor_output(tmp_path):
     arts, i = [], 0
     while len(arts) < 120:
         n = 2 + len(arts) % 6
-        arts.append({"id": str(10 + len(arts)), "title": sents[i][:40].rstrip(" .,"), "text": "\n".join(sents[i + 1:i + 1 + n])})
+        arts.append({"id": str(10 + len(arts)), "title": sents[i][:40].rstrip(" .,"),
+                     "text": "\n".join(sents[i + 1:i + 1 + n])})
         i += 1 + n
     wiki = tmp_path / "extracted"
     for j, sub in enumerate(("AA", "AA", "AB")):
@@ -442,7 +443,8 @@ def test_wikiextractor_output(tmp_path):
             whole = list(iter_file(sf, 100_000))
             segs = plan_file(sf, 0, 2000)
             assert len(segs) > 3
-            assert [d.text for s in segs for d in iter_file(sf, 100_000, s.start, s.end, s.line)] == [d.text for d in whole]
+            cut = [d.text for s in segs for d in iter_file(sf, 100_000, s.start, s.end, s.line)]
+            assert cut == [d.text for d in whole]
             docs += whole
         assert [d.text for d in docs] == expected
     # a </doc> that straddles the reader's 1 MiB chunks still ends a work unit

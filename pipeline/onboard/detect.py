@@ -34,7 +34,8 @@ from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training
 
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
 OBJECT_SCAN_BYTES = 64 << 20  # decompressed bytes of a JSON object file scanned for its arrays of records
-KNOWN = ".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also .gz/.xz/.zst/.bz2)"
+KNOWN = (".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also "
+         ".gz/.xz/.zst/.bz2)")
 
 
 # a folder's documentation (a Hub dataset snapshot always has a README.md): left out and named, not an error
@@ -45,7 +46,8 @@ _HELD_OUT = re.compile(r"(?:^|[-_./])(test|dev|valid|validation|eval)(?:[-_.]|$)
 
 @dataclass
 class LeftOut:
-    """The files under a --source folder that no entry reads: hidden ones and documentation."""
+    """The files under a --source folder that no entry reads: hidden ones, documentation, and files that hold
+    no running text (``_not_text``)."""
     hidden: int = 0
     documentation: list[str] = field(default_factory=list)
     not_text: dict[str, list[str]] = field(default_factory=dict)   # kind (``_not_text``) -> files
@@ -130,8 +132,8 @@ def _lines(path: Path) -> list[str]:
         if wide:
             raise ConfigError(f"{path}: {wide} text, not UTF-8; re-encode it (e.g. iconv -f {wide} -t UTF-8 FILE > "
                               f"NEW) or remove it from the folder")
-        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not a {format_of(path) or 'text'} file; remove it "
-                          f"from the folder or convert it")
+        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not a {format_of(path) or 'text'} file; "
+                          f"remove it from the folder or convert it")
     cut = head.rfind(b"\n") + 1 if len(head) == SNIFF_BYTES else len(head)
     try:
         text = head[: cut or len(head)].decode("utf-8")
@@ -231,9 +233,8 @@ def _json_object(path: Path, code: str | None, as_lines: ConfigError) -> tuple[d
         raise ConfigError(f"{as_lines}; nor a JSON object holding an array of records (top-level keys: "
                           f"{', '.join(keys[:10]) or 'none'})") from None
     best = max(arrays, key=lambda p: arrays[p][1])
-    records = [_flatten(obj) for _, obj in islice(array_records(path, object_start(path) or 0, best),
-                                                              SAMPLE_RECORDS)
-               if isinstance(obj, dict)]
+    first = islice(array_records(path, object_start(path) or 0, best), SAMPLE_RECORDS)
+    records = [_flatten(obj) for _, obj in first if isinstance(obj, dict)]
     settings, why = _record_settings(path, records, code)
     seen = "" if whole else f" in its first {OBJECT_SCAN_BYTES >> 20} MB"
     others = [f"{p} ({v[0]:,} records)" for p, v in arrays.items() if p != best]
