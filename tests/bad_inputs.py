@@ -322,6 +322,13 @@ def unknown_file_type(p: Project) -> list[str]:
     return NEW_LANGUAGE_CMD
 
 
+def tagged_text_as_corpus(p: Project) -> list[str]:
+    p.good()
+    rows = [("Rais", "B-PER"), ("Samia", "I-PER"), ("alitembelea", "O"), ("Dodoma", "B-LOC"), (".", "O")]
+    p.write("ner.txt", "".join("".join(f"{w} {t}\n" for w, t in rows) + "\n" for _ in range(30)).encode())
+    return NEW_LANGUAGE_CMD
+
+
 def jsonl_no_string_field(p: Project) -> list[str]:
     p.good()
     p.write("tokens.jsonl", b"".join(json.dumps({"id": i, "tokens": [[1, 2], [3]], "score": 0.5}).encode() + b"\n"
@@ -707,6 +714,10 @@ CASES: list[Case] = [
          "known: .txt ...`", "`foundry new-language --source FOLDER` on a folder holding a file of no known format",
          "convert it to text, remove it from the folder, or name the files to read with `--source`",
          unknown_file_type, _e("report.pdf", "cannot tell what this file holds")),
+    Case("tagged_text_as_corpus", "`.../raw/ner.txt: a word and its tag on each line ('Rais B-PER', ...): labelled "
+         "data for a tagging task (CoNLL), not running text...`", "`foundry new-language --source FOLDER` on a folder "
+         "holding a NER or POS file", "add it as a task (`--task ner=FILE`), or remove it from the folder",
+         tagged_text_as_corpus, _e("ner.txt: a word and its tag on each line", "--task NAME=")),
     Case("jsonl_no_string_field", "`.../raw/tokens.jsonl: no field holds text in the first 5 record(s) (fields: id "
          "(int), tokens (list), score (float))`", "a JSON Lines file without a string field (token ids, scores)",
          "convert the records to text, or leave the file out of `--source`",

@@ -26,7 +26,7 @@ import yaml
 
 from pipeline.config import ConfigError
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
-from pipeline.onboard.layout import LineStats, id_column
+from pipeline.onboard.layout import LineStats, conll_like, id_column
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
 from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, legacy_hint, open_binary, wide_encoding
@@ -146,6 +146,11 @@ def _lines(path: Path) -> list[str]:
 def _text(path: Path, code: str | None = None) -> tuple[dict, str]:
     stats = LineStats()
     lines = _lines(path)
+    if conll_like(lines[:2000]):
+        first = next(ln for ln in lines if ln.strip() and not ln.startswith("#"))
+        raise ConfigError(f"{path}: a word and its tag on each line ({first.strip()!r}, ...): labelled data for a "
+                          f"tagging task (CoNLL), not running text. Add it with --task NAME={path} (a `format: "
+                          f"tasks` source can then pre-train on its words), or remove it from the folder")
     ids = id_column(lines[:-1] if len(lines) > 1 else lines)     # (the last line may be cut by the sample)
     for line in lines:
         stats.add(line.partition("\t")[2] if ids else line)

@@ -25,6 +25,15 @@ ID_LINES = 0.95            # this share of the non-empty lines `NUMBER<TAB>text`
 _ID_LINE = re.compile(r"\d+\t[^\t]*\S[^\t]*")
 
 
+def conll_like(lines: list[str]) -> bool:
+    """Token-tag lines (2-4 columns, the last a tag from a small set) in sentences separated by blank lines: a
+    CoNLL-style tagged task file, not running text."""
+    rows = [ln.split() for ln in lines if ln.strip() and not ln.startswith("#")]
+    blanks = sum(1 for ln in lines if not ln.strip())
+    return bool(rows) and blanks > 0 and all(2 <= len(r) <= 4 for r in rows) and \
+        len({r[-1] for r in rows}) <= 100 and len(rows) > 2 * blanks
+
+
 def id_column(lines: list[str]) -> bool:
     """Whether the lines are ``NUMBER<TAB>text`` (one tab, a numeric first column), as in Leipzig's corpora."""
     body = [ln.rstrip("\r") for ln in lines if ln.strip()]

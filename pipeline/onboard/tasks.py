@@ -35,11 +35,9 @@ def _head(path: Path, lines: int) -> list[str]:
 
 def _conll_like(path: Path) -> bool:
     """Token-tag lines (2+ columns, the last a tag) in sentences separated by blank lines."""
-    lines = _head(path, 2000)
-    rows = [ln.split() for ln in lines if ln.strip() and not ln.startswith("#")]
-    blanks = sum(1 for ln in lines if not ln.strip())
-    return bool(rows) and blanks > 0 and all(2 <= len(r) <= 4 for r in rows) and \
-        len({r[-1] for r in rows}) <= 100 and len(rows) > 2 * blanks
+    from pipeline.onboard.layout import conll_like
+
+    return conll_like(_head(path, 2000))
 
 
 def _records(path: Path, fmt: str) -> list[dict]:
