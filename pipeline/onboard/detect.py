@@ -361,16 +361,18 @@ CLASSIFIERS = {"text": _text, "jsonl": _jsonl, "parquet": _parquet, "arrow": _ar
 
 
 def _no_suffix(path: Path, code: str | None) -> tuple[dict, str]:
-    """A file without a suffix (WikiExtractor writes ``AA/wiki_00``): JSON Lines when its first line is a JSON
-    object, else text; binary or non-UTF-8 content is an error (``_lines``)."""
-    first = next((ln for ln in _lines(path) if ln.strip()), "")
-    try:
-        is_json = isinstance(json.loads(first), dict)
-    except json.JSONDecodeError:
-        is_json = False
-    settings, why = (_jsonl if is_json else _text)(path, code)
-    return settings, (f"no suffix; its first line is a JSON object, so JSON Lines: {why}" if is_json else
-                      f"no suffix; its content is UTF-8 text: {why}")
+    """A file without a suffix (WikiExtractor writes ``AA/wiki_00``): JSON Lines when it starts with a JSON
+    object that reads as JSON Lines, else text; binary or non-UTF-8 content is an error (``_lines``)."""
+    from pipeline.readers.jsonl import object_start
+
+    if object_start(path) is not None:
+        try:
+            settings, why = _jsonl(path, code)
+            return settings, f"no suffix; it starts with a JSON object, so format jsonl: {why}"
+        except ConfigError:
+            pass      # text that happens to start with "{"
+    settings, why = _text(path, code)
+    return settings, f"no suffix; its content is UTF-8 text: {why}"
 
 
 # what to do with a file that holds text in a form no reader takes (keyed by its suffix, compression aside)
