@@ -20,7 +20,7 @@ import yaml
 from pipeline.atomic import write_text
 from pipeline.config import DEFAULT_DATA_ROOT, SCRIPTS, ConfigError, data_root, is_script, parse_language
 from pipeline.onboard.languages import language_name, language_script, script_of_text
-from pipeline.onboard.layout import GROUP_CHARS
+from pipeline.readers.text import GROUP_CHARS, LINES_PER_BLOCK
 from pipeline.onboard.sample import SAMPLE_DOCUMENT_CHARS, SAMPLE_DOCUMENTS
 from pipeline.readers import format_of
 
@@ -43,7 +43,6 @@ def defaults_for(script: str) -> dict:
 # --- sizing the defaults to the sources ------------------------------------------------------------
 SNIFF_CHARS = 20_000_000          # read at most this much text to size the defaults (then extrapolate)
 DOC_CHARS_NO_BOUNDARIES = GROUP_CHARS  # documents grouped from sentence-per-line text (sources[].documents)
-LINES_PER_BLOCK_NO_BOUNDARIES = 50  # more non-empty lines per blank-line block than this: no document structure
 # below this, a few-minute pre-training budget (1200 steps of 16 rows): a corpus of a few hundred thousand
 # characters (vi/th's 1000 sentences) would be read hundreds of times by more. At and above it 4000 steps: the
 # smallest shipped corpus that gains at 4000 is tr's 1.6M characters, and Swahili's 2.9M scaffolded with 1200
@@ -74,7 +73,7 @@ class SourceProfile:
 
     @property
     def has_document_boundaries(self) -> bool:
-        return self.blocks > 1 and self.lines_per_block <= LINES_PER_BLOCK_NO_BOUNDARIES
+        return self.blocks > 1 and self.lines_per_block <= LINES_PER_BLOCK
 
     @property
     def documents(self) -> int:

@@ -255,6 +255,31 @@ def test_long_documents_and_lines_split_never_dropped(tmp_path, shared):
     assert max(table.column("n_chars").to_pylist()) <= 2000
 
 
+def test_sentence_per_line_file_read_as_blank_line_documents_is_warned(tmp_path, shared):
+    """A file of one sentence per line with hardly a blank line, read with the default blank-line documents,
+    becomes a few huge documents that the filters and deduplication judge whole: stats.json warns, naming the file
+    and the setting new-language writes for it; grouped, or a file with real blank-line documents, is not warned."""
+    with gzip.open(shared / "text/en/wmt_news.txt.gz", "rt", encoding="utf-8") as f:
+        sents = [ln.strip() for ln in f if ln.strip()][:600]
+    (tmp_path / "news.txt").write_text("\n".join(sents[:400]) + "\n\n" + "\n".join(sents[400:]) + "\n",
+                                       encoding="utf-8")
+    flores = {"path": "text/en/flores200_devtest.txt.gz"}
+    for documents, warned in (("blank_line", True), ({"group_chars": 2000}, False)):
+        root = make_project(tmp_path, shared, "en", [{"path": "news.txt", "root": "project", "documents": documents},
+                                                     flores], clean_cfg={"lid": {"calibrate": False}})
+        clean_stage.run("en", root)
+        _, stats = read_clean(root, "en")
+        notes = [w for w in stats["warnings"] if "group_chars" in w]
+        news = next(s for s in stats["sources"] if s["path"] == "news.txt")
+        read = [d.text for d in iter_documents(load_language("en", root), root) if d.source == "news.txt"]
+        assert news["lines"] == 600 and news["chars"] == sum(map(len, read)) and news["documents"] == len(read)
+        if warned:
+            assert len(notes) == 1 and notes[0].startswith("news.txt: 2 document(s) of 300 lines each"), notes
+            assert "`documents: {group_chars: 2000}`" in notes[0]
+        else:
+            assert not notes and news["documents"] > 20, stats["warnings"]
+
+
 def test_overlong_line_streamed_and_split(tmp_path, shared):
     # a 3 MB line with max_chars=1000: read in chunks and cut (no space: hard) into kept 1000-character pieces
     (tmp_path / "big.txt").write_text("good line of text here\n\n" + "é" * 3_000_000 + "\nok\n", encoding="utf-8")

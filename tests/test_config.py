@@ -30,6 +30,19 @@ def test_shipped_sources_resolve_to_real_files():
         assert files and all(p.is_file() for _, p in files)
 
 
+def test_shipped_text_sources_read_as_new_language_would():
+    """Each shipped text file's `documents` setting is the one `foundry new-language` decides from its lines (a
+    sentence-per-line news file read as blank-line blocks would be a few 100,000-character documents)."""
+    require_shared("text")
+    from pipeline.onboard.detect import classify
+
+    for lang in SHIPPED:
+        for source, path in resolve_sources(load_language(lang, REPO), REPO):
+            if source.format == "text":
+                settings, why = classify(path)
+                assert settings.get("documents", "blank_line") == source.model_dump()["documents"], (lang, path, why)
+
+
 def _write(tmp_path: Path, text: str, name="xx") -> Path:
     """Write a config; sections the text does not set are added empty (their defaults)."""
     present = set((yaml.safe_load(text) or {}) if not text.count("[1, 2") else {})

@@ -39,6 +39,8 @@ class Merged:
     split_docs: int = 0
     pre: dict = field(default_factory=lambda: {r: [0, 0] for r in PRE_LID})   # reason -> [documents, chars]
     per_source: Counter = field(default_factory=Counter)
+    source_lines: Counter = field(default_factory=Counter)
+    source_chars: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)       # reason -> the first EXAMPLES examples
     unit_seconds: float = 0.0
@@ -55,6 +57,8 @@ class Merged:
             self.pre[r][0] += s["pre_lid"][r][0]
             self.pre[r][1] += s["pre_lid"][r][1]
         self.per_source.update(s["per_source"])
+        self.source_lines.update(s.get("source_lines", {}))
+        self.source_chars.update(s.get("source_chars", {}))
         self.skipped.update(s["skipped"])
         self.unit_seconds += s.get("seconds", 0)
         self.unit_cpu += s.get("cpu_s", 0)

@@ -15,6 +15,7 @@ from pipeline.cleaning.quality import FILTERS, resolved_thresholds, script_class
 from pipeline.cleaning.workunits import Context
 from pipeline.readers import source_sha256
 from pipeline.readers.tasks import task_lines
+from pipeline.readers.text import blocks_warning
 
 # drop reasons, in the order the steps apply (stats.json "dropped" always has every key)
 REASONS = (*PRE_LID, "language", *FILTERS, "duplicate", "near_duplicate")
@@ -85,6 +86,8 @@ def _sources(ctx: Context, plan: dict, m: Merged, w: CorpusWriter) -> list[dict]
     for i, sf in enumerate(ctx.files):
         entry = {"path": sf.rel, "format": sf.source.format, "sha256": sha[i],
                  "documents": m.per_source.get(sf.rel, 0), "documents_out": w.per_source_out.get(sf.rel, 0)}
+        if sf.source.format == "text":
+            entry.update(lines=m.source_lines.get(sf.rel, 0), chars=m.source_chars.get(sf.rel, 0))
         if sf.source.format == "tasks":   # per task: its training split, lines kept and left out
             entry["tasks"] = task_lines(sf)[1]
         if i in skipped_files:
@@ -116,6 +119,14 @@ def _lid(ctx: Context, cal: dict, primary: dict, w: CorpusWriter) -> dict:
     }
 
 
+def _layout_warnings(ctx: Context, m: Merged) -> list[str]:
+    """Text files read with blank-line documents that look like sentence-per-line text without boundaries."""
+    rels = dict.fromkeys(sf.rel for sf in ctx.files
+                         if sf.source.format == "text" and sf.source.documents == "blank_line")
+    notes = (blocks_warning(rel, m.per_source[rel], m.source_lines[rel], m.source_chars[rel]) for rel in rels)
+    return [n for n in notes if n]
+
+
 def corpus_stats(ctx: Context, plan: dict, m: Merged, w: CorpusWriter, primary: dict) -> dict:
     """stats.json: the funnel and everything else the review page and the validate stage read."""
     cfg, cal = ctx.cfg, w.cal
@@ -125,6 +136,7 @@ def corpus_stats(ctx: Context, plan: dict, m: Merged, w: CorpusWriter, primary: 
     steps = funnel(m, w)
     assert steps[-1]["documents_out"] == w.docs_out, (steps[-1], w.docs_out)
     warnings = [x for x in [cal.get("warning")] if x]
+    warnings += _layout_warnings(ctx, m)
     if m.skipped:
         warnings.append(f"bad input skipped: {dropped_summary(dict(m.skipped))} (see rejected.jsonl)")
     return {

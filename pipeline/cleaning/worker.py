@@ -68,6 +68,8 @@ class _Unit:
         self.keys: list[list[int]] = []
         self.docs_in = self.chars_in = self.chars_norm = self.split = 0
         self.per_source: Counter[str] = Counter()
+        self.source_lines: Counter[str] = Counter()   # lines and characters of the documents read, per file
+        self.source_chars: Counter[str] = Counter()
         self.filters = PreLidFilters(ctx.cfg.clean, ctx.cfg.script)
         self.lid = _LidScores(primary_accept, keep_all=True)
         self.alt = _LidScores({ctx.cfg.clean.lid.model_label}, keep_all=False)   # the configured model's
@@ -136,6 +138,8 @@ class UnitWorker:
             u.docs_in += 1
             u.chars_in += raw_chars
             u.per_source[raw.source] += 1
+            u.source_lines[raw.source] += text.count("\n") + 1
+            u.source_chars[raw.source] += raw_chars
             u.split += raw.split
             u.chars_norm += len(text)
             doc = Doc(raw, text)
@@ -147,7 +151,8 @@ class UnitWorker:
             "cpu_s": round(_cpu(ru1) - _cpu(ru0), 3), "rss_mb": round(ru1.ru_maxrss / 1024, 1),
             "documents_in": u.docs_in, "chars_in": u.chars_in, "chars_norm": u.chars_norm,
             "pre_lid": u.filters.dropped(), "split_long_document": u.split,
-            "per_source": dict(u.per_source), "rows": len(u.keys),
+            "per_source": dict(u.per_source), "source_lines": dict(u.source_lines),
+            "source_chars": dict(u.source_chars), "rows": len(u.keys),
             "skipped": dict(bad.counts), "examples": u.filters.examples() + bad.examples,
             "lid": u.lid.to_dict(), "alt": u.alt.to_dict() if self.alt is not None else None,
         }

@@ -15,12 +15,9 @@ import statistics
 from dataclasses import dataclass, field
 
 from pipeline.readers.pieces import SENTENCE_END
-from pipeline.readers.text import is_doc_tag
+from pipeline.readers.text import DOC_LINE_CHARS, GROUP_CHARS, LINES_PER_BLOCK, is_doc_tag
 
-LINES_PER_BLOCK = 50       # more non-empty lines per blank-line block than this: no document structure
-GROUP_CHARS = 2000         # documents grouped from sentence-per-line text
-DOC_LINE_CHARS = 400       # a median line this long is a document (a paragraph or an article), not a sentence
-DOC_LINE_SENTENCES = 2.0   # ... as is a line with this many sentence ends inside it on average
+DOC_LINE_SENTENCES = 2.0   # a line with this many sentence ends inside it on average is a document too
 ID_LINES = 0.95            # this share of the non-empty lines `NUMBER<TAB>text`: an identifier column
 _ID_LINE = re.compile(r"\d+\t[^\t]*\S[^\t]*")
 

@@ -24,6 +24,10 @@ from pipeline.readers.lines import Blocker, iter_lines, plan_at
 FORMAT = "text"
 SUFFIXES = (".txt", ".text")
 LINE_BASED = True                # a NUL byte near the start marks a binary file
+# the layout of a file's lines (onboard/layout.py decides ``documents`` from them; the clean stage warns with them)
+LINES_PER_BLOCK = 50       # more non-empty lines per blank-line block than this: no document structure
+GROUP_CHARS = 2000         # documents grouped from sentence-per-line text
+DOC_LINE_CHARS = 400       # a median line this long is a document (a paragraph or an article), not a sentence
 
 
 def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
@@ -62,3 +66,15 @@ def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
     layout = sf.source.documents
     seps = (b"\n",) if layout == "line" else (b"</doc>\n",) if layout == "doc_tags" else (b"\n\n", b"\n\r\n")
     return plan_at(sf, file_index, task_bytes, seps)
+
+
+def blocks_warning(rel: str, documents: int, lines: int, chars: int) -> str | None:
+    """A warning when a ``blank_line`` file's documents are long runs of sentence-length lines: a sentence-per-line
+    file with few or no blank lines, read as a handful of huge documents (each filtered and deduplicated whole)."""
+    if not documents or not lines or lines / documents <= LINES_PER_BLOCK or chars / lines >= DOC_LINE_CHARS:
+        return None
+    return (f"{rel}: {documents:,} document(s) of {lines / documents:,.0f} lines each on average (lines of "
+            f"{chars / lines:,.0f} characters): one sentence per line with few or no blank lines between documents, so "
+            f"each document is a whole run of the file (up to clean.max_chars) that the quality filters and "
+            f"deduplication judge as one. If the file has no document boundaries, give this source "
+            f"`documents: {{group_chars: {GROUP_CHARS}}}` (what `foundry new-language` writes for such a file)")
