@@ -10,7 +10,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv demo test bench clean-venv
+.PHONY: venv demo test bench gpu-image-check clean-venv
 
 venv: $(STAMP)
 
@@ -36,5 +36,23 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# model/ on the GPU machine's image before spending device time: a second venv with that image's Python,
+# torch and transformers and nothing but model/'s other imports (no pipeline/, pydantic or Prefect) runs
+# model/'s tests and gpu_check's smoke run (docs/pretraining.md, "GPU check"). ~5 GB: torch's CUDA wheel and
+# its libraries, which import and run on a CPU; ~10 minutes on two cores. The test that runs prepare, then the
+# smoke run, is left out: its prepare step needs pipeline/ (the two gpu_check commands here are that test).
+IMAGE_PY ?= $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || echo $(PY))
+IMAGE_PINS := torch==2.11.0 transformers==5.17.0
+IMAGE_VENV := .venv-gpu-image
+IMAGE_TESTS := tests/test_model.py tests/test_backbones.py tests/test_fastpath.py tests/test_gpu_paths.py \
+	tests/test_distributed.py tests/test_electra_knobs.py
+gpu-image-check: $(STAMP)
+	test -x $(IMAGE_VENV)/bin/python || $(IMAGE_PY) -m venv $(IMAGE_VENV)
+	$(IMAGE_VENV)/bin/python -m pip install -q $(IMAGE_PINS) numpy pyarrow safetensors pytest
+	$(BIN)/python -m benchmarks.gpu_check prepare
+	$(IMAGE_VENV)/bin/python -m benchmarks.gpu_check run --smoke --data .gpucheck --out $$(mktemp -d)
+	$(IMAGE_VENV)/bin/python -m pytest -q -p no:cacheprovider $(IMAGE_TESTS) \
+		--deselect tests/test_gpu_paths.py::test_gpu_check_prepare_then_smoke_run_without_pipeline
+
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(IMAGE_VENV)
