@@ -202,6 +202,21 @@ def test_new_language_tasks_from_files(tmp_path):
         new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
                      task_specs=[f"odd={tmp_path / 'odd.tsv'}"], dry_run=True)
 
+def test_language_tables_name_every_code_and_give_known_scripts():
+    """Every code with a default script has an English name, every ISO 639-3 code maps to a named ISO 639-1 one,
+    and every default script is one the clean stage can measure; a smaller language (Faroese as FLORES-200 names
+    it) is named, not left as its code."""
+    from pipeline.config import is_script
+    from pipeline.onboard.languages import ISO_639_3, LANGUAGE_NAMES, LANGUAGE_SCRIPTS, language_name, language_script
+
+    assert set(LANGUAGE_SCRIPTS) <= set(LANGUAGE_NAMES)
+    assert set(ISO_639_3.values()) <= set(LANGUAGE_NAMES)
+    assert all(is_script(s) for s in LANGUAGE_SCRIPTS.values())
+    assert (language_name("fao"), language_script("fao")) == ("Faroese", "Latn")
+    assert (language_name("tat"), language_script("tat")) == ("Tatar", "Cyrl")
+    assert language_name("xq") == "xq" and language_script("xq") is None
+
+
 def test_iso639_3_codes_and_scripts_read_from_the_text(tmp_path):
     """`kor` (ISO 639-3, as FLORES-200 names Korean) is Korean in Hangul; a code in no table (a new language's
     private code) gets its script from its sources' text, said in a comment — Hangul, Thai, Georgian, Tamil,

@@ -18,6 +18,14 @@ LANGUAGE_SCRIPTS = {
     "my": "Mymr", "km": "Khmr", "lo": "Laoo", "bo": "Tibt", "dv": "Thaa",
     # ISO 639-3 codes without an ISO 639-1 one (the others are mapped by ISO_639_3 below)
     **dict.fromkeys("pcm luo".split(), "Latn"),
+    # smaller languages lid.176, FLORES-200 or the Masakhane datasets name
+    **dict.fromkeys("fo gd oc br fy co sc rm li wa lb an la eo ht bi sm to mi fj jv su qu gn ay tk st ts ss ve rn "
+                    "kg ki ee ak ff bm mg ast pap tpi haw ceb ilo war min ban ace bug mad hsb nds vec scn nap lmo "
+                    "pms kab kmr mos fon tum".split(), "Latn"),
+    **dict.fromkeys("ba cv tt ce os kv sah".split(), "Cyrl"),
+    **dict.fromkeys("yue wuu".split(), "Hani"),
+    **dict.fromkeys("gom new".split(), "Deva"),
+    "dz": "Tibt",
 }
 
 # English names, for the config's `name` (a code not listed here is named by its code).
@@ -40,6 +48,20 @@ LANGUAGE_NAMES = {
     "hy": "Armenian", "am": "Amharic", "ti": "Tigrinya", "te": "Telugu", "kn": "Kannada", "ml": "Malayalam",
     "gu": "Gujarati", "pa": "Punjabi", "or": "Odia", "si": "Sinhala", "my": "Burmese", "km": "Khmer", "lo": "Lao",
     "bo": "Tibetan", "dv": "Dhivehi", "tw": "Twi", "tn": "Tswana", "pcm": "Nigerian Pidgin", "luo": "Luo",
+    "fo": "Faroese", "gd": "Scottish Gaelic", "oc": "Occitan", "br": "Breton", "fy": "Western Frisian",
+    "co": "Corsican", "sc": "Sardinian", "rm": "Romansh", "li": "Limburgish", "wa": "Walloon", "lb": "Luxembourgish",
+    "an": "Aragonese", "la": "Latin", "eo": "Esperanto", "ht": "Haitian Creole", "bi": "Bislama", "sm": "Samoan",
+    "to": "Tongan", "mi": "Maori", "fj": "Fijian", "jv": "Javanese", "su": "Sundanese", "qu": "Quechua",
+    "gn": "Guarani", "ay": "Aymara", "tk": "Turkmen", "st": "Southern Sotho", "ts": "Tsonga", "ss": "Swati",
+    "ve": "Venda", "rn": "Kirundi", "kg": "Kongo", "ki": "Kikuyu", "ee": "Ewe", "ak": "Akan", "ff": "Fula",
+    "bm": "Bambara", "mg": "Malagasy", "ast": "Asturian", "pap": "Papiamento", "tpi": "Tok Pisin",
+    "haw": "Hawaiian", "ceb": "Cebuano", "ilo": "Ilocano", "war": "Waray", "min": "Minangkabau", "ban": "Balinese",
+    "ace": "Acehnese", "bug": "Buginese", "mad": "Madurese", "hsb": "Upper Sorbian", "nds": "Low German",
+    "vec": "Venetian", "scn": "Sicilian", "nap": "Neapolitan", "lmo": "Lombard", "pms": "Piedmontese",
+    "kab": "Kabyle", "kmr": "Northern Kurdish", "ku": "Kurdish", "mos": "Mossi", "fon": "Fon", "tum": "Tumbuka",
+    "ba": "Bashkir", "cv": "Chuvash", "tt": "Tatar", "ce": "Chechen", "os": "Ossetian", "kv": "Komi",
+    "sah": "Yakut", "yue": "Cantonese", "wuu": "Wu Chinese", "gom": "Goan Konkani", "new": "Newar",
+    "dz": "Dzongkha",
 }
 
 # ISO 639-3 -> ISO 639-1 for the languages above (and the individual-language codes FLORES-200 uses for
@@ -60,6 +82,13 @@ ISO_639_3 = {
     "ell": "el", "heb": "he", "yid": "yi", "tha": "th", "kat": "ka", "hye": "hy", "amh": "am", "tir": "ti",
     "tel": "te", "kan": "kn", "mal": "ml", "guj": "gu", "pan": "pa", "ori": "or", "ory": "or", "sin": "si",
     "mya": "my", "khm": "km", "lao": "lo", "bod": "bo", "div": "dv",
+    "fao": "fo", "gla": "gd", "oci": "oc", "bre": "br", "fry": "fy", "cos": "co", "srd": "sc", "roh": "rm",
+    "lim": "li", "wln": "wa", "ltz": "lb", "arg": "an", "lat": "la", "epo": "eo", "hat": "ht", "bis": "bi",
+    "smo": "sm", "ton": "to", "mri": "mi", "fij": "fj", "jav": "jv", "sun": "su", "que": "qu", "quy": "qu",
+    "grn": "gn", "gug": "gn", "aym": "ay", "ayr": "ay", "tuk": "tk", "sot": "st", "tso": "ts", "ssw": "ss",
+    "ven": "ve", "run": "rn", "kon": "kg", "kik": "ki", "ewe": "ee", "aka": "ak", "ful": "ff", "fuv": "ff",
+    "bam": "bm", "mlg": "mg", "plt": "mg", "kur": "ku", "bak": "ba", "chv": "cv", "tat": "tt", "che": "ce",
+    "oss": "os", "kom": "kv", "dzo": "dz",
 }
 
 # scripts tried on a language's text, in order of preference when two measure (nearly) the same: Hani before
