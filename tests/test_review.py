@@ -576,3 +576,21 @@ def test_cli_refuses_to_approve_a_failed_or_unvalidated_corpus(tmp_path):
     assert r.returncode == 2 and "not for the current corpus" in r.stderr
     r = cli("reject", "xx")
     assert r.returncode == 2 and "--reason" in r.stderr
+
+
+def test_mojibake_check_sees_a_single_byte_code_page_read_as_latin1():
+    """Russian in Windows-1251 or KOI8-R read as Latin-1 is found; the shared text of Latin-script languages
+    with many accented letters (de fi tr sw) gives no false alarm."""
+    import gzip
+    from pipeline.review.analysis import CODEPAGE_MARKER, _mojibake
+    def lines(lang, n):
+        path = require_shared("text", lang, "flores200_devtest.txt.gz")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return [ln.strip() for ln, _ in zip(f, range(n)) if ln.strip()]
+    ru = lines("ru", 40)
+    broken = [t.encode(cp, "replace").decode("latin-1") for t in ru[:10] for cp in ("cp1251", "koi8-r")]
+    clean = [t for lang in ("de", "fi", "tr", "sw", "ru") for t in lines(lang, 400)]
+    out = _mojibake(clean + broken, list(range(len(clean) + len(broken))), samples=3)
+    assert out["documents"] == len(broken)
+    assert out["markers"][0]["marker"] == CODEPAGE_MARKER
+    assert all(int(ex["id"]) >= len(clean) for ex in out["examples"])

@@ -26,6 +26,13 @@ _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š�
 MOJIBAKE_RE = re.compile(
     "\ufffd|[\u0080-\u009f]|Â[\u00a0-\u00bf]|"
     f"[ÃÄÅÐÑØÙàâ][\u00a1-\u00bf{_CP1252_HIGH}]")
+# two words in a row made only of the letters À-ÿ: a single-byte code page (Windows-1251 or KOI8-R Cyrillic,
+# Windows-1253 Greek, ...) decoded as Latin-1 ("Ñïåêòàêëü ïîñâÿùåí" for "Спектакль посвящён"), which the
+# pattern above does not see. No word of the shared text of 11 languages matches (Finnish "yöää", Turkish
+# "üçü" are single words with ASCII around them).
+_LATIN1_LETTERS = "À-ÖØ-öø-ÿ"
+CODEPAGE_RE = re.compile(f"(?<![^\\W\\d_])[{_LATIN1_LETTERS}]{{3,}}[ \t]+[{_LATIN1_LETTERS}]{{3,}}(?![^\\W\\d_])")
+CODEPAGE_MARKER = "[À-ÿ]+ [À-ÿ]+"
 
 _SCRIPT_NAMES = {"CJK": "Han", "HANGUL": "Hangul", "HIRAGANA": "Hiragana", "KATAKANA": "Katakana",
                  "LATIN": "Latin", "CYRILLIC": "Cyrillic", "ARABIC": "Arabic", "DEVANAGARI": "Devanagari",
@@ -114,12 +121,12 @@ def _mojibake(texts: list[str], ids: list, samples: int) -> dict:
     examples = []
     bad_docs = 0
     for i, t in enumerate(texts):
-        hits = MOJIBAKE_RE.findall(t)
+        hits = MOJIBAKE_RE.findall(t) + [CODEPAGE_MARKER] * len(CODEPAGE_RE.findall(t))
         if hits:
             bad_docs += 1
             markers.update(hits)
             if len(examples) < samples:
-                m = MOJIBAKE_RE.search(t)
+                m = MOJIBAKE_RE.search(t) or CODEPAGE_RE.search(t)
                 a, b = max(0, m.start() - 60), min(len(t), m.end() + 60)
                 examples.append({"id": str(ids[i]), "context": t[a:b], "marker": m.group(0)})
     n_scan = len(texts)

@@ -21,6 +21,7 @@ from pathlib import Path
 from pipeline.config import LanguageConfig
 from pipeline.layout import Layout
 from pipeline.report_html import PAGE_END, compact, esc, figure, page_start, table
+from pipeline.review.analysis import CODEPAGE_MARKER
 from pipeline.review.clean_record import funnel_rows, lid_calibration, lid_warning
 from pipeline.review.content import ReviewContent, gather, snippet
 from pipeline.review.gate import PAGE, SUMMARY
@@ -217,8 +218,10 @@ def _mojibake(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
     p = ['<h2 id="mojibake">Suspected mojibake</h2>',
          f'<p>{counted(mj["documents"], "document")} ({100 * mj["share"]:.2f}%) '
          f'{"contains" if mj["documents"] == 1 else "contain"} a replacement character, a C1 '
-         f'control or a byte sequence typical of UTF-8 decoded as Latin-1/CP1252 (e.g. <code>Ã©</code>, '
-         f'<code>â€™</code>).</p>']
+         f'control, a byte sequence typical of UTF-8 decoded as Latin-1/CP1252 (e.g. <code>Ã©</code>, '
+         f'<code>â€™</code>), or two words in a row made only of the letters À&ndash;ÿ, typical of a single-byte '
+         f'code page such as Windows-1251 decoded as Latin-1 (marker <code>{esc(repr(CODEPAGE_MARKER))}</code>, e.g. '
+         f'<code>Ñïåêòàêëü ïîñâÿùåí</code> for <code>Спектакль посвящён</code>).</p>']
     if mj["markers"]:
         p.append(table(["marker", "count"], [[repr(x["marker"]), x["count"]] for x in mj["markers"]], num={1}))
         for ex in mj["examples"]:
