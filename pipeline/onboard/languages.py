@@ -105,11 +105,6 @@ def _base(code: str) -> str:
     return ISO_639_3.get(base, base)
 
 
-def iso_639_1(code: str) -> str | None:
-    """The ISO 639-1 code of an ISO 639-3 one this module knows (``kor`` -> ``ko``), else None."""
-    return ISO_639_3.get(code.split("-")[0])
-
-
 def language_script(code: str) -> str | None:
     return LANGUAGE_SCRIPTS.get(code.split("-")[0]) or LANGUAGE_SCRIPTS.get(_base(code))
 
