@@ -132,6 +132,10 @@ def test_review_page_sections_self_contained_and_lid_banner(tmp_path):
     assert "Kısa satır." in page and "This sentence is in English instead." in page
     assert "Copyright © 2024 Haber Sitesi. All rights reserved." in page
     assert "cÃ¼mlede" in page and out["mojibake_documents"] == 1
+    # right-to-left text (Arabic, Hebrew, ...) in samples and table cells is laid out by its own direction, line
+    # by line: each line starts at the right, its final full stop on the left
+    assert re.search(r"pre\.doc\{[^}]*unicode-bidi:plaintext", page)
+    assert re.search(r"td\{[^}]*unicode-bidi:plaintext", page)
     # self-contained: plots are inline PNGs, nothing is fetched from the network
     imgs = re.findall(r"<img[^>]*>", page)
     assert len(imgs) >= 4

@@ -36,13 +36,13 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 aut
 color:#222;line-height:1.4}
 h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.25em .5em;
-text-align:left;vertical-align:top}th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top}td{text-align:start;unicode-bidi:plaintext}th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1b7a2e;font-weight:bold}.fail{color:#b00020;font-weight:bold}
 .banner{border:3px solid #b00020;background:#fdecea;padding:.8em 1em;margin:1em 0;font-size:1.05em}
 .warn{border:2px solid #b26a00;background:#fff4e0;padding:.4em 1em;margin:1em 0}
 .ok{border:2px solid #1b7a2e;background:#eaf6ec;padding:.6em 1em;margin:1em 0}
 .bad{border:2px solid #b00020;background:#fdecea;padding:.6em 1em;margin:1em 0}
-.note{color:#666;font-size:.9em}pre.doc{white-space:pre-wrap;background:#fafafa;border:1px solid #e3e3e3;
+.note{color:#666;font-size:.9em}pre.doc{white-space:pre-wrap;unicode-bidi:plaintext;background:#fafafa;border:1px solid #e3e3e3;
 padding:.5em;max-height:18em;overflow:auto;font-size:.88em}code{background:#f3f3f3;padding:0 .2em}
 nav a{margin-right:.8em}img{max-width:100%}
 """
