@@ -143,6 +143,34 @@ def test_normalize_unit():
     assert script_share("123 !!", "Latn") == 0.0
 
 
+def test_csv_quoted_lines_unquoted_and_counted(tmp_path, shared):
+    """The shared German FLORES file holds 24 lines as a CSV writer quotes them (`"sagte: ""Mike ..."" und"`); the clean
+    stage unquotes exactly those, counts them, and leaves lines with a stray doubled quote (NTREX) alone."""
+    from pipeline.cleaning.normalize import csv_unquote
+    from tests.conftest import require_shared
+    flores = require_shared("text", "de", "flores200_devtest.txt.gz")
+    lines = gzip.open(flores, "rt", encoding="utf-8").read().split("\n")
+    quoted = [ln for ln in lines if csv_unquote(ln) is not None]
+    assert len(quoted) == 24
+    stray = 'Er sagte, "du hast Macht, wenn so viele Frauen machtlos sind.""'   # NTREX's kind of typo: kept as is
+    (tmp_path / "de.txt").write_text("\n".join(lines) + "\n\n" + stray + " " + lines[0] + "\n", encoding="utf-8")
+    for on in (True, False):
+        root = make_project(tmp_path / str(on), shared, "de", [{"path": str(tmp_path / "de.txt")}],
+                            clean_cfg={"min_chars": 20, "normalize": {"csv_quotes": on}})
+        clean_stage.run("de", root)
+        table, stats = read_clean(root, "de")
+        check_stats(stats, table)
+        kept = [ln for t in table.column("text").to_pylist() for ln in t.split("\n")]
+        if on:
+            assert stats["normalized"] == {"csv_unquoted_lines": 24}
+            assert not any(csv_unquote(ln) for ln in kept)
+            assert csv_unquote(quoted[0]) in kept and quoted[0] not in kept
+        else:
+            assert stats["normalized"] == {}
+            assert quoted[0] in kept
+        assert any(ln.startswith(stray) for ln in kept)
+
+
 def test_control_and_zero_width_removed_end_to_end(tmp_path, shared):
     docs = docs_of(shared / "small/text/tr/flores200_devtest.txt")[:10]
     # decomposed (NFD) text, a zero-width space, a BOM and a control character in document 0

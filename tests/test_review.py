@@ -67,6 +67,7 @@ STATS_FULL = {
          "dropped": {"language": 4}},
     ],
     "skipped": {"binary_file": 1},
+    "normalized": {"csv_unquoted_lines": 3},
     "sources": [{"path": "raw/a.txt", "sha256": "0" * 64, "documents": 40}],
     "lid": {"calibration": {"label": "xx", "model_reliable": False, "threshold_configured": 0.5,
                             "threshold_used": 0.1, "fallback": "script share only",
@@ -129,6 +130,7 @@ def test_review_page_sections_self_contained_and_lid_banner(tmp_path):
     for step in ("read", "length", "language"):
         assert f"<td>{step}</td>" in page
     assert "binary_file" in page
+    assert "Normalisation changed: 3 lines written as quoted CSV fields unquoted" in page
     assert "Kısa satır." in page and "This sentence is in English instead." in page
     assert "Copyright © 2024 Haber Sitesi. All rights reserved." in page
     assert "cÃ¼mlede" in page and out["mojibake_documents"] == 1

@@ -41,6 +41,7 @@ class Merged:
     per_source: Counter = field(default_factory=Counter)
     source_lines: Counter = field(default_factory=Counter)
     source_chars: Counter = field(default_factory=Counter)
+    normalized: Counter = field(default_factory=Counter)       # what normalisation changed, e.g. csv_unquoted_lines
     skipped: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)       # reason -> the first EXAMPLES examples
     unit_seconds: float = 0.0
@@ -59,6 +60,7 @@ class Merged:
         self.per_source.update(s["per_source"])
         self.source_lines.update(s.get("source_lines", {}))
         self.source_chars.update(s.get("source_chars", {}))
+        self.normalized.update(s.get("normalized", {}))
         self.skipped.update(s["skipped"])
         self.unit_seconds += s.get("seconds", 0)
         self.unit_cpu += s.get("cpu_s", 0)

@@ -152,6 +152,7 @@ def corpus_stats(ctx: Context, plan: dict, m: Merged, w: CorpusWriter, primary: 
         "warnings": warnings,
         "funnel": steps,
         "split_long_document": m.split_docs,
+        "normalized": dict(sorted(m.normalized.items())),
         "sources": _sources(ctx, plan, m, w),
         "files": list(w.parts.files),
         "tasks": len(plan["tasks"]),

@@ -70,6 +70,7 @@ class _Unit:
         self.per_source: Counter[str] = Counter()
         self.source_lines: Counter[str] = Counter()   # lines and characters of the documents read, per file
         self.source_chars: Counter[str] = Counter()
+        self.normalized: Counter[str] = Counter()
         self.filters = PreLidFilters(ctx.cfg.clean, ctx.cfg.script)
         self.lid = _LidScores(primary_accept, keep_all=True)
         self.alt = _LidScores({ctx.cfg.clean.lid.model_label}, keep_all=False)   # the configured model's
@@ -91,14 +92,16 @@ class UnitWorker:
         self.quality = build_filters(ctx.cfg, ctx.segmenter, ctx.quality)
         self.minhash = MinHasher(c.dedup, tokenizer(ctx.segmenter)) if c.dedup.minhash else None
 
-    def _documents(self, unit: dict, bad: BadInput) -> Iterator[tuple[RawDoc, str, int]]:
-        """(document, normalised text, raw characters) in source order."""
+    def _documents(self, unit: dict, bad: BadInput,
+                   normalized: Counter | None = None) -> Iterator[tuple[RawDoc, str, int]]:
+        """(document, normalised text, raw characters) in source order; ``normalized`` counts what normalisation
+        changed."""
         c = self.ctx.cfg.clean
         for seg in unit["segments"]:
             sf = self.ctx.files[seg["file"]]
             end = seg["end"] if seg["end"] >= 0 else None
             for doc in iter_file(sf, c.max_chars, seg["start"], end, seg["line"], bad):
-                text = normalize(doc.text, c.normalize)
+                text = normalize(doc.text, c.normalize, normalized)
                 if len(text) <= c.max_chars:
                     yield doc, text, doc.raw_chars
                     continue
@@ -134,7 +137,7 @@ class UnitWorker:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         bad = BadInput(self.ctx.cfg.clean.on_bad_input)
         u = _Unit(self.ctx, self.accept)
-        for raw, text, raw_chars in self._documents(unit, bad):
+        for raw, text, raw_chars in self._documents(unit, bad, u.normalized):
             u.docs_in += 1
             u.chars_in += raw_chars
             u.per_source[raw.source] += 1
@@ -150,7 +153,7 @@ class UnitWorker:
             "unit": unit["id"], "seconds": round(time.perf_counter() - t_start, 3), "pid": os.getpid(),
             "cpu_s": round(_cpu(ru1) - _cpu(ru0), 3), "rss_mb": round(ru1.ru_maxrss / 1024, 1),
             "documents_in": u.docs_in, "chars_in": u.chars_in, "chars_norm": u.chars_norm,
-            "pre_lid": u.filters.dropped(), "split_long_document": u.split,
+            "pre_lid": u.filters.dropped(), "split_long_document": u.split, "normalized": dict(u.normalized),
             "per_source": dict(u.per_source), "source_lines": dict(u.source_lines),
             "source_chars": dict(u.source_chars), "rows": len(u.keys),
             "skipped": dict(bad.counts), "examples": u.filters.examples() + bad.examples,

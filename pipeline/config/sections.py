@@ -120,6 +120,7 @@ class CleanSettings(_Strict):
         uncurl_quotes: bool = False             # FTFY: curly -> straight quotes
         remove_zero_width: bool = True          # ZWSP, BOM, bidi marks ...; ZWJ/ZWNJ are always kept
         collapse_whitespace: bool = True
+        csv_quotes: bool = True                 # a line written as a quoted CSV field ("a ""b"" c") is unquoted
 
     class GopherRepetition(_Strict):
         """datatrove GopherRepetitionFilter; None = the script class's default, 0 disables a check."""

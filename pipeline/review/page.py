@@ -129,6 +129,12 @@ def _funnel(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
         p.append(figure(c.images.get("funnel"), "documents remaining after each step"))
     else:
         p.append('<p class="note">No stats.json from the clean stage.</p>')
+    changed = {k: v for k, v in (c.stats.get("normalized") or {}).items() if v}
+    if changed:
+        what = {"csv_unquoted_lines": "lines written as quoted CSV fields unquoted "
+                                      "(<code>clean.normalize.csv_quotes</code>)"}
+        p.append('<p class="note">Normalisation changed: ' + "; ".join(
+            f"{v:,} {what.get(k, esc(k))}" for k, v in sorted(changed.items())) + ".</p>")
     dropped = c.stats.get("dropped") or {}
     if dropped and detailed:
         by_count = sorted(dropped.items(), key=lambda kv: -kv[1] if isinstance(kv[1], int) else 0)
