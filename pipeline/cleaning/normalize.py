@@ -3,9 +3,10 @@
 ``normalize(text, settings)``:
 
 1. A line written as a quoted CSV field is unquoted (``clean.normalize.csv_quotes``): a line that starts and ends
-   with ``"`` and whose inner quotes all come doubled, at least one pair (``"sagte: ""Ja"" und ging"`` -> ``sagte: "Ja" und ging``),
-   as a CSV writer leaves a one-column text export (24 lines of the shared German FLORES file, 58 of the Korean).
-   Only the exact inverse of CSV quoting: a line with a single inner quote or no doubled one is left as it is.
+   with ``"`` and whose inner quotes all come doubled, at least one pair (``"sagte: ""Ja"" und ging"`` becomes
+   ``sagte: "Ja" und ging``), as a CSV writer leaves a one-column text export (24 lines of the shared German
+   FLORES file, 58 of the Korean). Only the exact inverse of CSV quoting: a line with a single inner quote or no
+   doubled one is left as it is.
 2. FTFY (``clean.normalize.ftfy``): repairs mojibake (UTF-8 read as Latin-1/cp1252 and similar), HTML entities
    in plain text, C1 controls, surrogates and terminal escapes. Conservative options: curly quotes are kept
    and full-width forms are not narrowed (that would rewrite CJK punctuation such as U+FF0C).
@@ -128,7 +129,7 @@ def _translate(text: str, table: _ControlTable, chars: set[str] | None) -> str:
 
 
 def csv_unquote(line: str) -> str | None:
-    """The text of a line written as a quoted CSV field (step 5), or None when it is not one."""
+    """The text of a line written as a quoted CSV field (step 1), or None when it is not one."""
     s = line.strip()
     if len(s) >= 4 and s[0] == '"' and s[-1] == '"':
         inner = s[1:-1]

@@ -31,7 +31,8 @@ MOJIBAKE_RE = re.compile(
 # pattern above does not see. No word of the shared text of 11 languages matches (Finnish "yöää", Turkish
 # "üçü" are single words with ASCII around them).
 _LATIN1_LETTERS = "À-ÖØ-öø-ÿ"
-CODEPAGE_RE = re.compile(f"(?<![^\\W\\d_])[{_LATIN1_LETTERS}]{{3,}}[ \t]+[{_LATIN1_LETTERS}]{{3,}}(?![^\\W\\d_])")
+CODEPAGE_RE = re.compile(f"(?<![^\\W\\d_])[{_LATIN1_LETTERS}]{{3,}}[ \t]+"
+                         f"[{_LATIN1_LETTERS}]{{3,}}(?![^\\W\\d_])")
 CODEPAGE_MARKER = "[À-ÿ]+ [À-ÿ]+"
 
 _SCRIPT_NAMES = {"CJK": "Han", "HANGUL": "Hangul", "HIRAGANA": "Hiragana", "KATAKANA": "Katakana",

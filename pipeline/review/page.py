@@ -36,14 +36,16 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 aut
 color:#222;line-height:1.4}
 h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.25em .5em;
-text-align:left;vertical-align:top}td{text-align:start;unicode-bidi:plaintext}th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top}td{text-align:start;unicode-bidi:plaintext}th{background:#f3f3f3}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1b7a2e;font-weight:bold}.fail{color:#b00020;font-weight:bold}
 .banner{border:3px solid #b00020;background:#fdecea;padding:.8em 1em;margin:1em 0;font-size:1.05em}
 .warn{border:2px solid #b26a00;background:#fff4e0;padding:.4em 1em;margin:1em 0}
 .ok{border:2px solid #1b7a2e;background:#eaf6ec;padding:.6em 1em;margin:1em 0}
 .bad{border:2px solid #b00020;background:#fdecea;padding:.6em 1em;margin:1em 0}
-.note{color:#666;font-size:.9em}pre.doc{white-space:pre-wrap;unicode-bidi:plaintext;background:#fafafa;border:1px solid #e3e3e3;
-padding:.5em;max-height:18em;overflow:auto;font-size:.88em}code{background:#f3f3f3;padding:0 .2em}
+.note{color:#666;font-size:.9em}pre.doc{white-space:pre-wrap;unicode-bidi:plaintext;background:#fafafa;
+border:1px solid #e3e3e3;padding:.5em;max-height:18em;overflow:auto;font-size:.88em}
+code{background:#f3f3f3;padding:0 .2em}
 nav a{margin-right:.8em}img{max-width:100%}
 """
 
@@ -226,8 +228,8 @@ def _mojibake(cfg: LanguageConfig, c: ReviewContent) -> list[str]:
          f'{"contains" if mj["documents"] == 1 else "contain"} a replacement character, a C1 '
          f'control, a byte sequence typical of UTF-8 decoded as Latin-1/CP1252 (e.g. <code>Ã©</code>, '
          f'<code>â€™</code>), or two words in a row made only of the letters À&ndash;ÿ, typical of a single-byte '
-         f'code page such as Windows-1251 decoded as Latin-1 (marker <code>{esc(repr(CODEPAGE_MARKER))}</code>, e.g. '
-         f'<code>Ñïåêòàêëü ïîñâÿùåí</code> for <code>Спектакль посвящён</code>).</p>']
+         f'code page such as Windows-1251 decoded as Latin-1 (marker <code>{esc(repr(CODEPAGE_MARKER))}</code>, '
+         f'e.g. <code>Ñïåêòàêëü ïîñâÿùåí</code> for <code>Спектакль посвящён</code>).</p>']
     if mj["markers"]:
         p.append(table(["marker", "count"], [[repr(x["marker"]), x["count"]] for x in mj["markers"]], num={1}))
         for ex in mj["examples"]:
