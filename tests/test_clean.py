@@ -144,16 +144,19 @@ def test_normalize_unit():
 
 
 def test_csv_quoted_lines_unquoted_and_counted(tmp_path, shared):
-    """The shared German FLORES file holds 24 lines as a CSV writer quotes them (`"sagte: ""Mike ..."" und"`); the clean
-    stage unquotes exactly those, counts them, and leaves lines with a stray doubled quote (NTREX) alone."""
+    """The shared German FLORES file holds 24 lines as a CSV writer quotes them (`"sagte: ""Mike ..."" und"`); the
+    clean stage unquotes exactly those, counts them, and leaves a quoted line with a stray doubled quote alone."""
     from pipeline.cleaning.normalize import csv_unquote
     from tests.conftest import require_shared
     flores = require_shared("text", "de", "flores200_devtest.txt.gz")
     lines = gzip.open(flores, "rt", encoding="utf-8").read().split("\n")
     quoted = [ln for ln in lines if csv_unquote(ln) is not None]
     assert len(quoted) == 24
-    stray = 'Er sagte, "du hast Macht, wenn so viele Frauen machtlos sind.""'   # NTREX's kind of typo: kept as is
-    (tmp_path / "de.txt").write_text("\n".join(lines) + "\n\n" + stray + " " + lines[0] + "\n", encoding="utf-8")
+    # quoted at both ends, a doubled pair inside, but also single quotes (NTREX's kind of typo): not CSV, kept as is
+    stray = '"Er sagte: ""Ja"", und dann: "du hast Macht, wenn so viele Frauen machtlos sind.""'
+    assert csv_unquote(stray) is None
+    (tmp_path / "de.txt").write_text("\n".join(lines) + "\n\n" + "\n".join([stray] + lines[1:4]) + "\n",
+                                     encoding="utf-8")
     for on in (True, False):
         root = make_project(tmp_path / str(on), shared, "de", [{"path": str(tmp_path / "de.txt")}],
                             clean_cfg={"min_chars": 20, "normalize": {"csv_quotes": on}})

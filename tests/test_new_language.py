@@ -202,6 +202,7 @@ def test_new_language_tasks_from_files(tmp_path):
         new_language(proj, "yo", sources=[str(small / "text" / "sw" / "flores200_devtest.txt")],
                      task_specs=[f"odd={tmp_path / 'odd.tsv'}"], dry_run=True)
 
+
 def test_language_tables_name_every_code_and_give_known_scripts():
     """Every code with a default script has an English name, every ISO 639-3 code maps to a named ISO 639-1 one,
     and every default script is one the clean stage can measure; a smaller language (Faroese as FLORES-200 names
