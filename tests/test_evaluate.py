@@ -132,6 +132,38 @@ def test_parallel_runs_equal_serial_runs(tiny_electra, data_root, tmp_path):
     assert serial["tasks"]["MRPC"]["swapped"] == 24 and serial["tasks"]["MRPC"]["train_examples"] == 48
 
 
+def test_small_evaluations_run_in_this_process_unless_workers_is_set(tiny_electra, data_root, tmp_path,
+                                                                      monkeypatch):
+    """Runs too small to repay starting worker processes go one after another in the stage's process (same
+    numbers); an explicit evaluate.workers, or runs above the threshold, keep the processes."""
+    from pipeline.evaluation import jobs
+    from pipeline.evaluation.harness import evaluate_model
+
+    monkeypatch.setattr(jobs.cores, "available", lambda: 2)
+    kw = dict(tasks=[_upos()], seeds=1, threads_per_worker=1)
+    model = ModelUnderTest(tiny_electra, device="cpu")
+    auto = evaluate_model(model, EvaluateSettings(**kw), tmp_path)
+    assert auto["settings"]["workers"] == 1 and "this process" in auto["settings"]["workers_note"]
+    asked = evaluate_model(model, EvaluateSettings(workers=2, **kw), tmp_path)
+    assert asked["settings"]["workers"] == 2 and "workers_note" not in asked["settings"]
+    assert auto["tasks"]["upos"]["pretrained"]["seed_scores"] == asked["tasks"]["upos"]["pretrained"]["seed_scores"]
+    monkeypatch.setattr(jobs, "IN_PROCESS_FLOPS", 0.0)
+    big = evaluate_model(model, EvaluateSettings(**kw), tmp_path)
+    assert big["settings"]["workers"] == 2 and "workers_note" not in big["settings"]
+
+
+def test_run_flops_count_every_training_epoch_and_the_scored_examples_once():
+    from pipeline.evaluation.jobs import run_flops
+
+    arch = {"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128, "embedding_size": 32}
+    train, dev = [{"input_ids": [1] * 10}] * 4, [{"input_ids": [1] * 10}] * 2
+    one = run_flops(arch, train, [], 1)
+    assert one > 0 and run_flops(arch, train, [], 3) == 3 * one and run_flops(arch, train + train, [], 1) == 2 * one
+    assert run_flops(arch, train, dev, 1) == one + one / 3 / 2     # a scored example: one forward pass
+    assert run_flops({k: v for k, v in arch.items() if k != "embedding_size"}, train, [], 1) > 0   # BERT-like
+    assert run_flops({"dim": 64, "n_layers": 2}, train, dev, 1) == float("inf")   # unknown: never in-process
+
+
 def test_reference_model_of_another_architecture(tiny_electra, tiny_bert, data_root, tmp_path):
     """A BERT folder (AutoModel, WordPiece, no token types) fine-tuned with the same harness."""
     from pipeline.evaluation.harness import evaluate_model

@@ -406,8 +406,8 @@ class EvaluateSettings(_Strict):
     references: list[ReferenceModel] = Field(default_factory=list)
     average: list[str] | None = Field(None, description="tasks in the suite average (default: every task)")
     average_name: str | None = Field(None, description="what the average is called, e.g. 'GLUE score'")
-    workers: int | None = Field(None, ge=1, description="fine-tuning processes on CPU (default: CPU cores // "
-                                                        "threads_per_worker); results do not depend on it")
+    workers: int | None = Field(None, ge=1, description="fine-tuning processes on CPU (default: cores // "
+                                                        "threads_per_worker; small runs in-process); same results")
     threads_per_worker: int = Field(1, ge=1, le=64, description="torch threads per fine-tuning run")
     tasks: list[TaskSettings] = Field(default_factory=list)
 

@@ -13,7 +13,8 @@ x100)::
 
     {"language", "title", "model": {"path", "size", "config", "tokenizer", "pretrain"?},
      "settings": {"seeds", "random_init_baseline", "layerwise_lr_decay", "warmup_fraction",
-                  "weight_decay", "device", "workers", "threads_per_worker", "metric_scale", "summary"},
+                  "weight_decay", "device", "workers", "workers_note"?, "threads_per_worker", "metric_scale",
+                  "summary"},
      "references": {"<name>": {"path", "size", "config", "tokenizer"}},
      "tasks": {"<name>": {"type", "format", "metric", "glue_task", "trained_on", "scored_on",
                           "train_examples", "train_available", "swapped", "dev_examples", "dev_available",
@@ -41,7 +42,7 @@ from model.sizes import FINETUNE_LR, LAYERWISE_LR_DECAY
 from pipeline.config import EvaluateSettings
 from pipeline.errors import StageError
 from pipeline.evaluation.encode import encode
-from pipeline.evaluation.jobs import WARMUP_FRACTION, WEIGHT_DECAY, build_jobs, default_workers, execute
+from pipeline.evaluation.jobs import WARMUP_FRACTION, WEIGHT_DECAY, build_jobs, default_workers, execute, in_process
 from pipeline.evaluation.report import write_reports
 from pipeline.evaluation.representations import representations
 from pipeline.evaluation.scoring import averages, task_entry
@@ -174,6 +175,10 @@ def evaluate_model(model: ModelUnderTest, settings: EvaluateSettings, root: Path
         variants = _variants(model, settings, root, arch, size, lld, result)
         prepared = _prepare(settings, datas, variants, arch)
         jobs = build_jobs(prepared, variants, settings.seeds, settings.threads_per_worker, model.device)
+        if settings.workers is None and workers > 1 and in_process(jobs):
+            workers = result["settings"]["workers"] = 1
+            result["settings"]["workers_note"] = ("the runs together are too small to repay starting worker "
+                                                  "processes: one after another in this process")
         if finetune_fn is None:
             result["representations"] = representations(prepared, variants, settings.threads_per_worker)
         outputs = execute(jobs, finetune_fn, workers, model.device)

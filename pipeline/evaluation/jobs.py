@@ -1,6 +1,7 @@
 """The fine-tuning runs: one job per task x model x seed. On a CPU they run in parallel processes, each
 with a fixed number of torch threads, so the numbers do not depend on how many run at once; on a GPU
-(or with a stand-in fine-tuner) one after another in this process."""
+(or with a stand-in fine-tuner), or when the runs together are too small to repay starting the processes,
+one after another in this process."""
 from __future__ import annotations
 
 import os
@@ -22,6 +23,12 @@ from pipeline.progress import Progress
 
 WARMUP_FRACTION = 0.1
 WEIGHT_DECAY = 0.0   # the paper's fine-tuning table (Appendix); the official code's default is 0.01
+# A fine-tuning process takes 3-5 s to start (spawned, it imports torch and transformers again), and each worker
+# pays it in CPU time: two workers repay it from about 8 s of runs, which they halve. Runs that together come to
+# fewer model FLOPs than this (about 8 s on one thread of a 2-core AMD EPYC VM, where a `tiny` run of 150
+# sentences x 1 epoch, 2.3e10 FLOPs, took 1.2 s) go one after another in this process instead, unless
+# `evaluate.workers` is set. The shipped suites are 100x larger.
+IN_PROCESS_FLOPS = 1.5e11
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Job:
     dev: list
     hparams: dict
     task: str = ""   # the task's name, for progress and errors
+    flops: float = float("inf")   # the run's model FLOPs (run_flops), inf where the architecture is not known
 
     @property
     def key(self) -> tuple:
@@ -45,6 +53,27 @@ class Job:
     def cost(self) -> float:
         n = sum(len(f["input_ids"]) for f in self.train)
         return n * float(self.hparams.get("epochs", 3)) + sum(len(f["input_ids"]) for f in self.dev)
+
+
+def run_flops(arch: dict, train: list, dev: list, epochs: float) -> float:
+    """Model FLOPs of one fine-tuning run, counted as ``model.flops`` counts pre-training (the encoder's
+    matmuls and attention; training = 3 x forward): every training example each epoch, every scored one once.
+    inf for an architecture that count does not know (a reference model's config without its keys)."""
+    from model.flops import coefficients
+    try:
+        h = int(arch["hidden_size"])
+        c = coefficients({**arch, "embedding_size": arch.get("embedding_size") or h}, None, 0)
+    except (KeyError, TypeError, ValueError):
+        return float("inf")
+
+    def forward(feats: list) -> float:
+        return sum(c.per_token * n + c.per_token_sq * n * n for n in (len(f["input_ids"]) for f in feats))
+    return 3.0 * float(epochs) * forward(train) + forward(dev)
+
+
+def in_process(jobs: list[Job]) -> bool:
+    """Whether ``jobs`` together are too small to repay starting worker processes (:data:`IN_PROCESS_FLOPS`)."""
+    return sum(j.flops for j in jobs) < IN_PROCESS_FLOPS
 
 
 def hparams(t: TaskSettings, data: TaskData, v: Variant, device: str) -> dict:
@@ -59,10 +88,12 @@ def build_jobs(prepared: list, variants: list[Variant], seeds: int, threads: int
     for ti, (t, data, feats) in enumerate(prepared):
         for v in variants:
             train_f, dev_f, max_len = feats[v.tokenizer_key]
+            hp = hparams(t, data, v, device)
+            flops = run_flops(v.arch, train_f, dev_f, hp["epochs"])
             for s in range(seeds):
                 jobs.append(Job(ti, v.key, s, v.init, None if v.init else dict(v.arch), t.type,
-                                data.num_labels, train_f, dev_f,
-                                {**hparams(t, data, v, device), "seed": s, "threads": threads}, t.name))
+                                data.num_labels, train_f, dev_f, {**hp, "seed": s, "threads": threads}, t.name,
+                                flops))
     return jobs
 
 
