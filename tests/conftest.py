@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -68,3 +70,23 @@ LONGEST_FIRST = ("test_evaluate_pretraining.py",   # 525
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))    # stable: a file's tests stay together
+
+
+def pytest_sessionfinish(session):
+    """Stop an ephemeral Prefect server that a test started in this process while pytest's output is still open:
+    left to Prefect's exit handlers, its 'Stopping temporary server' line goes to a closed stream and prints a
+    logging traceback ('ValueError: I/O operation on closed file') at the end of a green run. The logs still
+    queued for the server go first; the stop itself is not logged."""
+    server = sys.modules.get("prefect.server.api.server")
+    if server is None or not any(s.running for s in server.SubprocessASGIServer._instances.values()):
+        return
+    from prefect.logging.handlers import APILogWorker
+    APILogWorker.drain_all(timeout=5)
+    logger = server.subprocess_server_logger
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        for instance in list(server.SubprocessASGIServer._instances.values()):
+            instance.stop()
+    finally:
+        logger.setLevel(level)
