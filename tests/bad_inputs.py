@@ -146,6 +146,20 @@ def invalid_utf8(p: Project, skip: bool = False) -> list[str]:
     return CLEAN_CMD
 
 
+def wrong_encoding(p: Project) -> list[str]:
+    p.good()
+    # Windows-1252 leaves 0x81 undefined: a file that is not in the encoding its source names
+    p.write("legacy.txt", "Première ligne, assez longue pour compter.\n\nla deuxième \x81 ligne\n".encode("latin-1"))
+    p.config(sources="  - {path: raw/*, root: project, encoding: cp1252}\n")
+    return CLEAN_CMD
+
+
+def multibyte_encoding(p: Project) -> list[str]:
+    p.good()
+    p.config(sources="  - {path: raw/*, root: project, encoding: shift_jis}\n")
+    return CLEAN_CMD
+
+
 def nul_byte(p: Project) -> list[str]:
     p.good()
     body = good_bytes()                 # > 8000 bytes, so a later NUL is not taken for a binary file
@@ -634,12 +648,23 @@ GL = _good_lines()
 CASES: list[Case] = [
     Case("invalid_utf8", "`raw/bad.txt line 3: not valid UTF-8 (byte 0xff at column 8)`",
          "the file is in another encoding (Latin-1, Windows-1252) or damaged",
-         "re-encode it (`iconv -f latin1 -t utf-8`), or set `clean.on_bad_input: skip` to drop bad lines",
-         invalid_utf8, _e("bad.txt line 3", "not valid UTF-8", "reads as Windows-1252/Latin-1: iconv -f CP1252")),
+         "re-encode it (`iconv -f latin1 -t utf-8`), or give the source its `encoding: cp1252` (any single-byte "
+         "encoding), or set `clean.on_bad_input: skip` to drop bad lines",
+         invalid_utf8, _e("bad.txt line 3", "not valid UTF-8", "reads as Windows-1252/Latin-1: iconv -f CP1252",
+                          "`encoding: cp1252`")),
     Case("invalid_utf8_skipped", "`stats.json` `skipped: {invalid_utf8: 1}`, warning `bad input skipped`",
          "`clean.on_bad_input: skip`: bad lines are counted and listed in `rejected.jsonl`, the rest is cleaned",
          "read `data/<lang>/clean/rejected.jsonl` (`skipped:*` records name file and line)",
          lambda p: invalid_utf8(p, skip=True), Expect(0, skipped={"invalid_utf8": 1})),
+    Case("wrong_encoding", "`raw/legacy.txt line 3: not valid cp1252 (byte 0x81 at column 13 is no character in "
+         "it)`", "`sources[].encoding` names an encoding the file is not in",
+         "find the file's encoding (`file -i`, the tool that wrote it) and set it, or re-encode the file as UTF-8",
+         wrong_encoding, _e("legacy.txt line 3", "not valid cp1252", "byte 0x81")),
+    Case("multibyte_encoding", "`corpora/xx.yaml: invalid language configuration` `- sources.0.encoding: Value "
+         "error, encoding 'shift_jis' is not a single-byte encoding; convert the files to UTF-8 ...`",
+         "a multi-byte encoding (UTF-16, Shift_JIS, GBK, Big5, EUC-KR): lines cannot be found in its bytes",
+         "convert the files: `iconv -f shift_jis -t utf-8`, and leave `encoding` out",
+         multibyte_encoding, _e("xx.yaml", "encoding", "not a single-byte encoding", "iconv -f shift_jis")),
     Case("nul_byte", "`raw/bad.txt line N: NUL byte at column 7 (binary data in a text file?)`",
          "binary data inside a text file", "remove the bytes, or `clean.on_bad_input: skip`",
          nul_byte, _e(f"bad.txt line {GL + 1}", "NUL byte")),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import unicodedata
@@ -172,6 +173,53 @@ def test_csv_quoted_lines_unquoted_and_counted(tmp_path, shared):
             assert stats["normalized"] == {}
             assert quoted[0] in kept
         assert any(ln.startswith(stray) for ln in kept)
+
+
+def test_single_byte_encodings_read_as_their_utf8_originals(tmp_path, shared):
+    """Russian FLORES in Windows-1251 and KOI8-R (text, gzip) and German FLORES as a Windows-1252 CSV, each with
+    `encoding:` on its source, clean to exactly what the UTF-8 originals clean to; without it, the stage stops at
+    the first line that is not UTF-8 and says which encoding to try."""
+    import csv as csvlib
+    from tests.conftest import require_shared
+    ru = gzip.open(require_shared("text", "ru", "flores200_devtest.txt.gz"), "rt", encoding="utf-8").read()
+    de = gzip.open(require_shared("text", "de", "flores200_devtest.txt.gz"), "rt", encoding="utf-8").read()
+    ru_blocks = [b for b in ru.split("\n\n") if b.strip()][:60]
+    ru_blocks = [b for b in ru_blocks if b.encode("cp1251", "ignore").decode("cp1251") == b
+                 and b.encode("koi8-r", "ignore").decode("koi8-r") == b]        # what both code pages hold
+    de_blocks = [b for b in de.split("\n\n") if b.strip()][:60]
+    de_blocks = [b for b in de_blocks if b.encode("cp1252", "ignore").decode("cp1252") == b]
+    assert len(ru_blocks) >= 40 and len(de_blocks) >= 40
+    ru_text = "\n\n".join(ru_blocks) + "\n"
+    out = io.StringIO()
+    writer = csvlib.writer(out, lineterminator="\n")
+    writer.writerows([["id", "text"], *([i, b] for i, b in enumerate(de_blocks))])
+    (tmp_path / "ru-utf8.txt").write_text(ru_text, encoding="utf-8")
+    (tmp_path / "ru-1251.txt").write_bytes(ru_text.encode("cp1251"))
+    (tmp_path / "ru-koi8.txt.gz").write_bytes(gzip.compress(ru_text.encode("koi8-r"), mtime=0))
+    (tmp_path / "de-utf8.csv").write_text(out.getvalue(), encoding="utf-8")
+    (tmp_path / "de-1252.csv").write_bytes(out.getvalue().encode("cp1252"))
+
+    def clean(lang: str, name: str, sources: list[dict]) -> list[str]:
+        root = make_project(tmp_path / name, shared, lang, sources, "Cyrl" if lang == "ru" else "Latn",
+                            clean_cfg={"min_chars": 20})
+        clean_stage.run(lang, root)
+        table, stats = read_clean(root, lang)
+        check_stats(stats, table)
+        assert not stats["skipped"]
+        return table.column("text").to_pylist()
+
+    want = clean("ru", "ru-utf8", [{"path": str(tmp_path / "ru-utf8.txt")}])
+    assert len(want) >= 0.9 * len(ru_blocks)
+    assert clean("ru", "ru-1251", [{"path": str(tmp_path / "ru-1251.txt"), "encoding": "cp1251"}]) == want
+    assert clean("ru", "ru-koi8", [{"path": str(tmp_path / "ru-koi8.txt.gz"), "encoding": "koi8-r"}]) == want
+    want = clean("de", "de-utf8", [{"path": str(tmp_path / "de-utf8.csv"), "format": "csv"}])
+    assert len(want) >= 0.9 * len(de_blocks)
+    assert clean("de", "de-1252", [{"path": str(tmp_path / "de-1252.csv"), "format": "csv", "encoding": "cp1252"}]) \
+        == want
+    root = make_project(tmp_path / "ru-undeclared", shared, "ru", [{"path": str(tmp_path / "ru-1251.txt")}], "Cyrl",
+                        clean_cfg={"min_chars": 20})
+    with pytest.raises(StageError, match=r"ru-1251\.txt line 1: not valid UTF-8 .*`encoding` \(cp1251, koi8-r"):
+        clean_stage.run("ru", root)
 
 
 def test_control_and_zero_width_removed_end_to_end(tmp_path, shared):

@@ -1,4 +1,5 @@
-"""Configuration: the typed schema of ``corpora/<lang>.yaml`` (``sections``) and the project around it
+"""Configuration: the typed schema of ``corpora/<lang>.yaml`` (``sections``; ``sources`` its source entries,
+``base`` what they share) and the project around it
 (``project``: params.yaml, loading a language with errors that name file and key, resolving paths).
 
 A language's YAML is the only place a user edits. Each top-level section is read by exactly the

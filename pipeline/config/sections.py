@@ -5,70 +5,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from model.sizes import SIZES, size_defaults
+from pipeline.config.base import ConfigError, _Strict
 from pipeline.config.scripts import SCRIPTS, is_script
+from pipeline.config.sources import Source
 
 DEFAULT_DATA_ROOT = "../shared/data"
 # Top-level sections; each is a DVC param of the stage(s) that read it, so each must be present.
 SECTIONS = ("language", "script", "sources", "clean", "validate", "review", "vocab", "shard", "model",
             "pretrain", "evaluate")
-
-
-class ConfigError(ValueError):
-    """A configuration file is invalid; the message names the file, the key and what is allowed."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class GroupChars(_Strict):
-    group_chars: int = Field(ge=100, description="consecutive lines grouped into documents of at most this "
-                                                 "many characters (a blank line also ends one)")
-
-
-class Source(_Strict):
-    """One entry of ``sources``; ``pipeline/readers/<format>.py`` says what a document is for each format."""
-    path: str = Field(description="file, folder or glob (format hf: a save_to_disk folder, or a hub name; format "
-                                  "tasks: names of evaluate.tasks, a glob); relative paths are under the data root "
-                                  "(or the project when root=project)")
-    format: Literal["text", "jsonl", "parquet", "arrow", "csv", "conllu", "hf", "tasks"] = "text"
-    field: str = Field("text", description="JSON field (jsonl) or column (parquet, arrow, csv, hf) holding the text")
-    fields: list[str] | None = Field(None, min_length=2, description="fields joined with a blank line into "
-                                     "the document (e.g. [title, body]); replaces field")
-    records: str | None = Field(None, min_length=1, description="jsonl: each file is one JSON object holding its "
-                                "records in the array at this dotted path (articles, response.docs; 'item' steps "
-                                "into an array's elements: data.item.paragraphs)")
-    # how lines of a text file become documents (text, and tasks' group_chars; how long a document may be is
-    # clean.max_chars); doc_tags: WikiExtractor's <doc ...> ... </doc> articles
-    documents: Literal["blank_line", "line", "doc_tags"] | GroupChars = "blank_line"
-    line_ids: bool = Field(False, description="text: every line starts with an identifier and a tab (the Leipzig "
-                           "Corpora Collection's -sentences.txt), left out of the text")
-    split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
-    config: str | None = Field(None, description="hf hub dataset: its configuration name")
-    root: Literal["data", "project"] = "data"
-
-    @model_validator(mode="after")
-    def _layout(self):
-        if self.line_ids and self.format != "text":
-            raise ValueError(f"line_ids applies to format text only, not format {self.format}")
-        if self.records is not None and self.format != "jsonl":
-            raise ValueError(f"records applies to format jsonl only (a JSON object's array of records), not "
-                             f"format {self.format}")
-        if self.format == "tasks":
-            if self.documents in ("line", "doc_tags"):
-                raise ValueError("format tasks: documents is {group_chars: N} (lines grouped into documents of "
-                                 "at most N characters; default 1500)")
-        elif self.documents != "blank_line" and self.format != "text":
-            raise ValueError(f"documents applies to format text only (format {self.format}: one record, row or "
-                             f"CoNLL-U document is one document)")
-        return self
-
-    @property
-    def text_fields(self) -> list[str]:
-        return list(self.fields or [self.field])
 
 
 class LidSettings(_Strict):

@@ -139,7 +139,8 @@ def _lines(path: Path) -> list[str]:
         text = head[: cut or len(head)].decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); "
-                          f"{legacy_hint(head[:cut or len(head)])}") from None
+                          f"{legacy_hint(head[:cut or len(head)])} (new-language reads UTF-8 only: re-encode the "
+                          f"file and run it again, or add the source to corpora/<code>.yaml by hand)") from None
     return text.removeprefix("\ufeff").split("\n")
 
 

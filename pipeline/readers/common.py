@@ -1,6 +1,6 @@
 """What every reader shares: the raw document, the source file, the segment a work unit reads, bad-input handling.
 
-Bad input (invalid UTF-8, NUL bytes, binary files, truncated gzip, malformed JSONL/CoNLL-U lines, unreadable
+Bad input (invalid UTF-8 or a byte the source's `encoding` lacks, NUL bytes, binary files, truncated gzip, malformed JSONL/CoNLL-U lines, unreadable
 Parquet) goes to a ``BadInput`` handler: in ``error`` mode (the default) it raises ``StageError`` naming the file
 and line (row for Parquet); in ``skip`` mode (``clean.on_bad_input: skip``) it counts the item by kind, keeps
 up to ``BadInput.EXAMPLES`` examples with file and line, and reading goes on with the next line (row, file).
@@ -23,8 +23,8 @@ from pipeline.errors import StageError
 
 READ_CHUNK = 1 << 20
 BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
-BAD_KINDS = ("binary_file", "invalid_utf8", "nul_byte", "corrupt_gzip", "malformed_json", "missing_field",
-             "bad_field_type", "malformed_conllu", "unreadable_parquet", "malformed_csv")
+BAD_KINDS = ("binary_file", "invalid_utf8", "invalid_encoding", "nul_byte", "corrupt_gzip", "malformed_json",
+             "missing_field", "bad_field_type", "malformed_conllu", "unreadable_parquet", "malformed_csv")
 COMPRESSED = (".gz", ".xz", ".zst", ".bz2")   # read through gzip, lzma, zstandard, bz2; the suffix before says the
                                                # format
 
@@ -170,15 +170,20 @@ def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
 
 
 def legacy_hint(raw: bytes) -> str:
-    """How to re-encode bytes that are not UTF-8: ``iconv -f CP1252`` when they read as Windows-1252 (Latin-1),
-    the usual encoding of such text; otherwise only the advice to re-encode."""
+    """How to read bytes that are not UTF-8: re-encode the file, or give its source its single-byte ``encoding``.
+    Read as Windows-1252, a few accented letters among plain ones are Latin-1 text (``cp1252`` named); letters
+    almost all accented are another script's code page (cp1251 or koi8-r Cyrillic, cp1253 Greek, ...)."""
+    other = "re-encode the file as UTF-8, or give its source its `encoding` (cp1251, koi8-r, cp1256, ...)"
     try:
         text = raw.decode("cp1252")
     except UnicodeDecodeError:
-        return "re-encode the file as UTF-8"
-    accented = sum(1 for ch in text if ord(ch) > 127 and ch.isalpha())
-    return ("re-encode the file as UTF-8 (it reads as Windows-1252/Latin-1: iconv -f CP1252 -t UTF-8 FILE > NEW)"
-            if accented else "re-encode the file as UTF-8")
+        return other
+    letters = [ch for ch in text if ch.isalpha()]
+    accented = sum(1 for ch in letters if ord(ch) > 127)
+    if not accented or accented > len(letters) / 2:
+        return other
+    return ("re-encode the file as UTF-8 (it reads as Windows-1252/Latin-1: iconv -f CP1252 -t UTF-8 FILE > NEW), "
+            "or give its source `encoding: cp1252`")
 
 
 def wide_encoding(head: bytes) -> str | None:

@@ -1,7 +1,8 @@
 """``csv`` (.csv, .tsv; + .gz/.xz/.zst/.bz2): a table with a header row; one document per row of column
 ``source.field`` (or ``source.fields`` joined with a blank line). The delimiter is a tab for .tsv, a comma
-otherwise; quoted cells may span lines (Python's ``csv`` module). A text longer than ``clean.max_chars`` is
-cut into kept pieces (``RawDoc.split``).
+otherwise; quoted cells may span lines (Python's ``csv`` module). UTF-8 (a spreadsheet's byte-order mark
+left out), or ``source.encoding``. A text longer than ``clean.max_chars`` is cut into kept pieces
+(``RawDoc.split``).
 
 A file is one work-unit segment: a byte offset is not a record boundary when quoted cells hold line breaks."""
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import sys
 from typing import Iterator
 
+from pipeline.config.sources import UTF8
 from pipeline.errors import StageError
 from pipeline.readers.common import COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary
 from pipeline.readers.lines import _READ_ERRORS, split_text
@@ -33,7 +35,9 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     fields = sf.source.text_fields
     f = open_binary(sf.path)
     # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
-    rows = csv.reader(io.TextIOWrapper(f, encoding="utf-8-sig", newline=""), delimiter=delimiter(sf.path.name))
+    enc = sf.source.encoding
+    rows = csv.reader(io.TextIOWrapper(f, encoding="utf-8-sig" if enc == UTF8 else enc, newline=""),
+                      delimiter=delimiter(sf.path.name))
     line = 1
     try:
         with f:
@@ -56,8 +60,12 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     except csv.Error as e:
         bad("malformed_csv", f"{sf.path} line {line}: malformed CSV ({e})", sf.rel, line)
     except UnicodeDecodeError as e:
-        bad("invalid_utf8", f"{sf.path} near line {line}: not valid UTF-8 ({e.reason}); re-encode the file as UTF-8",
-            sf.rel, line)
+        if enc == UTF8:
+            bad("invalid_utf8", f"{sf.path} near line {line}: not valid UTF-8 ({e.reason}); re-encode the file as "
+                                f"UTF-8, or set sources[].encoding to its encoding", sf.rel, line)
+        else:
+            bad("invalid_encoding", f"{sf.path} near line {line}: not valid {enc} ({e.reason}); check the file's "
+                                    f"encoding (sources[].encoding)", sf.rel, line)
     except _READ_ERRORS as e:
         bad("corrupt_gzip", f"{sf.path} line {line}: cannot read ({e}); is the file truncated?", sf.rel, line)
 

@@ -11,6 +11,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.config.sources import UTF8
 from pipeline.readers.common import (RAISE, READ_CHUNK, BadInput, RawDoc, Segment, SourceFile, legacy_hint,
                                      open_binary)
 from pipeline.readers.pieces import LongLine, split_line, split_long
@@ -27,19 +28,25 @@ _READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ZstdError)
 LONG_CUT_BYTES = 8 << 20
 
 
-def _utf8_message(path: Path, lineno: int, raw: bytes, err: UnicodeDecodeError, col0: int = 0) -> str:
-    col = col0 + len(raw[: err.start].decode("utf-8", errors="replace")) + 1
+def _decode_message(path: Path, lineno: int, raw: bytes, err: UnicodeDecodeError, col0: int = 0,
+                    encoding: str = UTF8) -> str:
+    col = col0 + len(raw[: err.start].decode(encoding, errors="replace")) + 1
     bad = raw[err.start: err.start + 1]
     byte = f"byte 0x{bad[0]:02x}" if bad else "truncated sequence"
+    if encoding != UTF8:   # sources[].encoding: a byte that encoding leaves undefined
+        return (f"{path} line {lineno}: not valid {encoding} ({byte} at column {col} is no character in it); "
+                f"check the file's encoding (sources[].encoding)")
     return f"{path} line {lineno}: not valid UTF-8 ({byte} at column {col}); {legacy_hint(raw)}"
 
 
 class _Lines:
     """The state of one pass over a file's lines (position, line number, whether a read failed)."""
 
-    def __init__(self, f, path: Path, rel: str, bad: BadInput, limit: int, lineno: int, pos: int, end: int | None):
+    def __init__(self, f, path: Path, rel: str, bad: BadInput, limit: int, lineno: int, pos: int, end: int | None,
+                 encoding: str = UTF8):
         self.f, self.path, self.rel, self.bad, self.limit = f, path, rel, bad, limit
         self.lineno, self.pos, self.end = lineno, pos, end
+        self.encoding = encoding
         self.failed = False
 
     def read_error(self, e) -> None:
@@ -58,21 +65,26 @@ class _Lines:
         self.pos += len(raw)
         return raw
 
+    @property
+    def bad_kind(self) -> str:
+        return "invalid_utf8" if self.encoding == UTF8 else "invalid_encoding"
+
     def whole(self, raw: bytes) -> bool:
         """Whether ``raw`` is a whole line: it ends with a newline, at the end of the file or of the segment."""
         return raw.endswith(b"\n") or len(raw) < self.limit or (self.end is not None and self.pos >= self.end)
 
     def decode(self, raw: bytes) -> str | None:
-        """An ordinary line without its ending; None (reported) when it is not UTF-8 or holds a NUL byte."""
+        """An ordinary line without its ending; None (reported) when it is not in the file's encoding or holds a
+        NUL byte."""
         if raw.endswith(b"\n"):
             raw = raw[:-1]
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode(self.encoding)
         except UnicodeDecodeError as e:
-            self.bad("invalid_utf8", _utf8_message(self.path, self.lineno, raw, e), self.rel, self.lineno,
-                     raw[:2000].decode("utf-8", errors="replace"))
+            self.bad(self.bad_kind, _decode_message(self.path, self.lineno, raw, e, encoding=self.encoding), self.rel,
+                     self.lineno, raw[:2000].decode(self.encoding, errors="replace"))
             return None
         if "\x00" in line:
             self.bad("nul_byte", f"{self.path} line {self.lineno}: NUL byte at column {line.index(chr(0)) + 1} "
@@ -81,9 +93,9 @@ class _Lines:
         return line
 
     def long_line(self, chunk: bytes) -> Iterator[str]:
-        """Stream through a line too long to hold: its text chunk by chunk. Stops at bad UTF-8 or a NUL byte
-        (reported; in skip mode the rest of the line is drained) or a read error."""
-        dec = codecs.getincrementaldecoder("utf-8")()
+        """Stream through a line too long to hold: its text chunk by chunk. Stops at a byte the encoding does not
+        allow or a NUL byte (reported; in skip mode the rest of the line is drained) or a read error."""
+        dec = codecs.getincrementaldecoder(self.encoding)()
         n, broken = 0, False
         while True:
             is_end = self.whole(chunk)
@@ -92,8 +104,8 @@ class _Lines:
                 try:
                     s = dec.decode(body, final=is_end)
                 except UnicodeDecodeError as e:
-                    self.bad("invalid_utf8", _utf8_message(self.path, self.lineno, body, e, n), self.rel,
-                             self.lineno)
+                    self.bad(self.bad_kind, _decode_message(self.path, self.lineno, body, e, n, self.encoding),
+                             self.rel, self.lineno)
                     broken, s = True, ""
                 if "\x00" in s:
                     self.bad("nul_byte", f"{self.path} line {self.lineno}: NUL byte at column {n + s.index(chr(0)) + 1}"
@@ -110,18 +122,19 @@ class _Lines:
 
 
 def iter_lines(path: Path, max_chars: int | None, start: int = 0, end: int | None = None, first_line: int = 1,
-               bad: BadInput = RAISE, rel: str = "") -> Iterator[tuple[int, str, int]]:
+               bad: BadInput = RAISE, rel: str = "", encoding: str = UTF8) -> Iterator[tuple[int, str, int]]:
     """Yield ``(lineno, text, part)`` for each line from byte ``start`` to ``end``, without the line ending.
 
     ``part`` is -1 for an ordinary line. A line longer than ~4 * max_chars bytes is streamed: yielded as
     consecutive chunks with ``part`` 0, 1, ... (never held whole). ``max_chars=None``: every line is read
-    whole, however long (a JSON line must be parsed whole). A line that is not UTF-8 or holds a NUL byte goes
-    to ``bad`` (skipped in skip mode); a read error (truncated gzip) too, and ends the file.
+    whole, however long (a JSON line must be parsed whole). ``encoding``: UTF-8, or a single-byte encoding
+    (``sources[].encoding``). A line that is not in it or holds a NUL byte goes to ``bad`` (skipped in skip mode);
+    a read error (truncated gzip) too, and ends the file.
     """
     if end is not None and end < 0:
         end = None
     limit = 4 * max_chars + 8 if max_chars else -1   # bytes; a full chunk is certainly longer than max_chars
-    r = _Lines(None, path, rel, bad, limit, first_line - 1, start, end)
+    r = _Lines(None, path, rel, bad, limit, first_line - 1, start, end, encoding)
     try:
         r.f = f = open_binary(path, start)
     except _READ_ERRORS as e:
@@ -134,7 +147,7 @@ def iter_lines(path: Path, max_chars: int | None, start: int = 0, end: int | Non
                 if not raw:
                     return
                 r.lineno += 1
-                bom = r.pos == len(raw) and raw.startswith(codecs.BOM_UTF8)   # Windows tools write one
+                bom = r.pos == len(raw) and encoding == UTF8 and raw.startswith(codecs.BOM_UTF8)   # Windows tools
                 if limit < 0 or r.whole(raw):
                     line = r.decode(raw)
                     if line is not None:
@@ -225,14 +238,15 @@ def split_text(text: str, rel: str, line: int, max_chars: int) -> Iterator[RawDo
         yield RawDoc(piece, rel, line, split=True)
 
 
-def _fallback_cut(data: bytes, i: int) -> int:
+def _fallback_cut(data: bytes, i: int, encoding: str = UTF8) -> int:
     """Where to end a segment in a block with no separator: after the first line end at or after ``i``, else
-    after a space, else at the first UTF-8 character start (never inside a character)."""
+    after a space, else at the first UTF-8 character start (never inside a character; in a single-byte
+    encoding every byte is one)."""
     for sep in (b"\n", b" "):
         j = data.find(sep, i)
         if j >= 0:
             return j + 1
-    while i < len(data) and data[i] & 0xC0 == 0x80:
+    while encoding == UTF8 and i < len(data) and data[i] & 0xC0 == 0x80:
         i += 1
     return i
 
@@ -262,7 +276,8 @@ def plan_at(sf: SourceFile, file_index: int, task_bytes: int, seps: tuple[bytes,
                         i, sep = min(hits)
                         end_i = i + len(sep)
                     elif fallback and base + len(data) - seg_start > LONG_CUT_BYTES:
-                        end_i = _fallback_cut(data, max(search_from, seg_start + LONG_CUT_BYTES - base))
+                        end_i = _fallback_cut(data, max(search_from, seg_start + LONG_CUT_BYTES - base),
+                                              sf.source.encoding)
                         if end_i >= len(data):
                             break
                     else:

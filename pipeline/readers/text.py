@@ -36,7 +36,8 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     tags = layout == "doc_tags"
     b = Blocker(sf.rel, max_chars, getattr(layout, "group_chars", None))
     ids = sf.source.line_ids
-    for lineno, text, part in iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel):
+    for lineno, text, part in iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel,
+                                         sf.source.encoding):
         if ids and part <= 0:
             _, tab, rest = text.partition("\t")
             text = rest if tab else text

@@ -1,0 +1,86 @@
+"""The ``sources`` section: where a language's raw text is and how to read it (``pipeline/readers/<format>.py``
+says what a document is for each format)."""
+from __future__ import annotations
+
+import codecs
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pipeline.config.base import _Strict
+
+UTF8 = "utf-8"
+
+
+def single_byte(encoding: str) -> bool:
+    """Whether every byte of ``encoding`` is one character and the first 128 are ASCII (Windows-1252, KOI8-R,
+    ISO-8859-*, ...): then lines, blank lines and spaces are the same bytes as in UTF-8, and a work unit may
+    start at any byte. Not UTF-16/32 or the multi-byte legacy encodings (Shift_JIS, GBK, Big5, EUC-KR)."""
+    dec = codecs.getincrementaldecoder(encoding)(errors="replace")
+    return (all(len(dec.decode(bytes([b]))) == 1 for b in range(256))
+            and bytes(range(128)).decode(encoding, errors="replace") == "".join(map(chr, range(128))))
+
+
+class GroupChars(_Strict):
+    group_chars: int = Field(ge=100, description="consecutive lines grouped into documents of at most this "
+                                                 "many characters (a blank line also ends one)")
+
+
+class Source(_Strict):
+    """One entry of ``sources``."""
+    path: str = Field(description="file, folder or glob (format hf: a save_to_disk folder, or a hub name; format "
+                                  "tasks: names of evaluate.tasks, a glob); relative paths are under the data root "
+                                  "(or the project when root=project)")
+    format: Literal["text", "jsonl", "parquet", "arrow", "csv", "conllu", "hf", "tasks"] = "text"
+    field: str = Field("text", description="JSON field (jsonl) or column (parquet, arrow, csv, hf) holding the text")
+    fields: list[str] | None = Field(None, min_length=2, description="fields joined with a blank line into "
+                                     "the document (e.g. [title, body]); replaces field")
+    records: str | None = Field(None, min_length=1, description="jsonl: each file is one JSON object holding its "
+                                "records in the array at this dotted path (articles, response.docs; 'item' steps "
+                                "into an array's elements: data.item.paragraphs)")
+    # how lines of a text file become documents (text, and tasks' group_chars; how long a document may be is
+    # clean.max_chars); doc_tags: WikiExtractor's <doc ...> ... </doc> articles
+    documents: Literal["blank_line", "line", "doc_tags"] | GroupChars = "blank_line"
+    line_ids: bool = Field(False, description="text: every line starts with an identifier and a tab (the Leipzig "
+                           "Corpora Collection's -sentences.txt), left out of the text")
+    split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
+    config: str | None = Field(None, description="hf hub dataset: its configuration name")
+    root: Literal["data", "project"] = "data"
+    encoding: str = Field(UTF8, description="text, csv: the files' character encoding when it is not UTF-8, a "
+                          "single-byte one (cp1252, latin-1, cp1251, koi8-r, cp1256, iso-8859-7, cp874, ...)")
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str) -> str:
+        try:
+            name = codecs.lookup(v).name
+        except LookupError:
+            raise ValueError(f"unknown encoding {v!r} (a Python codec name: cp1252, latin-1, cp1251, ...)") from None
+        if name in (UTF8, "utf-8-sig"):
+            return UTF8
+        if not single_byte(name):
+            raise ValueError(f"encoding {v!r} is not a single-byte encoding; convert the files to UTF-8 (iconv -f "
+                             f"{v} -t UTF-8 FILE > NEW) and leave encoding out")
+        return name
+
+    @model_validator(mode="after")
+    def _layout(self):
+        if self.line_ids and self.format != "text":
+            raise ValueError(f"line_ids applies to format text only, not format {self.format}")
+        if self.encoding != UTF8 and self.format not in ("text", "csv"):
+            raise ValueError(f"encoding applies to formats text and csv only (format {self.format} is UTF-8)")
+        if self.records is not None and self.format != "jsonl":
+            raise ValueError(f"records applies to format jsonl only (a JSON object's array of records), not "
+                             f"format {self.format}")
+        if self.format == "tasks":
+            if self.documents in ("line", "doc_tags"):
+                raise ValueError("format tasks: documents is {group_chars: N} (lines grouped into documents of "
+                                 "at most N characters; default 1500)")
+        elif self.documents != "blank_line" and self.format != "text":
+            raise ValueError(f"documents applies to format text only (format {self.format}: one record, row or "
+                             f"CoNLL-U document is one document)")
+        return self
+
+    @property
+    def text_fields(self) -> list[str]:
+        return list(self.fields or [self.field])
