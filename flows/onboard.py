@@ -13,7 +13,8 @@ NEW_LANGUAGE_HELP = (
     "a JSON array of records or a JSON object holding one (.jsonl/.json; the text field chosen from the first "
     "records), Parquet, Arrow, CSV/TSV, CoNLL-U (line formats also .gz/.xz/.zst/.bz2) and `datasets` "
     "save_to_disk folders; one source entry per format and settings, each with a comment of what was "
-    "found (pipeline/onboard/). A file that fits none is an error naming it. --task adds a labelled task for the "
+    "found (pipeline/onboard/); --encoding reads text and CSV files in a single-byte legacy encoding. A file "
+    "that fits none is an error naming it. --task adds a labelled task for the "
     "scorecard, its format and type read from its files.")
 
 
@@ -22,7 +23,7 @@ def cmd_new_language(args) -> int:
 
     root = project_root()
     path = new_language(root, args.code, sources=args.source, script=args.script, name=args.name or "",
-                        force=args.force, dry_run=args.dry_run, task_specs=args.task)
+                        force=args.force, dry_run=args.dry_run, task_specs=args.task, encoding=args.encoding)
     if args.dry_run:
         print(path, end="")      # the YAML; nothing written
         return 0
@@ -46,6 +47,8 @@ def add_new_language(sub) -> None:
                    help="a labelled task to score the model on (repeatable): its format and type are read from "
                         "the files (CoNLL/CoNLL-U tags, TSV/CSV/JSONL/Parquet rows, a datasets folder); without "
                         "DEV a seeded 20%% of TRAIN is scored")
+    p.add_argument("--encoding", help="the single-byte encoding of the --source text and CSV files that are not "
+                                      "UTF-8, e.g. cp1252 or cp1251 (written to their sources' `encoding`)")
     p.add_argument("--dry-run", action="store_true", help="print the YAML; write nothing")
     p.add_argument("--script", help="ISO 15924 script (e.g. Tfng); default: from the code, else the script "
                                      "most of the sources' letters are in (with a comment to check it)")

@@ -382,11 +382,19 @@ def _shown(path: Path, droot: Path) -> str:
         return str(path)
 
 
-def _detected(sources: list[str], droot: Path, code: str | None = None) -> tuple[str, SourceProfile]:
-    """The `sources` YAML for --source arguments (pipeline/onboard/detect.py) and the profile sizing the defaults."""
+def _detected(sources: list[str], droot: Path, code: str | None = None, encoding: str | None = None
+              ) -> tuple[str, SourceProfile]:
+    """The `sources` YAML for --source arguments (pipeline/onboard/detect.py) and the profile sizing the defaults;
+    ``encoding``: --encoding, the single-byte encoding of the text and CSV files that are not UTF-8."""
+    from pipeline.config.sources import UTF8, Source
     from pipeline.onboard.detect import detect, render as render_sources
 
-    found, left = detect(sources, code)
+    if encoding:
+        try:
+            encoding = Source(path="--encoding", encoding=encoding).encoding
+        except ValueError as e:
+            raise ConfigError(f"--encoding {encoding}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    found, left = detect(sources, code, encoding or UTF8)
     prof = SourceProfile(files=sum(f.tally.files for f in found), chars=sum(f.tally.chars for f in found),
                          sampled=any(f.tally.estimated for f in found))
     for f in found:
@@ -426,9 +434,10 @@ def _text_files(paths: list[Path]) -> list[Path]:
 
 def new_language(root: Path, code: str, *, sources: list[str] | None = None, script: str | None = None,
                  name: str = "", force: bool = False, dry_run: bool = False, task_specs: list[str] | None = None,
-                 **kw) -> Path | str:
+                 encoding: str | None = None, **kw) -> Path | str:
     """Write corpora/<code>.yaml and register the language; ``kw`` are further ``Choices`` fields.
-    ``task_specs``: ``NAME=TRAIN[,DEV]`` labelled tasks (pipeline/onboard/tasks.py). ``dry_run``: return the
+    ``task_specs``: ``NAME=TRAIN[,DEV]`` labelled tasks (pipeline/onboard/tasks.py). ``encoding``: the
+    single-byte encoding of the sources' text and CSV files that are not UTF-8. ``dry_run``: return the
     YAML text, writing nothing."""
     if not re.fullmatch(r"[a-z]{2,8}(-[A-Za-z0-9]+)?", code):
         raise ConfigError(f"language code {code!r} is not an ISO 639 code (2-3 lower-case letters, optional -Region)")
@@ -443,7 +452,9 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
         missing = [str(p) for p in resolved if not p.exists() and not glob.glob(str(p))]
         if missing:
             raise ConfigError(f"--source {', '.join(missing)}: no such file or folder")
-        kw["sources_yaml"], kw["profile"] = _detected(sources, droot, code)
+        kw["sources_yaml"], kw["profile"] = _detected(sources, droot, code, encoding)
+    elif encoding:
+        raise ConfigError("--encoding applies to the files of --source; give --source too")
     if task_specs:
         from pipeline.onboard.tasks import task_entry, tasks_yaml
 

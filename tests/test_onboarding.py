@@ -113,6 +113,55 @@ def test_new_language_onboards_a_mixed_folder_and_keeps_its_text(tmp_path):
     shutil.rmtree(folder)
 
 
+def test_new_language_encoding_reads_a_folder_of_legacy_and_utf8_files(tmp_path):
+    """Russian text as older corpora hold it: a Windows-1251 text file and CSV beside a UTF-8 file. Without
+    --encoding, new-language stops at the first legacy file and names the option; with it, the legacy files'
+    sources get `encoding: cp1251`, the UTF-8 file keeps UTF-8 (cp1251 would turn it into mojibake), the script
+    and language ID are read from correctly decoded text, and the clean stage keeps what the UTF-8 originals
+    hold."""
+    import csv
+    import io
+
+    shared = require_shared("text", "ru", "flores200_devtest.txt.gz").parents[2]
+    flores = gzip.open(shared / "text/ru/flores200_devtest.txt.gz", "rt", encoding="utf-8").read()
+    ntrex = gzip.open(shared / "text/ru/ntrex128.txt.gz", "rt", encoding="utf-8").read()
+    blocks = [b for b in flores.split("\n\n") if b.strip() and b.encode("cp1251", "ignore").decode("cp1251") == b]
+    rows = [b for b in ntrex.split("\n\n") if b.strip() and b.encode("cp1251", "ignore").decode("cp1251") == b]
+    folder = tmp_path / "ru"
+    folder.mkdir()
+    (folder / "flores.txt").write_bytes(("\n\n".join(blocks) + "\n").encode("cp1251"))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([["id", "text"], *([i, b] for i, b in enumerate(rows))])
+    (folder / "ntrex.csv").write_bytes(out.getvalue().encode("cp1251"))
+    (folder / "news.txt").write_text("\n\n".join(rows[:40]) + "\n", encoding="utf-8")
+    proj = _project(tmp_path, shared)
+    new = [sys.executable, "-m", "flows.cli", "new-language", "ru", "--source", str(folder)]
+    env = {**os.environ, "FOUNDRY_PROJECT": str(proj)}
+    r = subprocess.run(new, cwd=proj, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "not valid UTF-8" in r.stderr and "--encoding ENC" in r.stderr, r.stderr
+    r = subprocess.run(new + ["--encoding", "cp1251"], cwd=proj, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    cfg = load_language("ru", proj)
+    assert {Path(s.path).name: s.encoding for s in cfg.sources} == \
+        {"flores.txt": "cp1251", "ntrex.csv": "cp1251", "news.txt": "utf-8"}
+    assert cfg.script == "Cyrl" and cfg.clean.lid.label in (None, "ru")
+    assert "UTF-8 with non-ASCII characters, so not cp1251" in (proj / "corpora/ru.yaml").read_text()
+
+    _git_dvc(proj)
+    r = foundry(proj, "run", "ru", "--until", "clean")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    stats = json.loads((proj / "data/ru/clean/stats.json").read_text())
+    # the UTF-8 file repeats 40 of the CSV's rows: decoded from cp1251 they are the same text, so exact duplicates
+    assert not stats["skipped"] and stats["dropped"]["duplicate"] == 40, stats["dropped"]
+    others = sum(n for reason, n in stats["dropped"].items() if reason != "duplicate")
+    assert others <= 0.03 * stats["documents_in"], stats["dropped"]
+    assert stats["chars_in"] >= sum(map(len, blocks)) + sum(map(len, rows))   # every legacy character decoded
+    kept = pa.concat_tables([pq.read_table(f) for f in sorted((proj / "data/ru/clean").glob("*.parquet"))])
+    text = "\n".join(kept.column("text").to_pylist())
+    assert "Ð" not in text and "Ñ" not in text                                 # no UTF-8 read as cp1251
+    assert sum(ch in "абвгдеёжзийклмнопрстуфхцчшщъыьэюя" for ch in text.lower()) > 0.5 * len(text)
+
+
 def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
     """The formats the big test leaves out: a TSV table, an Arrow stream file (what `datasets` writes), a
     compressed JSONL file, and a hub dataset name, which is a one-line error offline (nothing downloads)."""

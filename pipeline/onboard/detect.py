@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.config import ConfigError
+from pipeline.config.sources import UTF8
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
 from pipeline.onboard.layout import LineStats, conll_like, id_column
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
@@ -124,8 +125,8 @@ def _head(path: Path, n: int) -> bytes:
         raise ConfigError(f"{path}: cannot read it ({type(e).__name__}: {e})") from None
 
 
-def _lines(path: Path) -> list[str]:
-    """The first lines of a line-based file, as text (a ConfigError when it is binary or not UTF-8)."""
+def _lines(path: Path, encoding: str = UTF8) -> list[str]:
+    """The first lines of a line-based file, as text (a ConfigError when it is binary or not in ``encoding``)."""
     head = _head(path, SNIFF_BYTES)
     if b"\x00" in head[:BINARY_SNIFF_BYTES]:
         wide = wide_encoding(head[:BINARY_SNIFF_BYTES])
@@ -136,17 +137,34 @@ def _lines(path: Path) -> list[str]:
                           f"remove it from the folder or convert it")
     cut = head.rfind(b"\n") + 1 if len(head) == SNIFF_BYTES else len(head)
     try:
-        text = head[: cut or len(head)].decode("utf-8")
+        text = head[: cut or len(head)].decode(encoding)
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); "
-                          f"{legacy_hint(head[:cut or len(head)])} (new-language reads UTF-8 only: re-encode the "
-                          f"file and run it again, or add the source to corpora/<code>.yaml by hand)") from None
+        if encoding != UTF8:
+            raise ConfigError(f"{path}: not valid {encoding} (byte 0x{head[e.start]:02x} at byte {e.start}); check "
+                              f"its encoding (--encoding)") from None
+        hint = legacy_hint(head[:cut or len(head)], "run new-language with `--encoding {}`")
+        raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); {hint}") from None
     return text.removeprefix("\ufeff").split("\n")
 
 
-def _text(path: Path, code: str | None = None) -> tuple[dict, str]:
+def _encoding_of(path: Path, encoding: str) -> str:
+    """The encoding a text or CSV file is read in when new-language is given ``--encoding``: that one, unless the
+    file's first bytes hold non-ASCII characters that are valid UTF-8 (a UTF-8 file among legacy ones, which the
+    legacy encoding would turn into mojibake)."""
+    head = _head(path, SNIFF_BYTES)
+    head = head[: head.rfind(b"\n") + 1 or len(head)] if len(head) == SNIFF_BYTES else head
+    if encoding == UTF8 or head.isascii():
+        return encoding
+    try:
+        head.decode(UTF8)
+    except UnicodeDecodeError:
+        return encoding
+    return UTF8
+
+
+def _text(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dict, str]:
     stats = LineStats()
-    lines = _lines(path)
+    lines = _lines(path, encoding)
     if conll_like(lines[:2000]):
         first = next(ln for ln in lines if ln.strip() and not ln.startswith("#"))
         raise ConfigError(f"{path}: a word and its tag on each line ({first.strip()!r}, ...): labelled data for a "
@@ -305,12 +323,12 @@ def _arrow(path: Path, code: str | None = None) -> tuple[dict, str]:
     return _table_settings(str(path), table, "arrow", code)
 
 
-def _csv(path: Path, code: str | None = None) -> tuple[dict, str]:
+def _csv(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dict, str]:
     import csv
 
     from pipeline.readers.delimited import delimiter
 
-    rows = list(csv.reader(_lines(path)[: SAMPLE_RECORDS + 1], delimiter=delimiter(path.name)))
+    rows = list(csv.reader(_lines(path, encoding)[: SAMPLE_RECORDS + 1], delimiter=delimiter(path.name)))
     if not rows:
         raise ConfigError(f"{path}: an empty table (no header row)")
     header, body = rows[0], rows[1:]
@@ -361,7 +379,7 @@ CLASSIFIERS = {"text": _text, "jsonl": _jsonl, "parquet": _parquet, "arrow": _ar
                "conllu": _conllu}
 
 
-def _no_suffix(path: Path, code: str | None) -> tuple[dict, str]:
+def _no_suffix(path: Path, code: str | None, encoding: str = UTF8) -> tuple[dict, str]:
     """A file without a suffix (WikiExtractor writes ``AA/wiki_00``): JSON Lines when it starts with a JSON
     object that reads as JSON Lines, else text; binary or non-UTF-8 content is an error (``_lines``)."""
     from pipeline.readers.jsonl import object_start
@@ -372,8 +390,8 @@ def _no_suffix(path: Path, code: str | None) -> tuple[dict, str]:
             return settings, f"no suffix; it starts with a JSON object, so format jsonl: {why}"
         except ConfigError:
             pass      # text that happens to start with "{"
-    settings, why = _text(path, code)
-    return settings, f"no suffix; its content is UTF-8 text: {why}"
+    settings, why = _text(path, code, encoding)
+    return settings, f"no suffix; its content is {'UTF-8' if encoding == UTF8 else encoding} text: {why}"
 
 
 # what to do with a file that holds text in a form no reader takes (keyed by its suffix, compression aside)
@@ -387,9 +405,18 @@ _CONVERT = {"xml": _WIKI, "html": "Web pages: extract their main text first (e.g
             "epub": "An e-book: extract its text first (e.g. pandoc -t plain) into a .txt file. "}
 
 
-def classify(path: Path, code: str | None = None) -> tuple[dict, str]:
-    """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none."""
+def classify(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dict, str]:
+    """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none.
+    ``encoding``: the single-byte encoding of text and CSV files (``--encoding``; ``_encoding_of``)."""
     fmt = format_of(path)
+    if encoding != UTF8 and (fmt in ("text", "csv") or fmt is None and _suffix(path) in ("", *COMPRESSED)):
+        enc = _encoding_of(path, encoding)
+        settings, why = _no_suffix(path, code, enc) if fmt is None else CLASSIFIERS[fmt](path, code, enc)
+        if settings["format"] not in ("text", "csv"):
+            return settings, why
+        if enc == UTF8:
+            return settings, f"its first bytes are UTF-8 with non-ASCII characters, so not {encoding}; {why}"
+        return {**settings, "encoding": enc}, why
     if fmt is None and _suffix(path) in ("", *COMPRESSED):
         return _no_suffix(path, code)
     if fmt not in CLASSIFIERS:
@@ -422,11 +449,11 @@ def _suffix(path: Path) -> str:
     return Path(name.removesuffix(z)).suffix + z
 
 
-def group(files: list[Path], datasets: list[Path], code: str | None = None) -> list[Found]:
+def group(files: list[Path], datasets: list[Path], code: str | None = None, encoding: str = UTF8) -> list[Found]:
     """One entry per format and settings (files classified one by one; a dataset folder is an entry)."""
     by: dict[str, Found] = {}
     for f in files:
-        settings, why = classify(f, code)
+        settings, why = classify(f, code, encoding)
         key = json.dumps(settings, sort_keys=True)
         found = by.setdefault(key, Found(settings, [], why))
         found.files.append(f)
@@ -444,13 +471,14 @@ def group(files: list[Path], datasets: list[Path], code: str | None = None) -> l
     return out
 
 
-def detect(sources: list[str], code: str | None = None) -> tuple[list[Found], LeftOut]:
+def detect(sources: list[str], code: str | None = None, encoding: str = UTF8) -> tuple[list[Found], LeftOut]:
     """The sources entries for --source arguments, each tallied; and the number of hidden files left out. ``code``:
-    the language's code, which names its field in a record of several languages (``translation.sw``)."""
+    the language's code, which names its field in a record of several languages (``translation.sw``);
+    ``encoding``: a single-byte encoding for text and CSV files that are not UTF-8 (``--encoding``)."""
     files, datasets, left = _inputs(sources)
     if not files and not datasets:
         raise ConfigError(f"--source {' '.join(sources)}: no files found")
-    found = group(files, datasets, code)
+    found = group(files, datasets, code, encoding)
     budget = [TOTAL_CHARS]
     for fd in found:
         fd.tally = tally(fd.settings, fd.files, budget)

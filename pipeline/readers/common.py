@@ -169,11 +169,12 @@ def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
     return True
 
 
-def legacy_hint(raw: bytes) -> str:
-    """How to read bytes that are not UTF-8: re-encode the file, or give its source its single-byte ``encoding``.
-    Read as Windows-1252, a few accented letters among plain ones are Latin-1 text (``cp1252`` named); letters
-    almost all accented are another script's code page (cp1251 or koi8-r Cyrillic, cp1253 Greek, ...)."""
-    other = "re-encode the file as UTF-8, or give its source its `encoding` (cp1251, koi8-r, cp1256, ...)"
+def legacy_hint(raw: bytes, via: str = "give its source `encoding: {}`") -> str:
+    """How to read bytes that are not UTF-8: re-encode the file, or name its single-byte encoding (``via``, with
+    ``{}`` for the encoding: a source's ``encoding``, new-language's ``--encoding``). Read as Windows-1252, a few
+    accented letters among plain ones are Latin-1 text (``cp1252`` named); letters almost all accented are
+    another script's code page (cp1251 or koi8-r Cyrillic, cp1253 Greek, ...)."""
+    other = f"re-encode the file as UTF-8, or {via.format('ENC')}, ENC its code page (cp1251, koi8-r, cp1256, ...)"
     try:
         text = raw.decode("cp1252")
     except UnicodeDecodeError:
@@ -183,7 +184,7 @@ def legacy_hint(raw: bytes) -> str:
     if not accented or accented > len(letters) / 2:
         return other
     return ("re-encode the file as UTF-8 (it reads as Windows-1252/Latin-1: iconv -f CP1252 -t UTF-8 FILE > NEW), "
-            "or give its source `encoding: cp1252`")
+            f"or {via.format('cp1252')}")
 
 
 def wide_encoding(head: bytes) -> str | None:
