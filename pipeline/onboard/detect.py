@@ -381,7 +381,8 @@ CLASSIFIERS = {"text": _text, "jsonl": _jsonl, "parquet": _parquet, "arrow": _ar
 
 def _no_suffix(path: Path, code: str | None, encoding: str = UTF8) -> tuple[dict, str]:
     """A file without a suffix (WikiExtractor writes ``AA/wiki_00``): JSON Lines when it starts with a JSON
-    object that reads as JSON Lines, else text; binary or non-UTF-8 content is an error (``_lines``)."""
+    object that reads as JSON Lines, else text (in ``encoding``); binary content or bytes not in the encoding are
+    an error (``_lines``)."""
     from pipeline.readers.jsonl import object_start
 
     if object_start(path) is not None:
