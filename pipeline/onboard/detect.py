@@ -27,13 +27,13 @@ import yaml
 from pipeline.config import ConfigError
 from pipeline.config.sources import UTF8
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
+from pipeline.onboard.head import encoding_of, lines as _lines
 from pipeline.onboard.layout import LineStats, conll_like, id_column
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
-from pipeline.readers.common import BINARY_SNIFF_BYTES, COMPRESSED, legacy_hint, open_binary, wide_encoding
+from pipeline.readers.common import COMPRESSED
 from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training_split
 
-SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
 OBJECT_SCAN_BYTES = 64 << 20  # decompressed bytes of a JSON object file scanned for its arrays of records
 KNOWN = (".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also "
          ".gz/.xz/.zst/.bz2)")
@@ -115,51 +115,6 @@ def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], LeftOut]:
             elif q.is_file():
                 files.append(q.resolve())
     return sorted(set(files)), sorted(set(datasets)), left
-
-
-def _head(path: Path, n: int) -> bytes:
-    try:
-        with open_binary(path) as f:
-            return f.read(n)
-    except Exception as e:  # a damaged archive: the message names it (gzip/lzma/zstandard raise their own)
-        raise ConfigError(f"{path}: cannot read it ({type(e).__name__}: {e})") from None
-
-
-def _lines(path: Path, encoding: str = UTF8) -> list[str]:
-    """The first lines of a line-based file, as text (a ConfigError when it is binary or not in ``encoding``)."""
-    head = _head(path, SNIFF_BYTES)
-    if b"\x00" in head[:BINARY_SNIFF_BYTES]:
-        wide = wide_encoding(head[:BINARY_SNIFF_BYTES])
-        if wide:
-            raise ConfigError(f"{path}: {wide} text, not UTF-8; re-encode it (e.g. iconv -f {wide} -t UTF-8 FILE > "
-                              f"NEW) or remove it from the folder")
-        raise ConfigError(f"{path}: looks like a binary file (NUL byte), not a {format_of(path) or 'text'} file; "
-                          f"remove it from the folder or convert it")
-    cut = head.rfind(b"\n") + 1 if len(head) == SNIFF_BYTES else len(head)
-    try:
-        text = head[: cut or len(head)].decode(encoding)
-    except UnicodeDecodeError as e:
-        if encoding != UTF8:
-            raise ConfigError(f"{path}: not valid {encoding} (byte 0x{head[e.start]:02x} at byte {e.start}); check "
-                              f"its encoding (--encoding)") from None
-        hint = legacy_hint(head[:cut or len(head)], "run new-language with `--encoding {}`")
-        raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{head[e.start]:02x} at byte {e.start}); {hint}") from None
-    return text.removeprefix("\ufeff").split("\n")
-
-
-def _encoding_of(path: Path, encoding: str) -> str:
-    """The encoding a text or CSV file is read in when new-language is given ``--encoding``: that one, unless the
-    file's first bytes hold non-ASCII characters that are valid UTF-8 (a UTF-8 file among legacy ones, which the
-    legacy encoding would turn into mojibake)."""
-    head = _head(path, SNIFF_BYTES)
-    head = head[: head.rfind(b"\n") + 1 or len(head)] if len(head) == SNIFF_BYTES else head
-    if encoding == UTF8 or head.isascii():
-        return encoding
-    try:
-        head.decode(UTF8)
-    except UnicodeDecodeError:
-        return encoding
-    return UTF8
 
 
 def _text(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dict, str]:
@@ -408,10 +363,10 @@ _CONVERT = {"xml": _WIKI, "html": "Web pages: extract their main text first (e.g
 
 def classify(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dict, str]:
     """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none.
-    ``encoding``: the single-byte encoding of text and CSV files (``--encoding``; ``_encoding_of``)."""
+    ``encoding``: the single-byte encoding of text and CSV files (``--encoding``; ``head.encoding_of``)."""
     fmt = format_of(path)
     if encoding != UTF8 and (fmt in ("text", "csv") or fmt is None and _suffix(path) in ("", *COMPRESSED)):
-        enc = _encoding_of(path, encoding)
+        enc = encoding_of(path, encoding)
         settings, why = _no_suffix(path, code, enc) if fmt is None else CLASSIFIERS[fmt](path, code, enc)
         if settings["format"] not in ("text", "csv"):
             return settings, why
