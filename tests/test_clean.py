@@ -221,6 +221,11 @@ def test_single_byte_encodings_read_as_their_utf8_originals(tmp_path, shared):
     with pytest.raises(StageError, match=r"ru-1251\.txt line 1: not valid UTF-8 .*`encoding: ENC`, ENC its code "
                                          r"page \(cp1251, koi8-r"):
         clean_stage.run("ru", root)
+    root = make_project(tmp_path / "de-undeclared", shared, "de", [{"path": str(tmp_path / "de-1252.csv"),
+                                                                    "format": "csv"}], clean_cfg={"min_chars": 20})
+    with pytest.raises(StageError, match=r"de-1252\.csv near line \d+: not valid UTF-8 .*reads as Windows-1252.*"
+                                         r"`encoding: cp1252`"):
+        clean_stage.run("de", root)
 
 
 def test_control_and_zero_width_removed_end_to_end(tmp_path, shared):

@@ -14,7 +14,8 @@ from typing import Iterator
 
 from pipeline.config.sources import UTF8
 from pipeline.errors import StageError
-from pipeline.readers.common import COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary
+from pipeline.readers.common import (COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, legacy_hint,
+                                     open_binary)
 from pipeline.readers.lines import _READ_ERRORS, split_text
 
 FORMAT = "csv"
@@ -61,8 +62,9 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
         bad("malformed_csv", f"{sf.path} line {line}: malformed CSV ({e})", sf.rel, line)
     except UnicodeDecodeError as e:
         if enc == UTF8:
-            bad("invalid_utf8", f"{sf.path} near line {line}: not valid UTF-8 ({e.reason}); re-encode the file as "
-                                f"UTF-8, or set sources[].encoding to its encoding", sf.rel, line)
+            near = bytes(e.object[max(0, e.start - 4000): e.start + 4000])   # the bytes around the bad one
+            bad("invalid_utf8", f"{sf.path} near line {line}: not valid UTF-8 ({e.reason}); {legacy_hint(near)}",
+                sf.rel, line)
         else:
             bad("invalid_encoding", f"{sf.path} near line {line}: not valid {enc} ({e.reason}); check the file's "
                                     f"encoding (sources[].encoding)", sf.rel, line)
