@@ -101,6 +101,43 @@ def test_glue_task_from_folder_and_overrides(data, tmp_path):
                        dev=str(data / "xnli/en/dev.tsv")), data)
 
 
+def test_task_files_in_a_single_byte_encoding(tmp_path):
+    """German WikiANN NER (CoNLL) in Latin-1 and a GLUE-style TSV and CSV of Russian XNLI-like pairs in cp1251 (as
+    older tools wrote labelled data) read with the task's `encoding` exactly as their UTF-8 originals; without it,
+    an error naming the line and the encoding to try."""
+    wikiann = SHARED / "ner/wikiann/de/val.conllu"
+    if not wikiann.is_file():
+        _need_data()
+        pytest.fail(f"{wikiann} missing")
+    lines = wikiann.read_text(encoding="utf-8").split("\n")[:3000]
+    text = "\n".join(ln for ln in lines if ln.encode("latin-1", "ignore").decode("latin-1") == ln) + "\n"
+    assert any(ch in text for ch in "äöüß")
+    (tmp_path / "ner-utf8.conll").write_text(text, encoding="utf-8")
+    (tmp_path / "ner-latin1.conll").write_bytes(text.encode("latin-1"))
+    kw = dict(type="tagging", format="conll", dev_fraction=0.3)
+    want = load(tmp_path, train=str(tmp_path / "ner-utf8.conll"), **kw)
+    got = load(tmp_path, train=str(tmp_path / "ner-latin1.conll"), encoding="latin-1", **kw)
+    assert [e.tokens for e in got.train] == [e.tokens for e in want.train] and len(want.train) > 50
+    assert [e.label for e in got.dev] == [e.label for e in want.dev]
+    with pytest.raises(StageError, match=r"ner-latin1\.conll:\d+: not valid UTF-8 .*`encoding: cp1252`"):
+        load(tmp_path, train=str(tmp_path / "ner-latin1.conll"), **kw)
+
+    pairs = [("Кошка спит на диване.", "Животное отдыхает.", "entailment"),
+             ("Поезд опоздал на час.", "Поезд пришёл вовремя.", "contradiction"),
+             ("Она читает книгу.", "Она любит детективы.", "neutral")] * 10
+    tsv = "premise\thypothesis\tlabel\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in pairs)
+    csv_text = "premise,hypothesis,label\n" + "".join(f'"{a}","{b}",{c}\n' for a, b, c in pairs)
+    for name, body, fmt in (("pairs.tsv", tsv, "tsv"), ("pairs.csv", csv_text, "csv")):
+        (tmp_path / name).write_bytes(body.encode("cp1251"))
+        kw = dict(type="pair_classification", format=fmt, text_a="premise", text_b="hypothesis", label="label")
+        d = load(tmp_path, train=str(tmp_path / name), encoding="cp1251", **kw)
+        assert sorted((e.text_a, e.text_b, e.label) for e in d.train + d.dev) == sorted(pairs)
+        with pytest.raises(StageError, match=rf"{name}:2: not valid UTF-8 .*`encoding: ENC`, ENC its code page"):
+            load(tmp_path, train=str(tmp_path / name), **kw)
+    with pytest.raises(ValueError, match="not a single-byte encoding"):
+        task(type="tagging", format="conll", train="x", encoding="utf-16")
+
+
 def test_caps_spread_through_the_file_or_take_the_first(data):
     kw = dict(name="CoLA", type="classification", format="glue", train=str(data / "glue/CoLA/train.tsv"),
               dev=str(data / "glue/CoLA/dev.tsv"))

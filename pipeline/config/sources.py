@@ -1,5 +1,6 @@
 """The ``sources`` section: where a language's raw text is and how to read it (``pipeline/readers/<format>.py``
-says what a document is for each format)."""
+says what a document is for each format); and the encodings text files may be in (a source's or a task's
+``encoding``: UTF-8 or a single-byte one), with the hint a file that is not UTF-8 gets."""
 from __future__ import annotations
 
 import codecs
@@ -19,6 +20,38 @@ def single_byte(encoding: str) -> bool:
     dec = codecs.getincrementaldecoder(encoding)(errors="replace")
     return (all(len(dec.decode(bytes([b]))) == 1 for b in range(256))
             and bytes(range(128)).decode(encoding, errors="replace") == "".join(map(chr, range(128))))
+
+
+def legacy_hint(raw: bytes, via: str = "give its source `encoding: {}`") -> str:
+    """How to read bytes that are not UTF-8: re-encode the file, or name its single-byte encoding (``via``, with
+    ``{}`` for the encoding: a source's ``encoding``, new-language's ``--encoding``). Read as Windows-1252, a few
+    accented letters among plain ones are Latin-1 text (``cp1252`` named); letters almost all accented are
+    another script's code page (cp1251 or koi8-r Cyrillic, cp1253 Greek, ...)."""
+    other = f"re-encode the file as UTF-8, or {via.format('ENC')}, ENC its code page (cp1251, koi8-r, cp1256, ...)"
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return other
+    letters = [ch for ch in text if ch.isalpha()]
+    accented = sum(1 for ch in letters if ord(ch) > 127)
+    if not accented or accented > len(letters) / 2:
+        return other
+    return ("re-encode the file as UTF-8 (it reads as Windows-1252/Latin-1: iconv -f CP1252 -t UTF-8 FILE > NEW), "
+            f"or {via.format('cp1252')}")
+
+
+def check_encoding(v: str) -> str:
+    """``encoding``'s value: UTF-8, or a single-byte encoding by its codec name; a ValueError for anything else."""
+    try:
+        name = codecs.lookup(v).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {v!r} (a Python codec name: cp1252, latin-1, cp1251, ...)") from None
+    if name in (UTF8, "utf-8-sig"):
+        return UTF8
+    if not single_byte(name):
+        raise ValueError(f"encoding {v!r} is not a single-byte encoding; convert the files to UTF-8 (iconv -f "
+                         f"{v} -t UTF-8 FILE > NEW) and leave encoding out")
+    return name
 
 
 class GroupChars(_Strict):
@@ -52,16 +85,7 @@ class Source(_Strict):
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, v: str) -> str:
-        try:
-            name = codecs.lookup(v).name
-        except LookupError:
-            raise ValueError(f"unknown encoding {v!r} (a Python codec name: cp1252, latin-1, cp1251, ...)") from None
-        if name in (UTF8, "utf-8-sig"):
-            return UTF8
-        if not single_byte(name):
-            raise ValueError(f"encoding {v!r} is not a single-byte encoding; convert the files to UTF-8 (iconv -f "
-                             f"{v} -t UTF-8 FILE > NEW) and leave encoding out")
-        return name
+        return check_encoding(v)
 
     @model_validator(mode="after")
     def _layout(self):

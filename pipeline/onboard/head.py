@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import ConfigError
-from pipeline.config.sources import UTF8
+from pipeline.config.sources import UTF8, legacy_hint
 from pipeline.readers import format_of
-from pipeline.readers.common import BINARY_SNIFF_BYTES, legacy_hint, open_binary, wide_encoding
+from pipeline.readers.common import BINARY_SNIFF_BYTES, open_binary, wide_encoding
 
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
 

@@ -169,24 +169,6 @@ def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:
     return True
 
 
-def legacy_hint(raw: bytes, via: str = "give its source `encoding: {}`") -> str:
-    """How to read bytes that are not UTF-8: re-encode the file, or name its single-byte encoding (``via``, with
-    ``{}`` for the encoding: a source's ``encoding``, new-language's ``--encoding``). Read as Windows-1252, a few
-    accented letters among plain ones are Latin-1 text (``cp1252`` named); letters almost all accented are
-    another script's code page (cp1251 or koi8-r Cyrillic, cp1253 Greek, ...)."""
-    other = f"re-encode the file as UTF-8, or {via.format('ENC')}, ENC its code page (cp1251, koi8-r, cp1256, ...)"
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return other
-    letters = [ch for ch in text if ch.isalpha()]
-    accented = sum(1 for ch in letters if ord(ch) > 127)
-    if not accented or accented > len(letters) / 2:
-        return other
-    return ("re-encode the file as UTF-8 (it reads as Windows-1252/Latin-1: iconv -f CP1252 -t UTF-8 FILE > NEW), "
-            f"or {via.format('cp1252')}")
-
-
 def wide_encoding(head: bytes) -> str | None:
     """'UTF-16' or 'UTF-32' when the first bytes are text in that encoding (a byte-order mark, or NUL bytes
     in every other position, as Windows Notepad's "Unicode" writes), else None."""

@@ -12,10 +12,9 @@ import io
 import sys
 from typing import Iterator
 
-from pipeline.config.sources import UTF8
+from pipeline.config.sources import UTF8, legacy_hint
 from pipeline.errors import StageError
-from pipeline.readers.common import (COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, legacy_hint,
-                                     open_binary)
+from pipeline.readers.common import COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary
 from pipeline.readers.lines import _READ_ERRORS, split_text
 
 FORMAT = "csv"

@@ -11,9 +11,8 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.config.sources import UTF8
-from pipeline.readers.common import (RAISE, READ_CHUNK, BadInput, RawDoc, Segment, SourceFile, legacy_hint,
-                                     open_binary)
+from pipeline.config.sources import UTF8, legacy_hint
+from pipeline.readers.common import RAISE, READ_CHUNK, BadInput, RawDoc, Segment, SourceFile, open_binary
 from pipeline.readers.pieces import LongLine, split_line, split_long
 
 try:

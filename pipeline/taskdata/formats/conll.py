@@ -12,11 +12,11 @@ from pipeline.taskdata.formats.base import Example, read_lines
 Row = tuple[int, list[str]]   # (line number, columns)
 
 
-def _sentences(path: Path) -> tuple[list[list[Row]], int | None]:
+def _sentences(path: Path, encoding: str) -> tuple[list[list[Row]], int | None]:
     """The file's sentences as rows, and the column count every token line shares."""
     rows: list[Row | None] = []   # None = sentence break
     ncols = None
-    for lineno, line in enumerate(read_lines(path), 1):
+    for lineno, line in enumerate(read_lines(path, encoding), 1):
         s = line.strip()
         if s == "":
             rows.append(None)
@@ -66,7 +66,7 @@ def _index(spec, what: str, default: int, path: Path) -> int:
 
 
 def read_conll(path: Path, task: TaskSettings) -> list[Example]:
-    sents, ncols = _sentences(path)
+    sents, ncols = _sentences(path, task.encoding)
     # a running index in column 0 (WikiANN): every sentence numbered 0..n-1 or 1..n
     indexed = False
     if ncols is not None and ncols >= 3 and task.text_a is None:

@@ -48,7 +48,7 @@ def read_conllu(path: Path, task: TaskSettings) -> tuple[list[Example], bool]:
             out.append(Example(text_a=" ".join(tokens), tokens=tokens, label=tags, source=str(path), line=first))
         tokens, tags, expect = [], [], 1
 
-    for lineno, line in enumerate(read_lines(path), 1):
+    for lineno, line in enumerate(read_lines(path, task.encoding), 1):
         if line.strip() == "":
             flush()
             continue

@@ -20,7 +20,7 @@ def _field(obj: dict, spec, fallbacks: tuple[str, ...]):
 
 def read_jsonl(path: Path, task: TaskSettings) -> list[Example]:
     out = []
-    for lineno, line in enumerate(read_lines(path), 1):
+    for lineno, line in enumerate(read_lines(path, task.encoding), 1):
         if line.strip() == "":
             continue
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from pipeline.config import TaskSettings
+from pipeline.config.sources import UTF8
 from pipeline.errors import StageError
 from pipeline.taskdata.formats.base import Example, parse_label, read_lines
 
@@ -83,7 +84,7 @@ def _column_specs(task: TaskSettings, glue: dict | None, header: list[str] | Non
 
 def read_tsv(path: Path, task: TaskSettings, glue: dict | None) -> list[Example]:
     """``glue`` (with the task's GLUE convention) and ``tsv`` files."""
-    lines = read_lines(path)
+    lines = read_lines(path, task.encoding)
     rows = [(i, line.split("\t")) for i, line in enumerate(lines, 1) if line.strip() != "" or i == 1]
     return _examples(path, task, glue, rows, "tab-separated columns")
 
@@ -93,10 +94,8 @@ def read_csv(path: Path, task: TaskSettings) -> list[Example]:
     spreadsheet's byte-order mark is dropped. Columns as for ``tsv``."""
     if not path.is_file():
         raise StageError(f"{path}: file not found")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise StageError(f"{path}: not valid UTF-8 (byte {e.start}); re-encode it as UTF-8") from None
+    read_lines(path, task.encoding)  # the encoding checked with line numbers
+    text = path.read_bytes().decode("utf-8-sig" if task.encoding == UTF8 else task.encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if path.name.endswith(".tsv") else ",")
     rows, start = [], 1
     try:
@@ -167,8 +166,8 @@ def read_masakhanews(path: Path, task: TaskSettings) -> list[Example]:
     if task.type != "classification":
         raise StageError(f"task {task.name!r}: format masakhanews is single-text classification "
                          f"(type: classification), not {task.type}")
-    read_lines(path)  # existence, UTF-8 and BOM checks with line numbers
-    data = path.read_text(encoding="utf-8-sig")
+    read_lines(path, task.encoding)  # existence, encoding and BOM checks with line numbers
+    data = path.read_text(encoding="utf-8-sig" if task.encoding == UTF8 else task.encoding)
     reader = csv.reader(io.StringIO(data, newline=""), delimiter="\t", quotechar='"')
     try:
         header = [h.strip() for h in next(reader)]
