@@ -845,8 +845,9 @@ CASES: list[Case] = [
          eval_unknown_upos, _e("dev.conllu:2", "Universal POS")),
     Case("eval_jsonl_malformed", "`.../task/dev.jsonl:2: invalid JSON (Expecting value at column 10)`", "a broken JSON line", "fix the line",
          eval_jsonl_malformed, _e("dev.jsonl:2", "invalid JSON")),
-    Case("eval_not_utf8", "`.../task/dev.tsv:3: not valid UTF-8 (byte 2 of the line)`", "a file in another encoding",
-         "re-encode it as UTF-8", eval_not_utf8, _e("dev.tsv:3", "UTF-8")),
+    Case("eval_not_utf8", "`.../task/dev.tsv:3: not valid UTF-8 (byte 2 of the line); ...`",
+         "a file in another encoding", "re-encode it as UTF-8, or give the task its single-byte `encoding: cp1252`",
+         eval_not_utf8, _e("dev.tsv:3", "UTF-8", "`encoding: ")),
     Case("truncated_checkpoint", "`checkpoints/xx/<fp>/step-000000002/model.safetensors: cannot read the checkpoint "
          "(SafetensorError: ...); is it truncated? delete .../step-000000002 to resume from the checkpoint "
          "before it`",
