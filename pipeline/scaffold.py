@@ -386,14 +386,14 @@ def _detected(sources: list[str], droot: Path, code: str | None = None, encoding
               ) -> tuple[str, SourceProfile]:
     """The `sources` YAML for --source arguments (pipeline/onboard/detect.py) and the profile sizing the defaults;
     ``encoding``: --encoding, the single-byte encoding of the text and CSV files that are not UTF-8."""
-    from pipeline.config.sources import UTF8, Source
+    from pipeline.config.sources import UTF8, check_encoding
     from pipeline.onboard.detect import detect, render as render_sources
 
     if encoding:
         try:
-            encoding = Source(path="--encoding", encoding=encoding).encoding
+            encoding = check_encoding(encoding)
         except ValueError as e:
-            raise ConfigError(f"--encoding {encoding}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+            raise ConfigError(f"--encoding {encoding}: {e}") from None
     found, left = detect(sources, code, encoding or UTF8)
     prof = SourceProfile(files=sum(f.tally.files for f in found), chars=sum(f.tally.chars for f in found),
                          sampled=any(f.tally.estimated for f in found))

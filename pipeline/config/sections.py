@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from model.sizes import SIZES, size_defaults
 from pipeline.config.base import ConfigError, _Strict
 from pipeline.config.scripts import SCRIPTS, is_script
-from pipeline.config.sources import UTF8, Source, check_encoding
+from pipeline.config.sources import UTF8, Encoding, Source
 
 DEFAULT_DATA_ROOT = "../shared/data"
 # Top-level sections; each is a DVC param of the stage(s) that read it, so each must be present.
@@ -319,13 +319,8 @@ class TaskSettings(_Strict):
     label_range: tuple[float, float] | None = Field(None, description="regression: targets scaled to "
                                                     "(y - min) / max for training; default (0, 5) for STS-B")
     note: str = Field("", description="shown in the scorecard, e.g. what was trained on and what was scored")
-    encoding: str = Field(UTF8, description="the files' single-byte encoding when not UTF-8 (cp1252, latin-1, "
-                                            "cp1251, ...); not for parquet and hf")
-
-    @field_validator("encoding")
-    @classmethod
-    def _encoding(cls, v: str) -> str:
-        return check_encoding(v)
+    encoding: Encoding = Field(UTF8, description="the files' single-byte encoding when not UTF-8 (cp1252, "
+                                                 "latin-1, cp1251, ...); not for parquet and hf")
 
     @model_validator(mode="after")
     def _hf_keys(self):

@@ -4,9 +4,9 @@ says what a document is for each format); and the encodings text files may be in
 from __future__ import annotations
 
 import codecs
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from pipeline.config.base import _Strict
 
@@ -54,6 +54,10 @@ def check_encoding(v: str) -> str:
     return name
 
 
+# a source's or a task's ``encoding`` (checked and written by its codec name)
+Encoding = Annotated[str, AfterValidator(check_encoding)]
+
+
 class GroupChars(_Strict):
     group_chars: int = Field(ge=100, description="consecutive lines grouped into documents of at most this "
                                                  "many characters (a blank line also ends one)")
@@ -79,13 +83,8 @@ class Source(_Strict):
     split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
     config: str | None = Field(None, description="hf hub dataset: its configuration name")
     root: Literal["data", "project"] = "data"
-    encoding: str = Field(UTF8, description="text, csv: the files' character encoding when it is not UTF-8, a "
-                          "single-byte one (cp1252, latin-1, cp1251, koi8-r, cp1256, iso-8859-7, cp874, ...)")
-
-    @field_validator("encoding")
-    @classmethod
-    def _encoding(cls, v: str) -> str:
-        return check_encoding(v)
+    encoding: Encoding = Field(UTF8, description="text, csv: the files' character encoding when it is not UTF-8, "
+                               "a single-byte one (cp1252, latin-1, cp1251, koi8-r, cp1256, iso-8859-7, cp874, ...)")
 
     @model_validator(mode="after")
     def _layout(self):
