@@ -22,25 +22,31 @@ class Example:
     line: int = 0         # 1-based line of the row (tagging: of the sentence's first token)
 
 
-def read_lines(path: Path, encoding: str = UTF8) -> list[str]:
-    """Lines of a UTF-8 file (a leading BOM dropped), or of one in the single-byte ``encoding`` (the task's
-    ``encoding``), without line ends. Errors name the line."""
+def read_text(path: Path, encoding: str = UTF8) -> str:
+    """A UTF-8 file's text (a leading BOM dropped), or a file's in the single-byte ``encoding`` (the task's
+    ``encoding``). A byte it does not decode is an error naming the line."""
     if not path.is_file():
         raise StageError(f"{path}: file not found")
     data = path.read_bytes()
     if encoding == UTF8 and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    out = []
-    for i, raw in enumerate(data.split(b"\n"), 1):
-        try:
-            line = raw.decode(encoding)
-        except UnicodeDecodeError as e:
-            if encoding != UTF8:
-                raise StageError(f"{path}:{i}: not valid {encoding} (byte {e.start} of the line is no character in "
-                                 f"it); check the task's encoding") from None
-            raise StageError(f"{path}:{i}: not valid UTF-8 (byte {e.start} of the line); "
-                             f"{legacy_hint(raw, 'give the task `encoding: {}`')}") from None
-        out.append(line[:-1] if line.endswith("\r") else line)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        i = data.count(b"\n", 0, e.start) + 1
+        start = data.rfind(b"\n", 0, e.start) + 1
+        end = data.find(b"\n", e.start)
+        raw, at = data[start: end if end >= 0 else len(data)], e.start - start
+        if encoding != UTF8:
+            raise StageError(f"{path}:{i}: not valid {encoding} (byte {at} of the line is no character in it); "
+                             f"check the task's encoding") from None
+        raise StageError(f"{path}:{i}: not valid UTF-8 (byte {at} of the line); "
+                         f"{legacy_hint(raw, 'give the task `encoding: {}`')}") from None
+
+
+def read_lines(path: Path, encoding: str = UTF8) -> list[str]:
+    """``read_text``'s lines without line ends."""
+    out = [line.removesuffix("\r") for line in read_text(path, encoding).split("\n")]
     if out and out[-1] == "":
         out.pop()
     return out

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Iterable
 
 from pipeline.config import TaskSettings
-from pipeline.config.sources import UTF8
 from pipeline.errors import StageError
-from pipeline.taskdata.formats.base import Example, parse_label, read_lines
+from pipeline.taskdata.formats.base import Example, parse_label, read_lines, read_text
 
 _TEXT_A_NAMES = ("sentence1", "sentence", "text_a", "text", "premise", "question", "question1")
 _TEXT_B_NAMES = ("sentence2", "text_b", "hypothesis", "question2")
@@ -92,10 +91,7 @@ def read_tsv(path: Path, task: TaskSettings, glue: dict | None) -> list[Example]
 def read_csv(path: Path, task: TaskSettings) -> list[Example]:
     """``csv``: comma-separated (a ``.tsv`` name: tab), quoted cells may hold commas and line breaks; a
     spreadsheet's byte-order mark is dropped. Columns as for ``tsv``."""
-    if not path.is_file():
-        raise StageError(f"{path}: file not found")
-    read_lines(path, task.encoding)  # the encoding checked with line numbers
-    text = path.read_bytes().decode("utf-8-sig" if task.encoding == UTF8 else task.encoding)
+    text = read_text(path, task.encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if path.name.endswith(".tsv") else ",")
     rows, start = [], 1
     try:
@@ -166,8 +162,7 @@ def read_masakhanews(path: Path, task: TaskSettings) -> list[Example]:
     if task.type != "classification":
         raise StageError(f"task {task.name!r}: format masakhanews is single-text classification "
                          f"(type: classification), not {task.type}")
-    read_lines(path, task.encoding)  # existence, encoding and BOM checks with line numbers
-    data = path.read_text(encoding="utf-8-sig" if task.encoding == UTF8 else task.encoding)
+    data = read_text(path, task.encoding)
     reader = csv.reader(io.StringIO(data, newline=""), delimiter="\t", quotechar='"')
     try:
         header = [h.strip() for h in next(reader)]
