@@ -2,6 +2,7 @@
 the single-byte encoding ``--encoding`` names, and which of the two a file is in."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.config import ConfigError
@@ -12,6 +13,7 @@ from pipeline.readers.common import BINARY_SNIFF_BYTES, open_binary, wide_encodi
 SNIFF_BYTES = 2 << 20       # decompressed bytes read to decide a text file's layout
 
 
+@lru_cache(maxsize=1)   # files are classified one by one: encoding_of, then lines, read the same head once
 def head(path: Path, n: int = SNIFF_BYTES) -> bytes:
     """The first ``n`` (decompressed) bytes; a ConfigError naming a file that cannot be read."""
     try:
