@@ -41,8 +41,8 @@ def add_new_language(sub) -> None:
     p = sub.add_parser("new-language", help="scaffold corpora/CODE.yaml with script-aware defaults",
                        description=NEW_LANGUAGE_HELP)
     p.add_argument("code", help="ISO 639-1 or 639-3 code, e.g. yo or kor")
-    p.add_argument("--source", action="append", help="file, folder or glob of raw data (repeatable); default "
-                   "text/CODE under the data root")
+    p.add_argument("--source", action="append", help="file, folder, archive (.zip, .tar.gz, ...) or glob of raw data "
+                   "(repeatable); default text/CODE under the data root")
     p.add_argument("--task", action="append", metavar="NAME=TRAIN[,DEV]",
                    help="a labelled task to score the model on (repeatable): its format and type are read from "
                         "the files (CoNLL/CoNLL-U tags, TSV/CSV/JSONL/Parquet rows, a datasets folder); without "

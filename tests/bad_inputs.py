@@ -12,10 +12,13 @@ Nothing big is committed: the 50 MB line is written at test time.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -194,6 +197,27 @@ def not_gzip(p: Project) -> list[str]:
     p.good()
     p.write("plain.txt.gz", b"this file is called .gz but holds plain text\n")
     p.config()
+    return CLEAN_CMD
+
+
+def truncated_archive(p: Project) -> list[str]:
+    p.good()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        for i in range(3):
+            info = tarfile.TarInfo(f"corpus/part{i}.txt")
+            info.size = len(good_bytes())
+            t.addfile(info, io.BytesIO(good_bytes()))
+    gz = gzip.compress(raw.getvalue(), mtime=0)
+    p.write("corpus.tar.gz", gz[: len(gz) // 2])
+    p.config()
+    return CLEAN_CMD
+
+
+def archive_members_match_nothing(p: Project) -> list[str]:
+    with zipfile.ZipFile(p.raw / "download.zip", "w") as z:
+        z.writestr("news/articles.txt", good_bytes())
+    p.config(sources="  - {path: raw/download.zip, root: project, members: '*-sentences.txt'}\n")
     return CLEAN_CMD
 
 
@@ -684,6 +708,16 @@ CASES: list[Case] = [
          truncated_gzip, _e("part.txt.gz line", "truncated")),
     Case("not_gzip", "`raw/plain.txt.gz line 1: cannot read (Not a gzipped file ...)`", "a `.gz` name on a file that is not compressed",
          "rename it to `.txt`", not_gzip, _e("plain.txt.gz", "gzip")),
+    Case("truncated_archive", "`raw/corpus.tar.gz: cannot read this archive (EOFError: Compressed file ended "
+         "before the end-of-stream marker was reached); is it complete?`",
+         "an interrupted download of a tar or zip archive (archives are read in place as the folders they pack)",
+         "fetch it again (`gzip -t`, `unzip -t` check it)", truncated_archive,
+         _e("corpus.tar.gz: cannot read this archive", "is it complete?")),
+    Case("archive_members_match_nothing", "`corpora/xx.yaml: sources[0] ('raw/download.zip'): archive "
+         "raw/download.zip holds no file matching members '*-sentences.txt'`",
+         "`sources[].members` names no file of the archive (`*` also matches `/`)",
+         "list the archive (`unzip -l`, `tar tf`) and fix the glob", archive_members_match_nothing,
+         _e("sources[0]", "download.zip holds no file matching members '*-sentences.txt'")),
     Case("empty_file", "`corpora/xx.yaml: the sources contain no documents (1 file(s): raw/empty.txt)`",
          "empty or whitespace-only source files", "check `sources[].path` and `sources[].format`",
          empty_file, _e("no documents", "raw/empty.txt")),

@@ -427,7 +427,7 @@ def test_a_hub_dataset_snapshot_folder(tmp_path):
     found, left = detect([str(snap)])
     assert left.hidden == 1 and left.documentation == ["README.md"]
     assert len(found) == 1 and found[0].settings == {"format": "parquet", "field": "text"}
-    assert found[0].paths == [str(snap / "data" / "**" / "*.parquet")] and found[0].tally.documents == 140
+    assert found[0].paths == [(str(snap / "data" / "**" / "*.parquet"), None)] and found[0].tally.documents == 140
     assert "named for the test split" in found[0].why
     shown = render(found, str, left)
     assert "left out as documentation, not text to train on: README.md" in shown, shown
@@ -476,7 +476,7 @@ def test_wikiextractor_output(tmp_path):
         (js / f"wiki_{j:02d}").write_text("".join(json.dumps({**a, "url": "u", "revid": "1"}, ensure_ascii=False) + "\n"
                                                   for a in arts[60 * j:60 * j + 60]), encoding="utf-8")
     found, left = detect([str(wiki), str(tmp_path / "compressed"), str(tmp_path / "json")])
-    got = {path: fd.settings for fd in found for path in fd.paths}
+    got = {path: fd.settings for fd in found for path, _ in fd.paths}
     assert got == {str(wiki / "**" / "wiki_0*"): {"format": "text", "documents": "doc_tags"},
                    str(comp / "**" / "wiki_0*.bz2"): {"format": "text", "documents": "doc_tags"},
                    str(js / "**" / "wiki_0*"): {"format": "jsonl", "fields": ["title", "text"]}}, got

@@ -83,6 +83,10 @@ class Source(_Strict):
     split: str = Field("train", description="hf: the split of a DatasetDict folder or hub dataset")
     config: str | None = Field(None, description="hf hub dataset: its configuration name")
     root: Literal["data", "project"] = "data"
+    members: str | None = Field(None, min_length=1, description="the files to read in archives the path names "
+                                "(.zip, .tar, .tar.gz/.tgz, .tar.xz, .tar.bz2, .tar.zst), a glob whose * also matches "
+                                "/ (*-sentences.txt); default every file. Archives are read in place, formats text, "
+                                "jsonl, csv and conllu")
     encoding: Encoding = Field(UTF8, description="text, csv: the files' character encoding when it is not UTF-8, "
                                "a single-byte one (cp1252, latin-1, cp1251, koi8-r, cp1256, iso-8859-7, cp874, ...)")
 
@@ -92,6 +96,9 @@ class Source(_Strict):
             raise ValueError(f"line_ids applies to format text only, not format {self.format}")
         if self.encoding != UTF8 and self.format not in ("text", "csv"):
             raise ValueError(f"encoding applies to formats text and csv only (format {self.format} is UTF-8)")
+        if self.members is not None and self.format not in ("text", "jsonl", "csv", "conllu"):
+            raise ValueError(f"members applies to formats text, jsonl, csv and conllu (read from archives), not "
+                             f"format {self.format}")
         if self.records is not None and self.format != "jsonl":
             raise ValueError(f"records applies to format jsonl only (a JSON object's array of records), not "
                              f"format {self.format}")

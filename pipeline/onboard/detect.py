@@ -4,7 +4,8 @@ Every file is classified by its extension and then checked against its content: 
 how lines become documents decided from the data, ``layout.py``), JSON Lines (.jsonl, .ndjson, .json; the text
 field chosen from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a column), CoNLL-U, and a
 ``datasets`` ``save_to_disk`` folder (format ``hf``; its files are not classified one by one). Line-based
-files may be compressed (.gz, .xz, .zst, .bz2). A file that is none of these, or whose content contradicts its
+files may be compressed (.gz, .xz, .zst, .bz2). An archive (.zip, .tar, .tar.gz, ...) stands for the folder it
+packs: its members are classified as files (``archived.py``). A file that is none of these, or whose content contradicts its
 extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
 as the source globs leave them out, and so is a folder's documentation (README, LICENSE, CITATION, ...: a Hub
 dataset snapshot always has a README.md), lock files and the metadata of a ``load_dataset`` cache folder (its
@@ -28,46 +29,22 @@ from pipeline.config import ConfigError
 from pipeline.config.sources import UTF8
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
 from pipeline.onboard.head import encoding_of, lines as _lines
+from pipeline.onboard.archived import entries, expand
+from pipeline.onboard.leftout import LeftOut
 from pipeline.onboard.layout import LineStats, conll_like, id_column
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
+from pipeline.readers.archives import Member
 from pipeline.readers.common import COMPRESSED
 from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training_split
 
 OBJECT_SCAN_BYTES = 64 << 20  # decompressed bytes of a JSON object file scanned for its arrays of records
 KNOWN = (".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also "
-         ".gz/.xz/.zst/.bz2)")
+         ".gz/.xz/.zst/.bz2), and archives of them (.zip, .tar, .tar.gz/.tgz, .tar.xz, .tar.bz2, .tar.zst)")
 
 
-# a folder's documentation (a Hub dataset snapshot always has a README.md): left out and named, not an error
-DOC_NAMES = ("readme", "license", "licence", "copying", "citation", "changelog", "notice", "authors", "contributing")
 # a file named for a held-out split (test-00000-of-00001.parquet, dev.jsonl, ...)
 _HELD_OUT = re.compile(r"(?:^|[-_./])(test|dev|valid|validation|eval)(?:[-_.]|$)", re.I)
-
-
-@dataclass
-class LeftOut:
-    """The files under a --source folder that no entry reads: hidden ones, documentation, and files that hold
-    no running text (``_not_text``)."""
-    hidden: int = 0
-    documentation: list[str] = field(default_factory=list)
-    not_text: dict[str, list[str]] = field(default_factory=dict)   # kind (``_not_text``) -> files
-
-
-_LEIPZIG_TABLE = re.compile(r"-(words|co_n|co_s|inv_so|inv_w|sources|meta)\.txt$|-import\.sql$")
-
-
-def _not_text(q: Path) -> str | None:
-    """Why a file under a --source folder is left out though it is not documentation: a lock file, the metadata
-    beside the Arrow files of a ``load_dataset`` cache folder, a table of a Leipzig corpus beside its
-    ``-sentences.txt``; None for any other file."""
-    if q.name.endswith(".lock"):
-        return "lock file"
-    if q.name in ("dataset_info.json", "state.json") and any(q.parent.glob("*.arrow")):
-        return "datasets cache metadata file"
-    if _LEIPZIG_TABLE.search(q.name) and any(q.parent.glob("*-sentences.txt")):
-        return "Leipzig corpus table"
-    return None
 
 
 @dataclass
@@ -76,12 +53,14 @@ class Found:
     settings: dict                      # format and its settings (no path)
     files: list[Path]
     why: str = ""
-    paths: list[str] = field(default_factory=list)   # the entry's path(s), set by ``group``
+    paths: list[tuple[str, str | None]] = field(default_factory=list)   # the entries' (path, archive members),
+                                                                       # set by ``group``
     tally: Tally | None = None
 
 
-def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], LeftOut]:
-    """(files, dataset folders, what a folder holds that is left out) named by --source arguments."""
+def _inputs(sources: list[str]) -> tuple[list[Path | Member], list[Path], LeftOut]:
+    """(files, dataset folders, what a folder holds that is left out) named by --source arguments; an
+    archive's files stand in its place (``archived.py``)."""
     files, datasets, left = [], [], LeftOut()
     for s in sources:
         p = Path(s).expanduser()
@@ -92,13 +71,13 @@ def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], LeftOut]:
             todo = [p]
             while todo:
                 d = todo.pop()
-                for q in sorted(d.iterdir()):
+                inside = sorted(d.iterdir())
+                names = [q.name for q in inside]
+                for q in inside:
                     if q.name.startswith("."):
                         left.hidden += 1
-                    elif q.is_file() and q.name.split(".")[0].lower() in DOC_NAMES:
-                        left.documentation.append(str(q.relative_to(p)))
-                    elif q.is_file() and (kind := _not_text(q)):
-                        left.not_text.setdefault(kind, []).append(str(q.relative_to(p)))
+                    elif q.is_file() and left.sort(str(q.relative_to(p)), q.name, names):
+                        pass
                     elif is_dataset_folder(q):
                         datasets.append(q.resolve())
                     elif q.is_dir():
@@ -114,7 +93,7 @@ def _inputs(sources: list[str]) -> tuple[list[Path], list[Path], LeftOut]:
                 datasets.append(q.resolve())
             elif q.is_file():
                 files.append(q.resolve())
-    return sorted(set(files)), sorted(set(datasets)), left
+    return expand(sorted(set(files)), left), sorted(set(datasets)), left
 
 
 def _text(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dict, str]:
@@ -358,13 +337,19 @@ _CONVERT = {"xml": _WIKI, "html": "Web pages: extract their main text first (e.g
             "warc": "A web archive: extract its pages' text first (e.g. datatrove's WarcReader with Trafilatura). ",
             "pdf": "A PDF: extract its text first (e.g. pdftotext) into a .txt file. ",
             "docx": "A Word document: save it as plain text (.txt) first. ",
-            "epub": "An e-book: extract its text first (e.g. pandoc -t plain) into a .txt file. "}
+            "epub": "An e-book: extract its text first (e.g. pandoc -t plain) into a .txt file. ",
+            "7z": "A 7-Zip archive: extract it (7z x FILE), or repack it as .zip or .tar.gz, which are read in place. ",
+            "rar": "A RAR archive: extract it (unrar x FILE), or repack it as .zip or .tar.gz, which are read in "
+                   "place. "}
 
 
 def classify(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dict, str]:
     """(the ``sources`` settings for one file, the evidence); a ConfigError naming the file when it fits none.
     ``encoding``: the single-byte encoding of text and CSV files (``--encoding``; ``head.encoding_of``)."""
     fmt = format_of(path)
+    if isinstance(path, Member) and fmt in ("parquet", "arrow"):
+        raise ConfigError(f"{path}: a {fmt} file inside an archive; extract the archive (only line-based formats "
+                          f"are read from inside archives) or remove it from the folder")
     if encoding != UTF8 and (fmt in ("text", "csv") or fmt is None and _suffix(path) in ("", *COMPRESSED)):
         enc = encoding_of(path, encoding)
         settings, why = _no_suffix(path, code, enc) if fmt is None else CLASSIFIERS[fmt](path, code, enc)
@@ -418,12 +403,14 @@ def group(files: list[Path], datasets: list[Path], code: str | None = None, enco
         if len(found.files) > 1 and found.why and found.why != "empty":   # the evidence is the first file's
             found.why = (f"{found.files[0].name} (the first of {len(found.files)} files classified alike): "
                          f"{found.why}")
-        suffixes = sorted({_suffix(f) for f in found.files})
-        globs = [_common_glob([f for f in found.files if _suffix(f) == s], files, s) for s in suffixes]
-        found.paths = globs if len(found.files) > 1 and all(globs) else [str(f) for f in found.files]
+        plain = [f for f in found.files if isinstance(f, Path)]
+        suffixes = sorted({_suffix(f) for f in plain})
+        globs = [_common_glob([f for f in plain if _suffix(f) == s], files, s) for s in suffixes]
+        paths = globs if len(plain) > 1 and all(globs) else [str(f) for f in plain]
+        found.paths = [(p, None) for p in paths] + entries([f for f in found.files if isinstance(f, Member)])
     for d in datasets:
         settings, why = _dataset(d, code)
-        out.append(Found(settings, [d], why, [str(d)]))
+        out.append(Found(settings, [d], why, [(str(d), None)]))
     return out
 
 
@@ -464,8 +451,9 @@ def render(found: list[Found], shown, left: LeftOut | None = None) -> str:
                         f"{', '.join(some[:4])}{f' and {len(some) - 4} more' if len(some) > 4 else ''} ({kind}s)")
         out += [f"  #   {ln}\n" for ln in _wrap(f"(left out, not text: {'; '.join(what)})")]
     for fd in found:
-        for path in fd.paths:
-            entry = {"path": shown(Path(path)), **fd.settings}
+        for path, members in fd.paths:
+            entry = {"path": shown(Path(path)), **({"members": members} if members not in (None, "*") else {}),
+                     **fd.settings}
             unit = "dataset folder(s)" if fd.settings["format"] == "hf" else "file(s)"
             what = fd.tally.describe(unit) if fd.tally else ""
             out.append(f"  # {fd.settings['format']}: {what}" + (f" (in {len(fd.paths)} entries)" if len(fd.paths) > 1

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pipeline.config import Source
 from pipeline.readers import SourceFile, iter_file
-from pipeline.readers.common import COMPRESSED, BadInput
+from pipeline.readers.archives import Member
+from pipeline.readers.common import COMPRESSED, BadInput, open_binary, size_of
 
 FILE_CHARS = 5_000_000
 TOTAL_CHARS = 20_000_000
@@ -38,6 +39,9 @@ class Tally:
 
 def _compressed_share(path: Path, nbytes: int) -> float:
     """The share of a compressed file's bytes that hold its first ``nbytes`` decompressed bytes."""
+    if isinstance(path, Member):   # a compressed file inside an archive: its decompressed length, counted
+        with open_binary(path) as f:
+            return min(1.0, nbytes / max(1, sum(len(c) for c in iter(lambda: f.read(1 << 20), b""))))
     size = max(1, path.stat().st_size)
     with open(path, "rb") as raw:
         name = path.name
@@ -101,7 +105,7 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
                 break
         budget[0] -= chars
         share = 1.0
-        if not complete or (end and path.stat().st_size > end and not path.is_dir()):
+        if not complete or (end and size_of(path) > end and not (isinstance(path, Path) and path.is_dir())):
             t.estimated = True
             share = _share(sf, path, last_row, line_based)
         t.chars += int(chars / max(share, 1e-9))
@@ -122,8 +126,6 @@ def _share(sf: SourceFile, path: Path, last_row: int, line_based: bool) -> float
     if not line_based:
         rows = _rows(sf)
         return min(1.0, (last_row + 1) / rows) if rows else 1.0
-    from pipeline.readers.common import open_binary
-
     n = 0
     with open_binary(path) as f:   # decompressed bytes up to the sampled line
         for i, line in enumerate(f, 1):
@@ -132,4 +134,4 @@ def _share(sf: SourceFile, path: Path, last_row: int, line_based: bool) -> float
                 break
     if path.name.endswith(COMPRESSED):
         return _compressed_share(path, n)
-    return min(1.0, n / max(1, path.stat().st_size))
+    return min(1.0, n / max(1, size_of(path)))

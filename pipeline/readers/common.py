@@ -18,8 +18,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import LanguageConfig, Source, data_root, resolve_sources
+from pipeline.config import ConfigError, LanguageConfig, Source, data_root, resolve_sources
 from pipeline.errors import StageError
+from pipeline.readers.archives import LINE_FORMATS, Member, is_archive, members, open_member, selected
+from pipeline.readers.archives import SUFFIXES as ARCHIVES
 
 READ_CHUNK = 1 << 20
 BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
@@ -101,13 +103,32 @@ def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
             rel = path.resolve().relative_to(base).as_posix()
         except ValueError:
             rel = path.as_posix()
-        out.append(SourceFile(src, path, rel))
+        if is_archive(path) or src.members is not None:
+            out.extend(_members(cfg, src, path, rel))
+        else:
+            out.append(SourceFile(src, path, rel))
     return out
+
+
+def _members(cfg: LanguageConfig, src: Source, path: Path, rel: str) -> list[SourceFile]:
+    """The member files of an archive a source names that the source reads (``archives.py``)."""
+    where = f"corpora/{cfg.language}.yaml: sources[{cfg.sources.index(src)}] ({src.path!r})"
+    if not is_archive(path):
+        raise ConfigError(f"{where}: {rel} is not an archive ({', '.join(ARCHIVES)}); members applies to archives")
+    if src.format not in LINE_FORMATS:
+        raise ConfigError(f"{where}: {rel} is an archive; format {src.format} is not read from inside one (formats "
+                          f"{', '.join(LINE_FORMATS)} are): extract it and name the files")
+    found = [m for m in members(path) if selected(m, src.members)]
+    if not found:
+        raise ConfigError(f"{where}: archive {rel} holds no file matching members {src.members or '*'!r}")
+    return [SourceFile(src, m, f"{rel}/{m.member}") for m in found]
 
 
 def file_sha256(path: Path) -> str:
     """The file's sha256; for a folder (a ``datasets`` save_to_disk folder) that of its files' names and
     contents; for a name that is no path (a hub dataset) that of the name."""
+    if isinstance(path, Member):
+        return path.sha256
     h = hashlib.sha256()
     if path.is_dir():
         for f in sorted(q for q in path.rglob("*") if q.is_file()):
@@ -122,23 +143,45 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def open_binary(path: Path, start: int = 0):
-    """The file's (decompressed) bytes, positioned at byte ``start`` of the decompressed stream (a seek error
-    propagates: the caller reports it with its line)."""
-    name = path.name
+def compression(name: str) -> str:
+    """The compression suffix a file's name says (``.tgz`` is ``.gz``, ...), or ''."""
+    name = name.lower()
+    for short, z in ((".tgz", ".gz"), (".txz", ".xz"), (".tbz2", ".bz2")):
+        if name.endswith(short):
+            return z
+    return next((z for z in COMPRESSED if name.endswith(z)), "")
+
+
+def size_of(path) -> int:
+    """A file's size in bytes (an archive member's as stored); 0 for one that cannot be read."""
     try:
-        if name.endswith(".gz"):
-            f = gzip.open(path, "rb")
-        elif name.endswith(".xz"):
-            f = lzma.open(path, "rb")
-        elif name.endswith(".bz2"):
-            f = bz2.open(path, "rb")
-        elif name.endswith(".zst"):
+        return path.size if isinstance(path, Member) else path.stat().st_size
+    except OSError:
+        return 0
+
+
+def open_binary(path, start: int = 0):
+    """The file's (decompressed) bytes, positioned at byte ``start`` of the decompressed stream (a seek error
+    propagates: the caller reports it with its line). ``path``: a file, or a ``Member`` of an archive."""
+    z = compression(path.name)
+    try:
+        if isinstance(path, Member):
+            src = open_member(path, 0 if z else start)
+            start = start if z else 0
+        else:
+            src = path if z != ".zst" else open(path, "rb")
+        if z == ".gz":
+            f = gzip.open(src, "rb")
+        elif z == ".xz":
+            f = lzma.open(src, "rb")
+        elif z == ".bz2":
+            f = bz2.open(src, "rb")
+        elif z == ".zst":
             import zstandard  # only for .zst sources
 
-            f = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+            f = zstandard.ZstdDecompressor().stream_reader(src, closefd=True)
         else:
-            f = open(path, "rb")
+            f = open(src, "rb") if isinstance(src, Path) else src
     except OSError as e:
         raise StageError(f"{path}: cannot open ({e.strerror or e})") from None
     if start:
@@ -147,7 +190,7 @@ def open_binary(path: Path, start: int = 0):
         except BaseException:
             f.close()
             raise
-    return io.BufferedReader(f, READ_CHUNK) if name.endswith(".zst") else f
+    return io.BufferedReader(f, READ_CHUNK) if z == ".zst" else f
 
 
 def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:

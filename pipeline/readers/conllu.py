@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile
+from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile, size_of
 from pipeline.readers.lines import Blocker, iter_lines
 
 FORMAT = "conllu"
@@ -103,8 +103,4 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
 
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
-    try:
-        size = sf.path.stat().st_size
-    except OSError:
-        size = 0
-    return [Segment(file_index, 0, -1, 1, size)]
+    return [Segment(file_index, 0, -1, 1, size_of(sf.path))]

@@ -14,7 +14,8 @@ from typing import Iterator
 
 from pipeline.config.sources import UTF8, legacy_hint
 from pipeline.errors import StageError
-from pipeline.readers.common import COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary
+from pipeline.readers.common import (COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary,
+                                     size_of)
 from pipeline.readers.lines import _READ_ERRORS, split_text
 
 FORMAT = "csv"
@@ -72,8 +73,4 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
 
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
-    try:
-        size = sf.path.stat().st_size
-    except OSError:
-        size = 0
-    return [Segment(file_index, 0, -1, 1, size)]
+    return [Segment(file_index, 0, -1, 1, size_of(sf.path))]

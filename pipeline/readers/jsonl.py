@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary
+from pipeline.readers.common import RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary, size_of
 from pipeline.readers.lines import iter_lines, plan_at, split_text
 
 BOM = b"\xef\xbb\xbf"
@@ -219,5 +219,5 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
 
 def plan(sf: SourceFile, file_index: int, task_bytes: int) -> list[Segment]:
     if sf.source.records or array_start(sf.path) is not None:   # an array is read in one piece (lines aren't records)
-        return [Segment(file_index, 0, -1, 1, sf.path.stat().st_size)]
+        return [Segment(file_index, 0, -1, 1, size_of(sf.path))]
     return plan_at(sf, file_index, task_bytes, (b"\n",), fallback=False)   # a JSON line is never cut

@@ -33,7 +33,7 @@ DOC_LINE_CHARS = 400       # a median line this long is a document (a paragraph 
 def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None, first_line: int = 1,
          bad: BadInput = RAISE) -> Iterator[RawDoc]:
     layout = sf.source.documents
-    tags = layout == "doc_tags"
+    tags, per_line = layout == "doc_tags", layout == "line"   # (compared once: layout may be a pydantic model)
     b = Blocker(sf.rel, max_chars, getattr(layout, "group_chars", None))
     ids = sf.source.line_ids
     for lineno, text, part in iter_lines(sf.path, max_chars, start, end, first_line, bad, sf.rel,
@@ -52,7 +52,7 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
             yield from b.end()
             continue
         yield from b.add(lineno, text)
-        if layout == "line":
+        if per_line:
             yield from b.end()
     yield from b.end()
 

@@ -1,0 +1,218 @@
+"""Archives as sources (pipeline/readers/archives.py, pipeline/onboard/archived.py): a .zip or a tar (plain,
+gzip, xz, bzip2, zstd) is read in place as the folder it packs, member by member, through the same readers; its
+members give exactly the documents their extracted files give, whole or cut into the clean stage's segments; and
+`new-language` names the archive and the members to read.
+
+The members are built from ../shared/data Swahili text (MasakhaNEWS articles, TICO-19 and NTREX sentences) and
+Turkish UD, in the shapes downloads come in: a Leipzig Corpora Collection tarball, a zip of JSON Lines articles
+with a README and macOS's __MACOSX copies.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import ConfigError, load_language
+from pipeline.errors import StageError
+from pipeline.readers import archives, iter_file, plan_file, source_files
+from pipeline.stages import clean as clean_stage
+from tests.test_clean import check_stats, make_project, read_clean
+
+KINDS = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst")
+SOURCES = [{"members": "*.txt*"}, {"members": "*.jsonl", "format": "jsonl", "fields": ["title", "body"]},
+           {"members": "*.csv", "format": "csv"}, {"members": "*.conllu", "format": "conllu"}]
+
+
+def _text(shared: Path, name: str) -> str:
+    return gzip.open(shared / "text" / "sw" / name, "rt", encoding="utf-8").read()
+
+
+def _members(shared: Path) -> dict[str, bytes]:
+    news = [b for b in _text(shared, "masakhanews_train_fewshot50.txt.gz").split("\n\n") if b.strip()]
+    tico = [ln for ln in _text(shared, "tico19_test.txt.gz").splitlines() if ln.strip()]
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\n").writerows([["id", "text"], *enumerate(tico[1000:1400])])
+    ud = sorted((shared / "ud" / "UD_Turkish-IMST").glob("*.conllu"))[0].read_text(encoding="utf-8")
+    articles = [{"title": b.split("\n")[0], "body": "\n".join(b.split("\n")[1:])} for b in news[100:]]
+    return {"corpus/news.txt": "\n\n".join(news[:100]).encode() + b"\n",
+            "corpus/sub/tico.txt.gz": gzip.compress("\n\n".join(tico[:1000]).encode(), mtime=0),   # compressed
+            "corpus/articles.jsonl": "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles).encode(),
+            "corpus/table.csv": table.getvalue().encode(),
+            "corpus/ud.conllu": "\n\n".join(ud.split("\n\n")[:400]).encode() + b"\n\n",
+            "corpus/.notes.txt": b"hidden\n", "__MACOSX/corpus/._news.txt": b"\x00\x05\x16\x07 resource fork"}
+
+
+def _pack(members: dict[str, bytes], path: Path) -> Path:
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in members.items():
+                z.writestr(name, data)
+        return path
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo("./" + name)     # GNU tar's `tar czf x.tgz .` names members ./...
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    data = raw.getvalue()
+    if path.name.endswith((".gz", ".tgz")):
+        data = gzip.compress(data, mtime=0)
+    elif path.name.endswith(".xz"):
+        import lzma
+
+        data = lzma.compress(data)
+    elif path.name.endswith(".bz2"):
+        import bz2
+
+        data = bz2.compress(data)
+    elif path.name.endswith(".zst"):
+        import zstandard
+
+        data = zstandard.ZstdCompressor().compress(data)
+    path.write_bytes(data)
+    return path
+
+
+def _documents(root: Path, sources: list[dict], task_bytes: int | None = None) -> list[tuple[str, str, int]]:
+    """(file name, text, line) of every document the sources give, whole files or segment by segment."""
+    out = []
+    for i, sf in enumerate(source_files(load_language("sw", root), root)):
+        segments = plan_file(sf, i, task_bytes) if task_bytes else [None]
+        for s in segments:
+            docs = iter_file(sf, 3000, s.start, s.end, s.line) if s else iter_file(sf, 3000)
+            out += [(sf.rel.rsplit("/", 1)[-1], d.text, d.line) for d in docs]
+    return out
+
+
+@pytest.mark.parametrize("small", [archives.SMALL, 0])
+def test_archive_members_read_as_their_extracted_files(tmp_path, shared, monkeypatch, small):
+    """Every archive kind gives, format by format, the documents of the extracted files (the same text, lines
+    and order), whole and in 20 kB segments; hidden and __MACOSX members are not read. ``small=0`` reads every
+    tar member from the stream at its offset instead of keeping it whole."""
+    monkeypatch.setattr(archives, "SMALL", small)
+    members = _members(shared)
+    folder = tmp_path / "extracted"
+    for name, data in members.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    want = {}
+    for k, src in enumerate(SOURCES):
+        plain = {**src, "path": str(folder / "corpus" / "**" / src["members"].replace("*.", "[!.]*."))}
+        root = make_project(tmp_path / f"x{k}", shared, "sw", [{k_: v for k_, v in plain.items() if k_ != "members"}])
+        want[k] = _documents(root, [])
+        assert len(want[k]) > 5, (src, len(want[k]))
+    assert len({n for k in want for n, _, _ in want[k]}) == 5
+    for kind in KINDS:
+        archive = _pack(members, tmp_path / f"download{kind}")
+        for k, src in enumerate(SOURCES):
+            root = make_project(tmp_path / f"a{k}{kind}", shared, "sw", [{**src, "path": str(archive)}])
+            assert _documents(root, []) == want[k], (kind, src)
+            assert _documents(root, [], task_bytes=20_000) == want[k], (kind, src)
+        files = source_files(load_language("sw", root), root)
+        assert [sf.rel for sf in files] == [f"{archive}/corpus/ud.conllu"]   # recorded as ARCHIVE/MEMBER
+
+
+def test_clean_stage_reads_a_leipzig_tarball_as_its_extracted_folder(tmp_path, shared):
+    """A Leipzig Corpora Collection download kept as it came (`swh_news_2020_1K.tar.gz`, `ID<TAB>sentence`
+    beside its tables): the clean stage gives the corpus the extracted `-sentences.txt` gives, and records each
+    document's source as the archive and member."""
+    sents = [ln for ln in _text(shared, "ntrex128.txt.gz").splitlines() if ln.strip()]
+    stem = "swh_news_2020_1K/swh_news_2020_1K"
+    members = {f"{stem}-sentences.txt": "".join(f"{i}\t{s}\n" for i, s in enumerate(sents, 1)).encode(),
+               f"{stem}-words.txt": b"1\tna\t500\n2\tya\t420\n", f"{stem}-sources.txt": b"1\thttps://x.org/a\n"}
+    archive = _pack(members, tmp_path / "swh_news_2020_1K.tar.gz")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "sentences.txt").write_bytes(members[f"{stem}-sentences.txt"])
+    layout = {"documents": {"group_chars": 2000}, "line_ids": True}
+
+    def clean(name: str, source: dict) -> tuple[list[str], dict]:
+        root = make_project(tmp_path / name, shared, "sw", [{**source, **layout}], clean_cfg={"min_chars": 20})
+        clean_stage.run("sw", root)
+        table, stats = read_clean(root, "sw")
+        check_stats(stats, table)
+        return table.column("text").to_pylist(), stats
+
+    want, _ = clean("extracted", {"path": str(tmp_path / "x" / "sentences.txt")})
+    got, stats = clean("archive", {"path": str(archive), "members": "*-sentences.txt"})
+    assert got == want and len(got) > 50
+    assert [s["path"] for s in stats["sources"]] == [f"{archive}/{stem}-sentences.txt"]
+
+
+def test_archive_errors_name_the_archive_and_member(tmp_path, shared):
+    members = _members(shared)
+    archive = _pack(members, tmp_path / "d.zip")
+
+    def files(source: dict):
+        root = make_project(tmp_path / f"p{len(list(tmp_path.iterdir()))}", shared, "sw", [source])
+        return source_files(load_language("sw", root), root)
+
+    with pytest.raises(ConfigError, match=r"archive .*d\.zip holds no file matching members '\*\.parquet'"):
+        files({"path": str(archive), "members": "*.parquet"})
+    (tmp_path / "plain.txt").write_text("text\n")
+    with pytest.raises(ConfigError, match=r"plain\.txt is not an archive .*members applies to archives"):
+        files({"path": str(tmp_path / "plain.txt"), "members": "*.txt"})
+    with pytest.raises(ConfigError, match=r"d\.zip is an archive; format parquet is not read from inside one"):
+        files({"path": str(archive), "format": "parquet"})
+    with pytest.raises(Exception, match="members applies to formats text, jsonl, csv and conllu"):
+        files({"path": str(archive), "format": "hf", "members": "*"})
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(_pack(members, tmp_path / "whole.tar.gz").read_bytes()[:3000])
+    with pytest.raises(StageError, match=r"cut\.tar\.gz: cannot read this archive .*is it complete"):
+        files({"path": str(cut)})
+    latin = _pack({"a/notes.txt": "Habari ya asubuhi.\n\nCaf\u00e9 ya zamani.\n".encode("latin-1")}, tmp_path / "l.zip")
+    [sf] = files({"path": str(latin)})
+    with pytest.raises(StageError, match=r"l\.zip/a/notes\.txt line 3: not valid UTF-8"):
+        list(iter_file(sf, 3000))
+
+
+def test_new_language_names_the_archive_and_the_members_to_read(tmp_path, shared):
+    """A downloads folder holding a Leipzig tarball, a zip of title/body JSON Lines articles (with a README and
+    __MACOSX copies) and a plain text file: one entry per archive and format, with a `members` glob that reads
+    exactly the text (the tables and README are named as left out), and the clean stage reads them all."""
+    from pipeline.onboard.detect import detect, render
+
+    news = [b for b in _text(shared, "masakhanews_train_fewshot50.txt.gz").split("\n\n") if b.strip()]
+    sents = [ln for ln in _text(shared, "ntrex128.txt.gz").splitlines() if ln.strip()]
+    stem = "swh_news_2020_1K/swh_news_2020_1K"
+    d = tmp_path / "downloads"
+    d.mkdir()
+    _pack({f"{stem}-sentences.txt": "".join(f"{i}\t{s}\n" for i, s in enumerate(sents, 1)).encode(),
+           f"{stem}-words.txt": b"1\tna\t500\n", f"{stem}-co_n.txt": b"1\t2\t40\n"}, d / "swh_news_2020_1K.tar.gz")
+    _pack({"news/README.md": b"# MasakhaNEWS articles\n", "__MACOSX/news/._a.jsonl": b"\x00\x05junk",
+           **{f"news/{part}.jsonl": "".join(json.dumps({"title": b.split("\n")[0], "body": "\n".join(b.split("\n")[1:]),
+                                                        "url": f"https://x.org/{part}/{i}"}, ensure_ascii=False) + "\n"
+                                            for i, b in enumerate(news[k::2])).encode()
+              for k, part in enumerate(("a", "b"))}}, d / "news.zip")
+    (d / "tico.txt").write_text(_text(shared, "tico19_test.txt.gz")[:100_000], encoding="utf-8")
+
+    found, left = detect([str(d)])
+    text = render(found, str, left)
+    entries = yaml.safe_load(text.replace("\n  ", "\n"))
+    by_path = {Path(e["path"]).name: e for e in entries}
+    assert sorted(by_path) == ["news.zip", "swh_news_2020_1K.tar.gz", "tico.txt"], text
+    assert by_path["news.zip"] == {"path": str(d / "news.zip"), "members": "*.jsonl", "format": "jsonl",
+                                   "fields": ["title", "body"]}
+    leipzig = by_path["swh_news_2020_1K.tar.gz"]
+    assert leipzig["members"] == f"{stem}-sentences.txt" and leipzig["line_ids"] is True, leipzig
+    assert left.documentation == ["news.zip/news/README.md"]
+    assert sorted(left.not_text["Leipzig corpus table"]) == [f"swh_news_2020_1K.tar.gz/{stem}-co_n.txt",
+                                                             f"swh_news_2020_1K.tar.gz/{stem}-words.txt"]
+    assert "2 file(s)" in text and "news.zip/news/README.md" in text
+
+    root = make_project(tmp_path / "p", shared, "sw", entries, clean_cfg={"min_chars": 20})
+    clean_stage.run("sw", root)
+    table, stats = read_clean(root, "sw")
+    check_stats(stats, table)
+    read = {s["path"].removeprefix(str(d) + "/"): s for s in stats["sources"]}
+    assert sorted(read) == ["news.zip/news/a.jsonl", "news.zip/news/b.jsonl",
+                            f"swh_news_2020_1K.tar.gz/{stem}-sentences.txt", "tico.txt"], sorted(read)
+    assert read["news.zip/news/a.jsonl"]["documents"] + read["news.zip/news/b.jsonl"]["documents"] == len(news)
+    assert stats["chars_out"] / stats["chars_in"] >= 0.97, stats["dropped"]
