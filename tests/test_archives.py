@@ -202,7 +202,7 @@ def test_new_language_names_the_archive_and_the_members_to_read(tmp_path, shared
                                    "fields": ["title", "body"]}
     leipzig = by_path["swh_news_2020_1K.tar.gz"]
     assert leipzig["members"] == f"{stem}-sentences.txt" and leipzig["line_ids"] is True, leipzig
-    assert left.documentation == ["news.zip/news/README.md"]
+    assert left.documentation == ["news.zip/news/README.md"] and left.hidden == 1     # __MACOSX/news/._a.jsonl
     assert sorted(left.not_text["Leipzig corpus table"]) == [f"swh_news_2020_1K.tar.gz/{stem}-co_n.txt",
                                                              f"swh_news_2020_1K.tar.gz/{stem}-words.txt"]
     assert "2 file(s)" in text and "news.zip/news/README.md" in text

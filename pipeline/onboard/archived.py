@@ -16,7 +16,7 @@ from pipeline.readers.archives import Member, is_archive, members
 
 def expand(files: list[Path], left: LeftOut) -> list:
     """``files`` with each archive replaced by its member files (documentation and tables left out, named in
-    ``left``; hidden members are not listed)."""
+    ``left``, which counts the hidden members too)."""
     out = []
     for f in files:
         if not is_archive(f):
@@ -24,6 +24,7 @@ def expand(files: list[Path], left: LeftOut) -> list:
             continue
         try:
             every = members(f)
+            left.hidden += len(members(f, hidden_too=True)) - len(every)
         except StageError as e:
             raise ConfigError(str(e)) from None
         folders: dict[str, list[str]] = {}

@@ -69,10 +69,12 @@ def selected(m: Member, pattern: str | None) -> bool:
     return pattern is None or fnmatch.fnmatchcase(m.member, pattern)
 
 
-def members(archive: Path) -> list[Member]:
-    """The archive's regular, non-hidden files, in archive order (a ``StageError`` naming a damaged archive)."""
+def members(archive: Path, hidden_too: bool = False) -> list[Member]:
+    """The archive's regular, non-hidden files (``hidden_too``: and the hidden ones), in archive order (a
+    ``StageError`` naming a damaged archive)."""
     st = archive.stat()
-    return _listing(archive.resolve(), st.st_size, st.st_mtime_ns)
+    every = _listing(archive.resolve(), st.st_size, st.st_mtime_ns)
+    return every if hidden_too else [m for m in every if not hidden(m.member)]
 
 
 @lru_cache(maxsize=16)
@@ -81,14 +83,14 @@ def _listing(archive: Path, size: int, mtime: int) -> list[Member]:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as z:
                 return [Member(archive, i.filename, i.file_size, _sha(z.open(i)))
-                        for i in z.infolist() if not i.is_dir() and not hidden(i.filename)]
+                        for i in z.infolist() if not i.is_dir()]
         from pipeline.readers.common import open_binary
 
         out = []
         with open_binary(archive) as f, tarfile.open(fileobj=f, mode="r|") as t:
             for i in t:
                 name = i.name.removeprefix("./")
-                if i.isreg() and not hidden(name):
+                if i.isreg():
                     out.append(Member(archive, name, i.size, _sha(t.extractfile(i)), i.offset_data))
         return out
     except RuntimeError as e:    # an encrypted zip member
