@@ -47,8 +47,9 @@ def add_new_language(sub) -> None:
                    help="a labelled task to score the model on (repeatable): its format and type are read from "
                         "the files (CoNLL/CoNLL-U tags, TSV/CSV/JSONL/Parquet rows, a datasets folder); without "
                         "DEV a seeded 20%% of TRAIN is scored")
-    p.add_argument("--encoding", help="the single-byte encoding of the --source text and CSV files that are not "
-                                      "UTF-8, e.g. cp1252 or cp1251 (written to their sources' `encoding`)")
+    p.add_argument("--encoding", help="the single-byte encoding of the --source text and CSV files and the --task "
+                                      "files that are not UTF-8, e.g. cp1252 or cp1251 (written to their entries' "
+                                      "`encoding`)")
     p.add_argument("--dry-run", action="store_true", help="print the YAML; write nothing")
     p.add_argument("--script", help="ISO 15924 script (e.g. Tfng); default: from the code, else the script "
                                      "most of the sources' letters are in (with a comment to check it)")

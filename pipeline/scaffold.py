@@ -386,14 +386,9 @@ def _detected(sources: list[str], droot: Path, code: str | None = None, encoding
               ) -> tuple[str, SourceProfile]:
     """The `sources` YAML for --source arguments (pipeline/onboard/detect.py) and the profile sizing the defaults;
     ``encoding``: --encoding, the single-byte encoding of the text and CSV files that are not UTF-8."""
-    from pipeline.config.sources import UTF8, check_encoding
+    from pipeline.config.sources import UTF8
     from pipeline.onboard.detect import detect, render as render_sources
 
-    if encoding:
-        try:
-            encoding = check_encoding(encoding)
-        except ValueError as e:
-            raise ConfigError(f"--encoding {encoding}: {e}") from None
     found, left = detect(sources, code, encoding or UTF8)
     prof = SourceProfile(files=sum(f.tally.files for f in found), chars=sum(f.tally.chars for f in found),
                          sampled=any(f.tally.estimated for f in found))
@@ -437,13 +432,20 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
                  encoding: str | None = None, **kw) -> Path | str:
     """Write corpora/<code>.yaml and register the language; ``kw`` are further ``Choices`` fields.
     ``task_specs``: ``NAME=TRAIN[,DEV]`` labelled tasks (pipeline/onboard/tasks.py). ``encoding``: the
-    single-byte encoding of the sources' text and CSV files that are not UTF-8. ``dry_run``: return the
+    single-byte encoding of the sources' text and CSV files, and of the task files, that are not UTF-8. ``dry_run``: return the
     YAML text, writing nothing."""
     if not re.fullmatch(r"[a-z]{2,8}(-[A-Za-z0-9]+)?", code):
         raise ConfigError(f"language code {code!r} is not an ISO 639 code (2-3 lower-case letters, optional -Region)")
     path = root / "corpora" / f"{code}.yaml"
     if path.exists() and not force and not dry_run:
         raise ConfigError(f"{path}: already exists (use --force to overwrite)")
+    if encoding:
+        from pipeline.config.sources import check_encoding
+
+        try:
+            encoding = check_encoding(encoding)
+        except ValueError as e:
+            raise ConfigError(f"--encoding {encoding}: {e}") from None
     src = None
     droot = data_root(root)
     resolved = [droot / "text" / code]
@@ -453,12 +455,13 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
         if missing:
             raise ConfigError(f"--source {', '.join(missing)}: no such file or folder")
         kw["sources_yaml"], kw["profile"] = _detected(sources, droot, code, encoding)
-    elif encoding:
-        raise ConfigError("--encoding applies to the files of --source; give --source too")
+    elif encoding and not task_specs:
+        raise ConfigError("--encoding applies to the files of --source and --task; give one of them too")
     if task_specs:
         from pipeline.onboard.tasks import task_entry, tasks_yaml
 
-        found = [task_entry(t, lambda p: _shown(Path(p), Path(droot).resolve()), root, droot) for t in task_specs]
+        found = [task_entry(t, lambda p: _shown(Path(p), Path(droot).resolve()), root, droot, encoding)
+                 for t in task_specs]
         kw["tasks"], kw["tasks_yaml"] = [e for e, _ in found], tasks_yaml(found)
     raw_path = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath([str(p) for p in resolved]))
     raw = _params_path(raw_path, root, droot)

@@ -162,6 +162,39 @@ def test_new_language_encoding_reads_a_folder_of_legacy_and_utf8_files(tmp_path)
     assert sum(ch in "абвгдеёжзийклмнопрстуфхцчшщъыьэюя" for ch in text.lower()) > 0.5 * len(text)
 
 
+def test_new_language_encoding_reads_legacy_task_files(tmp_path):
+    """WikiANN Russian NER as Windows-1251 CoNLL files (train and dev): without --encoding, --task stops at the
+    first line that is not UTF-8 and names the option; with it the entry gets `encoding: cp1251` and the task
+    reads as its UTF-8 original (tokens and tags); a UTF-8 task file stays UTF-8 under --encoding, and a
+    cp1251 train beside a UTF-8 dev file with Cyrillic is an error (a task has one encoding)."""
+    from pipeline.config import ConfigError
+    from pipeline.onboard.tasks import task_entry
+    from pipeline.taskdata.tasks import load_task
+
+    shared = require_shared("ner", "wikiann", "ru", "val.conllu").parents[3]
+    sents = (shared / "ner/wikiann/ru/val.conllu").read_text(encoding="utf-8").split("\n\n")
+    sents = [b for b in sents if b.strip() and b.encode("cp1251", "ignore").decode("cp1251") == b][:600]
+    files = {}
+    for name, part, enc in (("train", sents[:400], "cp1251"), ("dev", sents[400:], "cp1251"),
+                            ("train-utf8", sents[:400], "utf-8"), ("dev-utf8", sents[400:], "utf-8")):
+        files[name] = tmp_path / f"{name}.conll"
+        files[name].write_bytes(("\n\n".join(part) + "\n").encode(enc))
+
+    def entry(train: str, dev: str, encoding: str | None = None) -> dict:
+        return task_entry(f"ner={files[train]},{files[dev]}", str, tmp_path, shared, encoding)[0]
+
+    with pytest.raises(ConfigError, match="train.conll:1: not valid UTF-8.*run new-language with --encoding ENC"):
+        entry("train", "dev")
+    legacy, utf8 = entry("train", "dev", "cp1251"), entry("train-utf8", "dev-utf8", "cp1251")
+    assert legacy["encoding"] == "cp1251" and "encoding" not in utf8, (legacy, utf8)
+    got, want = load_task(legacy, tmp_path), load_task(utf8, tmp_path)
+    assert [(x.tokens, x.label) for x in got.train] == [(x.tokens, x.label) for x in want.train]
+    assert [(x.tokens, x.label) for x in got.dev] == [(x.tokens, x.label) for x in want.dev]
+    assert len(got.train) == 400 and any(ch in "абвгд" for x in got.train for t in x.tokens for ch in t)
+    with pytest.raises(ConfigError, match="dev-utf8.conll is UTF-8 and the other file is not"):
+        entry("train", "dev-utf8", "cp1251")
+
+
 def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
     """The formats the big test leaves out: a TSV table, an Arrow stream file (what `datasets` writes), a
     compressed JSONL file, and a hub dataset name, which is a one-line error offline (nothing downloads)."""

@@ -120,10 +120,11 @@ def _format(path: Path) -> str:
                       f"folder); write the task into evaluate.tasks by hand (docs/evaluation.md)")
 
 
-def task_entry(spec: str, shown, root: Path, droot: Path) -> tuple[dict, str]:
+def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None = None) -> tuple[dict, str]:
     """(the ``evaluate.tasks`` entry for ``NAME=TRAIN[,DEV]``, a comment saying what was read). A relative path is
     looked for in the working directory, then under the data root ``droot`` (as the config writes it);
-    ``shown(path)`` writes a path as the config will (relative to the data root when under it)."""
+    ``shown(path)`` writes a path as the config will (relative to the data root when under it). ``encoding``
+    (``--encoding``): the single-byte encoding of task files that are not UTF-8 (``_encoding``)."""
     from pipeline.config import TaskSettings
     from pipeline.errors import StageError
     from pipeline.taskdata.tasks import load_task
@@ -147,6 +148,8 @@ def task_entry(spec: str, shown, root: Path, droot: Path) -> tuple[dict, str]:
                    "train": shown(paths[0])}
     if len(paths) == 2:
         entry["dev"] = shown(paths[1])
+    if encoding and fmt not in ("hf", "parquet") and (enc := _encoding(name, paths, encoding)):
+        entry["encoding"] = enc
     if fmt == "hf":
         entry.update(_hf(paths[0], dev_given=len(paths) == 2))
     elif fmt == "glue":
@@ -162,7 +165,8 @@ def task_entry(spec: str, shown, root: Path, droot: Path) -> tuple[dict, str]:
         data = load_task({**entry, "train": str(paths[0]), **({"dev": str(paths[1])} if len(paths) == 2 else {})},
                          root)
     except (StageError, ConfigError, ValueError) as e:
-        raise ConfigError(f"--task {name} ({fmt}, {entry['type']}): {e}") from None
+        hint = "; or run new-language with --encoding ENC" if "not valid UTF-8" in str(e) and not encoding else ""
+        raise ConfigError(f"--task {name} ({fmt}, {entry['type']}): {e}{hint}") from None
     n_train, n_dev = len(data.train) - data.swapped, len(data.dev)
     if n_train > MAX_TRAIN:
         entry["max_train_examples"] = MAX_TRAIN
@@ -176,6 +180,21 @@ def task_entry(spec: str, shown, root: Path, droot: Path) -> tuple[dict, str]:
     why = (f"{name}: {fmt}, {entry['type']}: {n_train:,} training and {n_dev:,} scored examples{split}"
            f"{labels}{capped}")
     return entry, why
+
+
+def _encoding(name: str, paths: list[Path], encoding: str) -> str | None:
+    """``encoding`` when the task's files hold bytes that are not UTF-8 (read in it, they are checked by
+    ``load_task``), None when they are UTF-8 (or ASCII); a ConfigError when one file is UTF-8 with non-ASCII
+    characters and the other is not (a task has one encoding)."""
+    from pipeline.config.sources import UTF8
+    from pipeline.onboard.head import encoding_of, head
+
+    legacy = {p: not head(p).isascii() and encoding_of(p, encoding) != UTF8 for p in paths}
+    if len(set(legacy.values())) > 1:
+        utf8 = next(p for p, v in legacy.items() if not v)
+        raise ConfigError(f"--task {name}: {utf8} is UTF-8 and the other file is not; a task's files share one "
+                          f"encoding: re-encode one (iconv -f {encoding} -t UTF-8)")
+    return encoding if any(legacy.values()) else None
 
 
 def _hf(path: Path, dev_given: bool) -> dict:
