@@ -195,6 +195,23 @@ def test_new_language_encoding_reads_legacy_task_files(tmp_path):
         entry("train", "dev-utf8", "cp1251")
 
 
+def test_new_language_task_from_a_panx_download(tmp_path):
+    """XTREME's PAN-X (WikiANN as distributed): `panx/ru/train` and `dev`, no suffix, `ru:token<TAB>tag`: --task
+    reads them as CoNLL tagging and the comment says the `ru:` prefix is left out."""
+    from pipeline.onboard.tasks import task_entry
+
+    shared = require_shared("ner", "wikiann", "ru", "val.conllu").parents[3]
+    sents = [b for b in (shared / "ner/wikiann/ru/val.conllu").read_text(encoding="utf-8").split("\n\n") if b.strip()]
+    d = tmp_path / "panx" / "ru"
+    d.mkdir(parents=True)
+    for name, part in (("train", sents[:500]), ("dev", sents[500:700])):
+        rows = ("\n".join(f"ru:{ln.split(chr(9))[1]}\t{ln.split(chr(9))[2]}" for ln in b.split("\n")) for b in part)
+        (d / name).write_text("\n\n".join(rows) + "\n", encoding="utf-8")
+    entry, why = task_entry(f"ner={d / 'train'},{d / 'dev'}", str, tmp_path, shared)
+    assert (entry["format"], entry["type"]) == ("conll", "tagging"), entry
+    assert "500 training and 200 scored" in why and "every token starts with 'ru:'" in why, why
+
+
 def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
     """The formats the big test leaves out: a TSV table, an Arrow stream file (what `datasets` writes), a
     compressed JSONL file, and a hub dataset name, which is a one-line error offline (nothing downloads)."""

@@ -239,6 +239,24 @@ def test_wikiann_conll_with_index_column(data):
         load_task(task(type="tagging", format="conllu", train=p, dev=p), data)
 
 
+def test_panx_language_prefix_is_left_out(data, tmp_path):
+    """WikiANN as Pan et al. and XTREME's PAN-X distribute it: `de:Hu<TAB>B-LOC`, files `train`/`dev` without a
+    suffix. The `de:` on every token is left out (the tokens are the indexed WikiANN file's), a token that is
+    itself a colon keeps it, and a file where only some tokens look like `xx:...` keeps them whole."""
+    p = data / "ner/wikiann/de/test.conllu"
+    want = load_task(task(type="tagging", format="conll", train=str(p), dev=str(p)), data)
+    panx = "\n\n".join("\n".join(f"de:{t}\t{g}" for t, g in zip(e.tokens, e.label)) for e in want.train) + "\n"
+    (tmp_path / "train").write_text(panx, encoding="utf-8")
+    got = load(tmp_path, type="tagging", format="conll", train=str(tmp_path / "train"), dev=str(tmp_path / "train"))
+    assert [(e.tokens, e.label) for e in got.train] == [(e.tokens, e.label) for e in want.train]
+    assert any(":" in e.tokens for e in got.train)                     # `de::` read as the token `:`
+    mixed = "ab:cd\tO\nnormal\tO\n\nde:Hu\tB-LOC\n"
+    (tmp_path / "mixed.conll").write_text(mixed, encoding="utf-8")
+    got = load(tmp_path, type="tagging", format="conll", train=str(tmp_path / "mixed.conll"),
+               dev=str(tmp_path / "mixed.conll"))
+    assert got.train[0].tokens == ["ab:cd", "normal"] and got.train[1].tokens == ["de:Hu"]
+
+
 def test_masakhaner_conll(data):
     ner = data / "ner/masakhaner2/swa"
     d = load_task(task(type="tagging", format="conll", train=str(ner / "test.txt"), dev=str(ner / "dev.txt")), data)

@@ -1,8 +1,8 @@
 """``foundry new-language --task NAME=TRAIN[,DEV]``: a labelled task's files turned into an ``evaluate.tasks``
 entry, so that the first run ends with a scorecard.
 
-The format comes from the file (``.conllu``; token-tag lines in ``.conll``/``.txt``/``.iob``/``.bio`` or a
-header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a header; ``.jsonl``; ``.parquet``; a ``datasets``
+The format comes from the file (``.conllu``; token-tag lines in ``.conll``/``.txt``/``.iob``/``.bio``, a
+file without a suffix (PAN-X's ``train``) or a header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a header; ``.jsonl``; ``.parquet``; a ``datasets``
 ``save_to_disk`` folder), the type from what it holds: tags per token -> tagging; a second text column
 (``sentence2``, ``hypothesis``, ...) -> pair_classification; numeric labels with fractions -> regression;
 else classification. The entry is then read with the evaluation's own loader (``load_task``), so a file it
@@ -106,7 +106,8 @@ def _format(path: Path) -> str:
         return "jsonl"
     if name.endswith(".parquet"):
         return "parquet"
-    if name.endswith((".tsv", ".txt", ".conll", ".iob", ".bio", ".iob2")) and _conll_like(path):
+    # (no suffix: PAN-X's train, dev and test files)
+    if (name.endswith((".tsv", ".txt", ".conll", ".iob", ".bio", ".iob2")) or "." not in name) and _conll_like(path):
         return "conll"
     if name.endswith(".csv"):
         return "csv"
@@ -178,8 +179,17 @@ def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None =
     seeded = len(paths) == 1 and (fmt != "hf" or entry.get("dev_split") is None)
     split = f" (a seeded {TaskSettings.model_fields['dev_fraction'].default:.0%} of the training file)" if seeded else ""
     why = (f"{name}: {fmt}, {entry['type']}: {n_train:,} training and {n_dev:,} scored examples{split}"
-           f"{labels}{capped}")
+           f"{labels}{capped}{_prefix_note(paths[0], fmt)}")
     return entry, why
+
+
+def _prefix_note(path: Path, fmt: str) -> str:
+    """What the comment says of PAN-X's language prefix on every token (``taskdata/formats/conll.py``)."""
+    from pipeline.taskdata.formats.conll import language_prefix
+
+    first = [ln.split("\t")[0].split()[0] for ln in _head(path, 2000) if ln.strip() and fmt == "conll"]
+    prefix = language_prefix(first)
+    return f"; every token starts with {prefix!r} (WikiANN/PAN-X as distributed), left out" if prefix else ""
 
 
 def _encoding(name: str, paths: list[Path], encoding: str) -> str | None:

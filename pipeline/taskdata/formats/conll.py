@@ -1,8 +1,12 @@
 """``conll``: NER-style ``token<TAB or spaces>tag`` lines, a blank line between sentences, ``-DOCSTART-``
 ignored. The tag is the last column; the token the first, or the second when the first column is a
-running index (WikiANN files: ``0<TAB>Hu<TAB>B-LOC``)."""
+running index (WikiANN files: ``0<TAB>Hu<TAB>B-LOC``). WikiANN as Pan et al. distribute it (XTREME's PAN-X:
+``panx_dataset/sw.tar.gz`` holding ``train``, ``dev``, ``test``) writes the language before every token
+(``sw:Jina<TAB>O``); when every token of the file's first sentences carries the same ``xx:`` prefix, it is
+left out (``language_prefix``), as XTREME's own preprocessing does."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pipeline.config import TaskSettings
@@ -65,6 +69,16 @@ def _index(spec, what: str, default: int, path: Path) -> int:
                          f"index (got {spec!r})") from None
 
 
+_PREFIX = re.compile(r"[a-z]{2,3}(?:-[a-z]+)*:(?=.)")
+PREFIX_SENTENCES = 200
+
+
+def language_prefix(tokens: list[str]) -> str | None:
+    """The ``xx:`` every one of ``tokens`` starts with (PAN-X's ``sw:Jina``), or None."""
+    m = _PREFIX.match(tokens[0]) if tokens else None
+    return m.group(0) if m and all(t.startswith(m.group(0)) for t in tokens) else None
+
+
 def read_conll(path: Path, task: TaskSettings) -> list[Example]:
     sents, ncols = _sentences(path, task.encoding)
     # a running index in column 0 (WikiANN): every sentence numbered 0..n-1 or 1..n
@@ -78,6 +92,11 @@ def read_conll(path: Path, task: TaskSettings) -> list[Example]:
         for lineno, cols in sent:
             if not -len(cols) <= itag < len(cols) or not 0 <= itok < len(cols):
                 raise StageError(f"{path}:{lineno}: column index out of range for a {len(cols)}-column line")
-        out.append(Example(text_a=" ".join(c[itok] for _, c in sent), tokens=[c[itok] for _, c in sent],
-                           label=[c[itag] for _, c in sent], source=str(path), line=sent[0][0]))
+    prefix = language_prefix([c[itok] for s in sents[:PREFIX_SENTENCES] for _, c in s])
+    for sent in sents:
+        tokens = [c[itok] for _, c in sent]
+        if prefix:
+            tokens = [t[len(prefix):] if t.startswith(prefix) and len(t) > len(prefix) else t for t in tokens]
+        out.append(Example(text_a=" ".join(tokens), tokens=tokens, label=[c[itag] for _, c in sent],
+                           source=str(path), line=sent[0][0]))
     return out
