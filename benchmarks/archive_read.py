@@ -2,15 +2,15 @@
 
     .venv/bin/python -m benchmarks.archive_read [--mb 60] [--articles 3000]
 
-``pipeline/readers/archives.py`` reads a .zip or tar member in place. This measures what that costs the clean
+``pipeline/files.py`` reads a .zip or tar member in place. This measures what that costs the clean
 stage's reading, in one process, as the stage reads: the sources listed and hashed (``source_files``,
 ``source_sha256``; an archive is hashed member by member as it is listed), each file cut into work-unit
-segments (``plan_file``, ``clean.task_bytes``) and every segment read (``iter_file``). Two shapes of download, each built from ../shared/data text (all 11 languages'
-sentences, repeated to the size asked):
+segments (``plan_file``, ``clean.task_bytes``) and every segment read (``iter_file``). Two shapes of
+download, each built from ../shared/data text (all 11 languages' sentences, repeated to the size asked):
 
-1. **one big file**, a Leipzig-style ``-sentences.txt`` of ``--mb`` million characters: extracted (the baseline), gzipped
-   (``.txt.gz``, the compressed form the readers always took), and as the member of a ``.tar.gz``, a ``.zip``
-   and a ``.tar.zst``;
+1. **one big file**, a Leipzig-style ``-sentences.txt`` of ``--mb`` million characters: extracted (the
+   baseline), gzipped (``.txt.gz``, the compressed form the readers always took), and as the member of a
+   ``.tar.gz``, a ``.zip`` and a ``.tar.zst``;
 2. **many small files**, ``--articles`` articles of ~8,000 characters each: a folder (the baseline), a ``.tar.gz`` and a
    ``.zip``.
 
@@ -75,7 +75,7 @@ def _read(root: Path, source: dict) -> tuple[float, float, str, int]:
     stage does."""
     from pipeline.config import load_language
     from pipeline.readers import iter_file, plan_file, source_files, source_sha256
-    from pipeline.readers.archives import _listing
+    from pipeline.files import _listing
 
     _listing.cache_clear()
     (root / "corpora" / "xx.yaml").write_text(yaml.safe_dump({"language": "xx", "script": "Latn",

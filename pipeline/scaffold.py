@@ -354,6 +354,7 @@ def _eval_folders(root: Path, code: str, tasks: list[dict] | None) -> list[str]:
     the shipped ones when under it or its data root); their common parent when there are too many."""
     from pipeline.config import data_root
     from pipeline.evaluation.datadeps import EVAL_SLOTS
+    from pipeline.files import member_at
 
     folders: list[str] = []
     for t in tasks or []:
@@ -362,7 +363,8 @@ def _eval_folders(root: Path, code: str, tasks: list[dict] | None) -> list[str]:
             if t.get(key):
                 q = Path(os.path.expandvars(str(t[key])))
                 q = q if q.is_absolute() else Path(base) / q
-                folders.append(os.path.normpath(q.parent))
+                member = None if q.exists() else member_at(q)   # ARCHIVE/MEMBER: DVC watches the archive
+                folders.append(os.path.normpath(member.archive if member else q.parent))
     folders = list(dict.fromkeys(folders))
     if len(folders) > EVAL_SLOTS:
         folders = [os.path.commonpath(folders)]
@@ -432,8 +434,8 @@ def new_language(root: Path, code: str, *, sources: list[str] | None = None, scr
                  encoding: str | None = None, **kw) -> Path | str:
     """Write corpora/<code>.yaml and register the language; ``kw`` are further ``Choices`` fields.
     ``task_specs``: ``NAME=TRAIN[,DEV]`` labelled tasks (pipeline/onboard/tasks.py). ``encoding``: the
-    single-byte encoding of the sources' text and CSV files, and of the task files, that are not UTF-8. ``dry_run``: return the
-    YAML text, writing nothing."""
+    single-byte encoding of the sources' text and CSV files, and of the task files, that are not UTF-8.
+    ``dry_run``: return the YAML text, writing nothing."""
     if not re.fullmatch(r"[a-z]{2,8}(-[A-Za-z0-9]+)?", code):
         raise ConfigError(f"language code {code!r} is not an ISO 639 code (2-3 lower-case letters, optional -Region)")
     path = root / "corpora" / f"{code}.yaml"

@@ -1,4 +1,4 @@
-"""Archives as sources (pipeline/readers/archives.py, pipeline/onboard/archived.py): a .zip or a tar (plain,
+"""Archives as sources (pipeline/files.py, pipeline/onboard/archived.py): a .zip or a tar (plain,
 gzip, xz, bzip2, zstd) is read in place as the folder it packs, member by member, through the same readers; its
 members give exactly the documents their extracted files give, whole or cut into the clean stage's segments; and
 `new-language` names the archive and the members to read.
@@ -22,7 +22,8 @@ import yaml
 
 from pipeline.config import ConfigError, load_language
 from pipeline.errors import StageError
-from pipeline.readers import archives, iter_file, plan_file, source_files
+from pipeline import files as archives
+from pipeline.readers import iter_file, plan_file, source_files
 from pipeline.stages import clean as clean_stage
 from tests.test_clean import check_stats, make_project, read_clean
 
@@ -216,3 +217,43 @@ def test_new_language_names_the_archive_and_the_members_to_read(tmp_path, shared
                             f"swh_news_2020_1K.tar.gz/{stem}-sentences.txt", "tico.txt"], sorted(read)
     assert read["news.zip/news/a.jsonl"]["documents"] + read["news.zip/news/b.jsonl"]["documents"] == len(news)
     assert stats["chars_out"] / stats["chars_in"] >= 0.97, stats["dropped"]
+
+
+def test_task_files_read_from_inside_an_archive(tmp_path, shared):
+    """A treebank as GitHub's "Download ZIP" gives it (`UD_Turkish-IMST-master.zip`) and MasakhaNER's Swahili
+    files as a `.tar.gz`: a task's `train`/`dev` name `ARCHIVE/MEMBER` and read exactly as the extracted files;
+    a member the archive lacks is an error naming the archive and the members of that name; new-language takes
+    such paths for --task, and params.yaml's eval paths (what DVC watches) name the archive, covering the task."""
+    from pipeline.evaluation import datadeps
+    from pipeline.scaffold import new_language
+    from pipeline.taskdata.tasks import load_task
+
+    ud, ner = shared / "ud" / "UD_Turkish-IMST", shared / "ner" / "masakhaner2" / "swa"
+    top = "UD_Turkish-IMST-master"
+    zipped = _pack({f"{top}/README.md": b"# UD Turkish IMST\n",
+                    **{f"{top}/{f.name}": f.read_bytes() for f in sorted(ud.glob("*.conllu"))}},
+                   tmp_path / f"{top}.zip")
+    tarred = _pack({f"swa/{f.name}": f.read_bytes() for f in (ner / "dev.txt", ner / "test.txt")}, tmp_path / "ner.tgz")
+    train, dev = sorted(ud.glob("*train.conllu"))[0], sorted(ud.glob("*dev.conllu"))[0]
+    cases = [({"type": "tagging", "format": "conllu"}, (train, dev),
+              (zipped / top / train.name, zipped / top / dev.name)),
+             ({"type": "tagging", "format": "conll"}, (ner / "test.txt", ner / "dev.txt"),
+              (tarred / "swa" / "test.txt", tarred / "swa" / "dev.txt"))]
+    for kw, plain, packed in cases:
+        want = load_task({"name": "t", **kw, "train": str(plain[0]), "dev": str(plain[1])}, tmp_path)
+        got = load_task({"name": "t", **kw, "train": str(packed[0]), "dev": str(packed[1])}, tmp_path)
+        assert [(e.tokens, e.label) for e in got.train] == [(e.tokens, e.label) for e in want.train]
+        assert [(e.tokens, e.label) for e in got.dev] == [(e.tokens, e.label) for e in want.dev]
+        assert len(got.train) > 1000 and got.train[0].source == str(packed[0])
+    with pytest.raises(StageError, match=rf"archive .*{top}\.zip holds no member '{top}/train\.conllu' \(members: "):
+        load_task({"name": "t", "type": "tagging", "format": "conllu", "train": str(zipped / top / "train.conllu")},
+                  tmp_path)
+
+    proj = make_project(tmp_path / "proj", shared, "xx", [{"path": "text/tr"}])
+    (proj / "params.yaml").write_text(yaml.safe_dump({"data_root": str(shared), "languages": {}}))
+    (proj / "corpora" / "xx.yaml").unlink()
+    new_language(proj, "tr", task_specs=[f"upos={zipped / top / train.name},{zipped / top / dev.name}"])
+    cfg = load_language("tr", proj)
+    assert cfg.evaluate.tasks[0].train == str(zipped / top / train.name) and cfg.evaluate.tasks[0].format == "conllu"
+    assert {(proj / p).resolve() for p in datadeps.declared(proj, "tr")} == {zipped.resolve()}   # the archive
+    assert datadeps.uncovered(proj, "tr") == []

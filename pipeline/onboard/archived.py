@@ -1,6 +1,6 @@
 """Archives under ``new-language --source``: their member files are classified as a folder's files are, and an
 entry that reads some names the archive as its path and the members it reads with a glob
-(``pipeline/readers/archives.py`` reads them in place)."""
+(``pipeline/files.py`` reads them in place)."""
 from __future__ import annotations
 
 import fnmatch
@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from pipeline.config import ConfigError
 from pipeline.errors import StageError
 from pipeline.onboard.leftout import LeftOut
-from pipeline.readers.archives import Member, is_archive, members
+from pipeline.files import Member, is_archive, members
 
 
 def expand(files: list[Path], left: LeftOut) -> list:

@@ -5,8 +5,8 @@ how lines become documents decided from the data, ``layout.py``), JSON Lines (.j
 field chosen from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a column), CoNLL-U, and a
 ``datasets`` ``save_to_disk`` folder (format ``hf``; its files are not classified one by one). Line-based
 files may be compressed (.gz, .xz, .zst, .bz2). An archive (.zip, .tar, .tar.gz, ...) stands for the folder it
-packs: its members are classified as files (``archived.py``). A file that is none of these, or whose content contradicts its
-extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
+packs: its members are classified as files (``archived.py``). A file that is none of these, or whose content
+contradicts its extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
 as the source globs leave them out, and so is a folder's documentation (README, LICENSE, CITATION, ...: a Hub
 dataset snapshot always has a README.md), lock files and the metadata of a ``load_dataset`` cache folder (its
 Arrow files are read); the YAML says so. An entry whose files include some named for a
@@ -34,7 +34,7 @@ from pipeline.onboard.leftout import LeftOut
 from pipeline.onboard.layout import LineStats, conll_like, id_column
 from pipeline.onboard.sample import TOTAL_CHARS, Tally, tally
 from pipeline.readers import format_of
-from pipeline.readers.archives import Member
+from pipeline.files import Member
 from pipeline.readers.common import COMPRESSED
 from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training_split
 

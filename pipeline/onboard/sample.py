@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.config import Source
 from pipeline.readers import SourceFile, iter_file
-from pipeline.readers.archives import Member
+from pipeline.files import Member
 from pipeline.readers.common import COMPRESSED, BadInput, open_binary, size_of
 
 FILE_CHARS = 5_000_000

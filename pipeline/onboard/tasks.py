@@ -2,8 +2,9 @@
 entry, so that the first run ends with a scorecard.
 
 The format comes from the file (``.conllu``; token-tag lines in ``.conll``/``.txt``/``.iob``/``.bio``, a
-file without a suffix (PAN-X's ``train``) or a header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a header; ``.jsonl``; ``.parquet``; a ``datasets``
-``save_to_disk`` folder), the type from what it holds: tags per token -> tagging; a second text column
+file without a suffix (PAN-X's ``train``) or a header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a
+header; ``.jsonl``; ``.parquet``; a ``datasets`` ``save_to_disk`` folder; any of the line-based ones may be
+named inside a .zip or tar archive, ``ARCHIVE/MEMBER``), the type from what it holds: tags per token -> tagging; a second text column
 (``sentence2``, ``hypothesis``, ...) -> pair_classification; numeric labels with fractions -> regression;
 else classification. The entry is then read with the evaluation's own loader (``load_task``), so a file it
 cannot read is a one-line error naming the file and line, and the YAML comment gives what was read. Without
@@ -26,11 +27,21 @@ _SAMPLE = 500
 
 
 def _head(path: Path, lines: int) -> list[str]:
-    """The first lines of a file (a byte-order mark dropped), without reading the rest."""
+    """The first lines of a file or an archive member (a byte-order mark dropped), without reading the rest."""
+    import io
     from itertools import islice
 
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
+    from pipeline.files import open_binary
+
+    with io.TextIOWrapper(open_binary(_member(path)), encoding="utf-8-sig", errors="replace") as f:
         return [ln.rstrip("\r\n") for ln in islice(f, lines)]
+
+
+def _member(path: Path):
+    """The file to open for ``path``: itself, or the archive member it names (``ARCHIVE/MEMBER``)."""
+    from pipeline.files import member_at
+
+    return path if path.exists() else member_at(path) or path
 
 
 def _conll_like(path: Path) -> bool:
@@ -52,7 +63,9 @@ def _records(path: Path, fmt: str) -> list[dict]:
     import csv
     import io
 
-    with open(path, "rb") as f:
+    from pipeline.files import open_binary
+
+    with open_binary(_member(path)) as f:
         text = f.read(2_000_000).decode("utf-8-sig", errors="replace")
     if fmt == "tsv":
         rows = [ln.split("\t") for ln in text.splitlines()[: _SAMPLE + 1]]
@@ -139,7 +152,7 @@ def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None =
         raise ConfigError(f"--task {spec}: at most two files, TRAIN and DEV")
     paths = []
     for p in given:
-        found = next((q.resolve() for q in (p, Path(droot) / p) if q.exists()), None)
+        found = next((q.resolve() for q in (p, Path(droot) / p) if q.exists() or _in_archive(q)), None)
         if found is None:
             raise ConfigError(f"--task {name}: {p}: no such file or folder (looked in {Path.cwd()} and the data "
                               f"root {droot})")
@@ -192,6 +205,17 @@ def _prefix_note(path: Path, fmt: str) -> str:
     return f"; every token starts with {prefix!r} (WikiANN/PAN-X as distributed), left out" if prefix else ""
 
 
+def _in_archive(path: Path) -> bool:
+    """Whether ``path`` names a member of an archive (``ARCHIVE/MEMBER``; a missing member is an error)."""
+    from pipeline.errors import StageError
+    from pipeline.files import member_at
+
+    try:
+        return member_at(path) is not None
+    except StageError as e:
+        raise ConfigError(str(e)) from None
+
+
 def _encoding(name: str, paths: list[Path], encoding: str) -> str | None:
     """``encoding`` when the task's files hold bytes that are not UTF-8 (read in it, they are checked by
     ``load_task``), None when they are UTF-8 (or ASCII); a ConfigError when one file is UTF-8 with non-ASCII
@@ -199,7 +223,7 @@ def _encoding(name: str, paths: list[Path], encoding: str) -> str | None:
     from pipeline.config.sources import UTF8
     from pipeline.onboard.head import encoding_of, head
 
-    legacy = {p: not head(p).isascii() and encoding_of(p, encoding) != UTF8 for p in paths}
+    legacy = {p: not head(_member(p)).isascii() and encoding_of(_member(p), encoding) != UTF8 for p in paths}
     if len(set(legacy.values())) > 1:
         utf8 = next(p for p, v in legacy.items() if not v)
         raise ConfigError(f"--task {name}: {utf8} is UTF-8 and the other file is not; a task's files share one "

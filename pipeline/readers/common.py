@@ -8,10 +8,7 @@ A configuration mismatch (a Parquet column that does not exist or is not a strin
 """
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
-import io
 import lzma
 import zlib
 from collections import Counter
@@ -20,15 +17,12 @@ from pathlib import Path
 
 from pipeline.config import ConfigError, LanguageConfig, Source, data_root, resolve_sources
 from pipeline.errors import StageError
-from pipeline.readers.archives import LINE_FORMATS, Member, is_archive, members, open_member, selected
-from pipeline.readers.archives import SUFFIXES as ARCHIVES
+from pipeline.files import (ARCHIVES, COMPRESSED, LINE_FORMATS, READ_CHUNK, Member, compression, is_archive,
+                            members, open_binary, selected, size_of)
 
-READ_CHUNK = 1 << 20
 BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
 BAD_KINDS = ("binary_file", "invalid_utf8", "invalid_encoding", "nul_byte", "corrupt_gzip", "malformed_json",
              "missing_field", "bad_field_type", "malformed_conllu", "unreadable_parquet", "malformed_csv")
-COMPRESSED = (".gz", ".xz", ".zst", ".bz2")   # read through gzip, lzma, zstandard, bz2; the suffix before says the
-                                               # format
 
 
 class BadInput:
@@ -141,56 +135,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(READ_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def compression(name: str) -> str:
-    """The compression suffix a file's name says (``.tgz`` is ``.gz``, ...), or ''."""
-    name = name.lower()
-    for short, z in ((".tgz", ".gz"), (".txz", ".xz"), (".tbz2", ".bz2")):
-        if name.endswith(short):
-            return z
-    return next((z for z in COMPRESSED if name.endswith(z)), "")
-
-
-def size_of(path) -> int:
-    """A file's size in bytes (an archive member's as stored); 0 for one that cannot be read."""
-    try:
-        return path.size if isinstance(path, Member) else path.stat().st_size
-    except OSError:
-        return 0
-
-
-def open_binary(path, start: int = 0):
-    """The file's (decompressed) bytes, positioned at byte ``start`` of the decompressed stream (a seek error
-    propagates: the caller reports it with its line). ``path``: a file, or a ``Member`` of an archive."""
-    z = compression(path.name)
-    try:
-        if isinstance(path, Member):
-            src = open_member(path, 0 if z else start)
-            start = start if z else 0
-        else:
-            src = path if z != ".zst" else open(path, "rb")
-        if z == ".gz":
-            f = gzip.open(src, "rb")
-        elif z == ".xz":
-            f = lzma.open(src, "rb")
-        elif z == ".bz2":
-            f = bz2.open(src, "rb")
-        elif z == ".zst":
-            import zstandard  # only for .zst sources
-
-            f = zstandard.ZstdDecompressor().stream_reader(src, closefd=True)
-        else:
-            f = open(src, "rb") if isinstance(src, Path) else src
-    except OSError as e:
-        raise StageError(f"{path}: cannot open ({e.strerror or e})") from None
-    if start:
-        try:
-            f.seek(start)     # (compressed: decompresses up to there; zstandard seeks forward only)
-        except BaseException:
-            f.close()
-            raise
-    return io.BufferedReader(f, READ_CHUNK) if z == ".zst" else f
 
 
 def sniff_nul(sf: SourceFile, bad: BadInput) -> bool:

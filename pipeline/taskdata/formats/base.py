@@ -9,6 +9,7 @@ from typing import Any
 
 from pipeline.config.sources import UTF8, legacy_hint
 from pipeline.errors import StageError
+from pipeline.files import member_at, open_binary
 
 
 @dataclass
@@ -24,10 +25,15 @@ class Example:
 
 def read_text(path: Path, encoding: str = UTF8) -> str:
     """A UTF-8 file's text (a leading BOM dropped), or a file's in the single-byte ``encoding`` (the task's
-    ``encoding``). A byte it does not decode is an error naming the line."""
-    if not path.is_file():
+    ``encoding``). A byte it does not decode is an error naming the line. ``path`` may name a file inside a
+    .zip or tar archive, ``ARCHIVE/MEMBER``."""
+    if path.is_file():
+        data = path.read_bytes()
+    elif (member := member_at(path)) is not None:   # ARCHIVE/MEMBER: read in place (pipeline/files.py)
+        with open_binary(member) as f:
+            data = f.read()
+    else:
         raise StageError(f"{path}: file not found")
-    data = path.read_bytes()
     if encoding == UTF8 and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.config import TaskSettings
 from pipeline.errors import StageError
+from pipeline.files import member_at
 from pipeline.taskdata.formats.base import Example
 from pipeline.taskdata.formats.hf import class_names, named_rows
 
@@ -32,7 +33,9 @@ def read_parquet(path: Path, task: TaskSettings) -> list[Example]:
     import pyarrow.parquet as pq
 
     if not path.is_file():
-        raise StageError(f"{path}: file not found")
+        inside = member_at(path) is not None
+        raise StageError(f"{path}: a Parquet file inside an archive; extract it (only line-based task files are "
+                         f"read from archives)" if inside else f"{path}: file not found")
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as e:

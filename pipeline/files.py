@@ -1,5 +1,6 @@
-"""Archives as sources: the files packed in a .zip or a tar (.tar, .tar.gz/.tgz, .tar.xz/.txz, .tar.bz2/.tbz2,
-.tar.zst), read in place, never extracted to disk.
+"""Opening the files sources and tasks read: plain, compressed (.gz, .xz, .zst, .bz2: ``open_binary`` reads the
+decompressed bytes), or packed in a .zip or a tar (.tar, .tar.gz/.tgz, .tar.xz/.txz, .tar.bz2/.tbz2, .tar.zst)
+and read in place, never extracted to disk.
 
 An archive among a source's files is read as the folder it packs: each regular member file is a source file of
 its own (a ``Member``), read by the source's format reader as if extracted, and recorded as ``ARCHIVE/MEMBER``
@@ -7,7 +8,7 @@ its own (a ``Member``), read by the source's format reader as if extracted, and 
 also matches ``/``: ``*-sentences.txt`` finds a Leipzig corpus's sentences in any folder of its tarball).
 Hidden members (a part of the name starting with ``.``) and macOS's ``__MACOSX/`` copies are left out, as a
 source's glob leaves hidden files out. Only line-based formats are read from archives (``LINE_FORMATS``); a
-member may itself be compressed (.gz, .xz, .zst, .bz2).
+member may itself be compressed. A task's file may be named the same way, ``ARCHIVE/MEMBER`` (``member_at``).
 
 A tar has no index: listing it reads it through once, hashing each member on the way. A member is read from
 the decompressed tar stream at its offset; the stream stays open, so a work unit's consecutive members cost one
@@ -16,9 +17,12 @@ start). A zip's members are read directly.
 """
 from __future__ import annotations
 
+import bz2
 import fnmatch
+import gzip
 import hashlib
 import io
+import lzma
 import os
 import tarfile
 import zipfile
@@ -28,14 +32,66 @@ from pathlib import Path, PurePosixPath
 
 from pipeline.errors import StageError
 
-SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".txz", ".tar.xz", ".tbz2", ".tar.bz2", ".tar.zst")
+READ_CHUNK = 1 << 20
+COMPRESSED = (".gz", ".xz", ".zst", ".bz2")   # read through gzip, lzma, zstandard, bz2; the suffix before says the
+                                               # format
+ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz", ".txz", ".tar.xz", ".tbz2", ".tar.bz2", ".tar.zst")
 LINE_FORMATS = ("text", "jsonl", "csv", "conllu")
 SMALL = 8 << 20        # a tar member up to this size is kept whole after its first read
-_CHUNK = 1 << 20
+
+
+def compression(name: str) -> str:
+    """The compression suffix a file's name says (``.tgz`` is ``.gz``, ...), or ''."""
+    name = name.lower()
+    for short, z in ((".tgz", ".gz"), (".txz", ".xz"), (".tbz2", ".bz2")):
+        if name.endswith(short):
+            return z
+    return next((z for z in COMPRESSED if name.endswith(z)), "")
+
+
+def size_of(path) -> int:
+    """A file's size in bytes (an archive member's as stored); 0 for one that cannot be read."""
+    try:
+        return path.size if isinstance(path, Member) else path.stat().st_size
+    except OSError:
+        return 0
+
+
+def open_binary(path, start: int = 0):
+    """The file's (decompressed) bytes, positioned at byte ``start`` of the decompressed stream (a seek error
+    propagates: the caller reports it with its line). ``path``: a file, or a ``Member`` of an archive."""
+    z = compression(path.name)
+    try:
+        if isinstance(path, Member):
+            src = open_member(path, 0 if z else start)
+            start = start if z else 0
+        else:
+            src = path if z != ".zst" else open(path, "rb")
+        if z == ".gz":
+            f = gzip.open(src, "rb")
+        elif z == ".xz":
+            f = lzma.open(src, "rb")
+        elif z == ".bz2":
+            f = bz2.open(src, "rb")
+        elif z == ".zst":
+            import zstandard  # only for .zst sources
+
+            f = zstandard.ZstdDecompressor().stream_reader(src, closefd=True)
+        else:
+            f = open(src, "rb") if isinstance(src, Path) else src
+    except OSError as e:
+        raise StageError(f"{path}: cannot open ({e.strerror or e})") from None
+    if start:
+        try:
+            f.seek(start)     # (compressed: decompresses up to there; zstandard seeks forward only)
+        except BaseException:
+            f.close()
+            raise
+    return io.BufferedReader(f, READ_CHUNK) if z == ".zst" else f
 
 
 def is_archive(path) -> bool:
-    return isinstance(path, Path) and path.name.lower().endswith(SUFFIXES)
+    return isinstance(path, Path) and path.name.lower().endswith(ARCHIVES)
 
 
 @dataclass(frozen=True)
@@ -84,8 +140,6 @@ def _listing(archive: Path, size: int, mtime: int) -> list[Member]:
             with zipfile.ZipFile(archive) as z:
                 return [Member(archive, i.filename, i.file_size, _sha(z.open(i)))
                         for i in z.infolist() if not i.is_dir()]
-        from pipeline.readers.common import open_binary
-
         out = []
         with open_binary(archive) as f, tarfile.open(fileobj=f, mode="r|") as t:
             for i in t:
@@ -99,18 +153,34 @@ def _listing(archive: Path, size: int, mtime: int) -> list[Member]:
         raise StageError(f"{archive}: cannot read this archive ({type(e).__name__}: {e}); is it complete?") from None
 
 
+def member_at(path: Path) -> Member | None:
+    """The archive member ``path`` names as ``ARCHIVE/MEMBER`` (``data/ud.zip/UD_X-master/x-ud-test.conllu``), or
+    None when no file on the path is an archive; a ``StageError`` when the archive has no such member."""
+    for archive in Path(path).parents:
+        if archive.is_file() and is_archive(archive):
+            name = Path(path).relative_to(archive).as_posix()
+            every = members(archive)
+            found = next((m for m in every if m.member == name), None)
+            if found is None:
+                near = [m.member for m in every if m.name == Path(name).name] or [m.member for m in every][:8]
+                raise StageError(f"{path}: archive {archive} holds no member {name!r} (members: {', '.join(near)}"
+                                 f"{', ...' if len(every) > len(near) else ''})")
+            return found
+    return None
+
+
 def open_member(m: Member, start: int = 0):
-    """A member's stored bytes from byte ``start``, as a binary file (``common.open_binary`` decompresses a
-    member that is itself compressed)."""
+    """A member's stored bytes from byte ``start``, as a binary file (``open_binary`` decompresses a member that
+    is itself compressed)."""
     if m.offset < 0:   # (ZipExtFile's own readline is Python; a BufferedReader's is C)
         f = _zip(m.archive, os.getpid()).open(m.member)
         f.seek(start)
-        return io.BufferedReader(f, _CHUNK)
+        return io.BufferedReader(f, READ_CHUNK)
     if m.size <= SMALL:
         f = io.BytesIO(_small(m, os.getpid()))
         f.seek(start)
         return f
-    return io.BufferedReader(_View(m.archive, m.offset + start, m.offset + m.size), _CHUNK)
+    return io.BufferedReader(_View(m.archive, m.offset + start, m.offset + m.size), READ_CHUNK)
 
 
 @lru_cache(maxsize=4)
@@ -129,8 +199,6 @@ class _Stream:
     open: dict[Path, "_Stream"] = {}
 
     def __init__(self, archive: Path):
-        from pipeline.readers.common import open_binary
-
         self.pid, self.f, self.pos = os.getpid(), open_binary(archive), 0
 
     @classmethod
@@ -141,7 +209,7 @@ class _Stream:
                 s.f.close()
             s = cls.open[archive] = cls(archive)
         while s.pos < offset:
-            got = len(s.f.read(min(_CHUNK, offset - s.pos)))
+            got = len(s.f.read(min(READ_CHUNK, offset - s.pos)))
             if not got:
                 raise EOFError(f"{archive}: ends before byte {offset}; is it truncated?")
             s.pos += got
@@ -174,6 +242,6 @@ class _View(io.RawIOBase):
 def _sha(f) -> str:
     h = hashlib.sha256()
     with f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
+        for chunk in iter(lambda: f.read(READ_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
