@@ -212,6 +212,50 @@ def test_new_language_task_from_a_panx_download(tmp_path):
     assert "500 training and 200 scored" in why and "every token starts with 'ru:'" in why, why
 
 
+def test_semicolon_csv_from_a_spreadsheet(tmp_path):
+    """CSV as spreadsheets write it where the decimal mark is a comma: `;` between columns (German NTREX articles
+    beside a `1,5` column; SST-2 sentences and labels). new-language sets `delimiter: ';'` on the source and the
+    task, which then read the original text and examples; without it the reader's error names the setting."""
+    import csv
+    import io
+
+    from pipeline.config import Source
+    from pipeline.errors import StageError
+    from pipeline.onboard.detect import detect, render
+    from pipeline.onboard.tasks import task_entry
+    from pipeline.readers import SourceFile, iter_file
+    from pipeline.taskdata.tasks import load_task
+
+    shared = require_shared("glue", "SST-2", "dev.tsv").parents[2]
+    arts = [b for b in gzip.open(shared / "text/de/ntrex128.txt.gz", "rt", encoding="utf-8").read().split("\n\n")
+            if b.strip()]
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\n").writerows(
+        [["id", "wert", "text"], *([i, f"{i},5", a] for i, a in enumerate(arts))])
+    (tmp_path / "artikel.csv").write_text(out.getvalue(), encoding="utf-8")
+    rows = [ln.split("\t") for ln in (shared / "glue/SST-2/dev.tsv").read_text(encoding="utf-8").splitlines()]
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\n").writerows(rows)
+    (tmp_path / "sst.csv").write_text(out.getvalue(), encoding="utf-8")
+
+    found, left = detect([str(tmp_path / "artikel.csv")])
+    assert found[0].settings == {"format": "csv", "delimiter": ";", "field": "text"}, found[0].settings
+    entry = yaml.safe_load(render(found, str, left).replace("\n  ", "\n"))[0]
+    assert entry["delimiter"] == ";"                                           # the YAML reads back as written
+    sf = SourceFile(Source(**entry), tmp_path / "artikel.csv", "artikel.csv")
+    assert [d.text for d in iter_file(sf, 100_000)] == arts
+    sf = SourceFile(Source(path="x", format="csv", field="text"), tmp_path / "artikel.csv", "artikel.csv")
+    with pytest.raises(StageError, match="the header is one column holding ';': set sources\\[\\].delimiter: ';'"):
+        list(iter_file(sf, 100_000))
+
+    task, why = task_entry(f"sst={tmp_path / 'sst.csv'}", str, tmp_path, shared)
+    assert task["delimiter"] == ";" and task["type"] == "classification" and "separated by ';'" in why
+    got = load_task({**task, "dev_fraction": 0.2}, tmp_path)
+    want = load_task({"name": "sst", "type": "classification", "format": "tsv",
+                      "train": str(shared / "glue/SST-2/dev.tsv"), "dev_fraction": 0.2}, tmp_path)
+    assert [(e.text_a, e.label) for e in got.train + got.dev] == [(e.text_a, e.label) for e in want.train + want.dev]
+
+
 def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
     """The formats the big test leaves out: a TSV table, an Arrow stream file (what `datasets` writes), a
     compressed JSONL file, and a hub dataset name, which is a one-line error offline (nothing downloads)."""

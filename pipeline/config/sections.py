@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from model.sizes import SIZES, size_defaults
 from pipeline.config.base import ConfigError, _Strict
 from pipeline.config.scripts import SCRIPTS, is_script
-from pipeline.config.sources import UTF8, Encoding, Source
+from pipeline.config.sources import UTF8, Delimiter, Encoding, Source
 
 DEFAULT_DATA_ROOT = "../shared/data"
 # Top-level sections; each is a DVC param of the stage(s) that read it, so each must be present.
@@ -321,11 +321,15 @@ class TaskSettings(_Strict):
     note: str = Field("", description="shown in the scorecard, e.g. what was trained on and what was scored")
     encoding: Encoding = Field(UTF8, description="the files' single-byte encoding when not UTF-8 (cp1252, "
                                                  "latin-1, cp1251, ...); not for parquet and hf")
+    delimiter: Delimiter | None = Field(None, description="csv: the column separator when not the suffix's "
+                                                          "(a comma for .csv, a tab for .tsv), e.g. ';'")
 
     @model_validator(mode="after")
     def _hf_keys(self):
         if self.encoding != UTF8 and self.format in ("parquet", "hf"):
             raise ValueError(f"encoding applies to text files, not format {self.format} (its strings are UTF-8)")
+        if self.delimiter is not None and self.format != "csv":
+            raise ValueError(f"delimiter applies to format csv only (task {self.name!r} is {self.format})")
         if self.format != "hf":
             bad = [k for k in _HF_ONLY if k in self.model_fields_set]
             if bad:

@@ -63,6 +63,19 @@ class GroupChars(_Strict):
                                                  "many characters (a blank line also ends one)")
 
 
+# csv: the column separator when it is not the file suffix's (a comma for .csv, a tab for .tsv): ";" as spreadsheets
+# write CSV in locales whose decimal mark is a comma, or "|"
+Delimiter = Literal[",", ";", "\t", "|"]
+
+
+def delimiter_hint(header: list[str], setting: str) -> str:
+    """'; ... set SETTING' when a CSV header read as one column holds another separator, else ''."""
+    if len(header) != 1:
+        return ""
+    sep = next((s for s in (";", "\t", "|", ",") if s in header[0]), None)
+    return f"; the header is one column holding {sep!r}: set {setting}: {sep!r}" if sep else ""
+
+
 class Source(_Strict):
     """One entry of ``sources``."""
     path: str = Field(description="file, folder or glob (format hf: a save_to_disk folder, or a hub name; format "
@@ -87,6 +100,8 @@ class Source(_Strict):
                                 "(.zip, .tar, .tar.gz/.tgz, .tar.xz, .tar.bz2, .tar.zst), a glob whose * also matches "
                                 "/ (*-sentences.txt); default every file. Archives are read in place, formats text, "
                                 "jsonl, csv and conllu")
+    delimiter: Delimiter | None = Field(None, description="csv: the column separator when not the suffix's (a "
+                                        "comma for .csv, a tab for .tsv), e.g. ';' from a spreadsheet")
     encoding: Encoding = Field(UTF8, description="text, csv: the files' character encoding when it is not UTF-8, "
                                "a single-byte one (cp1252, latin-1, cp1251, koi8-r, cp1256, iso-8859-7, cp874, ...)")
 
@@ -96,6 +111,8 @@ class Source(_Strict):
             raise ValueError(f"line_ids applies to format text only, not format {self.format}")
         if self.encoding != UTF8 and self.format not in ("text", "csv"):
             raise ValueError(f"encoding applies to formats text and csv only (format {self.format} is UTF-8)")
+        if self.delimiter is not None and self.format != "csv":
+            raise ValueError(f"delimiter applies to format csv only, not format {self.format}")
         if self.members is not None and self.format not in ("text", "jsonl", "csv", "conllu"):
             raise ValueError(f"members applies to formats text, jsonl, csv and conllu (read from archives), not "
                              f"format {self.format}")

@@ -1,16 +1,16 @@
 """Format detection for ``foundry new-language --source`` (a file, folder or glob; repeatable).
 
-Every file is classified by its extension and then checked against its content: plain text (.txt, .text;
-how lines become documents decided from the data, ``layout.py``), JSON Lines (.jsonl, .ndjson, .json; the text
-field chosen from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a column), CoNLL-U, and a
-``datasets`` ``save_to_disk`` folder (format ``hf``; its files are not classified one by one). Line-based
-files may be compressed (.gz, .xz, .zst, .bz2). An archive (.zip, .tar, .tar.gz, ...) stands for the folder it
-packs: its members are classified as files (``archived.py``). A file that is none of these, or whose content
-contradicts its extension, is a ``ConfigError`` naming it: nothing is guessed silently. Hidden files (``.name``) are left out,
-as the source globs leave them out, and so is a folder's documentation (README, LICENSE, CITATION, ...: a Hub
-dataset snapshot always has a README.md), lock files and the metadata of a ``load_dataset`` cache folder (its
-Arrow files are read); the YAML says so. An entry whose files include some named for a
-held-out split (``test-00000-of-00001.parquet``) says that too.
+Every file is classified by its extension and then checked against its content: plain text (.txt, .text; how lines
+become documents decided from the data, ``layout.py``), JSON Lines (.jsonl, .ndjson, .json; the text field chosen
+from the first records, ``fields.py``), Parquet, Arrow, CSV/TSV (a column; a header separated by ``;`` or ``|``
+sets ``delimiter``), CoNLL-U, and a ``datasets`` ``save_to_disk`` folder (format ``hf``; its files are not
+classified one by one). Line-based files may be compressed (.gz, .xz, .zst, .bz2). An archive (.zip, .tar, .tar.gz,
+...) stands for the folder it packs: its members are classified as files (``archived.py``). A file that is none of
+these, or whose content contradicts its extension, is a ``ConfigError`` naming it: nothing is guessed silently.
+Hidden files (``.name``) are left out, as the source globs leave them out, and so is a folder's documentation
+(README, LICENSE, CITATION, ...: a Hub dataset snapshot always has a README.md), lock files and the metadata of a
+``load_dataset`` cache folder (its Arrow files are read); the YAML says so. An entry whose files include some named
+for a held-out split (``test-00000-of-00001.parquet``) says that too.
 
 Files with the same format and settings become one ``sources`` entry (a glob where one matches exactly those
 files, else one entry per file), each with a comment: what was found and why the settings were chosen.
@@ -28,7 +28,7 @@ import yaml
 from pipeline.config import ConfigError
 from pipeline.config.sources import UTF8
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
-from pipeline.onboard.head import encoding_of, lines as _lines
+from pipeline.onboard.head import delimiter_of, encoding_of, lines as _lines
 from pipeline.onboard.archived import entries, expand
 from pipeline.onboard.leftout import LeftOut
 from pipeline.onboard.layout import LineStats, conll_like, id_column
@@ -262,7 +262,9 @@ def _csv(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dic
 
     from pipeline.readers.delimited import delimiter
 
-    rows = list(csv.reader(_lines(path, encoding)[: SAMPLE_RECORDS + 1], delimiter=delimiter(path.name)))
+    lines = _lines(path, encoding)
+    sep = delimiter_of(lines[0], delimiter(path.name)) if lines else None
+    rows = list(csv.reader(lines[: SAMPLE_RECORDS + 1], delimiter=sep or delimiter(path.name)))
     if not rows:
         raise ConfigError(f"{path}: an empty table (no header row)")
     header, body = rows[0], rows[1:]
@@ -270,6 +272,8 @@ def _csv(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[dic
     numeric = {h for h in header if records and all(_is_number(r[h]) for r in records)}
     types = {h: "number" if h in numeric else "text" for h in header}
     settings, why = choose(str(path), records, [h for h in header if h not in numeric], types, prefer=code)
+    if sep:
+        return {"format": "csv", "delimiter": sep, **settings}, f"columns separated by {sep!r}; {why}"
     return {"format": "csv", **settings}, why
 
 

@@ -1,15 +1,15 @@
 """``foundry new-language --task NAME=TRAIN[,DEV]``: a labelled task's files turned into an ``evaluate.tasks``
 entry, so that the first run ends with a scorecard.
 
-The format comes from the file (``.conllu``; token-tag lines in ``.conll``/``.txt``/``.iob``/``.bio``, a
-file without a suffix (PAN-X's ``train``) or a header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a
-header; ``.jsonl``; ``.parquet``; a ``datasets`` ``save_to_disk`` folder; any of the line-based ones may be
-named inside a .zip or tar archive, ``ARCHIVE/MEMBER``), the type from what it holds: tags per token -> tagging; a second text column
-(``sentence2``, ``hypothesis``, ...) -> pair_classification; numeric labels with fractions -> regression;
-else classification. The entry is then read with the evaluation's own loader (``load_task``), so a file it
-cannot read is a one-line error naming the file and line, and the YAML comment gives what was read. Without
-a DEV file a seeded share of TRAIN is scored. The shipped configs' CPU recipe is written: 10 epochs, at most
-1000 training examples per task (``max_train_examples: all`` trains on every one).
+The format comes from the file (``.conllu``; token-tag lines in ``.conll``/``.txt``/``.iob``/``.bio``, a file
+without a suffix (PAN-X's ``train``) or a header-less two-column ``.tsv``; ``.tsv``/``.csv`` with a header;
+``.jsonl``; ``.parquet``; a ``datasets`` ``save_to_disk`` folder; any of the line-based ones may be named inside a
+.zip or tar archive, ``ARCHIVE/MEMBER``), the type from what it holds: tags per token -> tagging; a second text
+column (``sentence2``, ``hypothesis``, ...) -> pair_classification; numeric labels with fractions -> regression;
+else classification. The entry is then read with the evaluation's own loader (``load_task``), so a file it cannot
+read is a one-line error naming the file and line, and the YAML comment gives what was read. Without a DEV file a
+seeded share of TRAIN is scored. The shipped configs' CPU recipe is written: 10 epochs, at most 1000 training
+examples per task (``max_train_examples: all`` trains on every one).
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _conll_like(path: Path) -> bool:
     return conll_like(_head(path, 2000))
 
 
-def _records(path: Path, fmt: str) -> list[dict]:
+def _records(path: Path, fmt: str, sep: str | None = None) -> list[dict]:
     """The first records of a tabular or JSON task file, as dicts (column name -> value)."""
     if fmt == "jsonl":
         out = [json.loads(ln) for ln in _head(path, 2 * _SAMPLE) if ln.strip()][:_SAMPLE]
@@ -70,7 +70,7 @@ def _records(path: Path, fmt: str) -> list[dict]:
     if fmt == "tsv":
         rows = [ln.split("\t") for ln in text.splitlines()[: _SAMPLE + 1]]
     else:
-        rows = list(csv.reader(io.StringIO(text, newline="")))[: _SAMPLE + 1]
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep or ","))[: _SAMPLE + 1]
     return [dict(zip([h.strip() for h in rows[0]], r)) for r in rows[1:]] if rows else []
 
 
@@ -164,6 +164,8 @@ def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None =
         entry["dev"] = shown(paths[1])
     if encoding and fmt not in ("hf", "parquet") and (enc := _encoding(name, paths, encoding)):
         entry["encoding"] = enc
+    if fmt == "csv" and (sep := _delimiter(paths[0])):
+        entry["delimiter"] = sep
     if fmt == "hf":
         entry.update(_hf(paths[0], dev_given=len(paths) == 2))
     elif fmt == "glue":
@@ -172,7 +174,7 @@ def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None =
         entry["type"] = GLUE_TASKS[_glue_key(paths[0])]["type"]
     elif not entry["type"]:
         try:
-            entry["type"] = _type(_records(paths[0], fmt))
+            entry["type"] = _type(_records(paths[0], fmt, entry.get("delimiter")))
         except (ValueError, OSError):   # unreadable: load_task below names the file and line
             entry["type"] = "classification"
     try:
@@ -192,7 +194,8 @@ def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None =
     seeded = len(paths) == 1 and (fmt != "hf" or entry.get("dev_split") is None)
     split = f" (a seeded {TaskSettings.model_fields['dev_fraction'].default:.0%} of the training file)" if seeded else ""
     why = (f"{name}: {fmt}, {entry['type']}: {n_train:,} training and {n_dev:,} scored examples{split}"
-           f"{labels}{capped}{_prefix_note(paths[0], fmt)}")
+           f"{labels}{capped}{_prefix_note(paths[0], fmt)}"
+           + (f"; columns separated by {entry['delimiter']!r}" if "delimiter" in entry else ""))
     return entry, why
 
 
@@ -200,9 +203,17 @@ def _prefix_note(path: Path, fmt: str) -> str:
     """What the comment says of PAN-X's language prefix on every token (``taskdata/formats/conll.py``)."""
     from pipeline.taskdata.formats.conll import language_prefix
 
-    first = [ln.split("\t")[0].split()[0] for ln in _head(path, 2000) if ln.strip() and fmt == "conll"]
-    prefix = language_prefix(first)
+    if fmt != "conll":
+        return ""
+    prefix = language_prefix([ln.split("\t")[0].split()[0] for ln in _head(path, 2000) if ln.strip()])
     return f"; every token starts with {prefix!r} (WikiANN/PAN-X as distributed), left out" if prefix else ""
+
+
+def _delimiter(path: Path) -> str | None:
+    """A CSV task file's column separator when its header uses another than the comma (``head.delimiter_of``)."""
+    from pipeline.onboard.head import delimiter_of
+
+    return delimiter_of((_head(path, 1) or [""])[0], ",")
 
 
 def _in_archive(path: Path) -> bool:

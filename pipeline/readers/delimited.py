@@ -1,7 +1,7 @@
 """``csv`` (.csv, .tsv; + .gz/.xz/.zst/.bz2): a table with a header row; one document per row of column
-``source.field`` (or ``source.fields`` joined with a blank line). The delimiter is a tab for .tsv, a comma
-otherwise; quoted cells may span lines (Python's ``csv`` module). UTF-8 (a spreadsheet's byte-order mark
-left out), or ``source.encoding``. A text longer than ``clean.max_chars`` is cut into kept pieces
+``source.field`` (or ``source.fields`` joined with a blank line). The delimiter is ``source.delimiter``, else
+a tab for .tsv and a comma otherwise; quoted cells may span lines (Python's ``csv`` module). UTF-8 (a
+spreadsheet's byte-order mark left out), or ``source.encoding``. A text longer than ``clean.max_chars`` is cut into kept pieces
 (``RawDoc.split``).
 
 A file is one work-unit segment: a byte offset is not a record boundary when quoted cells hold line breaks."""
@@ -12,7 +12,7 @@ import io
 import sys
 from typing import Iterator
 
-from pipeline.config.sources import UTF8, legacy_hint
+from pipeline.config.sources import UTF8, delimiter_hint, legacy_hint
 from pipeline.errors import StageError
 from pipeline.readers.common import (COMPRESSED, RAISE, BadInput, RawDoc, Segment, SourceFile, open_binary,
                                      size_of)
@@ -38,7 +38,7 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
     enc = sf.source.encoding
     rows = csv.reader(io.TextIOWrapper(f, encoding="utf-8-sig" if enc == UTF8 else enc, newline=""),
-                      delimiter=delimiter(sf.path.name))
+                      delimiter=sf.source.delimiter or delimiter(sf.path.name))
     line = 1
     try:
         with f:
@@ -46,7 +46,8 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
             missing = [x for x in fields if x not in header]
             if missing:
                 raise StageError(f"{sf.path} line 1: no column {missing[0]!r} (header: {', '.join(header) or 'empty'}); "
-                                 f"set sources[].field in the language's YAML")
+                                 f"set sources[].field in the language's YAML"
+                                 f"{delimiter_hint(header, 'sources[].delimiter')}")
             idx = [header.index(x) for x in fields]
             line = rows.line_num + 1
             for cells in rows:

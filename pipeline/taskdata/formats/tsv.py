@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from pipeline.config import TaskSettings
+from pipeline.config.sources import delimiter_hint
 from pipeline.errors import StageError
 from pipeline.taskdata.formats.base import Example, parse_label, read_lines, read_text
 
@@ -68,9 +69,10 @@ def _column_specs(task: TaskSettings, glue: dict | None, header: list[str] | Non
             if pair and b_spec is None:
                 missing.append("text_b")
             if missing:
+                hint = delimiter_hint(header, f"evaluate.tasks[{task.name}].delimiter") if task.format == "csv" else ""
                 raise StageError(f"{path}:1: cannot tell which column is {' / '.join(missing)} from the header "
                                  f"({', '.join(header)}); set evaluate.tasks[{task.name}].{missing[0]} "
-                                 f"to a column name")
+                                 f"to a column name{hint}")
         else:
             a_spec = 0 if a_spec is None else a_spec
             if pair and b_spec is None:
@@ -89,10 +91,12 @@ def read_tsv(path: Path, task: TaskSettings, glue: dict | None) -> list[Example]
 
 
 def read_csv(path: Path, task: TaskSettings) -> list[Example]:
-    """``csv``: comma-separated (a ``.tsv`` name: tab), quoted cells may hold commas and line breaks; a
+    """``csv``: comma-separated (a ``.tsv`` name: tab; or the task's ``delimiter``), quoted cells may hold commas
+    and line breaks; a
     spreadsheet's byte-order mark is dropped. Columns as for ``tsv``."""
     text = read_text(path, task.encoding)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if path.name.endswith(".tsv") else ",")
+    sep = task.delimiter or ("\t" if path.name.endswith(".tsv") else ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     rows, start = [], 1
     try:
         for cells in reader:
