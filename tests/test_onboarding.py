@@ -256,6 +256,31 @@ def test_semicolon_csv_from_a_spreadsheet(tmp_path):
     assert [(e.text_a, e.label) for e in got.train + got.dev] == [(e.text_a, e.label) for e in want.train + want.dev]
 
 
+def test_task_columns_named_in_the_language_are_chosen_by_content(tmp_path):
+    """MasakhaNEWS as a Swahili team would export it: a CSV whose header is `nambari,kichwa,maandishi,aina`
+    (id, headline, text, category): no English column name says which is the text or the label, so
+    new-language takes the longest text column as text_a and the 7-valued one as label, says so, and the task
+    reads the articles and topics of the original file."""
+    import csv
+    import io
+
+    from pipeline.onboard.tasks import task_entry
+    from pipeline.taskdata.tasks import load_task
+
+    shared = require_shared("classification", "masakhanews", "swa", "train.tsv").parents[3]
+    original = shared / "classification/masakhanews/swa/train.tsv"
+    rows = list(csv.reader(io.StringIO(original.read_text(encoding="utf-8"), newline=""), delimiter="\t"))[1:]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [["nambari", "kichwa", "maandishi", "aina"], *([i, h, t, c] for i, (c, h, t) in enumerate(rows))])
+    (tmp_path / "habari.csv").write_text(out.getvalue(), encoding="utf-8")
+    entry, why = task_entry(f"topic={tmp_path / 'habari.csv'}", str, tmp_path, shared)
+    assert (entry["text_a"], entry["label"], entry["type"]) == ("maandishi", "aina", "classification"), entry
+    assert "chosen by their content" in why and "label 'aina' (7 values)" in why, why
+    got = load_task(entry, tmp_path)
+    assert sorted((e.text_a, e.label) for e in got.train + got.dev) == sorted((t, c) for c, _, t in rows)
+
+
 def test_csv_arrow_and_offline_hub_sources(tmp_path, monkeypatch):
     """The formats the big test leaves out: a TSV table, an Arrow stream file (what `datasets` writes), a
     compressed JSONL file, and a hub dataset name, which is a one-line error offline (nothing downloads)."""

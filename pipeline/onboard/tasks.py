@@ -82,13 +82,13 @@ def _is_fraction(v) -> bool:
     return f != int(f) if f == f and abs(f) != float("inf") else False
 
 
-def _type(records: list[dict]) -> str:
+def _type(records: list[dict], label: str | None = None) -> str:
     from pipeline.taskdata.formats.tsv import _LABEL_NAMES, _TEXT_B_NAMES
 
     keys = list(dict.fromkeys(k for r in records for k in r))
     if any(isinstance(r.get("tokens"), list) for r in records):
         return "tagging"
-    label = next((k for k in _LABEL_NAMES if k in keys), None)
+    label = label or next((k for k in _LABEL_NAMES if k in keys), None)
     values = [r.get(label) for r in records] if label else []
     numeric = values and all(_is_fraction(v) or str(v).strip().lstrip("-").replace(".", "", 1).isdigit()
                              for v in values)
@@ -97,6 +97,35 @@ def _type(records: list[dict]) -> str:
     if any(k in keys or any(h.startswith(k + "_") for h in keys) for k in _TEXT_B_NAMES):
         return "pair_classification"
     return "classification"
+
+
+def _is_number(v) -> bool:
+    return _is_fraction(v) or str(v).strip().lstrip("-").replace(".", "", 1).isdigit()
+
+
+def _columns(records: list[dict]) -> tuple[dict, str]:
+    """``text_a`` and ``label`` chosen by content where no header name says (a header in the task's language:
+    ``satz;kategorie``): text_a the non-numeric column with the longest values, label another column with 2 to
+    50 distinct values (the fewest); ({}, "") when the names say or nothing fits."""
+    from pipeline.taskdata.formats.tsv import _LABEL_NAMES, _TEXT_A_NAMES, _default_column
+
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    if len(keys) < 2 or any(isinstance(r.get("tokens"), list) for r in records):
+        return {}, ""
+    mean = {k: sum(len(str(r.get(k, ""))) for r in records) / len(records) for k in keys}
+    out, said = {}, []
+    text_a = _default_column(_TEXT_A_NAMES, keys)
+    texts = [k for k in keys if not all(_is_number(r.get(k)) for r in records)]
+    if text_a is None and texts:
+        text_a = out["text_a"] = max(texts, key=mean.get)
+        said.append(f"text_a {text_a!r} (the longest text, {mean[text_a]:,.0f} characters on average)")
+    if _default_column(_LABEL_NAMES, keys) is None and text_a is not None:
+        distinct = {k: len({str(r.get(k)) for r in records}) for k in keys if k != text_a}
+        fits = [k for k, n in distinct.items() if 2 <= n <= 50]
+        if fits:
+            label = out["label"] = min(fits, key=distinct.get)
+            said.append(f"label {label!r} ({distinct[label]} values)")
+    return out, (f"; columns chosen by their content (no header name says): {', '.join(said)}" if said else "")
 
 
 def _glue_key(path: Path) -> str | None:
@@ -172,9 +201,13 @@ def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None =
         from pipeline.taskdata.formats.glue import GLUE_TASKS
 
         entry["type"] = GLUE_TASKS[_glue_key(paths[0])]["type"]
-    elif not entry["type"]:
+    chosen = ""
+    if not entry["type"] and fmt not in ("hf", "glue"):
         try:
-            entry["type"] = _type(_records(paths[0], fmt, entry.get("delimiter")))
+            records = _records(paths[0], fmt, entry.get("delimiter"))
+            columns, chosen = _columns(records) if fmt in ("csv", "tsv", "jsonl") else ({}, "")
+            entry.update(columns)
+            entry["type"] = _type(records, columns.get("label"))
         except (ValueError, OSError):   # unreadable: load_task below names the file and line
             entry["type"] = "classification"
     try:
@@ -195,7 +228,7 @@ def task_entry(spec: str, shown, root: Path, droot: Path, encoding: str | None =
     split = f" (a seeded {TaskSettings.model_fields['dev_fraction'].default:.0%} of the training file)" if seeded else ""
     why = (f"{name}: {fmt}, {entry['type']}: {n_train:,} training and {n_dev:,} scored examples{split}"
            f"{labels}{capped}{_prefix_note(paths[0], fmt)}"
-           + (f"; columns separated by {entry['delimiter']!r}" if "delimiter" in entry else ""))
+           + (f"; columns separated by {entry['delimiter']!r}" if "delimiter" in entry else "") + chosen)
     return entry, why
 
 
