@@ -13,7 +13,8 @@ member may itself be compressed. A task's file may be named the same way, ``ARCH
 A tar has no index: listing it reads it through once, hashing each member on the way. A member is read from
 the decompressed tar stream at its offset; the stream stays open, so a work unit's consecutive members cost one
 pass, and a small member is kept whole after its first read (the binary sniff, then the reader, read it from its
-start). A zip's members are read directly.
+start). A zip lists its members from its central directory and reads each directly (hashed when asked,
+``member_sha256``).
 """
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ class Member:
     archive: Path      # absolute path of the archive
     member: str        # its name in the archive
     size: int          # bytes, as stored in the archive (compressed when the member itself is)
-    sha256: str
+    sha256: str        # of those bytes; tar: taken as the listing reads through; zip: "" (``member_sha256``)
     offset: int = -1   # tar: where its bytes start in the decompressed tar stream; zip: -1
 
     @property
@@ -133,13 +134,23 @@ def members(archive: Path, hidden_too: bool = False) -> list[Member]:
     return every if hidden_too else [m for m in every if not hidden(m.member)]
 
 
+def member_sha256(m: Member) -> str:
+    """The sha256 of a member's bytes: a tar's from its listing; a zip's read now (a zip lists from its central
+    directory, so naming its members costs nothing, and only the clean stage's fingerprint reads them whole)."""
+    if m.sha256:
+        return m.sha256
+    try:
+        return _sha(open_member(m))
+    except (OSError, EOFError, zipfile.BadZipFile, RuntimeError, ValueError) as e:
+        raise StageError(f"{m}: cannot read it from the archive ({type(e).__name__}: {e}); is it complete?") from None
+
+
 @lru_cache(maxsize=16)
 def _listing(archive: Path, size: int, mtime: int) -> list[Member]:
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as z:
-                return [Member(archive, i.filename, i.file_size, _sha(z.open(i)))
-                        for i in z.infolist() if not i.is_dir()]
+                return [Member(archive, i.filename, i.file_size, "") for i in z.infolist() if not i.is_dir()]
         out = []
         with open_binary(archive) as f, tarfile.open(fileobj=f, mode="r|") as t:
             for i in t:
@@ -195,19 +206,19 @@ def _small(m: Member, pid: int) -> bytes:
 
 
 class _Stream:
-    """A tar's decompressed stream, open at ``pos``; one per archive and process."""
-    open: dict[Path, "_Stream"] = {}
+    """A tar's decompressed stream, open at ``pos``; one per archive and process (``streams``)."""
+    streams: dict[Path, "_Stream"] = {}
 
     def __init__(self, archive: Path):
         self.pid, self.f, self.pos = os.getpid(), open_binary(archive), 0
 
     @classmethod
     def at(cls, archive: Path, offset: int) -> "_Stream":
-        s = cls.open.get(archive)
+        s = cls.streams.get(archive)
         if s is None or s.pid != os.getpid() or s.pos > offset:   # backwards: read again from the start
             if s is not None and s.pid == os.getpid():
                 s.f.close()
-            s = cls.open[archive] = cls(archive)
+            s = cls.streams[archive] = cls(archive)
         while s.pos < offset:
             got = len(s.f.read(min(READ_CHUNK, offset - s.pos)))
             if not got:

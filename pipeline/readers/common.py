@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipeline.config import ConfigError, LanguageConfig, Source, data_root, resolve_sources
 from pipeline.errors import StageError
-from pipeline.files import (ARCHIVES, COMPRESSED, LINE_FORMATS, READ_CHUNK, Member, compression, is_archive,
+from pipeline.files import (ARCHIVES, COMPRESSED, LINE_FORMATS, READ_CHUNK, Member, is_archive, member_sha256,
                             members, open_binary, selected, size_of)
 
 BINARY_SNIFF_BYTES = 8000          # a NUL byte in the first 8000 bytes: a binary file (git's heuristic)
@@ -105,7 +105,7 @@ def source_files(cfg: LanguageConfig, root: Path) -> list[SourceFile]:
 
 
 def _members(cfg: LanguageConfig, src: Source, path: Path, rel: str) -> list[SourceFile]:
-    """The member files of an archive a source names that the source reads (``archives.py``)."""
+    """The member files of an archive a source names that the source reads (``pipeline/files.py``)."""
     where = f"corpora/{cfg.language}.yaml: sources[{cfg.sources.index(src)}] ({src.path!r})"
     if not is_archive(path):
         raise ConfigError(f"{where}: {rel} is not an archive ({', '.join(ARCHIVES)}); members applies to archives")
@@ -122,7 +122,7 @@ def file_sha256(path: Path) -> str:
     """The file's sha256; for a folder (a ``datasets`` save_to_disk folder) that of its files' names and
     contents; for a name that is no path (a hub dataset) that of the name."""
     if isinstance(path, Member):
-        return path.sha256
+        return member_sha256(path)
     h = hashlib.sha256()
     if path.is_dir():
         for f in sorted(q for q in path.rglob("*") if q.is_file()):
