@@ -4,7 +4,7 @@ says what a document is for each format); and the encodings text files may be in
 from __future__ import annotations
 
 import codecs
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -68,11 +68,17 @@ class GroupChars(_Strict):
 Delimiter = Literal[",", ";", "\t", "|"]
 
 
-def delimiter_hint(header: list[str], setting: str) -> str:
-    """'; ... set SETTING' when a CSV header read as one column holds another separator, else ''."""
-    if len(header) != 1:
-        return ""
-    sep = next((s for s in (";", "\t", "|", ",") if s in header[0]), None)
+def delimiter_of(header: str, suffix_sep: str) -> str | None:
+    """The column separator of a CSV file whose header line uses another than its suffix's (``suffix_sep``):
+    the one of , ; TAB | the header holds most of, when that is not the suffix's; None otherwise."""
+    counts = {sep: header.count(sep) for sep in get_args(Delimiter)}
+    best = max(counts, key=counts.get)
+    return best if best != suffix_sep and counts[best] > counts[suffix_sep] else None
+
+
+def delimiter_hint(header: list[str], setting: str, used: str = ",") -> str:
+    """'; ... set SETTING' when a CSV header read with ``used`` as one column holds another separator, else ''."""
+    sep = delimiter_of(header[0], used) if len(header) == 1 else None
     return f"; the header is one column holding {sep!r}: set {setting}: {sep!r}" if sep else ""
 
 

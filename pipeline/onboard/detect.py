@@ -26,9 +26,9 @@ from pathlib import Path
 import yaml
 
 from pipeline.config import ConfigError
-from pipeline.config.sources import UTF8
+from pipeline.config.sources import UTF8, delimiter_of
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
-from pipeline.onboard.head import delimiter_of, encoding_of, lines as _lines
+from pipeline.onboard.head import encoding_of, lines as _lines
 from pipeline.onboard.archived import entries, expand
 from pipeline.onboard.leftout import LeftOut
 from pipeline.onboard.layout import LineStats, conll_like, id_column

@@ -45,14 +45,6 @@ def lines(path: Path, encoding: str = UTF8) -> list[str]:
     return text.removeprefix("\ufeff").split("\n")
 
 
-def delimiter_of(header: str, suffix_sep: str) -> str | None:
-    """The column separator of a CSV file whose header line uses another than its suffix's (``suffix_sep``):
-    the one of , ; TAB | the header holds most of, when that is not the suffix's; None otherwise."""
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    best = max(counts, key=counts.get)
-    return best if best != suffix_sep and counts[best] > counts[suffix_sep] else None
-
-
 def encoding_of(path: Path, encoding: str) -> str:
     """The encoding a text or CSV file is read in when new-language is given ``--encoding``: that one, unless the
     file's first bytes hold non-ASCII characters that are valid UTF-8 (a UTF-8 file among legacy ones, which the

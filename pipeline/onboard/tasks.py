@@ -90,8 +90,7 @@ def _type(records: list[dict], label: str | None = None) -> str:
         return "tagging"
     label = label or next((k for k in _LABEL_NAMES if k in keys), None)
     values = [r.get(label) for r in records] if label else []
-    numeric = values and all(_is_fraction(v) or str(v).strip().lstrip("-").replace(".", "", 1).isdigit()
-                             for v in values)
+    numeric = values and all(_is_number(v) for v in values)
     if numeric and any(_is_fraction(v) for v in values):
         return "regression"
     if any(k in keys or any(h.startswith(k + "_") for h in keys) for k in _TEXT_B_NAMES):
@@ -243,8 +242,8 @@ def _prefix_note(path: Path, fmt: str) -> str:
 
 
 def _delimiter(path: Path) -> str | None:
-    """A CSV task file's column separator when its header uses another than the comma (``head.delimiter_of``)."""
-    from pipeline.onboard.head import delimiter_of
+    """A CSV task file's column separator when its header uses another than the comma."""
+    from pipeline.config.sources import delimiter_of
 
     return delimiter_of((_head(path, 1) or [""])[0], ",")
 

@@ -1,8 +1,8 @@
 """``csv`` (.csv, .tsv; + .gz/.xz/.zst/.bz2): a table with a header row; one document per row of column
 ``source.field`` (or ``source.fields`` joined with a blank line). The delimiter is ``source.delimiter``, else
 a tab for .tsv and a comma otherwise; quoted cells may span lines (Python's ``csv`` module). UTF-8 (a
-spreadsheet's byte-order mark left out), or ``source.encoding``. A text longer than ``clean.max_chars`` is cut into kept pieces
-(``RawDoc.split``).
+spreadsheet's byte-order mark left out), or ``source.encoding``. A text longer than ``clean.max_chars`` is cut
+into kept pieces (``RawDoc.split``).
 
 A file is one work-unit segment: a byte offset is not a record boundary when quoted cells hold line breaks."""
 from __future__ import annotations
@@ -37,8 +37,8 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
     f = open_binary(sf.path)
     # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
     enc = sf.source.encoding
-    rows = csv.reader(io.TextIOWrapper(f, encoding="utf-8-sig" if enc == UTF8 else enc, newline=""),
-                      delimiter=sf.source.delimiter or delimiter(sf.path.name))
+    sep = sf.source.delimiter or delimiter(sf.path.name)
+    rows = csv.reader(io.TextIOWrapper(f, encoding="utf-8-sig" if enc == UTF8 else enc, newline=""), delimiter=sep)
     line = 1
     try:
         with f:
@@ -47,7 +47,7 @@ def read(sf: SourceFile, max_chars: int, start: int = 0, end: int | None = None,
             if missing:
                 raise StageError(f"{sf.path} line 1: no column {missing[0]!r} (header: {', '.join(header) or 'empty'}); "
                                  f"set sources[].field in the language's YAML"
-                                 f"{delimiter_hint(header, 'sources[].delimiter')}")
+                                 f"{delimiter_hint(header, 'sources[].delimiter', sep)}")
             idx = [header.index(x) for x in fields]
             line = rows.line_num + 1
             for cells in rows:

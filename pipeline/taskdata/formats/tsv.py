@@ -69,7 +69,8 @@ def _column_specs(task: TaskSettings, glue: dict | None, header: list[str] | Non
             if pair and b_spec is None:
                 missing.append("text_b")
             if missing:
-                hint = delimiter_hint(header, f"evaluate.tasks[{task.name}].delimiter") if task.format == "csv" else ""
+                hint = (delimiter_hint(header, f"evaluate.tasks[{task.name}].delimiter", _csv_sep(path, task))
+                        if task.format == "csv" else "")
                 raise StageError(f"{path}:1: cannot tell which column is {' / '.join(missing)} from the header "
                                  f"({', '.join(header)}); set evaluate.tasks[{task.name}].{missing[0]} "
                                  f"to a column name{hint}")
@@ -90,13 +91,16 @@ def read_tsv(path: Path, task: TaskSettings, glue: dict | None) -> list[Example]
     return _examples(path, task, glue, rows, "tab-separated columns")
 
 
+def _csv_sep(path: Path, task: TaskSettings) -> str:
+    return task.delimiter or ("\t" if path.name.endswith(".tsv") else ",")
+
+
 def read_csv(path: Path, task: TaskSettings) -> list[Example]:
     """``csv``: comma-separated (a ``.tsv`` name: tab; or the task's ``delimiter``), quoted cells may hold commas
     and line breaks; a
     spreadsheet's byte-order mark is dropped. Columns as for ``tsv``."""
     text = read_text(path, task.encoding)
-    sep = task.delimiter or ("\t" if path.name.endswith(".tsv") else ",")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_csv_sep(path, task))
     rows, start = [], 1
     try:
         for cells in reader:
