@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import json
+import random
 import tarfile
 import zipfile
 from pathlib import Path
@@ -257,3 +258,80 @@ def test_task_files_read_from_inside_an_archive(tmp_path, shared):
     assert cfg.evaluate.tasks[0].train == str(zipped / top / train.name) and cfg.evaluate.tasks[0].format == "conllu"
     assert {(proj / p).resolve() for p in datadeps.declared(proj, "tr")} == {zipped.resolve()}   # the archive
     assert datadeps.uncovered(proj, "tr") == []
+
+
+def _panx(ner: Path, to: Path) -> Path:
+    """XTREME's `panx_dataset.tar` as downloaded: a plain tar of one `LANG.tar.gz` per language, each holding
+    suffix-less `train`/`dev`/`test`/`extra` files of `sw:`-prefixed token-tag lines."""
+    def prefixed(p: Path) -> bytes:
+        return "".join(f"sw:{ln.split()[0]}\t{ln.split()[-1]}\n" if ln.strip() else "\n"
+                       for ln in p.read_text(encoding="utf-8").splitlines()).encode()
+    to.parent.mkdir()
+    inner = _pack({"train": prefixed(ner / "train.txt"), "dev": prefixed(ner / "dev.txt"), "extra": b"sw:a\tO\n"},
+                  to.parent.parent / "sw.tar.gz").read_bytes()
+    other = _pack({"train": b"yo:a\tO\n", "dev": b"yo:a\tO\n"}, to.parent.parent / "yo.tar.gz").read_bytes()
+    return _pack({"sw.tar.gz": inner, "yo.tar.gz": other}, to)
+
+
+def test_archives_inside_archives_are_read_through(tmp_path, shared, monkeypatch):
+    """An archive packed in an archive is read as the folder it packs, named through it: WikiANN's Swahili files
+    as XTREME distributes them (`panx_dataset.tar/sw.tar.gz/train`) read as the extracted files for a task, with
+    only the archives on the way listed, and new-language's --task takes the path (DVC watches the outer tar); a
+    corpus zip holding a Leipzig tarball beside a text file gives the documents of the extracted files, and a
+    `members` glob naming the inner archive takes its files. A damaged inner archive, a zip inside a tar too large
+    to keep whole, archives nested too deep: errors naming them."""
+    from pipeline.evaluation import datadeps
+    from pipeline.scaffold import new_language
+    from pipeline.taskdata.tasks import load_task
+
+    ner = shared / "ner" / "masakhaner2" / "swa"
+    panx = _panx(ner, tmp_path / "download" / "panx_dataset.tar")
+    listed, listing = [], archives._listing
+    monkeypatch.setattr(archives, "_listing", lambda a, *k: listed.append(a.name) or listing(a, *k))
+    kw = {"name": "ner", "type": "tagging", "format": "conll"}
+    want = load_task({**kw, "train": str(ner / "train.txt"), "dev": str(ner / "dev.txt")}, tmp_path)
+    got = load_task({**kw, "train": str(panx / "sw.tar.gz" / "train"), "dev": str(panx / "sw.tar.gz" / "dev")},
+                    tmp_path)
+    assert [(e.tokens, e.label) for e in got.train] == [(e.tokens, e.label) for e in want.train]
+    assert [(e.tokens, e.label) for e in got.dev] == [(e.tokens, e.label) for e in want.dev] and len(got.dev) > 900
+    assert got.train[0].source == str(panx / "sw.tar.gz" / "train")
+    assert set(listed) == {"panx_dataset.tar", "sw.tar.gz"}          # yo.tar.gz was never opened
+    with pytest.raises(StageError, match=r"holds no member 'sw\.tar\.gz/trian' \(members: sw\.tar\.gz/train, "):
+        archives.member_at(panx / "sw.tar.gz" / "trian")
+    assert [m.member for m in archives.members(panx)] == ["sw.tar.gz/train", "sw.tar.gz/dev", "sw.tar.gz/extra",
+                                                          "yo.tar.gz/train", "yo.tar.gz/dev"]
+
+    proj = make_project(tmp_path / "proj", shared, "xx", [{"path": "text/sw"}])
+    (proj / "params.yaml").write_text(yaml.safe_dump({"data_root": str(shared), "languages": {}}))
+    (proj / "corpora" / "xx.yaml").unlink()
+    new_language(proj, "sw", task_specs=[f"ner={panx}/sw.tar.gz/train,{panx}/sw.tar.gz/dev"])
+    task = load_language("sw", proj).evaluate.tasks[0]
+    assert (task.format, task.train) == ("conll", f"{panx}/sw.tar.gz/train")
+    assert {(proj / p).resolve() for p in datadeps.declared(proj, "sw")} == {panx.resolve()}
+
+    members = _members(shared)
+    inner = _pack({k: v for k, v in members.items() if k.endswith(".txt")}, tmp_path / "inner.tar.gz")
+    outer = _pack({"leipzig/sw.tar.gz": inner.read_bytes(), "extra/notes.txt": b"Habari ya asubuhi.\n"},
+                  tmp_path / "corpus.zip")
+    plain = make_project(tmp_path / "plain", shared, "sw", [{"path": str(_pack(
+        {k: v for k, v in members.items() if k.endswith(".txt")}, tmp_path / "plain.zip"))}])
+    root = make_project(tmp_path / "nested", shared, "sw", [{"path": str(outer), "members": "leipzig/sw.tar.gz"}])
+    assert _documents(root, []) == _documents(plain, []) and len(_documents(root, [])) > 50
+    assert [sf.rel.removeprefix(str(outer) + "/") for sf in source_files(load_language("sw", root), root)] == \
+        ["leipzig/sw.tar.gz/corpus/news.txt"]
+    root = make_project(tmp_path / "all", shared, "sw", [{"path": str(outer)}])
+    assert [sf.rel.removeprefix(str(outer) + "/") for sf in source_files(load_language("sw", root), root)] == \
+        ["leipzig/sw.tar.gz/corpus/news.txt", "extra/notes.txt"]
+
+    cut = _pack({"a/cut.tar.gz": inner.read_bytes()[:3000]}, tmp_path / "cut.zip")
+    with pytest.raises(StageError, match=r"cut\.zip/a/cut\.tar\.gz: cannot read this archive .*is it complete"):
+        archives.members(cut)
+    monkeypatch.setattr(archives, "SMALL", 1000)
+    noise = _pack({"a.txt": random.Random(0).randbytes(5000)}, tmp_path / "in.zip")     # (deflate keeps it > 1000)
+    zipped = _pack({"in.zip": noise.read_bytes()}, tmp_path / "z.tar")
+    with pytest.raises(StageError, match=r"z\.tar/in\.zip: a zip inside a tar is read in place only up to"):
+        archives.members(zipped)
+    deep = _pack({"b.zip": _pack({"c.zip": _pack({"d.zip": b""}, tmp_path / "c.zip").read_bytes()},
+                                 tmp_path / "b.zip").read_bytes()}, tmp_path / "a.zip")
+    with pytest.raises(StageError, match=r"a\.zip/b\.zip/c\.zip/d\.zip: archives nested more than 3 deep"):
+        archives.members(deep)

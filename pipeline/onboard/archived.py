@@ -3,7 +3,6 @@ entry that reads some names the archive as its path and the members it reads wit
 (``pipeline/files.py`` reads them in place)."""
 from __future__ import annotations
 
-import fnmatch
 import glob
 import os
 from pathlib import Path, PurePosixPath
@@ -11,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from pipeline.config import ConfigError
 from pipeline.errors import StageError
 from pipeline.onboard.leftout import LeftOut
-from pipeline.files import Member, is_archive, members
+from pipeline.files import Member, is_archive, members, selected
 
 
 def expand(files: list[Path], left: LeftOut) -> list:
@@ -72,4 +71,4 @@ def _glob(mine: list[Member], every: list[Member]) -> str | None:
 
 
 def _matches(pattern: str, every: list[Member]) -> set[str]:
-    return {m.member for m in every if fnmatch.fnmatchcase(m.member, pattern)}
+    return {m.member for m in every if selected(m, pattern)}
