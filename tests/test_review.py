@@ -26,7 +26,8 @@ import pytest
 import yaml
 
 from pipeline.review import gate
-from pipeline.review.expectations import corpus_metrics, load_corpus
+from pipeline.review.corpus import load_corpus
+from pipeline.review.expectations import corpus_metrics
 from pipeline.review.page import build_pages
 from pipeline.stages import validate as validate_stage
 from pipeline.config import load_language
@@ -157,14 +158,13 @@ def test_review_page_degrades_without_optional_stats(tmp_path):
     minimal = {"documents_in": 35, "documents_out": 30, "dropped": {"too_short": 5}}
     lay = make_unit_project(tmp_path, stats=minimal)
     cfg = load_language("xx", tmp_path)
-    import pandas as pd
-    df = load_corpus(lay)
+    docs = load_corpus(lay)
     exps = [{"name": "row_count", "expectation": "expect_table_row_count_to_be_between", "column": None,
              "observed": 30, "threshold": {"min": 10}, "passed": False}]
     site = tmp_path / "site"
     site.mkdir()
-    info = build_pages(cfg, df, lay, site, expectations=exps, passed=False, corpus="sha256:abc",
-                       metrics=corpus_metrics(df))
+    info = build_pages(cfg, docs, lay, site, expectations=exps, passed=False, corpus="sha256:abc",
+                       metrics=corpus_metrics(docs.df))
     page = (site / "review.html").read_text(encoding="utf-8")
     assert info["lid_unreliable"] is False and 'id="lid-warning"' not in page
     assert "Validation failed" in page and 'class="fail"' in page
@@ -172,8 +172,8 @@ def test_review_page_degrades_without_optional_stats(tmp_path):
     assert "No <code>rejected.jsonl</code>" in page
     # and with no stats.json at all
     lay.clean_stats.unlink()
-    build_pages(cfg, pd.DataFrame(df), lay, site, expectations=exps, passed=False, corpus="sha256:abc",
-                metrics=corpus_metrics(df))
+    build_pages(cfg, docs, lay, site, expectations=exps, passed=False, corpus="sha256:abc",
+                metrics=corpus_metrics(docs.df))
     assert "No stats.json from the clean stage" in (site / "review.html").read_text(encoding="utf-8")
 
 
@@ -189,10 +189,11 @@ def test_review_page_summarises_thousands_of_source_files(tmp_path):
     lay = make_unit_project(tmp_path, stats={"documents_in": 3049, "documents_out": 3008, "dropped": {"language": 41},
                                              "sources": srcs})
     cfg = load_language("xx", tmp_path)
-    df = load_corpus(lay)
+    docs = load_corpus(lay)
     site = tmp_path / "site"
     site.mkdir()
-    build_pages(cfg, df, lay, site, expectations=[], passed=True, corpus="sha256:abc", metrics=corpus_metrics(df))
+    build_pages(cfg, docs, lay, site, expectations=[], passed=True, corpus="sha256:abc",
+                metrics=corpus_metrics(docs.df))
     page = (site / "review.html").read_text(encoding="utf-8")
     section = page[page.index('id="sources"'):page.index('id="decision"')]
     assert section.count("<tr>") <= MAX_SOURCE_ROWS, section.count("<tr>")
@@ -600,3 +601,28 @@ def test_mojibake_check_sees_a_single_byte_code_page_read_as_latin1():
     assert out["documents"] == len(broken)
     assert out["markers"][0]["marker"] == CODEPAGE_MARKER
     assert all(int(ex["id"]) >= len(clean) for ex in out["examples"])
+
+
+def test_corpus_is_held_without_its_text_and_duplicates_still_fail(tmp_path):
+    """The validate stage keeps every column but the text, which it holds as a 64-bit hash (memory grows with
+    documents, not with their text: benchmarks/corpus_scale.py); the review page reads back only the texts it
+    scans and shows, across parts and row groups. Two copies of one text are still both unexpected for
+    text_unique, and a null text for text_not_null."""
+    texts = [f"Hati ya {i} ina maneno mengi ya kutosha kupita kipimo cha urefu wa chini kabisa." for i in range(60)]
+    lay = make_unit_project(tmp_path, stats=None, docs=texts[:40])
+    t = pq.read_table(lay.clean_dir / "part-00000.parquet")
+    more = t.slice(0, 20).set_column(1, "text", pa.array(texts[40:58] + [texts[3], None]))
+    more = more.set_column(0, "id", pa.array([f"more-{i}" for i in range(20)]))
+    pq.write_table(more, lay.clean_dir / "part-00001.parquet", row_group_size=6)   # 4 row groups
+    docs = load_corpus(lay)
+    assert "text" not in docs.df.columns and str(docs.df["text_digest"].dtype) == "UInt64"
+    assert str(docs.df["id"].dtype).startswith("string") and docs.df["text_digest"].isna().sum() == 1
+    assert docs.texts([59, 0, 45, 39, 40]) == [None, texts[0], texts[45], texts[39], texts[40]]
+    out = validate_stage.run("xx", tmp_path)
+    by = {e["name"]: e for e in json.loads(lay.validation.read_text())["expectations"]}
+    assert by["text_unique"]["column"] == "text_digest" and by["text_unique"]["observed"]["unexpected_count"] == 2
+    assert not by["text_not_null"]["passed"] and not by["text_unique"]["passed"]
+    assert set(out["failed"]) >= {"text_not_null", "text_unique"}
+    page = (lay.quality_dir / "review.html").read_text(encoding="utf-8")
+    shown = docs.texts(docs.df.sample(n=5, random_state=1).sort_index().index)   # the kept samples' rows
+    assert all(x is None or x in page for x in shown) and sum(x is not None for x in shown) >= 4

@@ -251,3 +251,33 @@ def test_choose_documents_is_deterministic_and_disjoint():
     assert len(train) == 300 and len(held) == 20 and not set(train) & set(held)
     assert train == sorted(train)
     assert choose_documents(1, 10, 0) == ([0], [])
+
+
+def test_sample_chars_caps_the_text_fed_to_sentencepiece(tmp_path):
+    """`vocab.sample_chars` bounds the characters trained on (SentencePiece's memory grows ~20 bytes a character:
+    benchmarks/corpus_scale.py): a seeded random subset of the sampled documents, reaching the cap by at most one
+    document; under the cap the sample, and so the tokenizer, is what it was without it."""
+    from pipeline.tokenizer.corpus import within_chars
+
+    chars = [100 + (i * 37) % 900 for i in range(2000)]
+    rows = list(range(0, 2000, 2))
+    assert within_chars(rows, chars, 10 ** 9, seed=0) is rows
+    capped = within_chars(rows, chars, 50_000, seed=0)
+    assert capped == sorted(capped) and set(capped) < set(rows) and capped == within_chars(rows, chars, 50_000, 0)
+    assert 50_000 <= sum(chars[r] for r in capped) < 50_000 + max(chars)
+    assert capped[-1] > 1500 and capped[0] < 500          # spread over the corpus, not its start
+    assert within_chars(rows, chars, 50_000, seed=1) != capped
+
+    docs = read_docs("en")
+    total = sum(len(t) for _, t in docs)
+    root = make_project(tmp_path / "p", "en", docs)
+    out = vocab_stage.run("en", root)
+    assert out["characters_sampled"] == total - sum(len(docs[r][1]) for r in choose_documents(len(docs), 200_000, 0)[1])
+    uncapped = (root / "models" / "en" / "tokenizer" / "spm.model").read_bytes()
+    make_project(root, "en", docs, vocab_cfg={"sample_chars": total})              # above the sample: no change
+    vocab_stage.run("en", root)
+    assert (root / "models" / "en" / "tokenizer" / "spm.model").read_bytes() == uncapped
+    make_project(root, "en", docs, vocab_cfg={"sample_chars": total // 4})
+    out = vocab_stage.run("en", root)
+    assert total // 4 <= out["characters_sampled"] < total // 4 + max(len(t) for _, t in docs)
+    assert out["documents_sampled"] < len(docs) // 3

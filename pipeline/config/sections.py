@@ -196,6 +196,9 @@ class VocabSettings(_Strict):
     model_type: Literal["unigram", "bpe"] = "unigram"
     character_coverage: float = Field(0.9995, gt=0.9, le=1.0)
     sample_documents: int = Field(200_000, ge=10, description="documents sampled to train the vocabulary")
+    sample_chars: int = Field(100_000_000, ge=10_000, description="at most this many characters of them (a seeded "
+                              "sample of the sampled documents): SentencePiece takes ~20 bytes of memory a "
+                              "character it is fed")
     max_sentence_length: int = Field(8192, ge=256)
     byte_fallback: bool = Field(True, description="a character outside the vocabulary becomes its UTF-8 byte "
                                                   "pieces (256 of the vocab.size ids), never [UNK]")

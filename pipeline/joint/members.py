@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from pipeline.atomic import write_json
 from pipeline.config import load_language
 from pipeline.config.joint import JointConfig
@@ -24,16 +22,9 @@ from pipeline.joint.sampling import probabilities
 from pipeline.layout import Layout
 from pipeline.pretrain import dvc_md5
 from pipeline.review.gate import check_validation, corpus_hash, read_decision
+from pipeline.tokenizer.corpus import document_chars
 
 REVIEW_KEYS = ("decision", "reviewer", "comment", "decided_at", "policy", "corpus")
-
-
-def document_chars(files: list[Path]) -> list[int]:
-    """Characters of every document of a cleaned corpus, in corpus order (its ``n_chars`` column)."""
-    out: list[int] = []
-    for f in files:
-        out.extend(pq.read_table(f, columns=["n_chars"]).column(0).to_pylist())
-    return out
 
 
 def member_record(root: Path, lang: str) -> dict:

@@ -1,8 +1,8 @@
 """The joint vocabulary's text: an alpha-smoothed sample of the members' cleaned corpora.
 
 The budget is the vocab section's ``sample_documents`` in characters (that many documents of the members'
-mean length, at most all their text); member i gets p_i of it (``sampling.probabilities`` of the members'
-characters), drawn from its documents in seeded passes, so a small member's documents repeat and its
+mean length, at most all their text and ``sample_chars``); member i gets p_i of it
+(``sampling.probabilities`` of the members' characters), drawn from its documents in seeded passes, so a small member's documents repeat and its
 pieces survive SentencePiece's pruning. Each member's held-out documents are the very ones its
 monolingual vocab stage holds out (``choose_documents`` with the member's vocab seed and sample size):
 never trained on, and the fertility of both vocabularies is measured on the same text.
@@ -17,10 +17,9 @@ from typing import Iterator
 
 from pipeline.config import load_language
 from pipeline.config.joint import JointConfig
-from pipeline.joint.members import document_chars
 from pipeline.joint.sampling import take_chars
 from pipeline.layout import Layout
-from pipeline.tokenizer.corpus import choose_documents, iter_texts, split_lines
+from pipeline.tokenizer.corpus import choose_documents, document_chars, iter_texts, split_lines
 
 
 @dataclass
@@ -43,7 +42,7 @@ def plan(root: Path, cfg: JointConfig, record: dict) -> dict[str, MemberSample]:
     members = record["members"]
     total_chars = sum(r["characters"] for r in members.values())
     total_docs = sum(r["documents"] for r in members.values())
-    budget = min(total_chars, cfg.vocab.sample_documents * total_chars / max(total_docs, 1))
+    budget = min(total_chars, cfg.vocab.sample_documents * total_chars / max(total_docs, 1), cfg.vocab.sample_chars)
     rng = random.Random(cfg.sampling.seed)
     out = {}
     for m in cfg.members:

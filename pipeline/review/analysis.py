@@ -2,7 +2,8 @@
 
 Repeated lines, suspected boilerplate and mojibake and the script mix are computed over at most
 ``review.scan_documents`` documents (a seeded sample beyond that), so the page costs the same on a large
-corpus; label and source counts and the kept samples use every document.
+corpus; label and source counts and the kept samples use every document. Only the scanned and shown documents'
+texts are read (``Corpus.texts``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import unicodedata
 from collections import Counter
 
 from pipeline.config import ReviewSettings
+from pipeline.review.corpus import Corpus
 from pipeline.review.expectations import plain_value
 
 TOP_LINES = 20
@@ -61,10 +63,11 @@ def _scan_frame(df, n: int):
     return df.sample(n=n, random_state=0).sort_index()
 
 
-def analyse(df, settings: ReviewSettings) -> dict:
+def analyse(corpus: Corpus, settings: ReviewSettings) -> dict:
     """Statistics of the kept documents that the page shows (all JSON-friendly)."""
+    df = corpus.df
     scan = _scan_frame(df, settings.scan_documents)
-    texts = [t for t in scan["text"].tolist() if isinstance(t, str)] if "text" in scan else []
+    texts = [t for t in corpus.texts(scan.index) if isinstance(t, str)]
     n_scan = len(texts)
     out: dict = {"documents": int(len(df)), "scanned": n_scan}
 
@@ -87,7 +90,7 @@ def analyse(df, settings: ReviewSettings) -> dict:
     if "source" in df and len(df):
         vc = df["source"].value_counts()
         out["sources"] = [{"source": str(k), "documents": int(v)} for k, v in sorted(vc.items())]
-    out["kept_samples"] = _kept_samples(df, settings.samples)
+    out["kept_samples"] = _kept_samples(corpus, settings.samples)
     return out
 
 
@@ -159,10 +162,11 @@ def _script_mix(texts: list[str]) -> dict:
     }
 
 
-def _kept_samples(df, samples: int) -> list[dict]:
+def _kept_samples(corpus: Corpus, samples: int) -> list[dict]:
     """A seeded sample of kept documents with their cleaning facts."""
+    df = corpus.df
     keep = df.sample(n=min(samples, len(df)), random_state=1).sort_index() if len(df) and samples else df.iloc[:0]
-    return [{k: (plain_value(row[k], 4) if k in row else None)
-             for k in ("id", "source", "lid_lang", "lid_score", "script_share", "n_chars", "text")}
-            for _, row in keep.iterrows()]
+    return [{**{k: (plain_value(row[k], 4) if k in row else None)
+                for k in ("id", "source", "lid_lang", "lid_score", "script_share", "n_chars")}, "text": text}
+            for (_, row), text in zip(keep.iterrows(), corpus.texts(keep.index))]
 

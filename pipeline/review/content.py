@@ -7,6 +7,7 @@ from pipeline.config import LanguageConfig
 from pipeline.layout import Layout
 from pipeline.review.analysis import analyse
 from pipeline.review.clean_record import funnel_rows, load_rejected, load_stats
+from pipeline.review.corpus import Corpus
 from pipeline.review.plots import plots
 
 SNIPPET = 600
@@ -24,12 +25,12 @@ class ReviewContent:
     rejected: dict[str, list[dict]]   # rejected.jsonl samples by drop reason
 
 
-def gather(cfg: LanguageConfig, df, layout: Layout, *, expectations: list[dict], passed: bool, corpus: str,
-           metrics: dict) -> ReviewContent:
+def gather(cfg: LanguageConfig, docs: Corpus, layout: Layout, *, expectations: list[dict], passed: bool,
+           corpus: str, metrics: dict) -> ReviewContent:
     stats = load_stats(layout)
     funnel, _ = funnel_rows(stats)
     return ReviewContent(expectations=expectations, passed=passed, corpus=corpus, metrics=metrics, stats=stats,
-                         facts=analyse(df, cfg.review), images=plots(df, cfg, stats, funnel),
+                         facts=analyse(docs, cfg.review), images=plots(docs.df, cfg, stats, funnel),
                          rejected=load_rejected(layout, cfg.review.samples))
 
 

@@ -6,9 +6,9 @@ Data Docs into the folder it is given. Expectations (``validate`` section of ``c
 
     row_count           table has >= validate.min_documents rows
     columns             the clean stage's columns are all present
-    text_not_null       text is never null
+    text_not_null       text is never null                 (on text_digest, a hash of each text: corpus.py)
     id_unique           id is unique
-    text_unique         text is unique                                              (mostly)
+    text_unique         text is unique                     (on text_digest)         (mostly)
     n_chars_between     validate.min_chars <= n_chars <= validate.max_chars           (mostly)
                         (defaults: clean.min_chars / clean.max_chars)
     lid_score_between   validate.min_lid_score <= lid_score <= 1                      (mostly)
@@ -25,11 +25,9 @@ import warnings
 from pathlib import Path
 
 from pipeline.config import LanguageConfig
-from pipeline.errors import StageError
-from pipeline.layout import Layout
+from pipeline.review.corpus import DIGEST, FRAME_COLUMNS
 from pipeline.review.offline_docs import make_offline
 
-COLUMNS = ["id", "text", "source", "lid_lang", "lid_score", "script_share", "n_chars"]
 SITE_NAME = "quality"
 
 
@@ -37,28 +35,6 @@ def _quiet_gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def load_corpus(layout: Layout):
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    files = layout.clean_files()
-    if not files:
-        raise StageError(f"{layout.clean_dir}: no cleaned corpus (part-*.parquet); run the clean stage first")
-    tables = []
-    for f in files:
-        try:
-            tables.append(pq.read_table(f))
-        except (pa.ArrowException, OSError) as e:
-            raise StageError(f"{f}: not a readable Parquet file ({e}); re-run the clean stage") from None
-    try:
-        table = pa.concat_tables(tables, promote_options="permissive")
-    except pa.ArrowException as e:
-        raise StageError(f"{layout.clean_dir}: shards have different schemas ({e}); re-run the clean stage") from None
-    df = table.to_pandas()
-    return df if len(df.columns) else pd.DataFrame(columns=COLUMNS)
 
 
 def _specs(cfg: LanguageConfig):
@@ -72,11 +48,11 @@ def _specs(cfg: LanguageConfig):
     return [
         ("row_count", gxe.ExpectTableRowCountToBeBetween(min_value=v.min_documents),
          {"min": v.min_documents}),
-        ("columns", gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=False),
-         {"required": COLUMNS}),
-        ("text_not_null", gxe.ExpectColumnValuesToNotBeNull(column="text"), {"mostly": 1.0}),
+        ("columns", gxe.ExpectTableColumnsToMatchSet(column_set=FRAME_COLUMNS, exact_match=False),
+         {"required": FRAME_COLUMNS}),
+        ("text_not_null", gxe.ExpectColumnValuesToNotBeNull(column=DIGEST), {"mostly": 1.0}),
         ("id_unique", gxe.ExpectColumnValuesToBeUnique(column="id"), {"mostly": 1.0}),
-        ("text_unique", gxe.ExpectColumnValuesToBeUnique(column="text", mostly=m), {"mostly": m}),
+        ("text_unique", gxe.ExpectColumnValuesToBeUnique(column=DIGEST, mostly=m), {"mostly": m}),
         ("n_chars_between", gxe.ExpectColumnValuesToBeBetween(column="n_chars", min_value=vmin, max_value=vmax,
                                                                mostly=m),
          {"min": vmin, "max": vmax, "mostly": m}),

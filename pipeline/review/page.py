@@ -24,6 +24,7 @@ from pipeline.report_html import PAGE_END, compact, esc, figure, page_start, tab
 from pipeline.review.analysis import CODEPAGE_MARKER
 from pipeline.review.clean_record import funnel_rows, lid_calibration, lid_warning
 from pipeline.review.content import ReviewContent, gather, snippet
+from pipeline.review.corpus import Corpus
 from pipeline.review.gate import PAGE, SUMMARY
 from pipeline.review.headline import counted
 from pipeline.review.summary import decision_hints, render_markdown
@@ -56,10 +57,11 @@ NAV = (("expectations", "Expectations"), ("funnel", "Funnel"), ("quality-thresho
        ("sources", "Sources"), ("decision", "Decision"))
 
 
-def build_pages(cfg: LanguageConfig, df, layout: Layout, site: Path, *, expectations: list[dict], passed: bool,
-                corpus: str, metrics: dict) -> dict:
-    """Write review.html and review.md into ``site`` (the quality folder being built); return a summary."""
-    c = gather(cfg, df, layout, expectations=expectations, passed=passed, corpus=corpus, metrics=metrics)
+def build_pages(cfg: LanguageConfig, docs: Corpus, layout: Layout, site: Path, *, expectations: list[dict],
+                passed: bool, corpus: str, metrics: dict) -> dict:
+    """Write review.html and review.md into ``site`` (the quality folder being built) about ``docs`` (the
+    corpus as ``corpus.load_corpus`` reads it; ``corpus``: its hash); return a summary."""
+    c = gather(cfg, docs, layout, expectations=expectations, passed=passed, corpus=corpus, metrics=metrics)
     (Path(site) / PAGE).write_text(render_html(cfg, c), encoding="utf-8")
     (Path(site) / SUMMARY).write_text(render_markdown(cfg, c), encoding="utf-8")
     return {"lid_unreliable": lid_warning(cfg.language, c.stats) is not None,

@@ -1,6 +1,7 @@
 """validate: data/<lang>/clean -> validation.json, Data Docs and the review page (reports/<lang>/quality).
 
-Reads ``data/<lang>/clean/*.parquet`` into a pandas DataFrame, runs the Great Expectations suite
+Reads ``data/<lang>/clean/*.parquet`` into a pandas DataFrame of every column but the text, which it holds as
+a hash (``pipeline.review.corpus``: memory grows with documents, not text), runs the Great Expectations suite
 (``pipeline.review.expectations``), builds its Data Docs into ``reports/<lang>/quality/`` together with
 the review page ``review.html`` / ``review.md`` (``pipeline.review.page``; the folder is swapped in
 whole) and writes ``data/<lang>/validation.json`` (with the hash of the corpus it validated). Finally
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from pipeline.atomic import atomic_dir, write_json
 from pipeline.errors import StageError
-from pipeline.review.expectations import corpus_metrics, load_corpus, run_suite
+from pipeline.review.corpus import load_corpus
+from pipeline.review.expectations import corpus_metrics, run_suite
 from pipeline.review.gate import corpus_hash, page_path, sync_decision
 from pipeline.review.page import build_pages
 from pipeline.stages import open_language
@@ -32,17 +34,17 @@ log = logging.getLogger(__name__)
 
 def run(lang: str, root: Path) -> dict:
     root, cfg, layout = open_language(lang, root)
-    df = load_corpus(layout)
+    docs = load_corpus(layout)
     corpus = corpus_hash(layout) if layout.clean_files() else None
     with atomic_dir(layout.quality_dir) as site, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expectations = run_suite(cfg, df, site)
+        expectations = run_suite(cfg, docs.df, site)
         if not (site / "index.html").is_file():
             raise StageError(f"{layout.quality_dir}: Great Expectations built no index.html")
         passed = all(e["passed"] for e in expectations)
-        metrics = corpus_metrics(df)
+        metrics = corpus_metrics(docs.df)
         # the review page a person reads before approving, swapped in with the Data Docs
-        page = build_pages(cfg, df, layout, site, expectations=expectations, passed=passed,
+        page = build_pages(cfg, docs, layout, site, expectations=expectations, passed=passed,
                            corpus=corpus or "unknown", metrics=metrics)
 
     report = {
@@ -62,7 +64,7 @@ def run(lang: str, root: Path) -> dict:
         log.info("validate %s: all %d expectations passed", lang, len(expectations))
     else:
         log.warning("validate %s: failed %s", lang, ", ".join(report["failed"]))
-    return {"passed": passed, "failed": report["failed"], "documents": int(len(df)),
+    return {"passed": passed, "failed": report["failed"], "documents": int(len(docs)),
             "validation": str(layout.validation), "data_docs": str(layout.quality_dir / "index.html"),
             "review_page": str(page_path(layout)), "corpus": corpus,
             "decision": (decision or {}).get("decision"), **page}

@@ -8,9 +8,10 @@ Writes models/<lang>/tokenizer/ (atomically, as a whole):
     tokenizer_config.json, special_tokens_map.json   so that AutoTokenizer.from_pretrained(dir) loads it
     vocab_stats.json                          size, pieces, fertility and unk rate on held-out documents
 
-The document sample is drawn with ``random.Random(vocab.seed)`` from the row count
-(``pipeline.tokenizer.corpus``); how the bytes stay reproducible and the ids equal between SentencePiece
-and the fast tokenizer is said in ``pipeline.tokenizer``.
+The document sample is drawn with ``random.Random(vocab.seed)`` from the row count, at most
+``vocab.sample_documents`` documents and ``vocab.sample_chars`` characters (``pipeline.tokenizer.corpus``);
+how the bytes stay reproducible and the ids equal between SentencePiece and the fast tokenizer is said in
+``pipeline.tokenizer``.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from pipeline.config import VocabSettings
 from pipeline.errors import StageError
 from pipeline.review.gate import check_validation
 from pipeline.stages import open_language
-from pipeline.tokenizer.corpus import choose_documents, held_out_lines, iter_texts, row_counts, split_lines
+from pipeline.tokenizer.corpus import (choose_documents, document_chars, held_out_lines, iter_texts, row_counts,
+                                      split_lines, within_chars)
 from pipeline.tokenizer.hf import dump_json, write_hf_files
 from pipeline.tokenizer.proto import quantize_scores
 from pipeline.tokenizer.stats import STATS_MAX_LINES, training_record, vocab_stats
@@ -40,6 +42,8 @@ def run(lang: str, root: Path) -> dict:
     if n_docs == 0:
         raise StageError(f"{layout.rel(layout.clean_dir)}: the cleaned corpus has no documents")
     train_rows, held_rows = choose_documents(n_docs, v.sample_documents, v.seed)
+    chars = document_chars(files)
+    train_rows = within_chars(train_rows, chars, v.sample_chars, v.seed)
 
     def sentences() -> Iterator[str]:
         for _, text in iter_texts(files, train_rows):
@@ -53,7 +57,8 @@ def run(lang: str, root: Path) -> dict:
         stats["special_ids"] = dict(SPECIAL_IDS)
         dump_json(tmp / "vocab_stats.json", stats)
     return {"vocab_size": stats["vocab_size"], "model_type": v.model_type,
-            "documents_sampled": len(train_rows), "sentences": n_sent,
+            "documents_sampled": len(train_rows), "characters_sampled": sum(chars[r] for r in train_rows),
+            "sentences": n_sent,
             "tokens_per_word": stats["held_out"]["tokens_per_word"],
             "unk_rate": stats["held_out"]["unk_rate"],
             "tokenizer_dir": layout.rel(layout.tokenizer_dir)}

@@ -19,6 +19,14 @@ def row_counts(files: list[Path]) -> list[int]:
     return [pq.ParquetFile(f).metadata.num_rows for f in files]
 
 
+def document_chars(files: list[Path]) -> list[int]:
+    """Characters of every document of a cleaned corpus, in corpus order (its ``n_chars`` column)."""
+    out: list[int] = []
+    for f in files:
+        out.extend(pq.read_table(f, columns=["n_chars"]).column(0).to_pylist())
+    return out
+
+
 def iter_texts(files: list[Path], wanted: list[int] | None = None) -> Iterator[tuple[int, str]]:
     """Stream (global row index, text) in corpus order; only the rows in sorted ``wanted`` if given.
     Files holding none of the wanted rows are not read."""
@@ -63,6 +71,21 @@ def choose_documents(n_docs: int, sample: int, seed: int) -> tuple[list[int], li
         pool = rng.sample(range(n_docs), sample + n_held)
         train = [r for r in pool if r not in held_set][:sample]
     return sorted(train), sorted(held)
+
+
+def within_chars(rows: list[int], chars: list[int], max_chars: int, seed: int) -> list[int]:
+    """``rows`` (sorted) where their documents (``chars``: every document's length) hold at most ``max_chars``
+    characters; else the documents of a seeded random order of them until ``max_chars`` is reached (the last
+    one may pass it), sorted: SentencePiece's memory grows with the text it is fed (~20 bytes a character)."""
+    if sum(chars[r] for r in rows) <= max_chars:
+        return rows
+    out, got = [], 0
+    for r in random.Random(seed).sample(rows, len(rows)):
+        out.append(r)
+        got += chars[r]
+        if got >= max_chars:
+            break
+    return sorted(out)
 
 
 def held_out_lines(files: list[Path], rows: list[int], limit: int) -> list[str]:
