@@ -29,6 +29,8 @@ from pipeline.review.corpus import DIGEST, FRAME_COLUMNS
 from pipeline.review.offline_docs import make_offline
 
 SITE_NAME = "quality"
+DIGEST_NOTE = (f"{DIGEST} is a 64-bit hash (xxh3) of each document's text, null where the text is: the stage "
+               "holds hashes, not texts, so that its memory grows with documents, not text")
 
 
 def _quiet_gx():
@@ -50,9 +52,9 @@ def _specs(cfg: LanguageConfig):
          {"min": v.min_documents}),
         ("columns", gxe.ExpectTableColumnsToMatchSet(column_set=FRAME_COLUMNS, exact_match=False),
          {"required": FRAME_COLUMNS}),
-        ("text_not_null", gxe.ExpectColumnValuesToNotBeNull(column=DIGEST), {"mostly": 1.0}),
+        ("text_not_null", gxe.ExpectColumnValuesToNotBeNull(column=DIGEST, notes=DIGEST_NOTE), {"mostly": 1.0}),
         ("id_unique", gxe.ExpectColumnValuesToBeUnique(column="id"), {"mostly": 1.0}),
-        ("text_unique", gxe.ExpectColumnValuesToBeUnique(column=DIGEST, mostly=m), {"mostly": m}),
+        ("text_unique", gxe.ExpectColumnValuesToBeUnique(column=DIGEST, mostly=m, notes=DIGEST_NOTE), {"mostly": m}),
         ("n_chars_between", gxe.ExpectColumnValuesToBeBetween(column="n_chars", min_value=vmin, max_value=vmax,
                                                                mostly=m),
          {"min": vmin, "max": vmax, "mostly": m}),
