@@ -697,3 +697,37 @@ def test_a_leipzig_corpus_folder(tmp_path):
     docs = list(iter_file(sf, 100_000))
     assert "\n".join(x.text for x in docs) == "\n".join(sents)
     assert not any("\t" in x.text for x in docs) and len(docs) < len(sents) / 5
+
+
+def test_a_folder_of_one_article_per_file(tmp_path, monkeypatch):
+    """A scrape kept as one article per file (3,000 files: title and paragraphs, no blank line), 75 of them long
+    runs of one sentence per line: one entry with one glob, not an entry per file; each article file one
+    document; the others named in the comment; and the characters and documents of the files left unread once
+    the sample's budget is spent estimated at the rate of those read (they were 50x too high)."""
+    from pipeline.config import Source
+    from pipeline.onboard import detect as det
+    from pipeline.readers import SourceFile, iter_file
+
+    shared = require_shared("text", "sw", "masakhanews_train_fewshot50.txt.gz").parents[2]
+    with gzip.open(shared / "text" / "sw" / "masakhanews_train_fewshot50.txt.gz", "rt", encoding="utf-8") as f:
+        arts = [b.strip() for b in f.read().split("\n\n") if b.strip()]
+    with gzip.open(shared / "text" / "sw" / "tico19_test.txt.gz", "rt", encoding="utf-8") as f:
+        sents = [ln.strip() for ln in f if ln.strip()]
+    d = tmp_path / "scrape"
+    d.mkdir()
+    long = []
+    for i in range(3000):
+        text = "\n".join(sents[i % 2000:i % 2000 + 80]) if i % 40 == 7 else arts[i % len(arts)]
+        (d / f"{i:05d}.txt").write_text(text + "\n", encoding="utf-8")
+        long += [i] if i % 40 == 7 else []
+    monkeypatch.setattr(det, "TOTAL_CHARS", 1_000_000)          # the sample reads ~1/10 of the folder
+    found, left = det.detect([str(d)])
+    assert len(found) == 1 and found[0].paths == [(str(d / "**" / "*.txt"), None)], found
+    assert found[0].settings == {"format": "text"}
+    assert "the whole file is one block" in found[0].why and "the first of 2925 files classified alike" in found[0].why
+    assert f"75 like {long[0]:05d}.txt: 80 non-empty lines" in found[0].why
+    chars = sum(len(p.read_text(encoding="utf-8")) for p in d.iterdir())
+    t = found[0].tally
+    assert t.estimated and abs(t.chars - chars) < 0.1 * chars and abs(t.documents - 3000) < 300, (t, chars)
+    sf = SourceFile(Source(path="x", **found[0].settings), d / "00000.txt", "x")
+    assert [x.text for x in iter_file(sf, 100_000)] == [arts[0]]

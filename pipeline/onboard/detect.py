@@ -28,7 +28,8 @@ import yaml
 from pipeline.config import ConfigError
 from pipeline.config.sources import UTF8, delimiter_of
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
-from pipeline.onboard.head import encoding_of, lines as _lines
+from pipeline.onboard.globs import globs, suffix
+from pipeline.onboard.head import SNIFF_BYTES, encoding_of, head, lines as _lines
 from pipeline.onboard.archived import entries, expand
 from pipeline.onboard.leftout import LeftOut
 from pipeline.onboard.layout import LineStats, conll_like, id_column
@@ -37,7 +38,9 @@ from pipeline.readers import format_of
 from pipeline.files import Member
 from pipeline.readers.common import COMPRESSED
 from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training_split
+from pipeline.readers.text import LINES_PER_BLOCK
 
+MAX_LISTED = 20               # text files listed one entry each at most, where only their layouts differ
 OBJECT_SCAN_BYTES = 64 << 20  # decompressed bytes of a JSON object file scanned for its arrays of records
 KNOWN = (".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also "
          ".gz/.xz/.zst/.bz2), and archives of them (.zip, .tar, .tar.gz/.tgz, .tar.xz, .tar.bz2, .tar.zst)")
@@ -56,6 +59,7 @@ class Found:
     paths: list[tuple[str, str | None]] = field(default_factory=list)   # the entries' (path, archive members),
                                                                        # set by ``group``
     tally: Tally | None = None
+    alike: int = 0                      # the files classified as ``why`` says, where others were merged in
 
 
 def _inputs(sources: list[str]) -> tuple[list[Path | Member], list[Path], LeftOut]:
@@ -109,7 +113,8 @@ def _text(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple[di
         stats.add(line.partition("\t")[2] if ids else line)
     if not stats.lines:
         return {"format": "text"}, "empty"
-    documents, why = stats.decide()
+    one_block = stats.blocks == 1 and stats.lines <= LINES_PER_BLOCK
+    documents, why = stats.decide(whole=one_block and len(head(path)) < SNIFF_BYTES)   # (head: read once before)
     settings = {"format": "text"} if documents == "blank_line" else {"format": "text", "documents": documents}
     if ids:
         settings["line_ids"] = True
@@ -354,7 +359,7 @@ def classify(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple
     if isinstance(path, Member) and fmt in ("parquet", "arrow"):
         raise ConfigError(f"{path}: a {fmt} file inside an archive; extract the archive (only line-based formats "
                           f"are read from inside archives) or remove it from the folder")
-    if encoding != UTF8 and (fmt in ("text", "csv") or fmt is None and _suffix(path) in ("", *COMPRESSED)):
+    if encoding != UTF8 and (fmt in ("text", "csv") or fmt is None and suffix(path) in ("", *COMPRESSED)):
         enc = encoding_of(path, encoding)
         settings, why = _no_suffix(path, code, enc) if fmt is None else CLASSIFIERS[fmt](path, code, enc)
         if settings["format"] not in ("text", "csv"):
@@ -362,10 +367,10 @@ def classify(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple
         if enc == UTF8:
             return settings, f"its first bytes are UTF-8 with non-ASCII characters, so not {encoding}; {why}"
         return {**settings, "encoding": enc}, why
-    if fmt is None and _suffix(path) in ("", *COMPRESSED):
+    if fmt is None and suffix(path) in ("", *COMPRESSED):
         return _no_suffix(path, code)
     if fmt not in CLASSIFIERS:
-        hint = _CONVERT.get(_suffix(path).split(".")[1].lower(), "") if "." in _suffix(path) else ""
+        hint = _CONVERT.get(suffix(path).split(".")[1].lower(), "") if "." in suffix(path) else ""
         raise ConfigError(f"{path}: cannot tell what this file holds from its name (suffix "
                           f"{''.join(path.suffixes) or 'none'}); known: {KNOWN}. "
                           + (f"{hint}Or remove" if hint else "Convert it, remove")
@@ -376,22 +381,28 @@ def classify(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple
     return CLASSIFIERS[fmt](path, code)
 
 
-def _common_glob(files: list[Path], all_files: list[Path], suffix: str) -> str | None:
-    """A recursive glob under the files' common folder that matches exactly ``files`` among ``all_files``."""
-    import os
+def _merge_layouts(out: list[Found], files: list[Path]) -> list[Found]:
+    """Text files told apart only by their layout (``documents``) that no glob separates, more than
+    ``MAX_LISTED`` of them (a folder of articles, some without blank lines): one entry with the commonest layout,
+    its comment naming the others, rather than an entry per file."""
+    def key(fd: Found) -> str:
+        return json.dumps({k: v for k, v in fd.settings.items() if k != "documents"}, sort_keys=True)
 
-    base = Path(os.path.commonpath([str(f.parent) for f in files]))
-    # files without a format suffix (wiki_00, wiki_01.bz2): their names' common start, not every file
-    stem = os.path.commonprefix([f.name for f in files]) if suffix in ("", *COMPRESSED) else ""
-    pattern = str(base / "**" / f"{stem}*{suffix}")
-    matched = {Path(m).resolve() for m in glob.glob(pattern, recursive=True) if Path(m).is_file()}
-    return pattern if matched == set(files) else None
-
-
-def _suffix(path: Path) -> str:
-    name = path.name
-    z = next((c for c in COMPRESSED if name.endswith(c)), "")
-    return Path(name.removesuffix(z)).suffix + z
+    def separable(fd: Found) -> bool:
+        return len(fd.files) <= 1 or globs(fd.files, files) is not None
+    text = [fd for fd in out if fd.settings["format"] == "text" and all(isinstance(f, Path) for f in fd.files)]
+    for k in dict.fromkeys(key(fd) for fd in text):
+        alike = sorted((fd for fd in text if key(fd) == k), key=lambda fd: -len(fd.files))
+        if len(alike) < 2 or sum(len(fd.files) for fd in alike) <= MAX_LISTED or all(map(separable, alike)):
+            continue
+        main, rest = alike[0], alike[1:]
+        main.alike = len(main.files)
+        others = "; ".join(f"{len(fd.files):,} like {fd.files[0].name}: {fd.why}" for fd in rest)
+        main.why += (f". {sum(len(fd.files) for fd in rest):,} of the {sum(len(fd.files) for fd in alike):,} files "
+                     f"look otherwise and are read this way too, as no glob tells them apart: {others}")
+        main.files = main.files + [f for fd in rest for f in fd.files]
+        out = [fd for fd in out if fd not in rest]
+    return out
 
 
 def group(files: list[Path], datasets: list[Path], code: str | None = None, encoding: str = UTF8) -> list[Found]:
@@ -402,15 +413,13 @@ def group(files: list[Path], datasets: list[Path], code: str | None = None, enco
         key = json.dumps(settings, sort_keys=True)
         found = by.setdefault(key, Found(settings, [], why))
         found.files.append(f)
-    out = list(by.values())
+    out = _merge_layouts(list(by.values()), files)
     for found in out:
-        if len(found.files) > 1 and found.why and found.why != "empty":   # the evidence is the first file's
-            found.why = (f"{found.files[0].name} (the first of {len(found.files)} files classified alike): "
-                         f"{found.why}")
+        alike = found.alike or len(found.files)
+        if alike > 1 and found.why and found.why != "empty":   # the evidence is the first file's
+            found.why = f"{found.files[0].name} (the first of {alike} files classified alike): {found.why}"
         plain = [f for f in found.files if isinstance(f, Path)]
-        suffixes = sorted({_suffix(f) for f in plain})
-        globs = [_common_glob([f for f in plain if _suffix(f) == s], files, s) for s in suffixes]
-        paths = globs if len(plain) > 1 and all(globs) else [str(f) for f in plain]
+        paths = globs(plain, files) or [str(f) for f in plain]
         found.paths = [(p, None) for p in paths] + entries([f for f in found.files if isinstance(f, Member)])
     for d in datasets:
         settings, why = _dataset(d, code)

@@ -1,6 +1,7 @@
 """How lines of a plain-text file become documents (``sources[].documents``), decided from its first lines:
 
 - blank lines between blocks of at most ``LINES_PER_BLOCK`` lines: ``blank_line`` (one document per block);
+  so is a whole file of one such block (a folder of one article per file: one document per file);
 - otherwise, long lines or lines holding several sentences: ``line`` (one document per line);
 - otherwise (one sentence per line, no document boundaries): ``group_chars: GROUP_CHARS``;
 - but WikiExtractor's ``<doc ...>`` ... ``</doc>`` articles: ``doc_tags``.
@@ -60,8 +61,8 @@ class LineStats:
             self.lengths.append(len(s))
             self.inner_ends += sum(1 for m in SENTENCE_END.finditer(s) if m.end() < len(s))
 
-    def decide(self) -> tuple[object, str]:
-        """(``documents`` setting, the evidence in words)."""
+    def decide(self, whole: bool = False) -> tuple[object, str]:
+        """(``documents`` setting, the evidence in words); ``whole``: the lines are the whole file."""
         per_block = self.lines / max(1, self.blocks)
         median = statistics.median(self.lengths) if self.lengths else 0
         ends = self.inner_ends / max(1, len(self.lengths))
@@ -73,6 +74,9 @@ class LineStats:
                                 f"(WikiExtractor's output): one document each, the tag lines left out")
         if self.blocks > 1 and per_block <= LINES_PER_BLOCK:
             return "blank_line", f"{seen}: documents are separated by blank lines"
+        if whole and self.blocks == 1 and self.lines <= LINES_PER_BLOCK:
+            return "blank_line", (f"the whole file is one block of {self.lines:,} line(s) (median "
+                                  f"{median:,.0f} characters): one document (an article or page per file)")
         if median >= DOC_LINE_CHARS or ends >= DOC_LINE_SENTENCES:
             return "line", f"{seen}: each line is a document (paragraph or article)"
         return {"group_chars": GROUP_CHARS}, (f"{seen}: one sentence per line without document boundaries, so "

@@ -1,7 +1,8 @@
 """What a source holds, for the comment above its entry: files, characters and documents, read through the
 clean stage's own readers (``pipeline.readers``) with the entry's settings, so the counts are what the stage
 will read. At most ``FILE_CHARS`` characters are read per file (``TOTAL_CHARS`` in all); the rest is estimated
-from the share of the file read (bytes, rows or lines), and the comment says so with a ``~``."""
+from the share of the file read (bytes, rows or lines), and the files left once the budget is spent at the
+characters and documents per stored byte of the files read whole; the comment says so with a ``~``."""
 from __future__ import annotations
 
 import bz2
@@ -85,7 +86,12 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
     src = Source(**{k: v for k, v in source.items() if k != "path"}, path="x")
     t = Tally(files=len(files))
     quota = -(-SAMPLE_DOCUMENTS // max(1, len(files)))   # documents kept per file: the sample spans the files
+    unread: list[Path] = []
+    whole = [0, 0, 0]          # bytes, characters, documents of the files read to their end
     for path in files:
+        if budget[0] <= 0 and whole[0]:   # nothing left to read: estimated below from the files read whole
+            unread.append(path)
+            continue
         sf = SourceFile(src, path, rel(path))
         line_based = src.format in ("text", "jsonl", "csv", "conllu")
         limit = min(FILE_CHARS, max(0, budget[0]))
@@ -104,12 +110,23 @@ def tally(source: dict, files: list[Path], budget: list[int], rel=lambda p: str(
                 complete = False
                 break
         budget[0] -= chars
+        if not complete and limit < FILE_CHARS and whole[0]:   # cut by the budget: estimated as the unread are
+            unread.append(path)
+            continue
         share = 1.0
         if not complete or (end and size_of(path) > end and not (isinstance(path, Path) and path.is_dir())):
             t.estimated = True
             share = _share(sf, path, last_row, line_based)
+        else:
+            for i, n in enumerate((size_of(path), chars, docs)):
+                whole[i] += n
         t.chars += int(chars / max(share, 1e-9))
         t.documents += int(docs / max(share, 1e-9))
+    if unread:                 # (a folder of many small files: their stored size at the rate of those read)
+        t.estimated = True
+        size = sum(size_of(p) for p in unread)
+        t.chars += int(whole[1] * size / whole[0])
+        t.documents += int(whole[2] * size / whole[0])
     for ws in " \t\n\r\u00a0\u3000":
         t.char_counts.pop(ws, None)
     return t
