@@ -42,6 +42,7 @@ COMPRESSED = (".gz", ".xz", ".zst", ".bz2")   # read through gzip, lzma, zstanda
 ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz", ".txz", ".tar.xz", ".tbz2", ".tar.bz2", ".tar.zst")
 LINE_FORMATS = ("text", "jsonl", "csv", "conllu")
 SMALL = 8 << 20        # a tar member up to this size is kept whole after its first read
+STREAMS = 4            # decompressed streams a process keeps open (the least recently used closed)
 NESTING = 3            # archives inside archives, at most this deep
 
 
@@ -62,10 +63,16 @@ def size_of(path) -> int:
         return 0
 
 
-def open_binary(path, start: int = 0):
+def open_binary(path, start: int = 0, end: int | None = None):
     """The file's (decompressed) bytes, positioned at byte ``start`` of the decompressed stream (a seek error
-    propagates: the caller reports it with its line). ``path``: a file, or a ``Member`` of an archive."""
+    propagates: the caller reports it with its line). ``path``: a file, or a ``Member`` of an archive. ``end``:
+    where the caller stops (it reads no further). A compressed file read from ``start`` > 0 is read from this
+    process's open decompressed stream of it, which moves forward from one call to the next: the clean stage's
+    work units of one file decompress it once, not once per unit (quadratic: 14 CPU-s instead of 1.5 for 50 MB
+    in 104 units of .txt.gz)."""
     z = compression(path.name)
+    if z and start > 0:
+        return io.BufferedReader(_View(path, start, -1 if end is None else end), READ_CHUNK)
     try:
         if isinstance(path, Member):
             src = open_member(path, 0 if z else start)
@@ -259,7 +266,8 @@ def _small(m: Member, pid: int) -> bytes:
 
 
 class _Stream:
-    """A tar's decompressed stream, open at ``pos``; one per archive and process (``streams``)."""
+    """A tar's or a compressed file's decompressed stream, open at ``pos``; one per file and process, at most
+    ``STREAMS`` (``streams``, least recently used first)."""
     streams: dict[Path | Member, "_Stream"] = {}
 
     def __init__(self, archive: Path | Member):
@@ -267,11 +275,16 @@ class _Stream:
 
     @classmethod
     def at(cls, archive: Path | Member, offset: int) -> "_Stream":
-        s = cls.streams.get(archive)
+        s = cls.streams.pop(archive, None)
         if s is None or s.pid != os.getpid() or s.pos > offset:   # backwards: read again from the start
             if s is not None and s.pid == os.getpid():
                 s.f.close()
-            s = cls.streams[archive] = cls(archive)
+            s = cls(archive)
+        cls.streams[archive] = s
+        while len(cls.streams) > STREAMS:
+            old = cls.streams.pop(next(iter(cls.streams)))
+            if old.pid == os.getpid():
+                old.f.close()
         while s.pos < offset:
             got = len(s.f.read(min(READ_CHUNK, offset - s.pos)))
             if not got:
@@ -281,7 +294,7 @@ class _Stream:
 
 
 class _View(io.RawIOBase):
-    """Bytes [pos, end) of a tar's decompressed stream."""
+    """Bytes [pos, end) of a tar's or a compressed file's decompressed stream (``end`` -1: to its end)."""
 
     def __init__(self, archive: Path | Member, pos: int, end: int):
         self.archive, self.pos, self.end = archive, pos, end
@@ -290,13 +303,15 @@ class _View(io.RawIOBase):
         return True
 
     def readinto(self, b) -> int:
-        n = min(len(b), self.end - self.pos)
+        n = len(b) if self.end < 0 else min(len(b), self.end - self.pos)
         if n <= 0:
             return 0
         s = _Stream.at(self.archive, self.pos)
         data = s.f.read(n)
         if not data:
-            raise EOFError(f"{self.archive}: ends inside a member; is it truncated?")
+            if self.end < 0:
+                return 0
+            raise EOFError(f"{self.archive}: ends before byte {self.end}; is it truncated?")
         b[:len(data)] = data
         s.pos += len(data)
         self.pos += len(data)

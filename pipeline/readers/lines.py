@@ -135,7 +135,7 @@ def iter_lines(path: Path, max_chars: int | None, start: int = 0, end: int | Non
     limit = 4 * max_chars + 8 if max_chars else -1   # bytes; a full chunk is certainly longer than max_chars
     r = _Lines(None, path, rel, bad, limit, first_line - 1, start, end, encoding)
     try:
-        r.f = f = open_binary(path, start)
+        r.f = f = open_binary(path, start, end)
     except _READ_ERRORS as e:
         r.read_error(e)
         return
