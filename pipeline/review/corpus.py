@@ -7,7 +7,8 @@ corpus), so the stage could not validate what the clean stage can clean. Here ea
 groups, and kept as a 64-bit hash (``text_digest``, xxh3; null where the text is null), which is what the
 ``text_not_null`` and ``text_unique`` expectations need; the other string columns stay in Arrow memory
 (``pd.ArrowDtype``, no Python object per value). ``Corpus.texts`` reads the texts of chosen rows back from the
-Parquet parts. Memory grows with the number of documents (tens of bytes each), not with their text.
+Parquet parts. Memory grows with the number of documents (~120 bytes each, measured from 36k to 285k documents
+in ``benchmarks/corpus_scale.py``), not with their text.
 """
 from __future__ import annotations
 
