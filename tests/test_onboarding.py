@@ -421,8 +421,8 @@ def test_json_object_files_hold_records_in_an_array(tmp_path):
     empty = SourceFile(Source(path="empty.json", format="jsonl", records="articles"), tmp_path / "empty.json", "e")
     assert list(iter_file(empty, 100_000, 0, -1, 1)) == []        # an empty array is an empty file
     (tmp_path / "meta.json").write_text(json.dumps({"name": "corpus", "tags": ["a", "b"]}), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"meta.json.*nor a JSON object holding an array of records \(top-level "
-                                          r"keys: name, tags\)"):
+    with pytest.raises(ConfigError, match=r"meta.json.*nor a JSON object holding an array of records or text of its "
+                                          r"own \(top-level keys: name, tags\)"):
         detect([str(tmp_path / "meta.json")])
     with pytest.raises(Exception, match="records applies to format jsonl only"):
         Source(path="x.parquet", format="parquet", records="data")
@@ -731,3 +731,37 @@ def test_a_folder_of_one_article_per_file(tmp_path, monkeypatch):
     assert t.estimated and abs(t.chars - chars) < 0.1 * chars and abs(t.documents - 3000) < 300, (t, chars)
     sf = SourceFile(Source(path="x", **found[0].settings), d / "00000.txt", "x")
     assert [x.text for x in iter_file(sf, 100_000)] == [arts[0]]
+
+
+def test_a_folder_of_one_json_object_per_article(tmp_path):
+    """Articles saved one JSON object per file, pretty-printed (as news scrapers and trafilatura's JSON output
+    keep them): new-language read them as "not JSON Lines" and stopped. Each file is now one record
+    (`records: "."`), the title and text joined; one article whose text is shorter than its title (a per-file
+    choice of `title` alone) is read the same way, said in the comment; a JSON object with no text of its own is
+    still an error naming its keys."""
+    from pipeline.config import ConfigError, Source
+    from pipeline.onboard.detect import detect
+    from pipeline.readers import SourceFile, iter_file
+
+    shared = require_shared("text", "sw", "masakhanews_train_fewshot50.txt.gz").parents[2]
+    with gzip.open(shared / "text" / "sw" / "masakhanews_train_fewshot50.txt.gz", "rt", encoding="utf-8") as f:
+        arts = [b.strip().split("\n") for b in f.read().split("\n\n") if b.strip()][:60]
+    d = tmp_path / "scraped"
+    d.mkdir()
+    for i, lines in enumerate(arts):
+        text = "Habari fupi." if i == 17 else "\n".join(lines[1:])
+        (d / f"{i:03d}.json").write_text(json.dumps({"url": f"https://habari.example/{i}", "title": lines[0],
+                                                     "text": text, "date": "2021-10-10"}, ensure_ascii=False,
+                                                    indent=2), encoding="utf-8")
+    found, _ = detect([str(d)])
+    assert len(found) == 1 and found[0].paths == [(str(d / "**" / "*.json"), None)], found
+    assert found[0].settings == {"format": "jsonl", "records": ".", "fields": ["title", "text"]}
+    assert "read as one record" in found[0].why and "1 like 017.json" in found[0].why
+    assert found[0].tally.documents == 60
+    sf = SourceFile(Source(path="x", **found[0].settings), d / "017.json", "x")
+    assert [x.text for x in iter_file(sf, 100_000)] == [f"{arts[17][0]}\n\nHabari fupi."]
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "m.json").write_text(json.dumps({"id": 3, "tags": [1, 2], "ok": True}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"m\.json.*nor a JSON object holding an array of records or text of its "
+                                          r"own \(top-level keys: id, tags, ok\)"):
+        detect([str(tmp_path / "meta")])

@@ -93,7 +93,8 @@ class Source(_Strict):
                                      "the document (e.g. [title, body]); replaces field")
     records: str | None = Field(None, min_length=1, description="jsonl: each file is one JSON object holding its "
                                 "records in the array at this dotted path (articles, response.docs; 'item' steps "
-                                "into an array's elements: data.item.paragraphs)")
+                                "into an array's elements: data.item.paragraphs); '.': the object is itself the "
+                                "one record (a page or article saved as JSON, one document per file)")
     # how lines of a text file become documents (text, and tasks' group_chars; how long a document may be is
     # clean.max_chars); doc_tags: WikiExtractor's <doc ...> ... </doc> articles
     documents: Literal["blank_line", "line", "doc_tags"] | GroupChars = "blank_line"

@@ -28,7 +28,7 @@ import yaml
 from pipeline.config import ConfigError
 from pipeline.config.sources import UTF8, delimiter_of
 from pipeline.onboard.fields import SAMPLE_RECORDS, choose
-from pipeline.onboard.globs import globs, suffix
+from pipeline.onboard.globs import globs, merge_alike, suffix
 from pipeline.onboard.head import SNIFF_BYTES, encoding_of, head, lines as _lines
 from pipeline.onboard.archived import entries, expand
 from pipeline.onboard.leftout import LeftOut
@@ -40,7 +40,6 @@ from pipeline.readers.common import COMPRESSED
 from pipeline.readers.hf import is_dataset_folder, load_folder, splits, training_split
 from pipeline.readers.text import LINES_PER_BLOCK
 
-MAX_LISTED = 20               # text files listed one entry each at most, where only their layouts differ
 OBJECT_SCAN_BYTES = 64 << 20  # decompressed bytes of a JSON object file scanned for its arrays of records
 KNOWN = (".txt .text .jsonl .ndjson .json .parquet .arrow .feather .csv .tsv .conllu (text formats also "
          ".gz/.xz/.zst/.bz2), and archives of them (.zip, .tar, .tar.gz/.tgz, .tar.xz, .tar.bz2, .tar.zst)")
@@ -193,8 +192,7 @@ def _json_object(path: Path, code: str | None, as_lines: ConfigError) -> tuple[d
         raise as_lines from None
     arrays = {p: v for p, v in arrays.items() if v[0] and p}
     if not arrays:
-        raise ConfigError(f"{as_lines}; nor a JSON object holding an array of records (top-level keys: "
-                          f"{', '.join(keys[:10]) or 'none'})") from None
+        return _json_record(path, code, keys, as_lines)
     best = max(arrays, key=lambda p: arrays[p][1])
     first = islice(array_records(path, object_start(path) or 0, best), SAMPLE_RECORDS)
     records = [_flatten(obj) for _, obj in first if isinstance(obj, dict)]
@@ -205,6 +203,24 @@ def _json_object(path: Path, code: str | None, as_lines: ConfigError) -> tuple[d
             f"a JSON object (top-level keys: {', '.join(keys[:10])}); its records, one document each, are the "
             f"{arrays[best][0]:,} objects{seen} in {best!r}, the array with the most text"
             + (f" (the other arrays of objects: {', '.join(others[:5])})" if others else "") + f"; {why}")
+
+
+def _json_record(path: Path, code: str | None, keys: list[str], as_lines: ConfigError) -> tuple[dict, str]:
+    """A JSON object file with no array of records: itself one record (``records: "."``) when it holds text."""
+    from pipeline.readers.jsonl import array_records, object_start
+
+    try:
+        record = _flatten(next(obj for _, obj in array_records(path, object_start(path) or 0, ".")))
+    except ValueError:
+        record = {}
+    try:
+        settings, why = _record_settings(path, [record], code)
+    except ConfigError:      # (no field that holds text)
+        raise ConfigError(f"{as_lines}; nor a JSON object holding an array of records or text of its own "
+                          f"(top-level keys: {', '.join(keys[:10]) or 'none'})") from None
+    return ({"format": "jsonl", "records": ".", **settings},
+            f"one JSON object (keys: {', '.join(keys[:10])}), read as one record: one document per file (an "
+            f"article or page saved as JSON); {why}")
 
 
 def _flatten(obj: dict, prefix: str = "", depth: int = 0) -> dict:
@@ -381,30 +397,6 @@ def classify(path: Path, code: str | None = None, encoding: str = UTF8) -> tuple
     return CLASSIFIERS[fmt](path, code)
 
 
-def _merge_layouts(out: list[Found], files: list[Path]) -> list[Found]:
-    """Text files told apart only by their layout (``documents``) that no glob separates, more than
-    ``MAX_LISTED`` of them (a folder of articles, some without blank lines): one entry with the commonest layout,
-    its comment naming the others, rather than an entry per file."""
-    def key(fd: Found) -> str:
-        return json.dumps({k: v for k, v in fd.settings.items() if k != "documents"}, sort_keys=True)
-
-    def separable(fd: Found) -> bool:
-        return len(fd.files) <= 1 or globs(fd.files, files) is not None
-    text = [fd for fd in out if fd.settings["format"] == "text" and all(isinstance(f, Path) for f in fd.files)]
-    for k in dict.fromkeys(key(fd) for fd in text):
-        alike = sorted((fd for fd in text if key(fd) == k), key=lambda fd: -len(fd.files))
-        if len(alike) < 2 or sum(len(fd.files) for fd in alike) <= MAX_LISTED or all(map(separable, alike)):
-            continue
-        main, rest = alike[0], alike[1:]
-        main.alike = len(main.files)
-        others = "; ".join(f"{len(fd.files):,} like {fd.files[0].name}: {fd.why}" for fd in rest)
-        main.why += (f". {sum(len(fd.files) for fd in rest):,} of the {sum(len(fd.files) for fd in alike):,} files "
-                     f"look otherwise and are read this way too, as no glob tells them apart: {others}")
-        main.files = main.files + [f for fd in rest for f in fd.files]
-        out = [fd for fd in out if fd not in rest]
-    return out
-
-
 def group(files: list[Path], datasets: list[Path], code: str | None = None, encoding: str = UTF8) -> list[Found]:
     """One entry per format and settings (files classified one by one; a dataset folder is an entry)."""
     by: dict[str, Found] = {}
@@ -413,7 +405,7 @@ def group(files: list[Path], datasets: list[Path], code: str | None = None, enco
         key = json.dumps(settings, sort_keys=True)
         found = by.setdefault(key, Found(settings, [], why))
         found.files.append(f)
-    out = _merge_layouts(list(by.values()), files)
+    out = merge_alike(list(by.values()), files)
     for found in out:
         alike = found.alike or len(found.files)
         if alike > 1 and found.why and found.why != "empty":   # the evidence is the first file's

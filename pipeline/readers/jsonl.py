@@ -2,7 +2,8 @@
 file (one object per non-blank line), a JSON array of objects (``[{...}, {...}]``, as ``json.dump`` or
 pandas' ``to_json(orient="records")`` write it, pretty-printed or not; told by its first character), or a JSON
 object holding its records in an array (``{"articles": [{...}, ...]}``, as APIs answer) at the dotted path
-``source.records`` (``item`` steps into each element of an array: ``data.item.paragraphs`` for SQuAD). The text is
+``source.records`` (``item`` steps into each element of an array: ``data.item.paragraphs`` for SQuAD), or, with
+``records: "."``, a JSON object that is itself the one record (an article saved as a file of its own). The text is
 in ``source.field`` (dotted paths reach nested keys), or ``source.fields`` joined with a blank line (e.g.
 ``[title, body]``; an absent or null field is left out, a record with none of them is ``missing_field``).
 
@@ -108,14 +109,16 @@ def _start(path: Path, opener: bytes) -> int | None:
 
 def array_records(path: Path, start: int, records: str | None = None) -> Iterator[tuple[int, object]]:
     """(record number from 1, value) of each item of the JSON array at byte ``start`` (``records``: the array at
-    that path of a JSON object), streamed; a parse error is ``ValueError`` naming the record it came after."""
+    that path of a JSON object; ``"."``: the object itself, one record), streamed; a parse error is
+    ``ValueError`` naming the record it came after."""
     import ijson
 
     n = 0
-    where = f"the array {records!r}" if records else "the array"
+    where = "the file's object" if records == "." else f"the array {records!r}" if records else "the array"
+    prefix = "" if records == "." else f"{records}.item" if records else "item"
     with open_binary(path, start) as f:
         try:
-            for n, obj in enumerate(ijson.items(f, f"{records}.item" if records else "item", use_float=True), 1):
+            for n, obj in enumerate(ijson.items(f, prefix, use_float=True), 1):
                 yield n, obj
         except ijson.JSONError as e:
             raise ValueError(f"{path}: malformed JSON after record {n} of {where} ({e})") from None
@@ -180,7 +183,7 @@ def _read_array(sf: SourceFile, start: int, max_chars: int, bad: BadInput) -> It
     except ValueError as e:       # the rest of the file cannot be parsed: one report, the records before it kept
         bad("malformed_json", str(e), sf.rel, 0, "")
         return
-    if records and not n:
+    if records and records != "." and not n:
         _check_records(sf, bad)
 
 
