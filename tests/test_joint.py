@@ -24,7 +24,8 @@ from pipeline.codedeps import differences
 from pipeline.config import ConfigError
 from pipeline.config.joint import MEMBER_SLOTS, load_joint, register_joint, slots
 from pipeline.joint import JOINT_STAGES
-from pipeline.joint.sampling import probabilities, repeat_sample, take_chars
+from pipeline.joint.sampling import probabilities, repeat_sample
+from pipeline.tokenizer.corpus import take_chars
 from pipeline.stages import STAGES
 from tests.conftest import REPO, require_shared
 from tests.test_flow import _env, foundry

@@ -32,21 +32,3 @@ def repeat_sample(pool: list[int], count: int, rng: random.Random) -> list[int]:
         out.extend(p)
     out.extend(rng.sample(pool, count - len(out)))
     return out
-
-
-def take_chars(pool: list[int], chars: list[int], target: int, rng: random.Random) -> list[int]:
-    """Documents of ``pool`` (indices into ``chars``, their lengths) in seeded passes until ``target``
-    characters are reached: the language's share of the vocabulary sample, repeating a small one."""
-    out: list[int] = []
-    got = 0
-    if not pool or sum(chars[i] for i in pool) <= 0:
-        return out
-    while got < target:
-        p = list(pool)
-        rng.shuffle(p)
-        for i in p:
-            out.append(i)
-            got += chars[i]
-            if got >= target:
-                break
-    return out

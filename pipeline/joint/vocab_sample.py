@@ -17,9 +17,8 @@ from typing import Iterator
 
 from pipeline.config import load_language
 from pipeline.config.joint import JointConfig
-from pipeline.joint.sampling import take_chars
 from pipeline.layout import Layout
-from pipeline.tokenizer.corpus import choose_documents, document_chars, iter_texts, split_lines
+from pipeline.tokenizer.corpus import choose_documents, document_chars, iter_texts, split_lines, take_chars
 
 
 @dataclass

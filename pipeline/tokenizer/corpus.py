@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from array import array
 from pathlib import Path
 from typing import Iterator
 
@@ -19,11 +20,12 @@ def row_counts(files: list[Path]) -> list[int]:
     return [pq.ParquetFile(f).metadata.num_rows for f in files]
 
 
-def document_chars(files: list[Path]) -> list[int]:
-    """Characters of every document of a cleaned corpus, in corpus order (its ``n_chars`` column)."""
-    out: list[int] = []
+def document_chars(files: list[Path]) -> array:
+    """Characters of every document of a cleaned corpus, in corpus order (its ``n_chars`` column), 8 bytes each
+    (a list of Python ints took ~36: 360 MB for ten million documents)."""
+    out = array("q")
     for f in files:
-        out.extend(pq.read_table(f, columns=["n_chars"]).column(0).to_pylist())
+        out.frombytes(pq.read_table(f, columns=["n_chars"]).column(0).to_numpy().astype("int64").tobytes())
     return out
 
 
@@ -73,19 +75,32 @@ def choose_documents(n_docs: int, sample: int, seed: int) -> tuple[list[int], li
     return sorted(train), sorted(held)
 
 
-def within_chars(rows: list[int], chars: list[int], max_chars: int, seed: int) -> list[int]:
+def take_chars(pool: list[int], chars, target: int, rng: random.Random) -> list[int]:
+    """Documents of ``pool`` (indices into ``chars``, their lengths) in seeded passes until ``target``
+    characters are reached: a language's share of a joint vocabulary's sample (repeating a small one), or one
+    pass when the pool holds more (``within_chars``)."""
+    out: list[int] = []
+    got = 0
+    if not pool or sum(chars[i] for i in pool) <= 0:
+        return out
+    while got < target:
+        p = list(pool)
+        rng.shuffle(p)
+        for i in p:
+            out.append(i)
+            got += chars[i]
+            if got >= target:
+                break
+    return out
+
+
+def within_chars(rows: list[int], chars, max_chars: int, seed: int) -> list[int]:
     """``rows`` (sorted) where their documents (``chars``: every document's length) hold at most ``max_chars``
-    characters; else the documents of a seeded random order of them until ``max_chars`` is reached (the last
-    one may pass it), sorted: SentencePiece's memory grows with the text it is fed (~20 bytes a character)."""
+    characters; else a seeded sample of them that reaches it (``take_chars``: the last may pass it), sorted:
+    SentencePiece's memory grows with the text it is fed (~20 bytes a character)."""
     if sum(chars[r] for r in rows) <= max_chars:
         return rows
-    out, got = [], 0
-    for r in random.Random(seed).sample(rows, len(rows)):
-        out.append(r)
-        got += chars[r]
-        if got >= max_chars:
-            break
-    return sorted(out)
+    return sorted(take_chars(rows, chars, max_chars, random.Random(seed)))
 
 
 def held_out_lines(files: list[Path], rows: list[int], limit: int) -> list[str]:
